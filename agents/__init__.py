@@ -1,0 +1,1 @@
+"""Search agents (installed as ``archgym.agents``)."""

@@ -1,0 +1,242 @@
+"""Cost models: what scores a design, and the registry of named backends.
+
+A cost model evaluates a design on a workload and returns an
+:class:`Evaluation` (metrics plus a feasibility flag). An infeasible or failed
+design is a value, not an exception; only programming errors and bad input
+raise. Backends are registered under ``"<env>/<name>"`` (``dram/analytical``)
+and built with :func:`make_backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from archgym.errors import BackendUnavailableError, UnknownNameError
+from archgym.space import Design, DesignSpace
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric a cost model reports.
+
+    Args:
+        name: Column name, with its unit as a suffix (``energy_pj``).
+        unit: Unit, for tables and plots (``pJ``).
+        goal: ``"min"`` if smaller is better, ``"max"`` if larger is better.
+        scale: A typical magnitude, used to normalise observations.
+        description: One line for documentation.
+    """
+
+    name: str
+    unit: str
+    goal: Literal["min", "max"] = "min"
+    scale: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of evaluating one design.
+
+    Args:
+        metrics: Metric name to value. Empty or NaN-valued for failed runs.
+        feasible: False when the design is infeasible or the backend failed.
+        reason: Why the design is infeasible or failed ("" when feasible).
+        wall_time_s: Seconds the backend spent on this evaluation.
+    """
+
+    metrics: Mapping[str, float]
+    feasible: bool = True
+    reason: str = ""
+    wall_time_s: float = 0.0
+
+    @classmethod
+    def failure(cls, reason: str, metric_names: Sequence[str] = (), wall_time_s: float = 0.0) -> Evaluation:
+        """An infeasible evaluation with NaN for every metric."""
+        return cls({m: math.nan for m in metric_names}, False, reason, wall_time_s)
+
+
+@dataclass
+class BatchEvaluation(Sequence[Evaluation]):
+    """Column-oriented results for a batch of designs.
+
+    ``metrics[name][i]`` is metric ``name`` of design ``i``. Indexing or
+    iterating yields per-design :class:`Evaluation` objects.
+    """
+
+    metrics: dict[str, np.ndarray]
+    feasible: np.ndarray
+    reasons: list[str] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.feasible)
+
+    def __getitem__(self, i: int) -> Evaluation:  # type: ignore[override]
+        if isinstance(i, slice):
+            raise TypeError("BatchEvaluation supports integer indexing only")
+        n = len(self)
+        return Evaluation(
+            {k: float(v[i]) for k, v in self.metrics.items()},
+            bool(self.feasible[i]),
+            self.reasons[i] if self.reasons else "",
+            self.wall_time_s / max(n, 1),
+        )
+
+    def __iter__(self) -> Iterator[Evaluation]:
+        return (self[i] for i in range(len(self)))
+
+    @classmethod
+    def from_evaluations(cls, evaluations: Sequence[Evaluation], metric_names: Sequence[str]) -> BatchEvaluation:
+        """Stack per-design evaluations into columns."""
+        return cls(
+            metrics={
+                m: np.array([e.metrics.get(m, math.nan) for e in evaluations], dtype=np.float64)
+                for m in metric_names
+            },
+            feasible=np.array([e.feasible for e in evaluations], dtype=bool),
+            reasons=[e.reason for e in evaluations],
+            wall_time_s=float(sum(e.wall_time_s for e in evaluations)),
+        )
+
+
+class CostModel(ABC):
+    """Scores designs of one :class:`DesignSpace` on workloads.
+
+    Subclasses set :attr:`name`, :attr:`design_space` and :attr:`metrics` and
+    implement :meth:`evaluate`; models that can vectorise override
+    :meth:`evaluate_batch`.
+    """
+
+    name: str = ""
+    """Registered backend name, e.g. ``dram/analytical``."""
+    design_space: DesignSpace
+    metrics: tuple[MetricSpec, ...] = ()
+    default_workload: Any = None
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Names of :attr:`metrics`, in order."""
+        return tuple(m.name for m in self.metrics)
+
+    def metric(self, name: str) -> MetricSpec:
+        """The :class:`MetricSpec` called ``name``."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise UnknownNameError(f"unknown metric {name!r}; {self.name} reports {', '.join(self.metric_names)}")
+
+    def workloads(self) -> tuple[str, ...]:
+        """Names of the workloads this backend knows without a file."""
+        return ()
+
+    @abstractmethod
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Evaluate one design on ``workload`` (the default workload if None)."""
+
+    def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None) -> BatchEvaluation:
+        """Evaluate many designs; given as design dicts or an ``(n, knobs)`` index array."""
+        if isinstance(designs, np.ndarray):
+            indices = self.design_space.validate_indices(designs)
+            designs = [self.design_space.decode(row) for row in indices]
+        start = time.perf_counter()
+        batch = BatchEvaluation.from_evaluations([self.evaluate(d, workload) for d in designs], self.metric_names)
+        batch.wall_time_s = time.perf_counter() - start
+        return batch
+
+    def close(self) -> None:
+        """Release resources (processes, temporary files). Safe to call twice."""
+
+
+# -- registry ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A registered backend.
+
+    Args:
+        name: ``"<env>/<backend>"``.
+        factory: Called with keyword arguments to build the cost model.
+        description: One line for listings.
+        availability: Returns None when the backend can run here, else the reason it cannot.
+    """
+
+    name: str
+    factory: Callable[..., CostModel]
+    description: str = ""
+    availability: Callable[[], str | None] | None = None
+
+    @property
+    def env(self) -> str:
+        """The problem this backend serves (the part before the slash)."""
+        return self.name.split("/", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        """The backend name without its problem prefix."""
+        return self.name.split("/", 1)[1]
+
+    def unavailable_reason(self) -> str | None:
+        """None if the backend can run here, else why not and how to fix it."""
+        return self.availability() if self.availability else None
+
+
+_BACKENDS: dict[str, BackendInfo] = {}
+# Modules whose import registers the bundled backends.
+_BUILTIN_BACKEND_MODULES = ("archgym.simulators.dram",)
+
+
+def register_backend(
+    name: str,
+    factory: Callable[..., CostModel],
+    description: str = "",
+    availability: Callable[[], str | None] | None = None,
+) -> None:
+    """Register a backend under ``"<env>/<backend>"``; re-registering replaces it."""
+    if name.count("/") != 1:
+        raise ValueError(f"backend names look like 'env/backend', got {name!r}")
+    _BACKENDS[name] = BackendInfo(name, factory, description, availability)
+
+
+def _load_builtin_backends() -> None:
+    for module in _BUILTIN_BACKEND_MODULES:
+        importlib.import_module(module)
+
+
+def list_backends(env: str | None = None) -> list[BackendInfo]:
+    """Registered backends, optionally only those of one problem."""
+    _load_builtin_backends()
+    return [b for b in _BACKENDS.values() if env is None or b.env == env]
+
+
+def backend_info(name: str, env: str | None = None) -> BackendInfo:
+    """Look up a backend by full name, or by short name within ``env``."""
+    _load_builtin_backends()
+    full = name if "/" in name or env is None else f"{env}/{name}"
+    if full not in _BACKENDS:
+        known = ", ".join(sorted(b.name for b in list_backends(env))) or "none"
+        raise UnknownNameError(f"unknown backend {name!r}; registered backends are {known}")
+    return _BACKENDS[full]
+
+
+def make_backend(name: str, env: str | None = None, **kwargs: Any) -> CostModel:
+    """Build the backend called ``name`` (``"dram/analytical"``, or ``"analytical"`` with ``env``).
+
+    Raises:
+        UnknownNameError: no such backend.
+        BackendUnavailableError: the backend cannot run here; the message says why.
+    """
+    info = backend_info(name, env)
+    reason = info.unavailable_reason()
+    if reason:
+        raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")
+    return info.factory(**kwargs)

@@ -1,0 +1,1 @@
+"""Cost models, one package per design problem (installed as ``archgym.simulators``)."""
