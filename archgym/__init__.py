@@ -8,3 +8,6 @@ try:
     __version__ = version("archgym")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
+
+# Registers the gymnasium environment ids (archgym/DRAM-v0, ...).
+import archgym.envs  # noqa: E402,F401

@@ -1,0 +1,38 @@
+"""Gymnasium environments, registered under the ``archgym`` namespace on ``import archgym``.
+
+``gymnasium.make("archgym/DRAM-v0", backend=..., workload=..., objective=..., max_steps=...)``
+builds a :class:`~archgym.envs.design_env.DesignEnv` for the DRAM memory-controller problem.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from archgym.envs.design_env import DesignEnv
+
+__all__ = ["REGISTERED_ENV_IDS", "DesignEnv"]
+
+_ENVS: dict[str, dict[str, object]] = {
+    "archgym/DRAM-v0": {"env": "dram"},
+}
+
+REGISTERED_ENV_IDS: tuple[str, ...] = tuple(_ENVS)
+"""Every environment id ArchGym registers with gymnasium."""
+
+
+def _register_envs() -> None:
+    for env_id, kwargs in _ENVS.items():
+        # Reloading this module (or importing it under two names) must not re-register.
+        if env_id in registry:
+            continue
+        register(
+            id=env_id,
+            entry_point="archgym.envs.design_env:DesignEnv",
+            kwargs=dict(kwargs),
+            # The episode budget is DesignEnv's own ``max_steps`` keyword (passed through
+            # gymnasium.make), so no TimeLimit wrapper: two limits would disagree.
+            max_episode_steps=None,
+        )
+
+
+_register_envs()

@@ -1,0 +1,1043 @@
+"""Evaluation datasets: one row per evaluation, logged crash-safely to Parquet.
+
+Every evaluation, whoever asked for it (an agent's search loop, an environment
+step), becomes one row. :class:`EvaluationLogger` appends rows to a dataset
+directory; :class:`LoggedCostModel` wraps any cost model so that logging needs
+no agent code; :func:`load_dataset` reads a directory back as one DataFrame.
+
+Dataset schema
+--------------
+One column each, in this order:
+
+=================  ==========================================================
+``run_id``         str; unique per run (see :func:`new_run_id`)
+``env``            str; the design problem, e.g. ``"dram"``
+``backend``        str; the cost model, e.g. ``"dram/analytical"``
+``workload``       str; workload name, path or spec string
+``agent``          str; search agent name, ``""`` for manual or env use
+``agent_config``   str; the agent's configuration as JSON with sorted keys
+``seed``           nullable int (pandas ``Int64``)
+``objective``      str; objective name, e.g. ``"latency"``
+``step``           int64; 0-based evaluation index within the run
+*one per knob*     named exactly as the knob; int64, float64, bool or str
+                   according to the knob's values (a knob whose values mix
+                   types, such as ``("auto", 1, 2)``, is stored as ``str``)
+*one per metric*   float64; NaN when the backend did not report it
+``feasible``       bool
+``reason``         str; why the design is infeasible, ``""`` when feasible
+``reward``         float64; NaN when no reward was computed
+``wall_time_s``    float64; backend seconds spent on this evaluation
+``timestamp``      UTC timestamp (``datetime64[us, UTC]``) when it was logged
+``archgym_version`` str; the package version that wrote the row
+=================  ==========================================================
+
+Files in a dataset directory
+----------------------------
+``part-<run_id>-<seq>.parquet``
+    Rows of one run, written every ``flush_every`` rows and on close. Each
+    part is written under a temporary name and renamed into place, so a part
+    is either complete or absent.
+``journal-<run_id>.jsonl``
+    A schema header line, then one JSON line per row not yet in a part. Each
+    line is written and flushed as soon as the row is logged, so a killed
+    process loses at most the row being written. The loader reads leftover
+    journals; a logger resuming the run turns them into a part first.
+``runs/<run_id>.json``
+    Run metadata written by :func:`write_run_metadata`.
+
+File names carry the run id, so any number of runs (in any number of
+processes) can write into one directory. A run itself has one writer at a
+time: a second logger for a run that is still open raises
+:class:`~archgym.errors.DatasetError`. Rows survive a killed *process*; part
+files are not fsync'ed, so a power loss may lose recently written parts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import archgym
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.errors import DatasetError, InvalidDesignError
+from archgym.space import DesignSpace, Parameter, ParameterKind
+
+if TYPE_CHECKING:  # typing.Self needs Python 3.11
+    from typing_extensions import Self
+
+try:  # advisory locks keep two writers off one run; POSIX only
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "EvaluationLogger",
+    "LoggedCostModel",
+    "RunContext",
+    "load_dataset",
+    "load_run_rows",
+    "new_run_id",
+    "read_run_metadata",
+    "write_run_metadata",
+]
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "env",
+    "backend",
+    "workload",
+    "agent",
+    "agent_config",
+    "seed",
+    "objective",
+)
+"""Columns describing the run, identical on every row of a run."""
+RESULT_COLUMNS: tuple[str, ...] = (
+    "feasible", "reason", "reward", "wall_time_s", "timestamp", "archgym_version",
+)
+"""Columns after the knob and metric columns."""
+RESERVED_COLUMNS: frozenset[str] = frozenset(CONTEXT_COLUMNS + ("step",) + RESULT_COLUMNS)
+"""Names no knob or metric may take."""
+
+_JOURNAL_FORMAT = 1
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+# Arrow types a column may have, by the name stored in journal headers.
+_TYPES: dict[str, pa.DataType] = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+    "timestamp": _TIMESTAMP,
+}
+_TYPE_NAMES = {t: name for name, t in _TYPES.items()}
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PART_RE = re.compile(r"^part-(?P<run>.+)-(?P<seq>\d+)\.parquet$")
+_JOURNAL_RE = re.compile(r"^journal-(?P<run>.+)\.jsonl$")
+
+
+# -- run context ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every row of one run has in common.
+
+    Args:
+        run_id: Unique per run; :func:`new_run_id` makes one. Letters, digits,
+            ``.``, ``_`` and ``-`` only, since it is part of file names.
+        env: The design problem, e.g. ``"dram"``.
+        backend: The cost model, e.g. ``"dram/analytical"``.
+        workload: Workload name, path or spec string.
+        agent: Search agent name; ``""`` for manual or environment use.
+        agent_config: The agent's settings; stored as JSON with sorted keys.
+        seed: The run's random seed, if any.
+        objective: Objective name, e.g. ``"latency"``.
+    """
+
+    run_id: str
+    env: str
+    backend: str
+    workload: str
+    agent: str = ""
+    agent_config: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    objective: str = ""
+
+
+def new_run_id(prefix: str = "run") -> str:
+    """A fresh run id: ``<prefix>-<UTC timestamp>-<random hex>``.
+
+    Characters of ``prefix`` that cannot appear in a file name (``/``, spaces)
+    become ``-``, so ``new_run_id("dram/analytical")`` is safe to use.
+    """
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", prefix).strip("-.") or "run"
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{clean}-{stamp}-{secrets.token_hex(4)}"
+
+
+def _check_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise DatasetError(
+            f"invalid run id {run_id!r}: run ids are part of file names and may only contain "
+            "letters, digits, '.', '_' and '-' (and must start with a letter or digit); "
+            "new_run_id() makes valid ones"
+        )
+    return run_id
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)  # paths, enums, objects: keep something readable
+
+
+def _context_row(context: RunContext) -> dict[str, Any]:
+    seed = context.seed
+    if seed is not None:
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise DatasetError(f"RunContext.seed must be an int or None, got {seed!r}")
+        seed = int(seed)
+    return {
+        "run_id": _check_run_id(context.run_id),
+        "env": str(context.env),
+        "backend": str(context.backend),
+        "workload": str(context.workload),
+        "agent": str(context.agent),
+        "agent_config": json.dumps(dict(context.agent_config), sort_keys=True, default=_json_default),
+        "seed": seed,
+        "objective": str(context.objective),
+    }
+
+
+# -- knob columns -------------------------------------------------------------------------
+
+
+def _knob_type(parameter: Parameter) -> pa.DataType:
+    """Arrow type of a knob's column, chosen from its allowed values."""
+    if parameter.kind is ParameterKind.INTEGER:
+        return pa.int64()
+    if parameter.kind is ParameterKind.FLOAT:
+        return pa.float64()
+    values = parameter.values
+    if all(isinstance(v, (bool, np.bool_)) for v in values):
+        return pa.bool_()
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return pa.int64()
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+           for v in values):
+        return pa.float64()
+    return pa.string()  # strings, or a mix of types: one column needs one type
+
+
+_PY_TYPES: dict[pa.DataType, type] = {
+    pa.int64(): int, pa.float64(): float, pa.bool_(): bool, pa.string(): str,
+}
+
+
+def _knob_converter(parameter: Parameter, arrow_type: pa.DataType) -> Callable[[Any], Any]:
+    """A function turning a design value into the knob column's Python type."""
+    py_type = _PY_TYPES[arrow_type]
+    name = parameter.name
+
+    def coerce(value: Any) -> Any:
+        if py_type is str:
+            return str(value)
+        if py_type is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+        elif not isinstance(value, (bool, np.bool_)):
+            number = _as_float(value)
+            if number is not None and (py_type is float or number.is_integer()):
+                return number if py_type is float else int(number)
+        raise DatasetError(
+            f"cannot log knob {name!r}: value {value!r} does not fit its column "
+            f"(type {_TYPE_NAMES[arrow_type]}; allowed values are {parameter.allowed()})"
+        )
+
+    def convert(value: Any) -> Any:
+        if type(value) is py_type:  # the common case: already canonical
+            return value
+        try:
+            value = parameter.canonical(value)
+        except InvalidDesignError:
+            # Out of the space but evaluated anyway (e.g. an infeasible probe):
+            # keep the value if it fits the column rather than dropping the row.
+            return coerce(value)
+        return value if type(value) is py_type else coerce(value)
+
+    return convert
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+# -- Arrow helpers ----------------------------------------------------------------------------
+
+
+def _rows_to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema,
+                   static: Mapping[str, Any] | None = None) -> pa.Table:
+    """Build a table from row dicts; ``static`` supplies columns shared by every row."""
+    static = static or {}
+    n = len(rows)
+    arrays = []
+    for f in schema:
+        if f.name in static:
+            values = [static[f.name]] * n
+        else:
+            values = [r.get(f.name) for r in rows]
+        if f.type == _TIMESTAMP:  # stored as ISO strings in rows and journals
+            arrays.append(pa.array(values, pa.string()).cast(_TIMESTAMP))
+        else:
+            arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _schema_to_json(schema: pa.Schema) -> list[list[str]]:
+    return [[f.name, _TYPE_NAMES[f.type]] for f in schema]
+
+
+def _schema_from_json(columns: Any, source: Path) -> pa.Schema:
+    try:
+        return pa.schema([(str(name), _TYPES[type_name]) for name, type_name in columns])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"journal {source} has an unreadable schema header ({exc!r})") from None
+
+
+def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    return a.names == b.names and all(x.type == y.type for x, y in zip(a, b))
+
+
+def _describe_schema_difference(old: pa.Schema, new: pa.Schema) -> str:
+    old_cols = {f.name: f.type for f in old}
+    new_cols = {f.name: f.type for f in new}
+    notes = []
+    if missing := [c for c in old_cols if c not in new_cols]:
+        notes.append(f"columns no longer logged: {', '.join(missing)}")
+    if added := [c for c in new_cols if c not in old_cols]:
+        notes.append(f"new columns: {', '.join(added)}")
+    if changed := [f"{c} ({old_cols[c]} -> {new_cols[c]})" for c in old_cols
+                   if c in new_cols and old_cols[c] != new_cols[c]]:
+        notes.append(f"changed types: {', '.join(changed)}")
+    return "; ".join(notes) or "column order differs"
+
+
+# -- reading files -------------------------------------------------------------------------------
+
+
+def _read_part(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=list(columns) if columns else None)
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise DatasetError(
+            f"part file {path} is corrupt or unreadable ({type(exc).__name__}: {exc}). "
+            f"The other part files are intact: move this file aside (for example rename it to "
+            f"{path.name}.corrupt) and load the dataset again."
+        ) from exc
+
+
+def _read_journal(path: Path) -> tuple[pa.Schema | None, list[dict[str, Any]]]:
+    """Schema and rows of a journal; a torn final line is dropped with a warning."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # closed by its writer between listing and reading
+        return None, []
+    except OSError as exc:
+        raise DatasetError(f"cannot read journal {path}: {exc}") from exc
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    parsed: list[Any] = []
+    for i, line in enumerate(lines):
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            if i == len(lines) - 1:
+                # The writer was killed mid-line: only that row is lost.
+                logger.warning("ignoring the truncated last line of journal %s (a write was cut off)", path)
+                break
+            raise DatasetError(
+                f"journal {path} has an invalid line {i + 1} (not JSON). Rows before it are "
+                f"intact; move the file aside to load the rest of the dataset."
+            ) from None
+    if not parsed:
+        return None, []
+    header = parsed[0]
+    if not isinstance(header, dict) or header.get("archgym_journal") != _JOURNAL_FORMAT:
+        raise DatasetError(f"{path} is not an ArchGym journal (its first line is not a journal header)")
+    schema = _schema_from_json(header.get("columns"), path)
+    rows = parsed[1:]
+    if any(not isinstance(r, dict) for r in rows):
+        raise DatasetError(f"journal {path} holds a line that is not a row object")
+    return schema, rows
+
+
+def _journal_table(path: Path) -> pa.Table | None:
+    """A journal's rows as a table, or None when it holds none."""
+    schema, rows = _read_journal(path)
+    if not rows or schema is None:
+        return None
+    try:
+        return _rows_to_table(rows, schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        raise DatasetError(
+            f"journal {path} holds rows that do not match its header ({exc}); move it aside "
+            "to load the rest of the dataset"
+        ) from exc
+
+
+def _part_files(directory: Path, run_id: str | None = None) -> list[tuple[str, int, Path]]:
+    """(run_id, seq, path) of part files, sorted by run and sequence number."""
+    found = []
+    pattern = f"part-{run_id}-*.parquet" if run_id is not None else "part-*.parquet"
+    for path in directory.glob(pattern):
+        match = _PART_RE.match(path.name)
+        if not match:
+            continue
+        run, seq = match["run"], int(match["seq"])
+        if run_id is not None and run != run_id:  # e.g. run "a" must not pick up run "a-1"
+            continue
+        found.append((run, seq, path))
+    return sorted(found)
+
+
+def _journal_files(directory: Path, run_id: str | None = None) -> list[tuple[str, Path]]:
+    if run_id is not None:
+        path = directory / f"journal-{run_id}.jsonl"
+        return [(run_id, path)] if path.exists() else []
+    found = []
+    for path in directory.glob("journal-*.jsonl"):
+        match = _JOURNAL_RE.match(path.name)
+        if match:
+            found.append((match["run"], path))
+    return sorted(found)
+
+
+def _concat(tables: list[pa.Table], where: Path) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise DatasetError(
+            f"runs in {where} store a column with conflicting types ({exc}); "
+            "load them one at a time with load_dataset(path, run_id=...)"
+        ) from exc
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Convert to pandas keeping integer and bool columns exact even with nulls."""
+    # Plain to_pandas turns int columns with nulls into float and bools into object.
+    nullable = [
+        f.name for f in table.schema
+        if (pa.types.is_integer(f.type) and (f.name == "seed" or table.column(f.name).null_count))
+        or (pa.types.is_boolean(f.type) and table.column(f.name).null_count)
+    ]
+    df = table.to_pandas()
+    if nullable:
+        mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+        exact = table.select(nullable).to_pandas(types_mapper=mapper)
+        for name in nullable:
+            df[name] = exact[name]
+    return df
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.drop_duplicates(subset=["run_id", "step"], keep="first")
+    return df.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+
+
+def _load_tables(directory: Path, run_id: str | None) -> list[pa.Table]:
+    # Journals are read before parts are listed: rows only leave a journal after
+    # their part exists, so a concurrent flush cannot make rows vanish from view.
+    journal_tables = [_journal_table(path) for _, path in _journal_files(directory, run_id)]
+    journal_tables = [t for t in journal_tables if t is not None]
+    part_tables = [_read_part(path) for _, _, path in _part_files(directory, run_id)]
+    # Parts first, so dropping duplicates keeps the part copy of a row.
+    return part_tables + journal_tables
+
+
+def load_dataset(path: str | os.PathLike, run_id: str | None = None) -> pd.DataFrame:
+    """Load a dataset directory (or a single part file) as one DataFrame.
+
+    Reads every part file and any leftover journal, drops rows duplicated by a
+    crash between writing a part and clearing the journal (keeping the first
+    copy), sorts by ``(run_id, step)`` and restores column dtypes (see the
+    module docstring for the schema).
+
+    Args:
+        path: A dataset directory, a ``.parquet`` part file or a ``.jsonl`` journal.
+        run_id: Only load this run.
+
+    Returns:
+        One row per evaluation, indexed 0..n-1.
+
+    Raises:
+        DatasetError: ``path`` does not exist, holds no rows (of ``run_id``),
+            or a part file is corrupt (the message names the file).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"dataset path {path} does not exist")
+    if path.is_dir():
+        if run_id is not None:
+            _check_run_id(run_id)
+        tables = _load_tables(path, run_id)
+    elif path.suffix == ".parquet":
+        tables = [_read_part(path)]
+    elif path.suffix == ".jsonl":
+        table = _journal_table(path)
+        tables = [table] if table is not None else []
+    else:
+        raise DatasetError(f"{path} is not a dataset directory, a .parquet part file or a .jsonl journal")
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        which = f" of run {run_id!r}" if run_id is not None else ""
+        raise DatasetError(f"no evaluation rows{which} found in {path}")
+    df = _to_pandas(_concat(tables, path))
+    if run_id is not None and not path.is_dir():
+        df = df[df["run_id"] == run_id]
+        if df.empty:
+            raise DatasetError(f"no evaluation rows of run {run_id!r} found in {path}")
+    return _finish(df)
+
+
+def load_run_rows(out_dir: str | os.PathLike, run_id: str) -> pd.DataFrame:
+    """Rows of one run sorted by step, for resuming it.
+
+    Unlike :func:`load_dataset`, a run with no rows yet (or a directory that
+    does not exist yet) gives an empty DataFrame rather than an error.
+
+    Raises:
+        DatasetError: a file of the run is corrupt.
+    """
+    directory = Path(out_dir)
+    _check_run_id(run_id)
+    if not directory.is_dir():
+        return pd.DataFrame()
+    tables = [t for t in _load_tables(directory, run_id) if t.num_rows]
+    if not tables:
+        return pd.DataFrame()
+    return _finish(_to_pandas(_concat(tables, directory)))
+
+
+# -- run metadata -----------------------------------------------------------------------------
+
+
+def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
+                       extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``<out_dir>/runs/<run_id>.json`` describing a run (replacing an older copy).
+
+    Args:
+        out_dir: The dataset directory.
+        context: The run.
+        extra: More JSON-friendly fields (design space, objective settings,
+            status), stored at the top level next to the context fields.
+
+    Returns:
+        The path written.
+
+    Raises:
+        DatasetError: an ``extra`` key clashes with a context field.
+    """
+    run_id = _check_run_id(context.run_id)
+    record: dict[str, Any] = asdict(context)
+    record["agent_config"] = dict(context.agent_config)
+    record["archgym_version"] = archgym.__version__
+    record["written_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
+    for key, value in (extra or {}).items():
+        if key in record:
+            raise DatasetError(
+                f"run metadata key {key!r} clashes with a built-in field; built-in fields are "
+                f"{', '.join(record)}"
+            )
+        record[key] = value
+    runs_dir = Path(out_dir) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    target = runs_dir / f"{run_id}.json"
+    tmp = runs_dir / f".{run_id}.json.tmp-{os.getpid()}"
+    text = json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def read_run_metadata(out_dir: str | os.PathLike) -> list[dict]:
+    """All run metadata records of a dataset directory, sorted by run id.
+
+    Returns an empty list when no metadata was written.
+
+    Raises:
+        DatasetError: ``out_dir`` does not exist or a metadata file is not valid JSON.
+    """
+    directory = Path(out_dir)
+    if not directory.is_dir():
+        raise DatasetError(f"dataset directory {directory} does not exist")
+    records = []
+    for path in sorted((directory / "runs").glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"run metadata file {path} is unreadable ({exc}); move it aside") from exc
+        if not isinstance(record, dict):
+            raise DatasetError(f"run metadata file {path} does not hold a JSON object")
+        records.append(record)
+    return sorted(records, key=lambda r: str(r.get("run_id", "")))
+
+
+# -- logger --------------------------------------------------------------------------------------
+
+
+class EvaluationLogger:
+    """Appends one row per evaluation to a dataset directory.
+
+    Rows are journaled immediately (one flushed JSON line each) and written to
+    a new Parquet part file every ``flush_every`` rows and on :meth:`flush` /
+    :meth:`close`. Constructing a logger for a run that already has rows in
+    ``out_dir`` resumes it: a leftover journal becomes a part file, and
+    numbering continues after the last logged step.
+
+    Args:
+        out_dir: Dataset directory (created if missing).
+        context: The run every row belongs to.
+        design_space: The knobs; each becomes a column.
+        metric_names: The metrics; each becomes a float64 column. Metrics an
+            evaluation reports beyond these are not stored.
+        flush_every: Rows per part file.
+        start_step: Step of the first row, unless the run already has rows
+            at or beyond it (then logging continues after them).
+
+    Raises:
+        DatasetError: a knob or metric name clashes with another column, the
+            run is open in another logger, or the run's existing rows have
+            different columns.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        context: RunContext,
+        design_space: DesignSpace,
+        metric_names: Sequence[str],
+        flush_every: int = 256,
+        start_step: int = 0,
+    ) -> None:
+        if int(flush_every) < 1:
+            raise DatasetError(f"flush_every must be at least 1, got {flush_every!r}")
+        if int(start_step) < 0:
+            raise DatasetError(f"start_step must be non-negative, got {start_step!r}")
+        self.out_dir = Path(out_dir)
+        self.context = context
+        self.design_space = design_space
+        self.metric_names: tuple[str, ...] = tuple(str(m) for m in metric_names)
+        self.flush_every = int(flush_every)
+        self._static = _context_row(context)
+        self._static["archgym_version"] = archgym.__version__
+        self.run_id: str = self._static["run_id"]
+        self.schema = self._build_schema()
+        self._knobs = [
+            (p.name, _knob_converter(p, self.schema.field(p.name).type)) for p in design_space.parameters
+        ]
+        self._knob_names = frozenset(design_space.names)
+        # The journal line for a row is this prefix plus the row's varying fields.
+        self._static_json = json.dumps(self._static)[:-1] + ", "
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._rows_logged = 0
+        self._closed = False
+        self._journal_path = self.out_dir / f"journal-{self.run_id}.jsonl"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._journal = self._open_locked_journal()
+        try:
+            self._next_step, self._next_seq = self._recover(int(start_step))
+        except BaseException:
+            self._journal.close()
+            raise
+
+    # -- setup -----------------------------------------------------------------------------
+    def _build_schema(self) -> pa.Schema:
+        fields: list[tuple[str, pa.DataType]] = [
+            ("run_id", pa.string()), ("env", pa.string()), ("backend", pa.string()),
+            ("workload", pa.string()), ("agent", pa.string()), ("agent_config", pa.string()),
+            ("seed", pa.int64()), ("objective", pa.string()), ("step", pa.int64()),
+        ]
+        seen: dict[str, str] = {}
+        for p in self.design_space.parameters:
+            if p.name in RESERVED_COLUMNS:
+                raise DatasetError(
+                    f"knob {p.name!r} has the name of a built-in dataset column; rename the knob "
+                    f"(built-in columns: {', '.join(sorted(RESERVED_COLUMNS))})"
+                )
+            seen[p.name] = "knob"
+            fields.append((p.name, _knob_type(p)))
+        for m in self.metric_names:
+            if m in RESERVED_COLUMNS or m in seen:
+                what = "a built-in dataset column" if m in RESERVED_COLUMNS else f"a {seen[m]}"
+                raise DatasetError(
+                    f"metric {m!r} has the same name as {what}; every column needs its own name"
+                )
+            seen[m] = "metric"
+            fields.append((m, pa.float64()))
+        fields += [
+            ("feasible", pa.bool_()), ("reason", pa.string()), ("reward", pa.float64()),
+            ("wall_time_s", pa.float64()), ("timestamp", _TIMESTAMP), ("archgym_version", pa.string()),
+        ]
+        return pa.schema(fields)
+
+    def _open_locked_journal(self) -> Any:
+        """Open the run's journal for appending and hold an exclusive lock on it."""
+        while True:
+            handle = open(self._journal_path, "a+b")  # noqa: SIM115 - kept open for the logger's life
+            if fcntl is None:
+                return handle
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise DatasetError(
+                    f"run {self.run_id!r} is already being logged to {self.out_dir} by another "
+                    "logger (its journal is locked); give each run its own run id"
+                ) from None
+            try:
+                same = os.stat(self._journal_path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return handle
+            # The previous owner closed and removed the file while we opened it.
+            handle.close()
+
+    def _recover(self, start_step: int) -> tuple[int, int]:
+        """Fold leftovers of an earlier run with this id into parts; return (next step, next seq)."""
+        for stale in self.out_dir.glob(f".part-{self.run_id}-*.tmp-*"):
+            stale.unlink(missing_ok=True)  # a part write cut off by a crash; its rows are in the journal
+        parts = _part_files(self.out_dir, self.run_id)
+        steps: set[int] = set()
+        old_schema: pa.Schema | None = None
+        for _, _, path in parts:
+            table = _read_part(path, ["step"])
+            steps.update(table.column("step").to_pylist())
+            if old_schema is None:
+                old_schema = pq.read_schema(path).remove_metadata()
+        journal_schema, journal_rows = _read_journal(self._journal_path)
+        old_schema = old_schema or journal_schema
+        if old_schema is not None and not _same_columns(old_schema, self.schema):
+            raise DatasetError(
+                f"run {self.run_id!r} in {self.out_dir} was logged with different columns "
+                f"({_describe_schema_difference(old_schema, self.schema)}); resume it with the same "
+                "design space and metrics, or use a new run id"
+            )
+        next_seq = parts[-1][1] + 1 if parts else 0
+        pending = [r for r in journal_rows if r.get("step") not in steps]
+        if pending and journal_schema is not None:
+            self._write_part(_rows_to_table(pending, journal_schema), next_seq)
+            next_seq += 1
+            steps.update(r.get("step") for r in pending)
+            logger.info("recovered %d journaled rows of run %s into a part file", len(pending), self.run_id)
+        self._reset_journal()
+        next_step = start_step
+        if steps:
+            last = max(s for s in steps if s is not None)
+            if last >= start_step:
+                next_step = last + 1
+            logger.info("resuming run %s at step %d", self.run_id, next_step)
+        return next_step, next_seq
+
+    # -- writing -------------------------------------------------------------------------------
+    def _reset_journal(self) -> None:
+        """Leave only the schema header in the journal (its rows are all in parts)."""
+        header = {
+            "archgym_journal": _JOURNAL_FORMAT,
+            "run_id": self.run_id,
+            "columns": _schema_to_json(self.schema),
+        }
+        self._journal.truncate(0)
+        self._journal.write(json.dumps(header).encode() + b"\n")
+        self._journal.flush()
+
+    def _write_part(self, table: pa.Table, seq: int) -> Path:
+        target = self.out_dir / f"part-{self.run_id}-{seq:05d}.parquet"
+        tmp = self.out_dir / f".part-{self.run_id}-{seq:05d}.tmp-{os.getpid()}"
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, target)  # atomic: readers see the whole part or none of it
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
+    def _row(self, design: Mapping[str, Any]) -> dict[str, Any]:
+        """The knob fields of a row, checked against the design space."""
+        try:
+            row = {name: convert(design[name]) for name, convert in self._knobs}
+        except KeyError as exc:
+            raise DatasetError(
+                f"cannot log a design without knob {exc.args[0]!r}; every row needs all of "
+                f"{', '.join(self.design_space.names)}"
+            ) from None
+        except TypeError:
+            raise DatasetError(
+                f"a design must be a mapping of knob name to value, got {type(design).__name__}"
+            ) from None
+        if len(design) != len(row):
+            unknown = [k for k in design if k not in self._knob_names]
+            raise DatasetError(
+                f"cannot log unknown knob(s) {', '.join(map(repr, unknown))}; knobs are "
+                f"{', '.join(self.design_space.names)}"
+            )
+        return row
+
+    def _append(self, rows: list[dict[str, Any]]) -> int:
+        """Journal and buffer complete varying-field rows; return the first step."""
+        with self._lock:
+            if self._closed:
+                raise DatasetError(f"the logger of run {self.run_id!r} is closed")
+            first = self._next_step
+            chunks = []
+            for offset, row in enumerate(rows):
+                row["step"] = first + offset
+                chunks.append(self._static_json + json.dumps(row)[1:] + "\n")
+            self._journal.write("".join(chunks).encode())
+            self._journal.flush()  # the OS now has the rows: a killed process keeps them
+            self._buffer.extend(rows)
+            self._next_step = first + len(rows)
+            self._rows_logged += len(rows)
+            if len(self._buffer) >= self.flush_every:
+                self._flush_locked()
+            return first
+
+    def log(self, design: Mapping[str, Any], evaluation: Evaluation, reward: float = math.nan) -> int:
+        """Log one evaluation.
+
+        Args:
+            design: The design evaluated (every knob of the design space).
+            evaluation: Its result.
+            reward: The reward it earned, NaN if none.
+
+        Returns:
+            The row's step index.
+
+        Raises:
+            DatasetError: the design lacks a knob or has an unknown one, or the
+                logger is closed.
+        """
+        row = self._row(design)
+        metrics = evaluation.metrics
+        for m in self.metric_names:
+            row[m] = _float(metrics.get(m))
+        row["feasible"] = bool(evaluation.feasible)
+        row["reason"] = str(evaluation.reason or "")
+        row["reward"] = _float(reward)
+        row["wall_time_s"] = _float(evaluation.wall_time_s)
+        row["timestamp"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        return self._append([row])
+
+    def log_batch(self, designs: Sequence[Mapping[str, Any]], batch: BatchEvaluation,
+                  rewards: Sequence[float] | np.ndarray | None = None) -> None:
+        """Log a batch of evaluations, one row per design, in order.
+
+        Each row's ``wall_time_s`` is the batch's wall time divided evenly.
+
+        Raises:
+            DatasetError: ``designs``, ``batch`` and ``rewards`` differ in length,
+                or a design is malformed.
+        """
+        self._log_batch(designs, batch, rewards)
+
+    def _log_batch(self, designs: Sequence[Mapping[str, Any]], batch: BatchEvaluation,
+                   rewards: Sequence[float] | np.ndarray | None) -> list[int]:
+        n = len(designs)
+        if len(batch) != n:
+            raise DatasetError(f"log_batch got {n} designs but a batch of {len(batch)} evaluations")
+        if rewards is None:
+            reward_list = [math.nan] * n
+        else:
+            reward_list = [_float(r) for r in np.asarray(rewards, dtype=np.float64).reshape(-1).tolist()]
+            if len(reward_list) != n:
+                raise DatasetError(f"log_batch got {n} designs but {len(reward_list)} rewards")
+        if n == 0:
+            return []
+        columns = {}
+        for m in self.metric_names:
+            values = batch.metrics.get(m)
+            columns[m] = (np.asarray(values, dtype=np.float64).tolist() if values is not None
+                          else [math.nan] * n)
+        feasible = np.asarray(batch.feasible, dtype=bool).tolist()
+        reasons = [str(r or "") for r in batch.reasons] if batch.reasons else [""] * n
+        wall = _float(batch.wall_time_s) / n
+        stamp = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        rows = []
+        for i, design in enumerate(designs):
+            row = self._row(design)
+            for m, values in columns.items():
+                row[m] = values[i]
+            row["feasible"] = feasible[i]
+            row["reason"] = reasons[i]
+            row["reward"] = reward_list[i]
+            row["wall_time_s"] = wall
+            row["timestamp"] = stamp
+            rows.append(row)
+        first = self._append(rows)
+        return list(range(first, first + n))
+
+    def _flush_locked(self) -> None:
+        if not self._buffer:
+            return
+        table = _rows_to_table(self._buffer, self.schema, self._static)
+        self._write_part(table, self._next_seq)
+        self._next_seq += 1
+        self._buffer.clear()
+        # Only now may the journal forget the rows; a crash just before this
+        # line leaves them in both places, which load_dataset deduplicates.
+        self._reset_journal()
+
+    def flush(self) -> None:
+        """Write buffered rows to a new Parquet part file (nothing if none are buffered)."""
+        with self._lock:
+            if not self._closed:
+                self._flush_locked()
+
+    def close(self) -> None:
+        """Flush, remove the journal and release the run. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._flush_locked()
+                self._journal_path.unlink(missing_ok=True)
+            finally:
+                self._closed = True
+                self._journal.close()  # releases the lock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def rows_logged(self) -> int:
+        """Rows logged by this logger (not counting rows of a resumed run's earlier sessions)."""
+        return self._rows_logged
+
+    @property
+    def next_step(self) -> int:
+        """Step index the next logged row will get."""
+        return self._next_step
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"EvaluationLogger({str(self.out_dir)!r}, run_id={self.run_id!r}, next_step={self._next_step})"
+
+
+# -- cost model wrapper -------------------------------------------------------------------------
+
+
+class LoggedCostModel(CostModel):
+    """Wraps a cost model so every evaluation is logged.
+
+    Logging is a wrapper, not agent code: whatever calls :meth:`evaluate` or
+    :meth:`evaluate_batch` (a search loop, an environment step) gets one row
+    per design. The ``workload`` column comes from the logger's run context.
+
+    Args:
+        model: The cost model doing the work.
+        logger: Where rows go.
+        reward_fn: Reward of one evaluation; rows get NaN rewards without it.
+        reward_batch_fn: Rewards of a batch (one per design); used by
+            :meth:`evaluate_batch` instead of calling ``reward_fn`` per design.
+
+    Attributes:
+        last_steps: Step indices assigned by the most recent evaluate or
+            evaluate_batch call.
+    """
+
+    def __init__(
+        self,
+        model: CostModel,
+        logger: EvaluationLogger,
+        reward_fn: Callable[[Evaluation], float] | None = None,
+        reward_batch_fn: Callable[[BatchEvaluation], np.ndarray] | None = None,
+    ) -> None:
+        self.model = model
+        self.logger = logger
+        self.reward_fn = reward_fn
+        self.reward_batch_fn = reward_batch_fn
+        self.last_steps: list[int] = []
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        """The wrapped model's backend name."""
+        return self.model.name
+
+    @property  # type: ignore[override]
+    def design_space(self) -> DesignSpace:
+        """The wrapped model's design space."""
+        return self.model.design_space
+
+    @property  # type: ignore[override]
+    def metrics(self) -> tuple[MetricSpec, ...]:
+        """The wrapped model's metrics."""
+        return self.model.metrics
+
+    @property  # type: ignore[override]
+    def default_workload(self) -> Any:
+        """The wrapped model's default workload."""
+        return self.model.default_workload
+
+    def workloads(self) -> tuple[str, ...]:
+        """The wrapped model's named workloads."""
+        return self.model.workloads()
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Evaluate with the wrapped model, then log the row."""
+        evaluation = self.model.evaluate(design, workload)
+        reward = self.reward_fn(evaluation) if self.reward_fn is not None else math.nan
+        self.last_steps = [self.logger.log(design, evaluation, reward)]
+        return evaluation
+
+    def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray,
+                       workload: Any = None) -> BatchEvaluation:
+        """Evaluate a batch with the wrapped model, then log one row per design."""
+        batch = self.model.evaluate_batch(designs, workload)
+        if isinstance(designs, np.ndarray):
+            space = self.model.design_space
+            designs = [space.decode(row) for row in space.validate_indices(designs)]
+        rewards: Sequence[float] | np.ndarray | None
+        if self.reward_batch_fn is not None:
+            rewards = self.reward_batch_fn(batch)
+        elif self.reward_fn is not None:
+            rewards = [self.reward_fn(e) for e in batch]
+        else:
+            rewards = None
+        self.last_steps = self.logger._log_batch(designs, batch, rewards)
+        return batch
+
+    def close(self) -> None:
+        """Close the logger (writing its last part), then the wrapped model."""
+        try:
+            self.logger.close()
+        finally:
+            self.model.close()
+
+    def __repr__(self) -> str:
+        return f"LoggedCostModel({self.model!r}, run_id={self.logger.run_id!r})"
+

@@ -1,0 +1,70 @@
+"""Fit the analytical DRAM model's constants on half of the DRAMSys calibration designs.
+
+Fits :class:`~archgym.simulators.dram.analytical.ModelConstants` by least
+squares on log total time over the even design ids of
+``../shared/reference/dram/dramsys_ddr3_calibration.csv`` and prints the
+constants with the error on both halves. Paste the printed constants into
+``ModelConstants`` defaults; ``benchmarks/dram_fidelity.py`` then reports the
+held-out (odd ids) fidelity.
+
+Usage: python benchmarks/dram_calibrate.py [--reference DIR] [--max-evals N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from archgym.simulators.dram.analytical import DramAnalyticalModel, ModelConstants, TraceProfile, _STRUCTURAL_KNOBS
+from archgym.simulators.dram.workloads import resolve_workload
+
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
+LOWER = ModelConstants(0, 0, 0, 0, 0, 1.5, 0, 0)
+UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 2000, 64)
+
+
+def core_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile], rows: pd.DataFrame) -> np.ndarray:
+    """Model total time (before refresh) of every row."""
+    configurations = rows[["trace", *_STRUCTURAL_KNOBS]].itertuples(index=False)
+    cycles = [model.structural_timing(profiles[trace], *config)[0] for trace, *config in configurations]
+    return np.asarray(cycles) * model.memspec.tck_ns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
+    parser.add_argument("--max-evals", type=int, default=200)
+    args = parser.parse_args()
+    rows = pd.read_csv(args.reference / "dramsys_ddr3_calibration.csv")
+    # Refresh is modelled in closed form; fit the timing core on runs without it.
+    rows = rows[(rows["ok"] == 1)]
+    fit_rows, held_rows = rows[rows.design_id % 2 == 0], rows[rows.design_id % 2 == 1]
+    base = DramAnalyticalModel("ddr3-1600")
+    profiles = {
+        trace: TraceProfile(resolve_workload(args.reference / "traces" / f"{trace}.stl"), base.memspec, base.mapping)
+        for trace in rows.trace.unique()
+    }
+
+    def residuals(values: np.ndarray, subset: pd.DataFrame) -> np.ndarray:
+        model = DramAnalyticalModel(base.memspec, constants=ModelConstants.from_array(values))
+        return np.log(core_time_ns(model, profiles, subset)) - np.log(subset.total_time_ns.to_numpy())
+
+    start = ModelConstants().as_array()
+    result = least_squares(
+        residuals, start, args=(fit_rows,), bounds=(LOWER.as_array(), UPPER.as_array()),
+        diff_step=1e-3, max_nfev=args.max_evals,
+    )
+    fitted = ModelConstants.from_array(np.round(result.x, 3))
+    for name, subset in (("fit half (even ids)", fit_rows), ("held half (odd ids)", held_rows)):
+        error = np.abs(np.expm1(residuals(fitted.as_array(), subset)))
+        print(f"{name}: median APE of total time {np.median(error) * 100:.2f}%")
+    print(dataclasses.asdict(fitted))
+
+
+if __name__ == "__main__":
+    main()

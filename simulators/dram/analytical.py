@@ -1,0 +1,555 @@
+"""Analytical DRAM memory-controller model (backend ``dram/analytical``).
+
+The model scores a controller configuration (the ten knobs of
+:mod:`archgym.simulators.dram.knobs`) on a memory trace in microseconds,
+instead of the tens of milliseconds a cycle-accurate run of DRAMSys takes.
+It has two stages:
+
+1. **Per-workload statistics** (:class:`TraceProfile`, computed once per
+   trace and cached). The trace is decoded to banks and rows with the
+   address mapping and cut into blocks of :data:`BLOCK_REQUESTS` requests, so
+   that phases (a sequential run, a random burst) keep their own statistics.
+   For each block and each look-ahead window ``W`` (requests the controller
+   can see at once) the profile counts row-buffer hits, misses and conflicts
+   under each page policy and scheduler, and the mean number of distinct banks
+   among the next ``W`` requests (bank-level parallelism).
+
+2. **Timing equations** evaluated for every structural configuration
+   (page policy, scheduler, buffer organisation, buffer size, response queue,
+   arbiter, MaxActiveTransactions: 13,824 combinations) and cached as a
+   table. Per design, only refresh and energy are computed, in closed form, so
+   a single evaluation is a table lookup plus a few multiplications.
+
+Timing of one block of ``n`` requests with ``H`` hits, ``M`` misses (bank
+precharged) and ``C`` conflicts (another row open), ``A = M + C``
+activations, in memory clock cycles. Each term is a throughput bound:
+
+* data bus: ``n * tBURST`` (``tBURST = BL / data rate``): a burst per request;
+  reads and writes add a ``tWTR``/``tRTW`` turnaround per direction switch
+  (FrFcfsGrp groups directions within its window, so switches fall).
+* activation rate: ``A * max(tRRD, tFAW / 4)``: at most four ACTs per tFAW
+  window (JEDEC JESD79-3, section 13) and one per tRRD.
+* bank cycling: ``A * tRC / B``: back-to-back activations of one bank are at
+  least ``tRC = tRAS + tRP`` apart, and only the ``B`` distinct banks among
+  the requests in flight can overlap their cycles. Requests stay in flight
+  after leaving the scheduler buffer, so ``B`` is measured on a window of
+  ``W + k_inflight`` requests.
+* scheduler buffer occupancy (Little's law, Kleinrock 1975): a request holds
+  its buffer slot until its column command issues: ``k_hit`` cycles for a
+  hit, ``tRCD + k_miss`` for a miss, ``tRP + tRCD + k_miss`` for a conflict,
+  so ``n`` requests need ``sum(occupancy) / capacity`` cycles. Capacity is
+  the buffer size (Shared, ReadWrite per direction) or, for Bankwise, the
+  number of consecutive requests that fit before one bank's buffer is full.
+* arbiter round trip (Fifo and Reorder arbiters only): those arbiters keep at
+  most MaxActiveTransactions requests in flight, each for its full latency
+  (activation, ``CL + tBURST`` to the data, plus an arbiter overhead
+  ``k_arbiter``, and ``k_reorder`` more when the response queue reorders), so
+  ``n`` requests need ``sum(latency) / MaxActiveTransactions`` cycles.
+
+The block time blends the bounds with a p-norm (``p = k_blend``), the usual
+smooth-maximum of bottleneck analysis: the largest bound dominates and
+near-equal bounds interfere. Blocks add up, and the last request drains
+through the pipeline (``k_drain``). A block never finishes before its last
+request arrives, so traces with idle gaps are not over-credited.
+
+Row outcomes per page policy (DRAMSys 4 semantics):
+
+* Open: a request hits when the previous access to its bank was to the same
+  row; FR-FCFS schedulers also batch same-row requests within the window.
+* OpenAdaptive: like Open, but a bank whose next queued request conflicts is
+  precharged early, turning that conflict into a (cheaper) miss.
+* Closed: every access activates and auto-precharges: all misses.
+* ClosedAdaptive: the row stays open only while a hit to it is queued.
+
+Refresh (AllBank): one refresh is due every ``tREFI``; while requests are
+pending DRAMSys postpones up to RefreshMaxPostponed of them, so
+``max(0, floor(T / tREFI) - RefreshMaxPostponed)`` refreshes fall inside a
+busy trace, each stalling the device for ``tRP + tRFC``. Refreshes pulled in
+during idle gaps (up to RefreshMaxPulledin) cost energy but no time.
+
+Energy follows DRAMPower (Chandrasekar et al., "Improved Power Modeling of
+DDR SDRAMs", DSD 2011) with the IDD currents of the memspec, per device times
+the devices on the DIMM:
+
+* background ``VDD * (f_act * IDD3N + (1 - f_act) * IDD2N) * T``, with
+  ``f_act`` the fraction of time a row is open (1 under the open policies);
+* per activate/precharge pair ``VDD * (IDD0 * tRC - IDD3N * tRAS - IDD2N * tRP)``;
+* per read (write) burst ``VDD * (IDD4R - IDD3N) * tBURST`` (IDD4W);
+* per refresh ``VDD * (IDD5 - IDD3N) * tRFC``.
+
+Average power is energy over total time. Average latency is the mean, over
+requests, of the time from the request's issue cycle to its completion.
+
+The ``k_*`` constants are the only fitted values (:class:`ModelConstants`);
+they were fitted on half of the designs of the DRAMSys DDR3-1600 calibration
+set and checked on the other half (``benchmarks/dram_fidelity.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
+from archgym.simulators.dram.trace import Trace
+from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload, workload_name
+
+BLOCK_REQUESTS = 64
+"""Requests per block: short enough to keep the phases of cloud traces apart."""
+
+_TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
+"""Structural tables shared by model instances with the same memory and constants."""
+
+DRAM_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("energy_pj", "pJ", "min", 2e8, "total DRAM energy to serve the trace"),
+    MetricSpec("power_mw", "mW", "min", 2e3, "average DRAM power over the run"),
+    MetricSpec("total_time_ns", "ns", "min", 1e5, "time until the last request completes"),
+    MetricSpec("avg_latency_ns", "ns", "min", 1e4, "mean time from a request's issue to its completion"),
+    MetricSpec("bandwidth_gbps", "GB/s", "max", 10.0, "bytes served per second over the run"),
+)
+
+# Knob order of the structural table; the refresh knobs are applied per design.
+_STRUCTURAL_KNOBS = (
+    "PagePolicy",
+    "Scheduler",
+    "SchedulerBuffer",
+    "RequestBufferSize",
+    "RespQueue",
+    "Arbiter",
+    "MaxActiveTransactions",
+)
+_REFRESH_KNOBS = ("RefreshPolicy", "RefreshMaxPostponed", "RefreshMaxPulledin")
+
+
+@dataclass(frozen=True)
+class ModelConstants:
+    """Fitted constants of the timing equations, each with its physical meaning.
+
+    Attributes:
+        k_hit: Cycles a row hit holds its buffer slot (scheduling plus tCCD spacing).
+        k_miss: Extra cycles a miss or conflict holds its slot beyond tRCD (and tRP).
+        k_arbiter_fifo: Cycles the Fifo arbiter adds to each round trip.
+        k_arbiter_reorder: Cycles the Reorder arbiter adds to each round trip.
+        k_reorder: Extra round-trip cycles when the response queue reorders.
+        k_blend: Exponent of the p-norm that blends the throughput bounds.
+        k_drain: Cycles for the last request to drain through the pipeline.
+        k_inflight: Requests in flight beyond the buffer, for bank parallelism.
+    """
+
+    k_hit: float = 5.37
+    k_miss: float = 0.0
+    k_arbiter_fifo: float = 0.0
+    k_arbiter_reorder: float = 0.0
+    k_reorder: float = 0.0
+    k_blend: float = 4.8
+    k_drain: float = 497.0
+    k_inflight: float = 0.53
+
+    def as_array(self) -> np.ndarray:
+        """The constants in field order, for fitting."""
+        return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, values: Sequence[float]) -> ModelConstants:
+        """Inverse of :meth:`as_array`."""
+        return cls(*(float(v) for v in values))
+
+
+class TraceProfile:
+    """Per-workload statistics of a trace on one memory (cached by the model).
+
+    Args:
+        trace: The requests.
+        memspec: The memory the trace runs on.
+        mapping: How addresses map to banks, rows and columns.
+        block: Requests per block.
+    """
+
+    def __init__(self, trace: Trace, memspec: MemSpec, mapping: AddressMapping, block: int = BLOCK_REQUESTS):
+        bank, row, _ = mapping.decode(np.asarray(trace.addresses))
+        self.n = n = trace.n_requests
+        self.n_banks = memspec.banks * memspec.ranks
+        self.bank = bank.astype(np.int64) % self.n_banks
+        self.is_write = np.asarray(trace.is_write, dtype=bool)
+        self.request_bytes = trace.request_bytes
+        self.cycles = np.asarray(trace.cycles, dtype=np.int64)
+        self.block = block
+        self.n_blocks = -(-n // block)
+        positions = np.arange(n)
+
+        # Previous request to the same bank, and to the same (bank, row).
+        order = np.lexsort((positions, self.bank))
+        same_bank_prev = np.full(n, -1)
+        same_bank_prev[order[1:]] = np.where(self.bank[order[1:]] == self.bank[order[:-1]], order[:-1], -1)
+        key = self.bank * (int(row.max()) + 1) + row.astype(np.int64)
+        order = np.lexsort((positions, key))
+        same_row_prev = np.full(n, -1)
+        same_row_prev[order[1:]] = np.where(key[order[1:]] == key[order[:-1]], order[:-1], -1)
+        far = np.int64(1) << 40
+        self.inorder_hit = (same_bank_prev >= 0) & (same_row_prev == same_bank_prev)
+        self.bank_was_used = same_bank_prev >= 0
+        self.row_distance = np.where(same_row_prev >= 0, positions - same_row_prev, far)
+        self.bank_distance = np.where(same_bank_prev >= 0, positions - same_bank_prev, far)
+        # counts[b, i]: requests to bank b among the first i requests.
+        self.bank_counts = np.zeros((self.n_banks, n + 1), dtype=np.int64)
+        for b in range(self.n_banks):
+            np.cumsum(self.bank == b, out=self.bank_counts[b, 1:])
+        self.block_requests = self._block_sum(np.ones(n))
+        self.block_reads = self._block_sum(~self.is_write)
+        self.block_writes = self.block_requests - self.block_reads
+        starts = np.arange(self.n_blocks) * block
+        ends = np.minimum(starts + block, n) - 1
+        self.block_arrival_span = (self.cycles[ends] - self.cycles[starts]).astype(np.float64)
+        self.block_arrival_start = (self.cycles[starts] - self.cycles[0]).astype(np.float64)
+        self.idle_cycles = float(np.maximum(np.diff(self.cycles) - 1, 0).sum())
+        self.block_switches = self._block_sum(np.r_[False, self.is_write[1:] != self.is_write[:-1]])
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def _block_sum(self, values: np.ndarray) -> np.ndarray:
+        padded = np.zeros(self.n_blocks * self.block)
+        padded[: self.n] = values
+        return padded.reshape(self.n_blocks, self.block).sum(axis=1)
+
+    def row_outcomes(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-block (hits, misses, conflicts) under a page policy and scheduler window."""
+        key = ("rows", policy, scheduler, round(window, 3))
+        if key in self._cache:
+            return self._cache[key]
+        reorders = scheduler != "Fifo"
+        if policy == "Closed":
+            hit = np.zeros(self.n, dtype=bool)
+        elif policy == "ClosedAdaptive":
+            # The row survives only if its next hit was already queued.
+            hit = self.row_distance < window if window > 1 else np.zeros(self.n, dtype=bool)
+        else:
+            hit = self.inorder_hit | (self.row_distance < window) if reorders else self.inorder_hit
+        if policy in ("Open", "OpenAdaptive"):
+            conflict = ~hit & self.bank_was_used
+            if policy == "OpenAdaptive":
+                # A conflict already queued makes the controller precharge early.
+                conflict &= ~(self.bank_distance < window)
+        else:
+            conflict = np.zeros(self.n, dtype=bool)
+        miss = ~hit & ~conflict
+        result = (self._block_sum(hit), self._block_sum(miss), self._block_sum(conflict))
+        self._cache[key] = result
+        return result
+
+    def bank_parallelism(self, window: float) -> np.ndarray:
+        """Per-block mean number of distinct banks among the next ``window`` requests."""
+        key = ("blp", round(window, 2))
+        if key in self._cache:
+            return self._cache[key]
+        low = max(int(math.floor(window)), 1)
+        frac = max(window - low, 0.0)
+        distinct = self._distinct_banks(low)
+        if frac > 0:
+            distinct = (1 - frac) * distinct + frac * self._distinct_banks(low + 1)
+        result = self._block_sum(distinct) / self.block_requests
+        self._cache[key] = result
+        return result
+
+    def _distinct_banks(self, window: int) -> np.ndarray:
+        end = np.minimum(np.arange(self.n) + window, self.n)
+        return ((self.bank_counts[:, end] - self.bank_counts[:, : self.n]) > 0).sum(axis=0).astype(np.float64)
+
+    def bankwise_window(self, size: int) -> float:
+        """Mean number of consecutive requests that enter per-bank buffers of ``size`` entries.
+
+        Requests enter in order, so the look-ahead ends at the request that
+        finds its bank's buffer full.
+        """
+        key = ("bankwise", size)
+        if key in self._cache:
+            return self._cache[key]
+        limit = np.full(self.n, self.n, dtype=np.int64)
+        for b in range(self.n_banks):
+            positions = np.flatnonzero(self.bank == b)
+            if len(positions) == 0:
+                continue
+            kth = self.bank_counts[b, : self.n] + size  # index of the first request that would not fit
+            fits = kth < len(positions)
+            limit = np.where(fits, np.minimum(limit, positions[np.minimum(kth, len(positions) - 1)]), limit)
+        result = float(np.maximum(limit - np.arange(self.n), 1).mean())
+        self._cache[key] = result
+        return result
+
+
+@dataclass(frozen=True)
+class _CoreTable:
+    """Timing results of every structural configuration on one workload."""
+
+    cycles: np.ndarray  # total cycles without refresh
+    activations: np.ndarray
+    hits: np.ndarray
+    latency_cycles: np.ndarray  # mean issue-to-completion time without refresh
+    reads: float
+    writes: float
+    n_requests: int
+    request_bytes: int
+    idle_cycles: float
+
+
+class DramAnalyticalModel(CostModel):
+    """The bundled analytical DRAM model (see the module docstring for equations).
+
+    Args:
+        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``), path to a
+            DRAMSys memspec JSON, or a :class:`MemSpec`.
+        address_mapping: Address mapping; defaults to row-bank-column for the memspec.
+        constants: Fitted constants; defaults to the DDR3-1600 calibration.
+        default_workload: Workload used when ``evaluate`` gets none.
+    """
+
+    name = "dram/analytical"
+    design_space = DRAM_DESIGN_SPACE
+    metrics = DRAM_METRICS
+
+    def __init__(
+        self,
+        memspec: str | MemSpec = "ddr3-1600",
+        address_mapping: AddressMapping | None = None,
+        constants: ModelConstants | None = None,
+        default_workload: Any = "stream",
+    ) -> None:
+        self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
+        self.mapping = address_mapping or default_address_mapping(self.memspec)
+        self.constants = constants or ModelConstants()
+        self.default_workload = default_workload
+        self._tables: dict[Any, _CoreTable] = {}
+        self._knob_lookup = [
+            {value: i for i, value in enumerate(self.design_space[name].values)}
+            for name in self.design_space.names
+        ]
+        self._radix = np.array([len(self.design_space[k].values) for k in _STRUCTURAL_KNOBS], dtype=np.int64)
+        self._structural_positions = [self.design_space.names.index(k) for k in _STRUCTURAL_KNOBS]
+        self._refresh_positions = [self.design_space.names.index(k) for k in _REFRESH_KNOBS]
+        self._postponed_values = np.array(self.design_space["RefreshMaxPostponed"].values, dtype=np.float64)
+        self._pulledin_values = np.array(self.design_space["RefreshMaxPulledin"].values, dtype=np.float64)
+        self._energy_constants()
+
+    def workloads(self) -> tuple[str, ...]:
+        return STANDARD_WORKLOADS
+
+    # -- energy ---------------------------------------------------------------------
+    def _energy_constants(self) -> None:
+        spec, t, i = self.memspec, self.memspec.timings, self.memspec.currents
+        # mA * V * ns = pJ, per device, times the devices on the DIMM.
+        scale = spec.vdd * spec.tck_ns * spec.devices * spec.ranks
+        burst = spec.burst_cycles
+        self._e_act = scale * (i["idd0"] * t["RC"] - i["idd3n"] * t["RAS"] - i["idd2n"] * (t["RC"] - t["RAS"]))
+        self._e_read = scale * (i["idd4r"] - i["idd3n"]) * burst
+        self._e_write = scale * (i["idd4w"] - i["idd3n"]) * burst
+        self._e_refresh = scale * (i["idd5"] - i["idd3n"]) * t["RFC"]
+        self._p_active = scale * i["idd3n"]  # pJ per cycle with a row open
+        self._p_precharged = scale * i["idd2n"]
+        self._refresh_stall = t["RP"] + t["RFC"]
+        self._refi = t["REFI"]
+
+    # -- workload statistics and the structural table ---------------------------------
+    def _table(self, workload: Any) -> _CoreTable:
+        key = workload if isinstance(workload, str) else None
+        if key is not None and key in self._tables:
+            return self._tables[key]
+        trace = resolve_workload(workload)
+        fingerprint = (trace.fingerprint(), repr(self.memspec), repr(self.mapping), self.constants)
+        table = _TABLE_CACHE.get(fingerprint)
+        if table is None:
+            table = self._build_table(TraceProfile(trace, self.memspec, self.mapping))
+            _TABLE_CACHE[fingerprint] = table
+        if key is not None:
+            self._tables[key] = table
+        return table
+
+    def _build_table(self, profile: TraceProfile) -> _CoreTable:
+        space = self.design_space
+        configurations = itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS))
+        results = np.array([self.structural_timing(profile, *c) for c in configurations])
+        return _CoreTable(
+            cycles=results[:, 0],
+            activations=results[:, 1],
+            hits=results[:, 2],
+            latency_cycles=results[:, 3],
+            reads=float(profile.block_reads.sum()),
+            writes=float(profile.block_writes.sum()),
+            n_requests=profile.n,
+            request_bytes=profile.request_bytes,
+            idle_cycles=profile.idle_cycles,
+        )
+
+    def structural_timing(
+        self,
+        profile: TraceProfile,
+        policy: str,
+        scheduler: str,
+        organisation: str,
+        size: int,
+        resp_queue: str,
+        arbiter: str,
+        max_active: int,
+    ) -> tuple[float, float, float, float]:
+        """Timing of one structural configuration, before refresh.
+
+        Returns:
+            Total cycles, activations, row hits, and mean issue-to-completion
+            latency in cycles (see the module docstring for the equations).
+        """
+        k, t = self.constants, self.memspec.timings
+        burst = self.memspec.burst_cycles
+        if organisation == "Bankwise":
+            capacity = profile.bankwise_window(size)
+        elif organisation == "ReadWrite" and profile.block_writes.any():
+            capacity = 2.0 * size  # one buffer per direction
+        else:
+            capacity = float(size)
+        limited = arbiter != "Simple"
+        window = min(capacity, max_active) if limited else capacity
+        h, m, c = profile.row_outcomes(policy, scheduler, window)
+        inflight = capacity + k.k_inflight
+        banks = profile.bank_parallelism(min(inflight, max_active) if limited else inflight)
+        acts = m + c
+        n = profile.block_requests
+        # FrFcfsGrp groups reads and writes within its window, so direction switches fall.
+        switches = profile.block_switches / (window if scheduler == "FrFcfsGrp" else 1.0)
+        terms = [
+            n * burst + switches * (t["WL"] + burst + t["WTR"]),
+            acts * max(t["RRD"], t["FAW"] / 4),
+            acts * t["RC"] / np.maximum(banks, 1.0),
+            (h * k.k_hit + m * (t["RCD"] + k.k_miss) + c * (t["RP"] + t["RCD"] + k.k_miss)) / capacity,
+        ]
+        service = h * (t["CL"] + burst) + m * (t["RCD"] + t["CL"] + burst) + c * (t["RP"] + t["RCD"] + t["CL"] + burst)
+        if limited:
+            overhead = k.k_arbiter_fifo if arbiter == "Fifo" else k.k_arbiter_reorder
+            if resp_queue == "Reorder":
+                overhead += k.k_reorder
+            terms.append((service + n * overhead) / max_active)
+        p = k.k_blend
+        block_time = np.maximum(sum(term**p for term in terms) ** (1.0 / p), profile.block_arrival_span)
+        finish = np.maximum.accumulate(np.maximum(np.cumsum(block_time), profile.block_arrival_start + block_time))
+        # Requests of a block complete evenly over it; each waits from its own issue cycle.
+        mid_completion = finish - block_time / 2
+        mid_arrival = profile.block_arrival_start + profile.block_arrival_span / 2
+        wait = max(float(np.average(mid_completion - mid_arrival, weights=n)), 0.0)
+        latency = wait + float(service.sum() / n.sum())
+        return float(finish[-1]) + k.k_drain, float(acts.sum()), float(h.sum()), latency
+
+    # -- evaluation -------------------------------------------------------------------
+    def _design_indices(self, design: Mapping[str, Any]) -> list[int]:
+        try:
+            if len(design) == len(self._knob_lookup):
+                return [lookup[design[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
+        except (KeyError, TypeError):
+            pass
+        # Slow path: canonicalise spellings ("8" for 8) or raise a clear error.
+        valid = self.design_space.validate(design)
+        return [lookup[valid[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
+
+    def _finish(self, table: _CoreTable, flat: np.ndarray | int, refresh_on, postponed, pulled_in):
+        """Apply refresh and energy to structural-table rows (scalars or arrays)."""
+        core = table.cycles[flat]
+        due = np.floor(core / self._refi)
+        stalling = np.where(refresh_on, np.maximum(due - postponed, 0.0), 0.0)
+        cycles = core + stalling * self._refresh_stall
+        # Refreshes pulled in during idle gaps cost energy, not time.
+        idle_refreshes = np.where(refresh_on, np.minimum(np.floor(table.idle_cycles / self._refi), pulled_in), 0.0)
+        refreshes = stalling + idle_refreshes
+        acts = table.activations[flat]
+        active_share = self._active_share(flat, acts, cycles, table)
+        background = cycles * (active_share * self._p_active + (1 - active_share) * self._p_precharged)
+        energy = (
+            background
+            + acts * self._e_act
+            + table.reads * self._e_read
+            + table.writes * self._e_write
+            + refreshes * self._e_refresh
+        )
+        time_ns = cycles * self.memspec.tck_ns
+        latency_ns = (table.latency_cycles[flat] + (cycles - core) / 2) * self.memspec.tck_ns
+        return energy, time_ns, latency_ns
+
+    def _active_share(self, flat, acts, cycles, table: _CoreTable):
+        # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
+        policy = np.asarray(flat) // int(np.prod(self._radix[1:]))
+        t = self.memspec.timings
+        busy = (acts * t["RAS"] + table.hits[flat] * self.memspec.burst_cycles) / np.maximum(cycles, 1.0)
+        return np.where(policy < 2, 1.0, np.minimum(busy, 1.0))
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Evaluate one design (see the module docstring for the model)."""
+        start = time.perf_counter()
+        table = self._table(self.default_workload if workload is None else workload)
+        idx = self._design_indices(design)
+        flat = 0
+        for position, radix in zip(self._structural_positions, self._radix):
+            flat = flat * int(radix) + idx[position]
+        refresh_on = idx[self._refresh_positions[0]] == 1
+        postponed = self._postponed_values[idx[self._refresh_positions[1]]]
+        pulled_in = self._pulledin_values[idx[self._refresh_positions[2]]]
+        energy, time_ns, latency_ns = (
+            float(v) for v in self._finish(table, flat, refresh_on, postponed, pulled_in)
+        )
+        metrics = {
+            "energy_pj": energy,
+            "power_mw": energy / time_ns,
+            "total_time_ns": time_ns,
+            "avg_latency_ns": latency_ns,
+            "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
+        }
+        return Evaluation(metrics, True, "", time.perf_counter() - start)
+
+    def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None) -> BatchEvaluation:
+        """Evaluate many designs at once, given as design dicts or an ``(n, 10)`` index array."""
+        start = time.perf_counter()
+        if isinstance(designs, np.ndarray):
+            indices = self.design_space.validate_indices(designs)
+        else:
+            indices = np.array([self._design_indices(d) for d in designs], dtype=np.int64).reshape(-1, 10)
+        return self._evaluate_indices(indices, workload, start)
+
+    def _evaluate_indices(self, indices: np.ndarray, workload: Any, start: float) -> BatchEvaluation:
+        table = self._table(self.default_workload if workload is None else workload)
+        structural = indices[:, self._structural_positions]
+        flat = np.ravel_multi_index(tuple(structural.T), tuple(int(r) for r in self._radix))
+        refresh = indices[:, self._refresh_positions]
+        energy, time_ns, latency_ns = self._finish(
+            table,
+            flat,
+            refresh[:, 0] == 1,
+            self._postponed_values[refresh[:, 1]],
+            self._pulledin_values[refresh[:, 2]],
+        )
+        n = len(indices)
+        return BatchEvaluation(
+            metrics={
+                "energy_pj": energy,
+                "power_mw": energy / time_ns,
+                "total_time_ns": time_ns,
+                "avg_latency_ns": latency_ns,
+                "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
+            },
+            feasible=np.ones(n, dtype=bool),
+            reasons=[""] * n,
+            wall_time_s=time.perf_counter() - start,
+        )
+
+    def describe(self) -> str:
+        """One line naming the memory and address mapping."""
+        return f"analytical DRAM model on {self.memspec.name} ({self.memspec.memory_type})"
+
+    def warm_up(self, workload: Any = None) -> None:
+        """Build the per-workload table now (it is otherwise built on first use)."""
+        self._table(self.default_workload if workload is None else workload)
+
+    @staticmethod
+    def default_design() -> dict[str, Any]:
+        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
+        return dict(DEFAULT_DRAM_DESIGN)
+

@@ -1,0 +1,630 @@
+"""Tests for archgym.dataset: row schema, crash safety, resume, loading."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archgym
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.dataset import (
+    EvaluationLogger,
+    LoggedCostModel,
+    RunContext,
+    load_dataset,
+    load_run_rows,
+    new_run_id,
+    read_run_metadata,
+    write_run_metadata,
+)
+from archgym.errors import DatasetError
+from archgym.space import DesignSpace, Parameter
+
+METRICS = ("latency_ns", "power_mw")
+
+
+def make_space() -> DesignSpace:
+    return DesignSpace(
+        [
+            Parameter("scheduler", ("fifo", "frfcfs", "rr")),
+            Parameter("buffer", (8, 16, 32, 64), "ordinal"),
+            Parameter("ranks", (1, 4), "integer"),
+            Parameter("refresh", (False, True)),
+        ],
+        name="toy",
+    )
+
+
+def make_context(run_id: str | None = None, **kw: Any) -> RunContext:
+    return RunContext(
+        run_id=run_id or new_run_id("test"),
+        env="dram",
+        backend="dram/toy",
+        workload="stream",
+        agent=kw.pop("agent", "random"),
+        agent_config=kw.pop("agent_config", {"population": 4, "alpha": 0.5}),
+        seed=kw.pop("seed", 7),
+        objective=kw.pop("objective", "latency"),
+    )
+
+
+def make_eval(i: int) -> Evaluation:
+    if i % 5 == 3:
+        return Evaluation.failure("buffer overflow", METRICS, wall_time_s=0.25)
+    return Evaluation({"latency_ns": 10.0 + i, "power_mw": 0.5 * i}, True, "", 0.001 * i)
+
+
+def designs(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    space = make_space()
+    rng = np.random.default_rng(seed)
+    return [space.sample(rng) for _ in range(n)]
+
+
+class ToyModel(CostModel):
+    """Metrics computed from knob indices; designs with buffer 8 and 4 ranks are infeasible."""
+
+    name = "dram/toy"
+    metrics = (MetricSpec("latency_ns", "ns"), MetricSpec("power_mw", "mW"))
+    default_workload = "stream"
+
+    def __init__(self) -> None:
+        self.design_space = make_space()
+        self.calls = 0
+        self.closed = False
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        self.calls += 1
+        idx = self.design_space.encode(design)
+        if design["buffer"] == 8 and design["ranks"] == 4:
+            return Evaluation.failure("too few buffers for 4 ranks", self.metric_names, 0.01)
+        metrics = {"latency_ns": float(100 - 3 * idx.sum()), "power_mw": float(5 + idx[1])}
+        return Evaluation(metrics, True, "", 0.01)
+
+    def workloads(self) -> tuple[str, ...]:
+        return ("stream", "random")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def log_rows(out: Path, ctx: RunContext, n: int, flush_every: int = 256, start: int = 0) -> list[dict]:
+    ds = designs(n, seed=start)
+    with EvaluationLogger(out, ctx, make_space(), METRICS, flush_every=flush_every) as lg:
+        for i, d in enumerate(ds):
+            lg.log(d, make_eval(start + i), reward=-float(start + i))
+    return ds
+
+
+# -- round trip -------------------------------------------------------------------------------
+
+
+def test_round_trip_values_and_dtypes(tmp_path: Path) -> None:
+    ctx = make_context()
+    ds = designs(30)
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=8) as lg:
+        steps = [lg.log(d, make_eval(i), reward=-float(i)) for i, d in enumerate(ds)]
+        assert lg.rows_logged == 30 and lg.next_step == 30
+    assert steps == list(range(30))
+    df = load_dataset(tmp_path)
+    assert len(df) == 30
+    expected_columns = [
+        "run_id", "env", "backend", "workload", "agent", "agent_config", "seed", "objective", "step",
+        "scheduler", "buffer", "ranks", "refresh", *METRICS,
+        "feasible", "reason", "reward", "wall_time_s", "timestamp", "archgym_version",
+    ]
+    assert list(df.columns) == expected_columns
+    assert df["step"].dtype == np.int64
+    assert df["buffer"].dtype == np.int64 and df["ranks"].dtype == np.int64
+    assert df["refresh"].dtype == bool and df["feasible"].dtype == bool
+    assert pd.api.types.is_string_dtype(df["scheduler"])
+    assert df["latency_ns"].dtype == np.float64 and df["reward"].dtype == np.float64
+    assert str(df["seed"].dtype) == "Int64"
+    assert isinstance(df["timestamp"].dtype, pd.DatetimeTZDtype)
+    assert (df["run_id"] == ctx.run_id).all()
+    assert (df["archgym_version"] == archgym.__version__).all()
+    assert json.loads(df["agent_config"][0]) == {"alpha": 0.5, "population": 4}
+    assert df["agent_config"][0] == json.dumps({"alpha": 0.5, "population": 4}, sort_keys=True)
+    for i, d in enumerate(ds):
+        row = df.iloc[i]
+        ev = make_eval(i)
+        assert {k: row[k] for k in d} == d
+        assert row["feasible"] == ev.feasible and row["reason"] == ev.reason
+        assert row["reward"] == -float(i) and row["wall_time_s"] == ev.wall_time_s
+        for m in METRICS:
+            assert (math.isnan(row[m]) and math.isnan(ev.metrics[m])) or row[m] == ev.metrics[m]
+
+
+def test_log_batch_round_trip(tmp_path: Path) -> None:
+    ds = designs(10)
+    evs = [make_eval(i) for i in range(10)]
+    batch = BatchEvaluation.from_evaluations(evs, METRICS)
+    batch.wall_time_s = 2.0
+    with EvaluationLogger(tmp_path, make_context(seed=None), make_space(), METRICS, flush_every=4) as lg:
+        lg.log(ds[0], evs[0])
+        lg.log_batch(ds, batch, rewards=np.arange(10.0))
+        assert lg.next_step == 11
+        lg.log_batch([], BatchEvaluation.from_evaluations([], METRICS))
+        with pytest.raises(DatasetError, match="3 rewards"):
+            lg.log_batch(ds, batch, rewards=[1.0, 2.0, 3.0])
+    df = load_dataset(tmp_path)
+    assert list(df["step"]) == list(range(11))
+    assert math.isnan(df["reward"][0]) and df["seed"].isna().all()
+    batch_rows = df.iloc[1:]
+    assert list(batch_rows["reward"]) == list(np.arange(10.0))
+    assert np.allclose(batch_rows["wall_time_s"], 0.2)
+    assert list(batch_rows["feasible"]) == [e.feasible for e in evs]
+    assert list(batch_rows["reason"]) == [e.reason for e in evs]
+    np.testing.assert_array_equal(batch_rows["latency_ns"].to_numpy(), batch.metrics["latency_ns"])
+    assert batch_rows[list(ds[0])].to_dict("records") == ds
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["fifo", "frfcfs", "rr"]),
+            st.sampled_from([8, 16, 32, 64]),
+            st.integers(1, 4),
+            st.booleans(),
+            st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()),
+            st.booleans(),
+            st.text(max_size=20),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    flush_every=st.integers(1, 8),
+)
+def test_round_trip_property(rows: list[tuple], flush_every: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = make_context()
+        with EvaluationLogger(tmp, ctx, make_space(), METRICS, flush_every=flush_every) as lg:
+            for sched, buf, ranks, refresh, metric, feasible, reason in rows:
+                design = {"scheduler": sched, "buffer": buf, "ranks": ranks, "refresh": refresh}
+                lg.log(design, Evaluation({"latency_ns": metric}, feasible, reason), reward=metric)
+        df = load_dataset(tmp)
+    assert len(df) == len(rows)
+    for (sched, buf, ranks, refresh, metric, feasible, reason), (_, row) in zip(rows, df.iterrows()):
+        assert (row["scheduler"], row["buffer"], row["ranks"], row["refresh"]) == (sched, buf, ranks, refresh)
+        assert row["feasible"] == feasible and row["reason"] == reason
+        assert math.isnan(row["power_mw"])
+        for col in ("latency_ns", "reward"):
+            expected = math.nan if metric is None else metric
+            assert row[col] == expected or (math.isnan(row[col]) and math.isnan(expected))
+
+
+def test_numpy_and_string_spellings_are_canonicalised(tmp_path: Path) -> None:
+    with EvaluationLogger(tmp_path, make_context(), make_space(), METRICS) as lg:
+        lg.log({"scheduler": "rr", "buffer": np.int64(16), "ranks": "3", "refresh": np.True_}, make_eval(0))
+    row = load_dataset(tmp_path).iloc[0]
+    assert (row["buffer"], row["ranks"], row["refresh"]) == (16, 3, True)
+
+
+def test_bad_designs_and_names_raise_clear_errors(tmp_path: Path) -> None:
+    space = make_space()
+    with EvaluationLogger(tmp_path, make_context(), space, METRICS) as lg:
+        with pytest.raises(DatasetError, match="without knob 'ranks'"):
+            lg.log({"scheduler": "rr", "buffer": 8, "refresh": True}, make_eval(0))
+        with pytest.raises(DatasetError, match="unknown knob.*'banks'"):
+            lg.log({**designs(1)[0], "banks": 2}, make_eval(0))
+        with pytest.raises(DatasetError, match="knob 'buffer'.*'huge'"):
+            lg.log({**designs(1)[0], "buffer": "huge"}, make_eval(0))
+        assert lg.next_step == 0
+    with pytest.raises(DatasetError, match="closed"):
+        lg.log(designs(1)[0], make_eval(0))
+    with pytest.raises(DatasetError, match="metric 'buffer'"):
+        EvaluationLogger(tmp_path / "x", make_context(), space, ["buffer"])
+    clash = DesignSpace([Parameter("step", (1, 2))])
+    with pytest.raises(DatasetError, match="knob 'step'"):
+        EvaluationLogger(tmp_path / "y", make_context(), clash, METRICS)
+    with pytest.raises(DatasetError, match="invalid run id"):
+        EvaluationLogger(tmp_path / "z", make_context(run_id="a/b"), space, METRICS)
+
+
+def test_mixed_type_knob_is_stored_as_string(tmp_path: Path) -> None:
+    space = DesignSpace([Parameter("mode", ("auto", 1, 2)), Parameter("gain", (0.0, 2.0), "float")])
+    with EvaluationLogger(tmp_path, make_context(), space, ["score"]) as lg:
+        lg.log({"mode": 1, "gain": 1}, Evaluation({"score": 1.0}))
+        lg.log({"mode": "auto", "gain": 0.5}, Evaluation({"score": 2.0}))
+    df = load_dataset(tmp_path)
+    assert list(df["mode"]) == ["1", "auto"]
+    assert df["gain"].dtype == np.float64 and list(df["gain"]) == [1.0, 0.5]
+
+
+def test_new_run_id_is_unique_and_file_safe() -> None:
+    ids = {new_run_id("dram/analytical random") for _ in range(100)}
+    assert len(ids) == 100
+    assert all(i.startswith("dram-analytical-random-") and "/" not in i for i in ids)
+
+
+# -- files, journal and crash safety ------------------------------------------------------------
+
+
+def test_rows_are_journaled_before_any_part_is_written(tmp_path: Path) -> None:
+    ctx = make_context()
+    lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(5)):
+        lg.log(d, make_eval(i))
+    assert not list(tmp_path.glob("part-*"))
+    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    assert len(journal.read_text().splitlines()) == 6  # header + 5 rows
+    assert list(load_dataset(tmp_path)["step"]) == [0, 1, 2, 3, 4]
+    lg.flush()
+    assert len(journal.read_text().splitlines()) == 1 and len(list(tmp_path.glob("part-*"))) == 1
+    lg.close()
+    lg.close()  # idempotent
+    assert not journal.exists()
+    assert len(load_dataset(tmp_path)) == 5
+
+
+def test_part_files_are_per_run_and_sequenced(tmp_path: Path) -> None:
+    ctx = make_context()
+    log_rows(tmp_path, ctx, 10, flush_every=4)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"part-{ctx.run_id}-{i:05d}.parquet" for i in range(3)]
+
+
+def test_duplicate_part_and_journal_rows_are_deduplicated(tmp_path: Path) -> None:
+    ctx = make_context()
+    lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(6)):
+        lg.log(d, make_eval(i), reward=float(i))
+    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    saved = journal.read_bytes()
+    lg.flush()
+    # Simulate a crash between writing the part and clearing the journal.
+    journal.write_bytes(saved)
+    df = load_dataset(tmp_path)
+    assert list(df["step"]) == list(range(6))
+    assert list(df["reward"]) == [float(i) for i in range(6)]
+    lg._journal.close()  # the "crashed" logger is gone
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS) as resumed:
+        assert resumed.next_step == 6
+    assert len(list(tmp_path.glob("part-*"))) == 1  # journal rows already in a part were not rewritten
+    assert list(load_dataset(tmp_path)["step"]) == list(range(6))
+
+
+def test_corrupt_part_file_names_the_file(tmp_path: Path) -> None:
+    ctx = make_context()
+    log_rows(tmp_path, ctx, 10, flush_every=4)
+    bad = tmp_path / f"part-{ctx.run_id}-00001.parquet"
+    bad.write_bytes(bad.read_bytes()[:50])
+    with pytest.raises(DatasetError) as info:
+        load_dataset(tmp_path)
+    message = str(info.value)
+    assert bad.name in message and "other part files are intact" in message and "move" in message
+    with pytest.raises(DatasetError, match=bad.name):
+        EvaluationLogger(tmp_path, ctx, make_space(), METRICS)
+    bad.rename(bad.with_name(bad.name + ".corrupt"))
+    assert list(load_dataset(tmp_path)["step"]) == [0, 1, 2, 3, 8, 9]
+
+
+def test_truncated_last_journal_line_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ctx = make_context()
+    lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(4)):
+        lg.log(d, make_eval(i))
+    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal.write_bytes(journal.read_bytes()[:-25])  # the last row was cut off mid-write
+    with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
+        df = load_dataset(tmp_path)
+    assert list(df["step"]) == [0, 1, 2]
+    assert any("truncated" in r.message for r in caplog.records)
+    lg._journal.close()
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS) as resumed:
+        assert resumed.next_step == 3
+
+
+def test_invalid_final_journal_line_is_ignored(tmp_path: Path) -> None:
+    ctx = make_context()
+    lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(2)):
+        lg.log(d, make_eval(i))
+    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    with journal.open("a") as f:
+        f.write('{"run_id": "x", "st\n')
+    assert list(load_dataset(journal)["step"]) == [0, 1]
+    lg._journal.close()
+
+
+def test_invalid_middle_journal_line_raises(tmp_path: Path) -> None:
+    ctx = make_context()
+    lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(3)):
+        lg.log(d, make_eval(i))
+    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    lines = journal.read_text().splitlines()
+    lines[2] = "{garbage"
+    journal.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match="invalid line 3"):
+        load_dataset(tmp_path)
+    lg._journal.close()
+
+
+def test_missing_and_empty_paths(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="no evaluation rows found"):
+        load_dataset(tmp_path)
+    ctx = make_context()
+    log_rows(tmp_path, ctx, 3)
+    with pytest.raises(DatasetError, match="no evaluation rows of run 'other'"):
+        load_dataset(tmp_path, run_id="other")
+    assert load_run_rows(tmp_path, "other").empty
+    assert load_run_rows(tmp_path / "nope", "other").empty
+
+
+def test_load_single_part_file_and_run_filter(tmp_path: Path) -> None:
+    a, b = make_context(run_id="a"), make_context(run_id="a-1")  # "a-1" must not be read as part of "a"
+    log_rows(tmp_path, a, 5, flush_every=2)
+    log_rows(tmp_path, b, 3)
+    assert len(load_dataset(tmp_path)) == 8
+    assert list(load_dataset(tmp_path, run_id="a")["step"]) == [0, 1, 2, 3, 4]
+    assert list(load_run_rows(tmp_path, "a-1")["step"]) == [0, 1, 2]
+    part = load_dataset(tmp_path / "part-a-00001.parquet")
+    assert list(part["step"]) == [2, 3] and part["buffer"].dtype == np.int64
+
+
+def test_runs_with_different_knobs_load_together(tmp_path: Path) -> None:
+    log_rows(tmp_path, make_context(run_id="toy"), 3)
+    other = DesignSpace([Parameter("ways", (1, 2, 4), "ordinal")])
+    with EvaluationLogger(tmp_path, make_context(run_id="zcache"), other, ["hit_rate"]) as lg:
+        lg.log({"ways": 2}, Evaluation({"hit_rate": 0.9}))
+    df = load_dataset(tmp_path)
+    assert len(df) == 4
+    assert str(df["ways"].dtype) == "Int64" and df["ways"].isna().sum() == 3 and df["ways"].iloc[3] == 2
+    assert str(df["refresh"].dtype) == "boolean"
+
+
+# -- resume -----------------------------------------------------------------------------------------
+
+
+def test_resume_continues_steps_and_part_numbers(tmp_path: Path) -> None:
+    ctx = make_context()
+    log_rows(tmp_path, ctx, 10, flush_every=4)  # parts 0, 1, 2
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=4) as lg:
+        assert lg.next_step == 10 and lg.rows_logged == 0
+        for i, d in enumerate(designs(5, seed=1)):
+            assert lg.log(d, make_eval(10 + i)) == 10 + i
+    assert (tmp_path / f"part-{ctx.run_id}-00004.parquet").exists()
+    df = load_run_rows(tmp_path, ctx.run_id)
+    assert list(df["step"]) == list(range(15))
+
+
+def test_start_step_is_used_for_a_fresh_run_and_overridden_by_existing_rows(tmp_path: Path) -> None:
+    ctx = make_context()
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, start_step=100) as lg:
+        assert lg.log(designs(1)[0], make_eval(0)) == 100
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, start_step=50) as lg:
+        assert lg.next_step == 101
+
+
+def test_resume_with_different_columns_is_refused(tmp_path: Path) -> None:
+    ctx = make_context()
+    log_rows(tmp_path, ctx, 3)
+    with pytest.raises(DatasetError, match="different columns.*new columns: energy_pj"):
+        EvaluationLogger(tmp_path, ctx, make_space(), [*METRICS, "energy_pj"])
+    # The refusal leaves the run usable.
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS) as lg:
+        assert lg.next_step == 3
+
+
+def test_one_writer_per_run(tmp_path: Path) -> None:
+    ctx = make_context()
+    with (
+        EvaluationLogger(tmp_path, ctx, make_space(), METRICS),
+        pytest.raises(DatasetError, match="already being logged"),
+    ):
+        EvaluationLogger(tmp_path, ctx, make_space(), METRICS)
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS):
+        pass
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from archgym.cost_model import Evaluation
+    from archgym.dataset import EvaluationLogger, RunContext
+    from archgym.space import DesignSpace, Parameter
+
+    out, run_id, flush_every, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    space = DesignSpace([Parameter("scheduler", ("fifo", "frfcfs", "rr")),
+                         Parameter("buffer", (8, 16, 32, 64), "ordinal"),
+                         Parameter("ranks", (1, 4), "integer"),
+                         Parameter("refresh", (False, True))])
+    ctx = RunContext(run_id, "dram", "dram/toy", "stream", agent="random", seed=1)
+    lg = EvaluationLogger(out, ctx, space, ["latency_ns", "power_mw"], flush_every=flush_every)
+    if limit >= 0:  # wait for the parent so that every writer runs at the same time
+        print("ready", flush=True)
+        sys.stdin.readline()
+    i = lg.next_step
+    while limit < 0 or lg.rows_logged < limit:
+        d = {"scheduler": ("fifo", "frfcfs", "rr")[i % 3], "buffer": 8 << (i % 4),
+             "ranks": 1 + i % 4, "refresh": bool(i % 2)}
+        step = lg.log(d, Evaluation({"latency_ns": float(i), "power_mw": 1.0}), reward=float(i))
+        assert step == i
+        i += 1
+        print("logged", lg.rows_logged, flush=True)
+    lg.close()
+    """
+)
+
+
+def spawn_child(out: Path, run_id: str, flush_every: int, limit: int = -1) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(out), run_id, str(flush_every), str(limit)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("flush_every", [1_000_000, 7])
+def test_sigkill_loses_at_most_the_row_in_flight_and_resumes(tmp_path: Path, flush_every: int) -> None:
+    run_id = new_run_id("killed")
+    target = 40
+    proc = spawn_child(tmp_path, run_id, flush_every)
+    try:
+        deadline = time.monotonic() + 60
+        logged = 0
+        assert proc.stdout is not None
+        while logged < target:
+            line = proc.stdout.readline()
+            assert line, "the logging process exited early"
+            logged = int(line.split()[1])
+            assert time.monotonic() < deadline
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    df = load_dataset(tmp_path)
+    steps = list(df["step"])
+    assert len(steps) >= logged
+    assert steps == list(range(len(steps)))  # consecutive, no duplicates
+    assert list(df["reward"]) == [float(s) for s in steps]
+    m = steps[-1]
+
+    with EvaluationLogger(tmp_path, RunContext(run_id, "dram", "dram/toy", "stream", agent="random", seed=1),
+                          make_space(), METRICS, flush_every=5) as lg:
+        assert lg.next_step == m + 1
+        if flush_every > 1000:  # the killed run's journal became a part before new rows arrived
+            assert len(list(tmp_path.glob(f"part-{run_id}-*.parquet"))) == 1
+        for i, d in enumerate(designs(12)):
+            lg.log(d, make_eval(i))
+    df = load_dataset(tmp_path, run_id=run_id)
+    assert list(df["step"]) == list(range(m + 13))
+    assert not df.duplicated(["run_id", "step"]).any()
+
+
+def test_concurrent_runs_in_one_directory_do_not_clash(tmp_path: Path) -> None:
+    run_ids = [new_run_id(f"worker{i}") for i in range(2)]
+    procs = [spawn_child(tmp_path, run_id, flush_every=7, limit=300) for run_id in run_ids]
+    local = make_context(run_id=new_run_id("local"))
+    try:
+        with EvaluationLogger(tmp_path, local, make_space(), METRICS, flush_every=5) as lg:
+            for proc in procs:
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            assert len(list(tmp_path.glob("journal-*.jsonl"))) == 3  # all three runs are open at once
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            for i, d in enumerate(designs(300)):  # while the other processes write
+                lg.log(d, make_eval(i))
+    finally:
+        for proc in procs:
+            proc.communicate(timeout=60)
+    assert [proc.returncode for proc in procs] == [0, 0]
+    df = load_dataset(tmp_path)
+    assert sorted(df["run_id"].unique()) == sorted([*run_ids, local.run_id])
+    for run_id in [*run_ids, local.run_id]:
+        assert list(df.loc[df["run_id"] == run_id, "step"]) == list(range(300))
+    assert not list(tmp_path.glob("journal-*")) and not list(tmp_path.glob(".*"))
+
+
+# -- LoggedCostModel ----------------------------------------------------------------------------------
+
+
+def test_logged_cost_model_logs_every_evaluation(tmp_path: Path) -> None:
+    model = ToyModel()
+    space = model.design_space
+    ctx = make_context()
+    logger = EvaluationLogger(tmp_path, ctx, space, model.metric_names, flush_every=3)
+    wrapped = LoggedCostModel(model, logger, reward_fn=lambda e: -e.metrics["latency_ns"])
+    assert wrapped.name == "dram/toy" and wrapped.design_space is space
+    assert wrapped.metric_names == METRICS and wrapped.default_workload == "stream"
+    assert wrapped.workloads() == ("stream", "random")
+
+    ds = designs(4)
+    evaluation = wrapped.evaluate(ds[0])
+    assert wrapped.last_steps == [0]
+    batch = wrapped.evaluate_batch(ds[1:])
+    assert wrapped.last_steps == [1, 2, 3] and len(batch) == 3
+    indices = space.all_indices()[:5]
+    wrapped.evaluate_batch(indices)
+    assert wrapped.last_steps == [4, 5, 6, 7, 8]
+    wrapped.close()
+    wrapped.close()
+    assert model.closed and logger.closed
+
+    df = load_dataset(tmp_path)
+    assert list(df["step"]) == list(range(9))
+    logged_designs = df[list(space.names)].to_dict("records")
+    assert logged_designs == ds + [space.decode(r) for r in indices]
+    for i, row in df.iterrows():
+        ev = model.evaluate(logged_designs[i])
+        assert row["feasible"] == ev.feasible and row["reason"] == ev.reason
+        expected = -ev.metrics["latency_ns"]
+        assert row["reward"] == expected or (math.isnan(row["reward"]) and math.isnan(expected))
+    assert df["reward"][0] == -evaluation.metrics["latency_ns"]
+
+
+def test_logged_cost_model_batch_reward_fn_and_no_reward(tmp_path: Path) -> None:
+    model = ToyModel()
+    with EvaluationLogger(tmp_path / "a", make_context(), model.design_space, model.metric_names) as lg:
+        wrapped = LoggedCostModel(model, lg, reward_batch_fn=lambda b: b.metrics["power_mw"] * 2)
+        batch = wrapped.evaluate_batch(designs(6))
+        wrapped.evaluate(designs(1)[0])
+    df = load_dataset(tmp_path / "a")
+    np.testing.assert_array_equal(df["reward"][:6].to_numpy(), batch.metrics["power_mw"] * 2)
+    assert math.isnan(df["reward"][6])
+
+
+# -- run metadata and speed --------------------------------------------------------------------------
+
+
+def test_run_metadata_round_trip(tmp_path: Path) -> None:
+    a = make_context(run_id="run-b", agent_config={"k": np.int64(3)})
+    b = make_context(run_id="run-a")
+    path = write_run_metadata(tmp_path, a, extra={"status": "running", "space": "toy"})
+    assert path == tmp_path / "runs" / "run-b.json"
+    write_run_metadata(tmp_path, a, extra={"status": "done"})  # replaces the earlier record
+    write_run_metadata(tmp_path, b)
+    records = read_run_metadata(tmp_path)
+    assert [r["run_id"] for r in records] == ["run-a", "run-b"]
+    assert records[1]["status"] == "done" and "space" not in records[1]
+    assert records[1]["agent_config"] == {"k": 3} and records[1]["seed"] == 7
+    assert records[1]["archgym_version"] == archgym.__version__
+    with pytest.raises(DatasetError, match="'seed' clashes"):
+        write_run_metadata(tmp_path, a, extra={"seed": 1})
+    (tmp_path / "runs" / "run-c.json").write_text("{oops")
+    with pytest.raises(DatasetError, match="run-c.json"):
+        read_run_metadata(tmp_path)
+    with pytest.raises(DatasetError, match="does not exist"):
+        read_run_metadata(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert read_run_metadata(empty) == []
+
+
+def test_logging_10k_rows_is_fast(tmp_path: Path) -> None:
+    space = make_space()
+    ds = designs(10_000)
+    evs = [make_eval(i) for i in range(10_000)]
+    start = time.perf_counter()
+    with EvaluationLogger(tmp_path, make_context(), space, METRICS, flush_every=256) as lg:
+        for d, e in zip(ds, evs):
+            lg.log(d, e, reward=1.0)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, f"logging 10,000 rows took {elapsed:.2f} s"
+    assert len(load_dataset(tmp_path)) == 10_000
