@@ -107,11 +107,18 @@ def envs(
             continue
         model = available.factory()
         console.print(f"[bold]workloads[/]: {', '.join(model.workloads())} (or a path to a trace file)")
-        metrics = Table("metric", "unit", "goal", "description", title="metrics", title_justify="left")
+        metrics = Table(title="metrics", title_justify="left")
+        for column in ("metric", "unit", "goal"):
+            metrics.add_column(column, no_wrap=True)
+        metrics.add_column("description")
         for m in model.metrics:
             metrics.add_row(m.name, m.unit, m.goal, m.description)
         console.print(metrics)
-        knobs = Table("knob", "kind", "values", "description", title=f"knobs ({model.design_space.size:,} designs)", title_justify="left")
+        knobs = Table(title=f"knobs ({model.design_space.size:,} designs)", title_justify="left")
+        knobs.add_column("knob", no_wrap=True)
+        knobs.add_column("kind")
+        knobs.add_column("values")
+        knobs.add_column("description")
         for p in model.design_space:
             knobs.add_row(p.name, p.kind.value, p.allowed(), p.description)
         console.print(knobs)
@@ -145,6 +152,7 @@ def evaluate(
             model.design_space[name]  # names an unknown knob clearly
         defaults = getattr(model, "default_design", lambda: {})()
         full = model.design_space.complete(given, defaults)
+        model.prepare(workload)
         result = model.evaluate(full, workload)
         reward = make_objective(objective, metrics=model.metrics)(result) if objective else None
     except ArchGymError as error:
@@ -220,6 +228,7 @@ def run(
             targets = _parse_assignments(target or [], "--target")
         model = _backend(env, backend, memspec)
         workload = workload if workload is not None else model.default_workload
+        model.prepare(workload)
         goal = make_objective(objective, metrics=model.metrics, **targets)
         searcher = make_agent(agent, model.design_space, seed=seed, **config)
         context = RunContext(
@@ -231,7 +240,7 @@ def run(
         if not resume:
             write_run_metadata(out, context, {
                 "budget": budget, "targets": targets, "batch_size": batch_size,
-                "memspec": memspec, "backend": backend,
+                "memspec": memspec,
             })
         logger = EvaluationLogger(out, context, model.design_space, model.metric_names)
     except ArchGymError as error:

@@ -138,6 +138,13 @@ class CostModel(ABC):
         """Names of the workloads this backend knows without a file."""
         return ()
 
+    def prepare(self, workload: Any = None) -> None:
+        """Check ``workload`` and do any per-workload set-up now rather than on first use.
+
+        Raises:
+            WorkloadError: the workload is malformed; UnknownNameError: no such workload.
+        """
+
     @abstractmethod
     def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
         """Evaluate one design on ``workload`` (the default workload if None)."""

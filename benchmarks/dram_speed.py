@@ -31,7 +31,7 @@ def main() -> None:
 
     model = DramAnalyticalModel("ddr3-1600")
     start = time.perf_counter()
-    model.warm_up(args.workload)
+    model.prepare(args.workload)
     print(f"per-workload table for {args.workload!r}: {time.perf_counter() - start:.2f} s (once per workload)")
 
     designs = [DRAM_DESIGN_SPACE.sample(seed) for seed in range(2_000)]

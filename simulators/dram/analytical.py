@@ -144,14 +144,14 @@ class ModelConstants:
         k_inflight: Requests in flight beyond the buffer, for bank parallelism.
     """
 
-    k_hit: float = 5.37
+    k_hit: float = 5.665
     k_miss: float = 0.0
-    k_arbiter_fifo: float = 0.0
+    k_arbiter_fifo: float = 0.491
     k_arbiter_reorder: float = 0.0
     k_reorder: float = 0.0
-    k_blend: float = 4.8
-    k_drain: float = 497.0
-    k_inflight: float = 0.53
+    k_blend: float = 5.678
+    k_drain: float = 1837.815
+    k_inflight: float = 0.526
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -297,6 +297,30 @@ class _CoreTable:
     request_bytes: int
     idle_cycles: float
 
+    @property
+    def rows(self) -> list[tuple[float, float, float, float]]:
+        """(cycles, activations, hits, latency) per configuration as plain floats, for single evaluations."""
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            rows = list(zip(self.cycles.tolist(), self.activations.tolist(), self.hits.tolist(), self.latency_cycles.tolist()))
+            object.__setattr__(self, "_rows", rows)
+        return rows
+
+
+class _ScalarOps:
+    """The few NumPy functions :meth:`DramAnalyticalModel._finish` needs, for plain floats."""
+
+    floor = staticmethod(math.floor)
+    maximum = staticmethod(max)
+    minimum = staticmethod(min)
+
+    @staticmethod
+    def where(condition: bool, a: float, b: float) -> float:
+        return a if condition else b
+
+
+_SCALAR_OPS = _ScalarOps()
+
 
 class DramAnalyticalModel(CostModel):
     """The bundled analytical DRAM model (see the module docstring for equations).
@@ -334,6 +358,11 @@ class DramAnalyticalModel(CostModel):
         self._refresh_positions = [self.design_space.names.index(k) for k in _REFRESH_KNOBS]
         self._postponed_values = np.array(self.design_space["RefreshMaxPostponed"].values, dtype=np.float64)
         self._pulledin_values = np.array(self.design_space["RefreshMaxPulledin"].values, dtype=np.float64)
+        self._postponed_list = self._postponed_values.tolist()
+        self._pulledin_list = self._pulledin_values.tolist()
+        # PagePolicy is the leading structural knob; Closed and ClosedAdaptive come last.
+        assert self.design_space["PagePolicy"].values[2:] == ("Closed", "ClosedAdaptive")
+        self._closed_from = 2 * int(np.prod(self._radix[1:]))
         self._energy_constants()
 
     def workloads(self) -> tuple[str, ...]:
@@ -352,6 +381,7 @@ class DramAnalyticalModel(CostModel):
         self._p_active = scale * i["idd3n"]  # pJ per cycle with a row open
         self._p_precharged = scale * i["idd2n"]
         self._refresh_stall = t["RP"] + t["RFC"]
+        self._ras = t["RAS"]
         self._refi = t["REFI"]
 
     # -- workload statistics and the structural table ---------------------------------
@@ -452,35 +482,35 @@ class DramAnalyticalModel(CostModel):
         valid = self.design_space.validate(design)
         return [lookup[valid[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
 
-    def _finish(self, table: _CoreTable, flat: np.ndarray | int, refresh_on, postponed, pulled_in):
-        """Apply refresh and energy to structural-table rows (scalars or arrays)."""
-        core = table.cycles[flat]
-        due = np.floor(core / self._refi)
-        stalling = np.where(refresh_on, np.maximum(due - postponed, 0.0), 0.0)
+    def _finish(self, core, acts, hits, latency, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops):
+        """Apply refresh and energy to structural timings.
+
+        Written once for scalars and arrays: ``ops`` is :data:`_SCALAR_OPS`
+        for one design (plain floats are several times faster than NumPy
+        scalars) or the ``numpy`` module for batches.
+        """
+        due = ops.floor(core / self._refi)
+        stalling = ops.where(refresh_on, ops.maximum(due - postponed, 0.0), 0.0)
         cycles = core + stalling * self._refresh_stall
         # Refreshes pulled in during idle gaps cost energy, not time.
-        idle_refreshes = np.where(refresh_on, np.minimum(np.floor(table.idle_cycles / self._refi), pulled_in), 0.0)
-        refreshes = stalling + idle_refreshes
-        acts = table.activations[flat]
-        active_share = self._active_share(flat, acts, cycles, table)
+        idle_refreshes = ops.where(refresh_on, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
+        # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
+        busy = (acts * self._ras + hits * self.memspec.burst_cycles) / cycles
+        active_share = ops.where(closed_policy, ops.minimum(busy, 1.0), 1.0)
         background = cycles * (active_share * self._p_active + (1 - active_share) * self._p_precharged)
         energy = (
             background
             + acts * self._e_act
             + table.reads * self._e_read
             + table.writes * self._e_write
-            + refreshes * self._e_refresh
+            + (stalling + idle_refreshes) * self._e_refresh
         )
         time_ns = cycles * self.memspec.tck_ns
-        latency_ns = (table.latency_cycles[flat] + (cycles - core) / 2) * self.memspec.tck_ns
+        latency_ns = (latency + (cycles - core) / 2) * self.memspec.tck_ns
         return energy, time_ns, latency_ns
 
-    def _active_share(self, flat, acts, cycles, table: _CoreTable):
-        # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
-        policy = np.asarray(flat) // int(np.prod(self._radix[1:]))
-        t = self.memspec.timings
-        busy = (acts * t["RAS"] + table.hits[flat] * self.memspec.burst_cycles) / np.maximum(cycles, 1.0)
-        return np.where(policy < 2, 1.0, np.minimum(busy, 1.0))
+    def _idle_refreshes(self, table: _CoreTable) -> float:
+        return float(math.floor(table.idle_cycles / self._refi))
 
     def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
         """Evaluate one design (see the module docstring for the model)."""
@@ -491,10 +521,11 @@ class DramAnalyticalModel(CostModel):
         for position, radix in zip(self._structural_positions, self._radix):
             flat = flat * int(radix) + idx[position]
         refresh_on = idx[self._refresh_positions[0]] == 1
-        postponed = self._postponed_values[idx[self._refresh_positions[1]]]
-        pulled_in = self._pulledin_values[idx[self._refresh_positions[2]]]
-        energy, time_ns, latency_ns = (
-            float(v) for v in self._finish(table, flat, refresh_on, postponed, pulled_in)
+        postponed = self._postponed_list[idx[self._refresh_positions[1]]]
+        pulled_in = self._pulledin_list[idx[self._refresh_positions[2]]]
+        rows = table.rows[flat]
+        energy, time_ns, latency_ns = self._finish(
+            *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
         )
         metrics = {
             "energy_pj": energy,
@@ -520,11 +551,16 @@ class DramAnalyticalModel(CostModel):
         flat = np.ravel_multi_index(tuple(structural.T), tuple(int(r) for r in self._radix))
         refresh = indices[:, self._refresh_positions]
         energy, time_ns, latency_ns = self._finish(
+            table.cycles[flat],
+            table.activations[flat],
+            table.hits[flat],
+            table.latency_cycles[flat],
             table,
-            flat,
+            flat >= self._closed_from,
             refresh[:, 0] == 1,
             self._postponed_values[refresh[:, 1]],
             self._pulledin_values[refresh[:, 2]],
+            np,
         )
         n = len(indices)
         return BatchEvaluation(
@@ -544,8 +580,8 @@ class DramAnalyticalModel(CostModel):
         """One line naming the memory and address mapping."""
         return f"analytical DRAM model on {self.memspec.name} ({self.memspec.memory_type})"
 
-    def warm_up(self, workload: Any = None) -> None:
-        """Build the per-workload table now (it is otherwise built on first use)."""
+    def prepare(self, workload: Any = None) -> None:
+        """Resolve the workload and build its table now (it is otherwise built on first use)."""
         self._table(self.default_workload if workload is None else workload)
 
     @staticmethod

@@ -1,0 +1,140 @@
+"""The analytical DRAM model: physics it must capture, batch/single agreement, bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from archgym.cost_model import make_backend
+from archgym.errors import InvalidDesignError
+from archgym.simulators.dram.analytical import DramAnalyticalModel
+from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+
+REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
+
+
+@pytest.fixture(scope="module")
+def model() -> DramAnalyticalModel:
+    return DramAnalyticalModel("ddr3-1600")
+
+
+def design(**changes) -> dict:
+    return {**DEFAULT_DRAM_DESIGN, **changes}
+
+
+def time_ns(model, workload, **changes) -> float:
+    return model.evaluate(design(**changes), workload).metrics["total_time_ns"]
+
+
+def test_registered_backend_builds_the_model():
+    assert isinstance(make_backend("dram/analytical"), DramAnalyticalModel)
+    assert make_backend("analytical", env="dram", memspec="ddr4-2400").memspec.memory_type == "DDR4"
+
+
+@pytest.mark.parametrize("workload", ["stream", "random", "cloud-1", "cloud-2"])
+def test_metrics_are_finite_positive_and_consistent(model, workload):
+    result = model.evaluate(design(), workload)
+    assert result.feasible
+    m = result.metrics
+    assert set(m) == set(model.metric_names)
+    assert all(math.isfinite(v) and v > 0 for v in m.values())
+    assert m["power_mw"] == pytest.approx(m["energy_pj"] / m["total_time_ns"])
+    assert m["bandwidth_gbps"] == pytest.approx(10_000 * 64 / m["total_time_ns"])
+    # 10,000 bursts of 4 cycles at 1.25 ns cannot finish before 50 us.
+    assert m["total_time_ns"] >= 50_000
+
+
+def test_stream_on_open_page_runs_at_bus_speed(model):
+    assert time_ns(model, "stream") == pytest.approx(50_000, rel=0.05)
+
+
+def test_closed_page_makes_stream_much_slower(model):
+    assert time_ns(model, "stream", PagePolicy="Closed") > 5 * time_ns(model, "stream", PagePolicy="Open")
+
+
+def test_single_transaction_arbiter_serialises_random_traffic(model):
+    slow = time_ns(model, "random", Arbiter="Fifo", MaxActiveTransactions=1)
+    fast = time_ns(model, "random", Arbiter="Fifo", MaxActiveTransactions=64)
+    assert slow > 3 * fast
+
+
+def test_simple_arbiter_ignores_max_active_transactions(model):
+    times = {time_ns(model, "random", Arbiter="Simple", MaxActiveTransactions=m) for m in (1, 8, 128)}
+    assert len(times) == 1
+
+
+def test_larger_buffers_never_slow_random_traffic_down(model):
+    times = [time_ns(model, "random", SchedulerBuffer="Shared", RequestBufferSize=s) for s in (1, 2, 4, 8, 16, 32)]
+    assert all(a >= b * 0.999 for a, b in zip(times, times[1:]))
+
+
+def test_refresh_costs_time_and_energy_on_a_long_run(model):
+    slow = design(PagePolicy="Closed", RefreshMaxPostponed=1)
+    on = model.evaluate({**slow, "RefreshPolicy": "AllBank"}, "stream").metrics
+    off = model.evaluate({**slow, "RefreshPolicy": "NoRefresh"}, "stream").metrics
+    assert on["total_time_ns"] > off["total_time_ns"]
+    assert on["energy_pj"] > off["energy_pj"]
+
+
+def test_batch_matches_single_evaluations(model):
+    indices = DRAM_DESIGN_SPACE.sample_indices(200, rng=1)
+    designs = [DRAM_DESIGN_SPACE.decode(row) for row in indices]
+    from_array = model.evaluate_batch(indices, "cloud-1")
+    from_dicts = model.evaluate_batch(designs, "cloud-1")
+    for name in model.metric_names:
+        single = [model.evaluate(d, "cloud-1").metrics[name] for d in designs]
+        np.testing.assert_allclose(from_array.metrics[name], single, rtol=1e-12)
+        np.testing.assert_allclose(from_dicts.metrics[name], single, rtol=1e-12)
+
+
+def test_equivalent_spellings_are_accepted(model):
+    spelled = {k: str(v) for k, v in design().items()}
+    assert model.evaluate(spelled, "stream").metrics == model.evaluate(design(), "stream").metrics
+
+
+def test_unknown_knob_is_named(model):
+    with pytest.raises(InvalidDesignError, match="unknown knob.*'Foo'"):
+        model.evaluate({**design(), "Foo": 1}, "stream")
+
+
+def test_out_of_range_value_names_knob_and_allowed_values(model):
+    with pytest.raises(InvalidDesignError, match="RequestBufferSize.*3.*1, 2, 4"):
+        model.evaluate(design(RequestBufferSize=3), "stream")
+
+
+def test_nan_in_index_batch_is_rejected(model):
+    indices = DRAM_DESIGN_SPACE.sample_indices(3, rng=0).astype(float)
+    indices[1, 2] = np.nan
+    with pytest.raises(InvalidDesignError, match="NaN"):
+        model.evaluate_batch(indices, "stream")
+
+
+def test_ddr4_memspec_changes_the_numbers():
+    ddr3 = DramAnalyticalModel("ddr3-1600").evaluate(design(), "random").metrics
+    ddr4 = DramAnalyticalModel("ddr4-2400").evaluate(design(), "random").metrics
+    assert ddr4["total_time_ns"] != ddr3["total_time_ns"]
+    assert all(math.isfinite(v) and v > 0 for v in ddr4.values())
+
+
+def test_synthetic_workload_with_writes_and_idle_gaps(model):
+    spec = "synthetic:read_fraction=0.6,locality=0.5,arrival_interval=20,n_requests=2000,seed=1"
+    m = model.evaluate(design(), spec).metrics
+    # Requests arrive every ~20 cycles: the run cannot end before the last one arrives.
+    assert m["total_time_ns"] >= 0.8 * 2000 * 20 * 1.25
+    assert all(math.isfinite(v) and v > 0 for v in m.values())
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason=f"DRAMSys reference data not found at {REFERENCE}")
+def test_ranks_designs_like_dramsys_on_the_reference_traces(model):
+    rows = pd.read_csv(REFERENCE / "dramsys_ddr3_calibration.csv")
+    for trace, group in rows.groupby("trace"):
+        batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), REFERENCE / "traces" / f"{trace}.stl")
+        for metric in ("total_time_ns", "energy_pj"):
+            truth, predicted = group[metric].to_numpy(), batch.metrics[metric]
+            assert spearmanr(truth, predicted)[0] >= 0.8, (trace, metric)
+            assert np.median(np.abs(predicted / truth - 1)) <= 0.20, (trace, metric)

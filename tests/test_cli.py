@@ -1,0 +1,93 @@
+"""The archgym command line, end to end on the bundled analytical DRAM model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from archgym.cli import app
+from archgym.dataset import load_dataset
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_envs_lists_backends_workloads_knobs_and_agents():
+    result = invoke("envs")
+    assert result.exit_code == 0
+    for text in ("dram/analytical", "archgym/DRAM-v0", "cloud-1", "MaxActiveTransactions", "442,368", "random"):
+        assert text in result.output
+
+
+def test_unknown_env_is_an_error():
+    result = invoke("envs", "--env", "gpu")
+    assert result.exit_code == 2
+    assert "unknown env 'gpu'" in result.output
+
+
+def test_run_writes_a_dataset_and_prints_the_best_design(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "--env", "dram", "--workload", "stream", "--agent", "random",
+                    "--budget", "25", "--objective", "latency", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "best design after 25 evaluations" in result.output
+    rows = load_dataset(out)
+    assert len(rows) == 25 and list(rows.step) == list(range(25))
+    assert rows.reward.max() == pytest.approx(rows.reward.loc[rows.reward.idxmax()])
+
+
+def test_same_seed_same_result(tmp_path):
+    for name in ("a", "b"):
+        invoke("run", "--workload", "random", "--budget", "15", "--seed", "4", "--batch-size", "4", "--out", str(tmp_path / name))
+    a, b = load_dataset(tmp_path / "a"), load_dataset(tmp_path / "b")
+    assert a.drop(columns=["run_id", "timestamp", "wall_time_s"]).equals(b.drop(columns=["run_id", "timestamp", "wall_time_s"]))
+
+
+def test_resume_continues_the_run_without_duplicates(tmp_path):
+    out = tmp_path / "run"
+    invoke("run", "--workload", "cloud-2", "--budget", "10", "--seed", "1", "--out", str(out))
+    result = invoke("run", "--out", str(out), "--resume", "--budget", "30")
+    assert result.exit_code == 0, result.output
+    rows = load_dataset(out)
+    assert list(rows.step) == list(range(30)) and rows.run_id.nunique() == 1
+    whole = tmp_path / "whole"
+    invoke("run", "--workload", "cloud-2", "--budget", "30", "--seed", "1", "--out", str(whole))
+    assert load_dataset(whole).reward.tolist() == rows.reward.tolist()
+
+
+def test_resume_without_a_run_is_an_error(tmp_path):
+    result = invoke("run", "--out", str(tmp_path), "--resume")
+    assert result.exit_code == 2 and "no run to resume" in result.output
+
+
+def test_evaluate_prints_metrics_as_json():
+    result = invoke("evaluate", "--design", json.dumps({"PagePolicy": "Closed"}), "--workload", "stream",
+                    "--objective", "energy", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["design"]["PagePolicy"] == "Closed" and payload["feasible"]
+    assert payload["metrics"]["total_time_ns"] > 100_000 and payload["reward"] < 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("evaluate", "--design", '{"PagePolcy": "Closed"}'), "unknown knob 'PagePolcy'"),
+        (("evaluate", "--design", '{"RequestBufferSize": 3}'), "allowed values are 1, 2, 4"),
+        (("evaluate", "--design", "{not json"), "not valid JSON"),
+        (("evaluate", "--workload", "nope"), "unknown workload 'nope'"),
+        (("run", "--agent", "nope", "--budget", "2"), "unknown agent 'nope'"),
+        (("run", "--objective", "nope", "--budget", "2"), "nope"),
+        (("run", "--agent-config", "mode", "--budget", "2"), "key=value"),
+    ],
+)
+def test_bad_input_names_the_problem(tmp_path, args, message):
+    extra = ("--out", str(tmp_path / "out")) if args[0] == "run" else ()
+    result = invoke(*args, *extra)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
