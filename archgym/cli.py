@@ -15,6 +15,7 @@ from rich.table import Table
 
 from archgym import __version__
 from archgym.cost_model import CostModel, list_backends, make_backend
+from archgym.envs import ENV_ID_BY_PROBLEM
 from archgym.errors import ArchGymError, ConfigurationError
 
 app = typer.Typer(
@@ -26,9 +27,6 @@ app = typer.Typer(
 )
 console = Console()
 error_console = Console(stderr=True)
-
-ENV_IDS = {"dram": "archgym/DRAM-v0"}
-
 
 def _fail(error: Exception) -> typer.Exit:
     error_console.print(f"[bold red]error:[/] {error}")
@@ -94,7 +92,7 @@ def envs(
     except ArchGymError as error:
         raise _fail(error) from None
     for problem in sorted({b.env for b in backends}):
-        console.rule(f"[bold]{problem}[/]  gymnasium id {ENV_IDS.get(problem, '-')}")
+        console.rule(f"[bold]{problem}[/]  gymnasium id {ENV_ID_BY_PROBLEM.get(problem, '-')}")
         table = Table("backend", "status", "description", title="backends", title_justify="left")
         available = None
         for info in (b for b in backends if b.env == problem):
@@ -255,7 +253,7 @@ def run(
         task = progress.add_task(f"{agent} on {env}/{workload}", total=budget, completed=0, best="-")
 
         def update(state: Any) -> None:
-            best = "-" if state.best_reward is None else f"{state.best_reward:.4g}"
+            best = "-" if math.isnan(state.best_reward) else f"{state.best_reward:.4g}"
             progress.update(task, completed=state.evaluations, best=best)
 
         try:

@@ -1007,6 +1007,10 @@ class LoggedCostModel(CostModel):
         """The wrapped model's named workloads."""
         return self.model.workloads()
 
+    def prepare(self, workload: Any = None) -> None:
+        """Let the wrapped model check and set up ``workload``."""
+        self.model.prepare(workload)
+
     def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
         """Evaluate with the wrapped model, then log the row."""
         evaluation = self.model.evaluate(design, workload)

@@ -25,7 +25,8 @@ from archgym.simulators.dram.workloads import resolve_workload
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
 LOWER = ModelConstants(0, 0, 0, 0, 0, 1.5, 0, 0)
-UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 2000, 64)
+# The drain is one request's trip through the pipeline: tens of cycles, not thousands.
+UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64)
 
 
 def core_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile], rows: pd.DataFrame) -> np.ndarray:

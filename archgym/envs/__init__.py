@@ -10,7 +10,7 @@ from gymnasium.envs.registration import register, registry
 
 from archgym.envs.design_env import DesignEnv
 
-__all__ = ["REGISTERED_ENV_IDS", "DesignEnv"]
+__all__ = ["ENV_ID_BY_PROBLEM", "REGISTERED_ENV_IDS", "DesignEnv"]
 
 _ENVS: dict[str, dict[str, object]] = {
     "archgym/DRAM-v0": {"env": "dram"},
@@ -18,6 +18,9 @@ _ENVS: dict[str, dict[str, object]] = {
 
 REGISTERED_ENV_IDS: tuple[str, ...] = tuple(_ENVS)
 """Every environment id ArchGym registers with gymnasium."""
+
+ENV_ID_BY_PROBLEM: dict[str, str] = {str(kwargs["env"]): env_id for env_id, kwargs in _ENVS.items()}
+"""The gymnasium id of each design problem (``"dram"`` -> ``"archgym/DRAM-v0"``)."""
 
 
 def _register_envs() -> None:

@@ -144,14 +144,14 @@ class ModelConstants:
         k_inflight: Requests in flight beyond the buffer, for bank parallelism.
     """
 
-    k_hit: float = 5.665
-    k_miss: float = 0.0
-    k_arbiter_fifo: float = 0.491
-    k_arbiter_reorder: float = 0.0
+    k_hit: float = 5.882
+    k_miss: float = 0.054
+    k_arbiter_fifo: float = 0.473
+    k_arbiter_reorder: float = 0.005
     k_reorder: float = 0.0
-    k_blend: float = 5.678
-    k_drain: float = 1837.815
-    k_inflight: float = 0.526
+    k_blend: float = 4.19
+    k_drain: float = 46.934
+    k_inflight: float = 1.387
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
