@@ -24,11 +24,14 @@ Timing of one block of ``n`` requests with ``H`` hits, ``M`` misses (bank
 precharged) and ``C`` conflicts (another row open), ``A = M + C``
 activations, in memory clock cycles. Each term is a throughput bound:
 
-* data bus: ``n * tBURST`` (``tBURST = BL / data rate``): a burst per request;
-  reads and writes add a ``tWTR``/``tRTW`` turnaround per direction switch
-  (FrFcfsGrp groups directions within its window, so switches fall).
+* data bus: ``n * max(tBURST, tCCD)`` (``tBURST = BL / data rate``): a burst
+  per request, spaced by tCCD (tCCD_L between requests to one DDR4 bank
+  group); reads and writes add a ``WL + tBURST + tWTR`` turnaround per
+  direction switch (FrFcfsGrp groups directions within its window, so
+  switches fall).
 * activation rate: ``A * max(tRRD, tFAW / 4)``: at most four ACTs per tFAW
-  window (JEDEC JESD79-3, section 13) and one per tRRD.
+  window (JEDEC JESD79-3, section 13) and one per tRRD (tRRD_L within a DDR4
+  bank group).
 * bank cycling: ``A * tRC / B``: back-to-back activations of one bank are at
   least ``tRC = tRAS + tRP`` apart, and only the ``B`` distinct banks among
   the requests in flight can overlap their cycles. Requests stay in flight
@@ -75,7 +78,9 @@ the devices on the DIMM:
   ``f_act`` the fraction of time a row is open (1 under the open policies);
 * per activate/precharge pair ``VDD * (IDD0 * tRC - IDD3N * tRAS - IDD2N * tRP)``;
 * per read (write) burst ``VDD * (IDD4R - IDD3N) * tBURST`` (IDD4W);
-* per refresh ``VDD * (IDD5 - IDD3N) * tRFC``.
+* per refresh ``VDD * (IDD5 - IDD3N) * tRFC``;
+* for DDR4, the word-line supply adds ``VPP * IPP3N`` to the background and
+  ``VPP * (IPP0 - IPP3N) * tRC`` to each activation.
 
 Average power is energy over total time. Average latency is the mean, over
 requests, of the time from the request's issue cycle to its completion.
@@ -180,7 +185,8 @@ class TraceProfile:
         self.bank = bank.astype(np.int64) % self.n_banks
         self.is_write = np.asarray(trace.is_write, dtype=bool)
         self.request_bytes = trace.request_bytes
-        self.cycles = np.asarray(trace.cycles, dtype=np.int64)
+        # Traces count cycles of their own clock (800 MHz for the standard ones).
+        self.cycles = np.asarray(trace.cycles, dtype=np.float64) * (memspec.clock_mhz / trace.clock_mhz)
         self.block = block
         self.n_blocks = -(-n // block)
         positions = np.arange(n)
@@ -207,10 +213,13 @@ class TraceProfile:
         self.block_writes = self.block_requests - self.block_reads
         starts = np.arange(self.n_blocks) * block
         ends = np.minimum(starts + block, n) - 1
-        self.block_arrival_span = (self.cycles[ends] - self.cycles[starts]).astype(np.float64)
-        self.block_arrival_start = (self.cycles[starts] - self.cycles[0]).astype(np.float64)
+        self.block_arrival_span = self.cycles[ends] - self.cycles[starts]
+        self.block_arrival_start = self.cycles[starts] - self.cycles[0]
         self.idle_cycles = float(np.maximum(np.diff(self.cycles) - 1, 0).sum())
         self.block_switches = self._block_sum(np.r_[False, self.is_write[1:] != self.is_write[:-1]])
+        # Consecutive requests to one bank group wait the long tCCD_L / tRRD_L (DDR4).
+        group = self.bank // memspec.banks_per_group
+        self.block_same_group = self._block_sum(np.r_[False, group[1:] == group[:-1]])
         self._cache: dict[tuple[Any, ...], Any] = {}
 
     def _block_sum(self, values: np.ndarray) -> np.ndarray:
@@ -380,6 +389,14 @@ class DramAnalyticalModel(CostModel):
         self._e_refresh = scale * (i["idd5"] - i["idd3n"]) * t["RFC"]
         self._p_active = scale * i["idd3n"]  # pJ per cycle with a row open
         self._p_precharged = scale * i["idd2n"]
+        if spec.vpp is not None:
+            # DDR4's word-line supply: IPP0 above the IPP3N standby draw during each activation,
+            # and the standby draw itself (DRAMPower's VPP terms).
+            vpp_scale = spec.vpp * spec.tck_ns * spec.devices * spec.ranks
+            ipp_standby = i.get("ipp3n", 0.0)
+            self._e_act += vpp_scale * (i.get("ipp0", ipp_standby) - ipp_standby) * t["RC"]
+            self._p_active += vpp_scale * ipp_standby
+            self._p_precharged += vpp_scale * ipp_standby
         self._refresh_stall = t["RP"] + t["RFC"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
@@ -449,9 +466,12 @@ class DramAnalyticalModel(CostModel):
         n = profile.block_requests
         # FrFcfsGrp groups reads and writes within its window, so direction switches fall.
         switches = profile.block_switches / (window if scheduler == "FrFcfsGrp" else 1.0)
+        same_group = profile.block_same_group
+        column_spacing = (n - same_group) * max(burst, t["CCD"]) + same_group * max(burst, t.get("CCD_L", t["CCD"]))
+        rrd = t["RRD"] + (t.get("RRD_L", t["RRD"]) - t["RRD"]) * same_group / n
         terms = [
-            n * burst + switches * (t["WL"] + burst + t["WTR"]),
-            acts * max(t["RRD"], t["FAW"] / 4),
+            column_spacing + switches * (t["WL"] + burst + t["WTR"]),
+            acts * np.maximum(rrd, t["FAW"] / 4),
             acts * t["RC"] / np.maximum(banks, 1.0),
             (h * k.k_hit + m * (t["RCD"] + k.k_miss) + c * (t["RP"] + t["RCD"] + k.k_miss)) / capacity,
         ]
