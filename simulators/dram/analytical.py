@@ -547,14 +547,7 @@ class DramAnalyticalModel(CostModel):
         energy, time_ns, latency_ns = self._finish(
             *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
         )
-        metrics = {
-            "energy_pj": energy,
-            "power_mw": energy / time_ns,
-            "total_time_ns": time_ns,
-            "avg_latency_ns": latency_ns,
-            "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
-        }
-        return Evaluation(metrics, True, "", time.perf_counter() - start)
+        return Evaluation(_metrics(energy, time_ns, latency_ns, table), True, "", time.perf_counter() - start)
 
     def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None) -> BatchEvaluation:
         """Evaluate many designs at once, given as design dicts or an ``(n, 10)`` index array."""
@@ -584,13 +577,7 @@ class DramAnalyticalModel(CostModel):
         )
         n = len(indices)
         return BatchEvaluation(
-            metrics={
-                "energy_pj": energy,
-                "power_mw": energy / time_ns,
-                "total_time_ns": time_ns,
-                "avg_latency_ns": latency_ns,
-                "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
-            },
+            metrics=_metrics(energy, time_ns, latency_ns, table),
             feasible=np.ones(n, dtype=bool),
             reasons=[""] * n,
             wall_time_s=time.perf_counter() - start,
@@ -609,3 +596,13 @@ class DramAnalyticalModel(CostModel):
         """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
         return dict(DEFAULT_DRAM_DESIGN)
 
+
+def _metrics(energy_pj, time_ns, latency_ns, table: _CoreTable) -> dict[str, Any]:
+    """The metric dict of one design (floats) or a batch (arrays); pJ / ns = mW and B / ns = GB/s."""
+    return {
+        "energy_pj": energy_pj,
+        "power_mw": energy_pj / time_ns,
+        "total_time_ns": time_ns,
+        "avg_latency_ns": latency_ns,
+        "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
+    }

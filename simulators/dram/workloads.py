@@ -478,10 +478,8 @@ def _read_stl_cached(path: str, mtime_ns: int, size: int) -> Trace:
 def _read_trace_file(path: Path) -> Trace:
     try:
         stat = path.stat()
-    except FileNotFoundError:
-        raise WorkloadError(f"trace file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise WorkloadError(f"cannot read trace file {str(path)!r}: {exc.strerror or exc}") from None
+    except OSError:
+        return read_stl(path)  # raises the WorkloadError that says what is wrong with the file
     return _read_stl_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
