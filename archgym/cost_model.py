@@ -209,7 +209,7 @@ def register_backend(
     availability: Callable[[], str | None] | None = None,
 ) -> None:
     """Register a backend under ``"<env>/<backend>"``; re-registering replaces it."""
-    if name.count("/") != 1:
+    if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
         raise ValueError(f"backend names look like 'env/backend', got {name!r}")
     _BACKENDS[name] = BackendInfo(name, factory, description, availability)
 

@@ -66,7 +66,11 @@ class Parameter:
         if not self.name:
             raise ValueError("a parameter needs a non-empty name")
         if kind in (ParameterKind.INTEGER, ParameterKind.FLOAT):
-            if len(values) != 2 or not values[0] <= values[1]:
+            if (
+                len(values) != 2
+                or not all(_is_real(v) and math.isfinite(v) for v in values)
+                or not values[0] <= values[1]
+            ):
                 raise ValueError(
                     f"parameter {self.name!r}: {kind.value} knobs take values=(low, high) "
                     f"with low <= high, got {values!r}"
@@ -113,13 +117,20 @@ class Parameter:
                 knob and the allowed values.
         """
         if self.kind in (ParameterKind.INTEGER, ParameterKind.FLOAT):
-            number = _as_number(value)
-            if number is None or math.isnan(number) or not self.values[0] <= number <= self.values[1]:
+            if self.kind is ParameterKind.INTEGER and _is_real(value) and isinstance(value, (int, np.integer)):
+                number: float | int | None = int(value)  # exact: a float loses integers beyond 2**53
+            else:
+                number = _as_number(value)
+            if (
+                number is None
+                or (isinstance(number, float) and math.isnan(number))
+                or not self.values[0] <= number <= self.values[1]
+            ):
                 raise InvalidDesignError(
                     f"knob {self.name!r}: value {value!r} is not allowed; expected {self.allowed()}"
                 )
             if self.kind is ParameterKind.INTEGER:
-                if not float(number).is_integer():
+                if isinstance(number, float) and not number.is_integer():
                     raise InvalidDesignError(
                         f"knob {self.name!r}: value {value!r} is not a whole number; "
                         f"expected {self.allowed()}"
@@ -178,7 +189,7 @@ class Parameter:
         u = min(max(float(u), 0.0), 1.0)
         if self.kind is ParameterKind.FLOAT:
             low, high = self.values
-            return float(low + u * (high - low))
+            return float(min(max(low + u * (high - low), low), high))  # rounding can overshoot high
         n = self.cardinality
         return self.value_at(min(int(u * n), n - 1))
 
@@ -190,6 +201,10 @@ class Parameter:
             "values": list(self.values),
             "description": self.description,
         }
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _as_number(value: Any) -> float | None:
@@ -392,16 +407,15 @@ class DesignSpace:
                 raise InvalidDesignError("index vectors contain NaN, infinite or fractional entries")
         elif arr.dtype.kind not in "iu":
             raise InvalidDesignError(f"index vectors must be numeric, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64, copy=False)
         cards = self.cardinalities
-        bad = (arr < 0) | (arr >= cards)
+        bad = (arr < 0) | (arr >= cards)  # before the cast, which would wrap huge values
         if bad.any():
             row, col = (int(x) for x in np.argwhere(bad)[0])
             raise InvalidDesignError(
                 f"knob {self.names[col]!r}: index {arr[row, col]} in row {row} is out of range; "
                 f"expected 0..{cards[col] - 1}"
             )
-        return arr
+        return arr.astype(np.int64, copy=False)
 
     # -- gymnasium ----------------------------------------------------------
     def to_gym_space(self) -> spaces.Space:
