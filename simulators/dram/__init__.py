@@ -2,6 +2,7 @@
 
 from archgym.cost_model import register_backend
 from archgym.simulators.dram.analytical import DramAnalyticalModel
+from archgym.simulators.dram.dramsys import DramSysModel, dramsys_unavailable_reason
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE, DRAM_KNOBS
 
 register_backend(
@@ -9,5 +10,11 @@ register_backend(
     DramAnalyticalModel,
     "bundled analytical controller model (queueing and DRAMPower equations), microseconds per design",
 )
+register_backend(
+    "dram/dramsys",
+    DramSysModel,
+    "cycle-accurate DRAMSys 4 simulator (binary from ARCHGYM_DRAMSYS), tens of milliseconds per design",
+    availability=dramsys_unavailable_reason,
+)
 
-__all__ = ["DEFAULT_DRAM_DESIGN", "DRAM_DESIGN_SPACE", "DRAM_KNOBS", "DramAnalyticalModel"]
+__all__ = ["DEFAULT_DRAM_DESIGN", "DRAM_DESIGN_SPACE", "DRAM_KNOBS", "DramAnalyticalModel", "DramSysModel"]

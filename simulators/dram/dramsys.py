@@ -1,0 +1,587 @@
+"""DRAMSys 4 as a cost model (backend ``dram/dramsys``).
+
+Runs a user-provided DRAMSys 4 binary, the cycle-accurate simulator behind
+ArchGym's DRAM environment, on one controller design and one trace at a time.
+The binary is found through the ``binary`` argument or the ``ARCHGYM_DRAMSYS``
+environment variable; ArchGym's repository ships one at
+``sims/DRAM/binary/DRAMSys/DRAMSys``.
+
+Every evaluation writes a complete DRAMSys resources folder into its own
+temporary directory and runs the binary there::
+
+    <tmp>/simulation.json                    the run: which configs and which trace
+    <tmp>/configs/memspecs/memspec.json      MemSpec.to_dramsys_json()
+    <tmp>/configs/amconfigs/addressmapping.json
+    <tmp>/configs/mcconfigs/mcconfig.json    the design (the ten knobs) plus fixed settings
+    <tmp>/configs/simulator/simconfig.json
+    <tmp>/configs/thermalsim/thermalconfig.json, powerInfo.json
+    <tmp>/traces/workload.stl
+
+and calls ``DRAMSys <tmp>/simulation.json <tmp>/`` with ``<tmp>`` as working
+directory (DRAMSys writes any output files there), then deletes the folder. No
+file is shared between evaluations, so any number of them can run at once, in
+threads of one process (``workers``) or in separate processes.
+
+Controller settings outside the design space are fixed as in the DRAMSys
+reference measurements: command multiplexer ``Oldest``, no power-down, power
+analysis on, no database recording, no thermal simulation, no ECC.
+
+Metrics are parsed from DRAMSys's summary lines, with their units::
+
+    DRAMSys.dram0  Total Energy:   354964950.00 pJ
+    DRAMSys.dram0  Average Power:  1232.60 mW
+    DRAMSys.controller0  Total Time:     287980 ns
+    DRAMSys.controller0  AVG BW:         17.78 Gb/s (17.36 %)
+
+Total time is printed in whatever SystemC time unit the run ends on (``ps``
+or ``ns`` typically), so units are converted explicitly. ``AVG BW`` is in
+gigabits per second; ``bandwidth_gbps`` is reported in gigabytes per second
+(divided by 8), like the analytical model. With several channels, energies,
+powers and bandwidths are summed and the total time is the latest one.
+
+DRAMSys does not print the mean request latency, so ``avg_latency_ns`` is
+always NaN here. The metric is kept so that datasets of this backend and of
+``dram/analytical`` have the same columns.
+
+A run that fails (non-zero exit, a crash, a timeout, output without the
+summary lines) gives an infeasible :class:`~archgym.cost_model.Evaluation`
+whose reason holds the return code and the end of DRAMSys's output; only bad
+input (an invalid design, an unknown workload) raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
+from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError, WorkloadError
+from archgym.simulators.dram.analytical import DRAM_METRICS
+from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
+from archgym.simulators.dram.trace import Trace, write_stl
+from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload, workload_name
+
+_log = logging.getLogger(__name__)
+
+ENV_VAR = "ARCHGYM_DRAMSYS"
+"""Environment variable holding the path of the DRAMSys 4 binary."""
+
+_HOW_TO_FIX = (
+    f"set {ENV_VAR} to the path of a DRAMSys 4 binary (e.g. the one shipped in the ArchGym "
+    "repository at sims/DRAM/binary/DRAMSys/DRAMSys)"
+)
+
+FIXED_CONTROLLER_SETTINGS: dict[str, str] = {"CmdMux": "Oldest", "PowerDownPolicy": "NoPowerDown"}
+"""``mcconfig`` options that are not knobs, as in the DRAMSys reference measurements."""
+
+# File names inside each evaluation's resources folder; DRAMSys looks them up by name.
+_SIMULATION_FILE = "simulation.json"
+_MEMSPEC_FILE = "memspec.json"
+_MAPPING_FILE = "addressmapping.json"
+_MCCONFIG_FILE = "mcconfig.json"
+_SIMCONFIG_FILE = "simconfig.json"
+_THERMAL_FILE = "thermalconfig.json"
+_POWER_INFO_FILE = "powerInfo.json"
+_TRACE_FILE = "workload.stl"
+
+_SIMCONFIG: dict[str, Any] = {
+    "simconfig": {
+        "AddressOffset": 0,
+        "CheckTLM2Protocol": False,
+        "DatabaseRecording": False,  # would write a database file per run
+        "Debug": False,
+        "ECCControllerMode": "Disabled",
+        "EnableWindowing": False,
+        "ErrorCSVFile": "",
+        "ErrorChipSeed": 42,
+        "PowerAnalysis": True,  # energy and power come from DRAMSys's power model
+        "SimulationName": "archgym",
+        "SimulationProgressBar": False,
+        "StoreMode": "NoStorage",
+        "ThermalSimulation": False,
+        "UseMalloc": False,
+        "WindowSize": 1000,
+    }
+}
+
+# DRAMSys reads the thermal configuration (and the power-info file it names) even with
+# ThermalSimulation off, so both are written although their values are unused.
+_THERMAL_CONFIG: dict[str, Any] = {
+    "thermalsimconfig": {
+        "TemperatureScale": "Celsius",
+        "StaticTemperatureDefaultValue": 89,
+        "ThermalSimPeriod": 100,
+        "ThermalSimUnit": "us",
+        "PowerInfoFile": _POWER_INFO_FILE,
+        "IceServerIp": "127.0.0.1",
+        "IceServerPort": 11880,
+        "SimPeriodAdjustFactor": 10,
+        "NPowStableCyclesToIncreasePeriod": 5,
+        "GenerateTemperatureMap": False,
+        "GeneratePowerMap": False,
+    }
+}
+_POWER_INFO: dict[str, Any] = {"powerInfo": {"dram_die_channel0": {"init_pow": 0, "threshold": 1.0}}}
+
+# Exponents of ten from each unit to the reported one (ns, pJ, mW, Gb/s).
+_TIME_UNITS = {"fs": -6, "ps": -3, "ns": 0, "us": 3, "\u00b5s": 3, "\u03bcs": 3, "ms": 6, "s": 9}
+_ENERGY_UNITS = {"fJ": -3, "pJ": 0, "nJ": 3, "uJ": 6, "\u00b5J": 6, "\u03bcJ": 6, "mJ": 9, "J": 12}
+_POWER_UNITS = {"nW": -6, "uW": -3, "\u00b5W": -3, "\u03bcW": -3, "mW": 0, "W": 3, "kW": 6}
+_BANDWIDTH_UNITS = {"Kb/s": -6, "kb/s": -6, "Mb/s": -3, "Gb/s": 0, "Tb/s": 3}
+
+_NUMBER = r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\w*)"
+
+
+def _summary_line(label: str) -> re.Pattern[str]:
+    # "<label>: <number> <unit>" on one line; [ \t] keeps a missing unit from matching the next line.
+    return re.compile(rf"{re.escape(label)}:[ \t]*{_NUMBER}[ \t]*(?P<unit>\S+)", re.I)
+
+
+_SUMMARY_LINES: dict[str, tuple[re.Pattern[str], dict[str, int]]] = {
+    "Total Energy": (_summary_line("Total Energy"), _ENERGY_UNITS),
+    "Average Power": (_summary_line("Average Power"), _POWER_UNITS),
+    "Total Time": (_summary_line("Total Time"), _TIME_UNITS),
+    # "AVG BW:" only: DRAMSys also prints "AVG BW\IDLE:" (bandwidth while busy).
+    "AVG BW": (_summary_line("AVG BW"), _BANDWIDTH_UNITS),
+}
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+_TAIL_LINES = 5
+_TAIL_CHARS = 500
+_TRACE_CACHE_SIZE = 16
+
+
+class DramSysOutputError(ArchGymError, ValueError):
+    """DRAMSys's output lacks a summary line or holds an unreadable value.
+
+    :class:`DramSysModel` turns it into an infeasible evaluation; only
+    :func:`parse_dramsys_output` raises it to callers.
+    """
+
+
+@dataclass(frozen=True)
+class DramSysResult:
+    """The summary of one DRAMSys run, in ArchGym's units.
+
+    Args:
+        energy_pj: Total DRAM energy.
+        power_mw: Average DRAM power.
+        total_time_ns: Simulated time until the trace finished.
+        bandwidth_gbps: Average bandwidth in gigabytes per second.
+    """
+
+    energy_pj: float
+    power_mw: float
+    total_time_ns: float
+    bandwidth_gbps: float
+
+    def metrics(self) -> dict[str, float]:
+        """The values under the metric names of :data:`DRAM_METRICS` (latency is NaN)."""
+        return {
+            "energy_pj": self.energy_pj,
+            "power_mw": self.power_mw,
+            "total_time_ns": self.total_time_ns,
+            "avg_latency_ns": math.nan,  # DRAMSys does not report it
+            "bandwidth_gbps": self.bandwidth_gbps,
+        }
+
+
+def _scaled(value: float, exponent: int) -> float:
+    # Dividing by an exact power of ten keeps 51205000 ps -> 51205.0 ns exact.
+    return value * 10**exponent if exponent >= 0 else value / 10**-exponent
+
+
+def parse_dramsys_output(text: str) -> DramSysResult:
+    """Read the summary lines of DRAMSys's standard output.
+
+    Args:
+        text: Everything DRAMSys printed on standard output.
+
+    Returns:
+        Energy, power, total time and bandwidth in pJ, mW, ns and GB/s.
+
+    Raises:
+        DramSysOutputError: A summary line is missing, or a value is not a
+            finite number or has an unknown unit.
+    """
+    text = _ANSI_ESCAPE.sub("", text)
+    values: dict[str, list[float]] = {}
+    for label, (pattern, units) in _SUMMARY_LINES.items():
+        matches = list(pattern.finditer(text))
+        if not matches:
+            raise DramSysOutputError(f"no '{label}: <number> <unit>' line in the output")
+        values[label] = []
+        for match in matches:
+            line = match.group(0).strip()
+            try:
+                value = float(match.group("value"))
+            except ValueError:
+                raise DramSysOutputError(f"unreadable number in {line!r}") from None
+            if not math.isfinite(value):
+                raise DramSysOutputError(f"non-finite value in {line!r}")
+            unit = match.group("unit")
+            if unit not in units:
+                raise DramSysOutputError(
+                    f"unknown unit {unit!r} in {line!r}; expected one of {', '.join(units)}"
+                )
+            values[label].append(_scaled(value, units[unit]))
+    return DramSysResult(
+        energy_pj=math.fsum(values["Total Energy"]),
+        power_mw=math.fsum(values["Average Power"]),
+        total_time_ns=max(values["Total Time"]),
+        bandwidth_gbps=math.fsum(values["AVG BW"]) / 8.0,  # gigabits to gigabytes
+    )
+
+
+# -- finding the binary -------------------------------------------------------------------------
+def _executable(path: str) -> str | None:
+    """The absolute path of ``path`` if it is an executable file (bare names are looked up on PATH)."""
+    if os.sep not in path and (os.altsep is None or os.altsep not in path):
+        found = shutil.which(path)
+        if found:
+            return os.path.abspath(found)
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return os.path.abspath(path)
+    return None
+
+
+def dramsys_unavailable_reason() -> str | None:
+    """None if ``ARCHGYM_DRAMSYS`` names an executable file, else what to do.
+
+    This is the availability check of the registered ``dram/dramsys`` backend.
+    """
+    value = os.environ.get(ENV_VAR, "")
+    if not value:
+        return f"{ENV_VAR} is not set; {_HOW_TO_FIX}"
+    if _executable(value) is None:
+        return f"{ENV_VAR}={value!r} is not an executable file; {_HOW_TO_FIX}"
+    return None
+
+
+def _resolve_binary(binary: str | os.PathLike[str] | None) -> str:
+    if binary is not None:
+        path = os.fspath(binary)
+        found = _executable(path) if path else None
+        if found is None:
+            raise BackendUnavailableError(
+                f"DRAMSys binary {path!r} does not exist or is not an executable file; pass the path of a "
+                f"DRAMSys 4 binary as binary=..., or leave binary unset and {_HOW_TO_FIX}"
+            )
+        return found
+    found = _executable(os.environ.get(ENV_VAR, ""))
+    if found is None:
+        raise BackendUnavailableError(f"backend dram/dramsys is unavailable: {dramsys_unavailable_reason()}")
+    return found
+
+
+# -- process handling ---------------------------------------------------------------------------
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill a process and everything it started (it leads its own process group)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _decode(data: bytes | None) -> str:
+    return _ANSI_ESCAPE.sub("", (data or b"").decode("utf-8", errors="replace"))
+
+
+def _tail(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    tail = " | ".join(lines[-_TAIL_LINES:])
+    return tail if len(tail) <= _TAIL_CHARS else "..." + tail[-_TAIL_CHARS:]
+
+
+def _output_tails(stdout: str, stderr: str) -> str:
+    return f"stderr: {_tail(stderr) or '(empty)'}; stdout: {_tail(stdout) or '(empty)'}"
+
+
+def _exit_description(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"DRAMSys was killed by {name} (return code {returncode})"
+    return f"DRAMSys exited with return code {returncode}"
+
+
+def _dump(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, indent=1).encode("utf-8")
+
+
+class DramSysModel(CostModel):
+    """Scores DRAM controller designs by running DRAMSys 4 (see the module docstring).
+
+    Args:
+        binary: Path of the DRAMSys 4 binary; by default the value of the
+            ``ARCHGYM_DRAMSYS`` environment variable.
+        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``), path to a
+            DRAMSys memspec JSON, or a :class:`MemSpec`.
+        address_mapping: Address mapping; defaults to row-bank-column for the memspec.
+        timeout_s: Seconds one DRAMSys run may take before it is killed and
+            the design reported infeasible.
+        workers: DRAMSys processes :meth:`evaluate_batch` runs at once.
+        keep_dirs: Keep each run's temporary folder (and log its path) for
+            debugging, instead of deleting it.
+
+    Raises:
+        BackendUnavailableError: No binary is given and ``ARCHGYM_DRAMSYS`` is
+            unset, or the binary is not an executable file.
+        ConfigurationError: ``timeout_s`` or ``workers`` is out of range, or the
+            address mapping does not fit the memspec.
+    """
+
+    name = "dram/dramsys"
+    design_space = DRAM_DESIGN_SPACE
+    metrics = DRAM_METRICS
+    default_workload: Any = "stream"
+
+    def __init__(
+        self,
+        binary: str | os.PathLike[str] | None = None,
+        memspec: str | os.PathLike[str] | MemSpec = "ddr3-1600",
+        address_mapping: AddressMapping | None = None,
+        timeout_s: float = 60.0,
+        workers: int = 1,
+        keep_dirs: bool = False,
+    ) -> None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
+            math.isfinite(timeout_s) and timeout_s > 0
+        ):
+            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ConfigurationError(
+                f"workers must be a positive integer (DRAMSys processes at once), got {workers!r}"
+            )
+        self.binary = _resolve_binary(binary)
+        self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
+        self.mapping = address_mapping or default_address_mapping(self.memspec)
+        self.mapping.check(self.memspec)
+        self.timeout_s = float(timeout_s)
+        self.workers = int(workers)
+        self.keep_dirs = bool(keep_dirs)
+        # Documents that are the same for every run, serialised once.
+        self._fixed_files: dict[str, bytes] = {
+            f"configs/memspecs/{_MEMSPEC_FILE}": _dump(self.memspec.to_dramsys_json()),
+            f"configs/amconfigs/{_MAPPING_FILE}": _dump(self.mapping.to_dramsys_json()),
+            f"configs/simulator/{_SIMCONFIG_FILE}": _dump(_SIMCONFIG),
+            f"configs/thermalsim/{_THERMAL_FILE}": _dump(_THERMAL_CONFIG),
+            f"configs/thermalsim/{_POWER_INFO_FILE}": _dump(_POWER_INFO),
+        }
+        self._trace_text: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def workloads(self) -> tuple[str, ...]:
+        return STANDARD_WORKLOADS
+
+    @staticmethod
+    def default_design() -> dict[str, Any]:
+        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
+        return dict(DEFAULT_DRAM_DESIGN)
+
+    def describe(self) -> str:
+        """One line naming the binary and the memory."""
+        return f"DRAMSys ({self.binary}) on {self.memspec.name} ({self.memspec.memory_type})"
+
+    def prepare(self, workload: Any = None) -> None:
+        """Resolve the workload and render its trace file now (otherwise done on first use).
+
+        Raises:
+            UnknownNameError: No such workload.
+            WorkloadError: The workload is malformed, or its request size is
+                not one burst of the memory.
+        """
+        self._trace_bytes(self._trace(workload))
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def _trace(self, workload: Any) -> Trace:
+        trace = resolve_workload(self.default_workload if workload is None else workload)
+        if trace.request_bytes != self.memspec.bytes_per_burst:
+            raise WorkloadError(
+                f"workload {workload_name(trace)!r} has requests of {trace.request_bytes} bytes, but "
+                f"DRAMSys serves one burst per request ({self.memspec.bytes_per_burst} bytes on "
+                f"{self.memspec.name}); use a trace with request_bytes={self.memspec.bytes_per_burst}"
+            )
+        return trace
+
+    def _trace_bytes(self, trace: Trace) -> bytes:
+        key = trace.fingerprint()
+        with self._lock:
+            text = self._trace_text.get(key)
+            if text is not None:
+                self._trace_text.move_to_end(key)
+                return text
+        # Render outside the lock: a rare duplicate render is cheaper than serialising runs.
+        scratch = Path(tempfile.mkdtemp(prefix="archgym-dramsys-trace-"))
+        try:
+            text = write_stl(trace, scratch / _TRACE_FILE).read_bytes()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        with self._lock:
+            self._trace_text[key] = text
+            while len(self._trace_text) > _TRACE_CACHE_SIZE:
+                self._trace_text.popitem(last=False)
+        return text
+
+    def _simulation(self, trace: Trace) -> dict[str, Any]:
+        clock = trace.clock_mhz
+        return {
+            "simulation": {
+                "addressmapping": _MAPPING_FILE,
+                "mcconfig": _MCCONFIG_FILE,
+                "memspec": _MEMSPEC_FILE,
+                "simconfig": _SIMCONFIG_FILE,
+                "simulationid": "archgym",
+                "thermalconfig": _THERMAL_FILE,
+                "tracesetup": [
+                    {"clkMhz": int(clock) if float(clock).is_integer() else clock, "name": _TRACE_FILE}
+                ],
+            }
+        }
+
+    @staticmethod
+    def mcconfig(design: Mapping[str, Any]) -> dict[str, Any]:
+        """The DRAMSys ``mcconfig`` document of a (validated) design."""
+        knobs = {name: design[name] for name in DRAM_DESIGN_SPACE.names}
+        return {"mcconfig": {**knobs, **FIXED_CONTROLLER_SETTINGS}}
+
+    def _write_inputs(self, folder: Path, design: Mapping[str, Any], trace: Trace, trace_text: bytes) -> None:
+        files = dict(self._fixed_files)
+        files[f"configs/mcconfigs/{_MCCONFIG_FILE}"] = _dump(self.mcconfig(design))
+        files[f"traces/{_TRACE_FILE}"] = trace_text
+        files[_SIMULATION_FILE] = _dump(self._simulation(trace))
+        for relative, content in files.items():
+            path = folder / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Run DRAMSys on one design.
+
+        Raises:
+            InvalidDesignError: The design is not in the design space.
+            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+        """
+        valid = self.design_space.validate(design)
+        trace = self._trace(workload)
+        return self._run(valid, trace, self._trace_bytes(trace))
+
+    def evaluate_batch(
+        self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
+    ) -> BatchEvaluation:
+        """Run DRAMSys on many designs, ``workers`` at a time; results are in input order.
+
+        Every design is validated before any run starts.
+
+        Raises:
+            InvalidDesignError: A design is not in the design space.
+            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+        """
+        start = time.perf_counter()
+        if isinstance(designs, np.ndarray):
+            valid = [self.design_space.decode(row) for row in self.design_space.validate_indices(designs)]
+        else:
+            valid = [self.design_space.validate(d) for d in designs]
+        trace = self._trace(workload)
+        text = self._trace_bytes(trace)
+        workers = min(self.workers, len(valid))
+        if workers <= 1:
+            results = [self._run(d, trace, text) for d in valid]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dramsys") as pool:
+                results = list(pool.map(lambda d: self._run(d, trace, text), valid))
+        batch = BatchEvaluation.from_evaluations(results, self.metric_names)
+        batch.wall_time_s = time.perf_counter() - start
+        return batch
+
+    def _run(self, design: Mapping[str, Any], trace: Trace, trace_text: bytes) -> Evaluation:
+        """One DRAMSys run in its own folder; failures become infeasible evaluations."""
+        start = time.perf_counter()
+        names = self.metric_names
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="archgym-dramsys-"))
+        except OSError as exc:
+            return Evaluation.failure(f"could not create a temporary folder for DRAMSys: {exc}", names)
+        try:
+            try:
+                self._write_inputs(folder, design, trace, trace_text)
+            except OSError as exc:
+                reason = f"could not write the DRAMSys inputs to {folder}: {exc}"
+                return Evaluation.failure(reason, names, time.perf_counter() - start)
+            evaluation = self._simulate(folder)
+            return Evaluation(
+                evaluation.metrics, evaluation.feasible, evaluation.reason, time.perf_counter() - start
+            )
+        finally:
+            if self.keep_dirs:
+                _log.info("kept DRAMSys run folder %s", folder)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _simulate(self, folder: Path) -> Evaluation:
+        names = self.metric_names
+        # DRAMSys appends "configs/..." to the resources folder as text, so it must end with a slash.
+        command = [self.binary, str(folder / _SIMULATION_FILE), str(folder) + "/"]
+        try:
+            # Popen rather than subprocess.run: on timeout the whole process group must be
+            # killed, or a child holding the output pipes would keep the call waiting.
+            process = subprocess.Popen(
+                command,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return Evaluation.failure(f"could not start DRAMSys ({self.binary}): {exc}", names)
+        try:
+            out, err = process.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            try:
+                process.communicate(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            return Evaluation.failure(f"DRAMSys timed out after {self.timeout_s:g} s", names)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt): do not leave the simulator running.
+            _kill(process)
+            process.wait()
+            raise
+        stdout, stderr = _decode(out), _decode(err)
+        if process.returncode != 0:
+            return Evaluation.failure(
+                f"{_exit_description(process.returncode)}; {_output_tails(stdout, stderr)}", names
+            )
+        try:
+            result = parse_dramsys_output(stdout)
+        except DramSysOutputError as exc:
+            reason = f"could not parse DRAMSys output: {exc} (return code 0); {_output_tails(stdout, stderr)}"
+            return Evaluation.failure(reason, names)
+        return Evaluation(result.metrics())
