@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -16,7 +17,7 @@ from rich.table import Table
 from archgym import __version__
 from archgym.cost_model import CostModel, list_backends, make_backend
 from archgym.envs import ENV_ID_BY_PROBLEM
-from archgym.errors import ArchGymError, ConfigurationError
+from archgym.errors import ArchGymError, ConfigurationError, DatasetError, UnknownNameError
 
 app = typer.Typer(
     name="archgym",
@@ -283,6 +284,209 @@ def run(
         f"dataset: {out} (run {run_id}{', resumed after ' + str(done) + ' evaluations' if resume else ''}); "
         f"load it with archgym.dataset.load_dataset('{out}')"
     )
+
+
+_REFERENCE_SUFFIXES = (".csv", ".parquet", ".jsonl")
+
+
+def _percent(value: float, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.1f} %" if signed else f"{value:.1f} %"
+
+
+def _correlation(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+@app.command()
+def validate(
+    against: Annotated[str, typer.Option(
+        help="Reference: a backend (e.g. dramsys), a dataset directory or .parquet file written by "
+             "`archgym run`, or a .csv of recorded results (one column per knob, a workload or trace "
+             "column, metric columns; avg_bw_gbps in Gb/s becomes bandwidth_gbps = avg_bw_gbps / 8).",
+    )],
+    env: Annotated[str, typer.Option(help="Problem.")] = "dram",
+    backend: Annotated[str, typer.Option(help="Cost model to validate.")] = "analytical",
+    designs: Annotated[Optional[int], typer.Option(
+        help="Designs to sample from the design space (default 200); with a reference file, a random "
+             "subset of its designs (default all).",
+    )] = None,
+    workload: Annotated[Optional[list[str]], typer.Option(
+        help="Workload name or trace file (repeatable); with a reference file, only its rows of these workloads.",
+    )] = None,
+    seed: Annotated[int, typer.Option(help="Random seed for sampling designs (same seed, same designs).")] = 0,
+    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    against_memspec: Annotated[Optional[str], typer.Option(
+        help="Memspec of the reference backend (default: --memspec).",
+    )] = None,
+    trace_dir: Annotated[Optional[Path], typer.Option(
+        help="Read each workload name as the trace file DIR/<name>.stl.",
+    )] = None,
+    metrics: Annotated[Optional[str], typer.Option(
+        help="Comma-separated metrics to compare (default: every metric on both sides).",
+    )] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Write a log-log scatter plot (PNG) of predicted vs reference values.",
+    )] = None,
+    csv: Annotated[Optional[Path], typer.Option(
+        help="Write the paired values (one row per design and workload) as CSV.",
+    )] = None,
+) -> None:
+    """Compare a cost model with a reference backend or recorded results.
+
+    Prints, per workload and overall, each metric's rank agreement (Spearman,
+    Kendall tau) and the median and 90th-percentile absolute percentage error
+    and bias (median signed error) of --backend relative to --against.
+    Infeasible evaluations on either side are excluded and counted.
+    """
+    import pandas as pd
+
+    from archgym import validate as val
+
+    models: list[CostModel] = []
+    try:
+        _check_env(env)
+        if designs is not None and designs < 2:
+            raise ConfigurationError(
+                f"--designs must be at least 2 (rank correlations need two designs), got {designs}"
+            )
+        requested = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
+        if requested is not None and not requested:
+            raise ConfigurationError(
+                "--metrics names no metric; give a comma-separated list such as total_time_ns,energy_pj"
+            )
+        if plot is not None:
+            val.require_matplotlib()
+        model = _backend(env, backend, memspec)
+        models.append(model)
+        reference_path = Path(against)
+        from_file = reference_path.exists() or reference_path.suffix.lower() in _REFERENCE_SUFFIXES
+        notes: list[str] = []
+        if from_file:
+            if against_memspec is not None:
+                raise ConfigurationError("--against-memspec applies only when --against names a backend, not a file")
+            reference = val.load_reference(reference_path, model.design_space, trace_dir)
+            if workload:
+                recorded = list(pd.unique(reference[val.WORKLOAD_COLUMN]))
+                unknown = [w for w in workload if w not in recorded]
+                if unknown:
+                    raise ConfigurationError(
+                        f"--workload {', '.join(map(repr, unknown))} not recorded in {reference_path}; "
+                        f"its workloads are {', '.join(recorded)}"
+                    )
+                reference = reference[reference[val.WORKLOAD_COLUMN].isin(workload)]
+            failed = int((~reference["feasible"]).sum())
+            if failed:
+                notes.append(f"dropped {failed} reference rows recorded as failed")
+            reference = reference[reference["feasible"]]
+            if reference.empty:
+                raise DatasetError(f"{reference_path} has no successful rows to compare with")
+            reference = val.select_designs(reference, model.design_space, designs, seed)
+            metric_names = val.common_metrics(model, list(reference.columns), requested, str(reference_path))
+            workloads = list(pd.unique(reference[val.SOURCE_COLUMN]))
+            reference_label = reference_path.name
+            n_designs = int(reference.groupby(list(model.design_space.names), sort=False).ngroups)
+            total = len(reference)
+        else:
+            try:
+                reference_memspec = against_memspec if against_memspec is not None else memspec
+                reference_model = _backend(env, against, reference_memspec)
+            except UnknownNameError as error:
+                raise UnknownNameError(
+                    f"{error}; --against also takes a dataset directory, a .parquet or .jsonl file or a .csv "
+                    f"file, and no file or directory {against!r} exists"
+                ) from None
+            models.append(reference_model)
+            metric_names = val.common_metrics(model, reference_model.metric_names, requested, reference_model.name)
+            n_designs = designs if designs is not None else 200
+            sample = val.sample_designs(model.design_space, n_designs, seed)
+            if workload:
+                workloads = [val.workload_source(w, trace_dir) for w in workload]
+            else:
+                workloads = [model.default_workload]
+            reference_label = reference_model.name
+            if against_memspec is not None:
+                reference_label += f" ({against_memspec})"
+            total = 2 * n_designs * len(workloads)
+    except ArchGymError as error:
+        for m in models:
+            m.close()
+        raise _fail(error) from None
+
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=error_console, transient=True,
+        ) as progress:
+            task = progress.add_task("preparing workloads", total=total)
+            for w in workloads:
+                for m in models:
+                    m.prepare(w)
+            progress.update(task, description=f"evaluating {n_designs} designs")
+
+            def advance(count: int) -> None:
+                progress.advance(task, count)
+
+            if from_file:
+                pairs = val.validate_against_reference(model, reference, metric_names, progress=advance)
+            else:
+                pairs = val.validate_backends(model, models[1], sample, workloads, metric_names, progress=advance)
+        if requested is None:  # leave out metrics one side never reports (DRAMSys has no latency)
+            for m in list(metric_names):
+                for side, label in (("predicted", model.name), ("reference", reference_label)):
+                    if len(metric_names) > 1 and m in metric_names and pairs[f"{m}_{side}"].isna().all():
+                        metric_names.remove(m)
+                        notes.append(f"left out {m}: {label} reported no values")
+        stats = val.compare_pairs(pairs, metric_names)
+        if csv is not None:
+            csv.parent.mkdir(parents=True, exist_ok=True)
+            pairs.to_csv(csv, index=False)
+        if plot is not None:
+            units = {m: model.metric(m).unit for m in metric_names}
+            val.scatter_plot(pairs, metric_names, plot, model.name, reference_label, units)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    finally:
+        for m in models:
+            m.close()
+
+    groups = [g for g in pd.unique(stats[val.WORKLOAD_COLUMN]) if g != val.OVERALL]
+    console.print(
+        f"[bold]{model.name}[/] vs [bold]{reference_label}[/] (reference): {n_designs} designs, "
+        f"{len(groups)} workload{'s' if len(groups) != 1 else ''}, {len(pairs)} pairs"
+        + (f", seed {seed}" if not from_file or designs is not None else "")
+    )
+    for group in groups + ([val.OVERALL] if len(groups) > 1 else []):
+        title = "all workloads" if group == val.OVERALL else f"workload {group}"
+        table = Table(
+            title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+            collapse_padding=True,
+        )
+        table.add_column("metric", no_wrap=True)
+        for header in ("n", "excluded", "Spearman", "Kendall", "median\n|err|", "p90\n|err|", "bias"):
+            table.add_column(header, justify="right")
+        for row in stats[stats[val.WORKLOAD_COLUMN] == group].itertuples(index=False):
+            table.add_row(
+                row.metric, str(row.n), str(row.excluded), _correlation(row.spearman), _correlation(row.kendall),
+                _percent(row.median_ape_pct), _percent(row.p90_ape_pct), _percent(row.bias_pct, signed=True),
+            )
+        console.print(table)
+    for side, label in (("predicted", model.name), ("reference", reference_label)):
+        infeasible = ~pairs[f"feasible_{side}"].to_numpy(dtype=bool)
+        if infeasible.any():
+            reason = next((str(r) for r in pairs.loc[infeasible, f"reason_{side}"] if r), "no reason given")
+            reason = reason.strip().splitlines()[0][:200] if reason.strip() else "no reason given"
+            notes.append(
+                f"{int(infeasible.sum())} evaluations infeasible on {label}, excluded from the statistics "
+                f"(e.g. {reason})"
+            )
+    if csv is not None:
+        notes.append(f"paired values: {csv}")
+    if plot is not None:
+        notes.append(f"plot: {plot}")
+    for note in notes:
+        console.print(note)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,808 @@
+"""Validate a cost model against another one, or against recorded results.
+
+A fast model (``dram/analytical``) is only useful if it ranks and scores
+designs like the reference it stands in for (the cycle-accurate DRAMSys
+simulator). This module pairs the two on the same designs and workloads and
+summarises how well they agree, per metric and per workload.
+
+Two kinds of reference are supported:
+
+* **another backend** (:func:`validate_backends`): designs are drawn
+  uniformly from the design space (:func:`sample_designs`) and evaluated by
+  both models on each workload;
+* **recorded results** (:func:`load_reference` then
+  :func:`validate_against_reference`): a dataset written by
+  :mod:`archgym.dataset` (a directory or ``.parquet`` part file), or a CSV
+  file with one column per knob and one column per metric. The recorded
+  designs are evaluated by the model on the workload each row names.
+
+A CSV reference names its workload in a ``workload`` or ``trace`` column and
+marks failed runs with ``feasible`` (boolean) or ``ok`` (0 for a failed run).
+Metric columns are matched to the model's metrics by name; the one unit
+conversion applied is for DRAMSys-style CSV files, whose ``avg_bw_gbps``
+column is in gigabits per second: when a file has ``avg_bw_gbps`` but no
+``bandwidth_gbps``, ``bandwidth_gbps = avg_bw_gbps / 8`` (gigabytes per
+second, the unit of the DRAM backends) is derived from it.
+
+Statistics (:func:`compare`), of the *predicted* values relative to the
+*reference* values, per metric:
+
+``n``
+    Pairs compared: both evaluations feasible and both values finite.
+``excluded``
+    Pairs left out because either side is infeasible or has no value.
+``spearman``
+    Spearman rank correlation (do the two models order designs alike?).
+``kendall``
+    Kendall's tau-b rank correlation.
+``median_ape_pct``, ``p90_ape_pct``
+    Median and 90th percentile of the absolute percentage error
+    ``100 * |predicted - reference| / |reference|``.
+``bias_pct``
+    Median signed percentage error: positive when the model over-predicts.
+
+Paired values (the input of :func:`compare_pairs` and :func:`scatter_plot`)
+are one row per design and workload: the ``workload`` label, every knob,
+``feasible_predicted``, ``reason_predicted``, ``feasible_reference``,
+``reason_reference``, and ``<metric>_predicted`` / ``<metric>_reference``
+for each metric compared.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from archgym.cost_model import CostModel
+from archgym.errors import ConfigurationError, DatasetError, WorkloadError
+from archgym.space import DesignSpace
+
+__all__ = [
+    "OVERALL",
+    "STATISTICS",
+    "common_metrics",
+    "compare",
+    "compare_pairs",
+    "load_reference",
+    "sample_designs",
+    "scatter_plot",
+    "select_designs",
+    "split_pairs",
+    "validate_against_reference",
+    "validate_backends",
+    "workload_source",
+]
+
+logger = logging.getLogger(__name__)
+
+OVERALL = "(all)"
+"""Group label of the statistics pooled over every workload."""
+
+STATISTICS: tuple[str, ...] = (
+    "n", "excluded", "spearman", "kendall", "median_ape_pct", "p90_ape_pct", "bias_pct",
+)
+"""Columns :func:`compare` reports for each metric (and group)."""
+
+PREDICTED_SUFFIX = "_predicted"
+REFERENCE_SUFFIX = "_reference"
+
+WORKLOAD_COLUMN = "workload"
+"""Label of the workload a pair was evaluated on."""
+SOURCE_COLUMN = "workload_source"
+"""What :func:`load_reference` hands the backend for a row's workload (a name or a trace path)."""
+
+_PAIR_STATUS = ("feasible", "reason")
+_CSV_WORKLOAD_COLUMNS = ("workload", "trace")
+_CSV_BANDWIDTH_GBITS = "avg_bw_gbps"
+_BANDWIDTH = "bandwidth_gbps"
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of evaluations just finished."""
+
+
+# -- statistics -----------------------------------------------------------------------------------
+
+
+def _rank_correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman and Kendall tau-b of two equally long samples (NaN when undefined)."""
+    from scipy import stats
+
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan, math.nan
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    spearman = float(np.dot(rx, ry) / math.sqrt(float(np.dot(rx, rx)) * float(np.dot(ry, ry))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kendall = float(stats.kendalltau(x, y).statistic)
+    return min(max(spearman, -1.0), 1.0), kendall
+
+
+def _statistics(pred: np.ndarray, ref: np.ndarray, usable: np.ndarray) -> dict[str, float | int]:
+    """The :data:`STATISTICS` of one metric on one group of pairs."""
+    usable = usable & np.isfinite(pred) & np.isfinite(ref)
+    p, r = pred[usable], ref[usable]
+    spearman, kendall = _rank_correlations(p, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        signed = np.where(r != 0, 100.0 * (p - r) / np.abs(r), np.nan)
+    signed = signed[np.isfinite(signed)]
+    absolute = np.abs(signed)
+    return {
+        "n": int(usable.sum()),
+        "excluded": int(len(usable) - usable.sum()),
+        "spearman": spearman,
+        "kendall": kendall,
+        "median_ape_pct": float(np.median(absolute)) if len(absolute) else math.nan,
+        "p90_ape_pct": float(np.percentile(absolute, 90)) if len(absolute) else math.nan,
+        "bias_pct": float(np.median(signed)) if len(signed) else math.nan,
+    }
+
+
+def _feasible(frame: pd.DataFrame) -> np.ndarray:
+    if "feasible" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    return frame["feasible"].fillna(False).to_numpy(dtype=bool)
+
+
+def compare(
+    predicted: pd.DataFrame,
+    reference: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    by: str | None = WORKLOAD_COLUMN,
+) -> pd.DataFrame:
+    """Agreement statistics of predicted against reference values, per metric and group.
+
+    Args:
+        predicted: One row per design, one column per metric, and optionally
+            a boolean ``feasible`` column (missing means every row is feasible).
+        reference: The same designs in the same order, laid out alike.
+        metrics: Metrics to compare; by default every metric column the two
+            frames share (other than ``feasible`` and ``by``).
+        by: Column (of ``reference``, else of ``predicted``) to group by, e.g.
+            the workload; None, or a column neither frame has, for no grouping.
+
+    Returns:
+        One row per (group, metric) with the :data:`STATISTICS` columns; when
+        grouping, a first column named ``by``, and after the groups, rows
+        labelled :data:`OVERALL` that pool every group.
+
+    Raises:
+        ConfigurationError: the frames differ in length, a metric is missing
+            from either frame, or there is nothing to compare.
+    """
+    if len(predicted) != len(reference):
+        raise ConfigurationError(
+            f"predicted and reference values must pair up row by row; got {len(predicted)} "
+            f"and {len(reference)} rows"
+        )
+    if metrics is None:
+        skip = {"feasible", by}
+        metrics = [
+            c for c in predicted.columns
+            if c in reference.columns and c not in skip
+            and pd.api.types.is_numeric_dtype(predicted[c]) and pd.api.types.is_numeric_dtype(reference[c])
+            and not pd.api.types.is_bool_dtype(predicted[c])
+        ]
+    metrics = list(metrics)
+    if not metrics:
+        raise ConfigurationError(
+            "no metrics to compare: the predicted and reference values share no metric column"
+        )
+    for side, frame in (("predicted", predicted), ("reference", reference)):
+        missing = [m for m in metrics if m not in frame.columns]
+        if missing:
+            raise ConfigurationError(
+                f"the {side} values have no column for metric(s) {', '.join(missing)}; "
+                f"their columns are {', '.join(map(str, frame.columns))}"
+            )
+    usable = _feasible(predicted) & _feasible(reference)
+    values = {
+        m: (pd.to_numeric(predicted[m], errors="coerce").to_numpy(dtype=np.float64),
+            pd.to_numeric(reference[m], errors="coerce").to_numpy(dtype=np.float64))
+        for m in metrics
+    }
+    group_source = None
+    if by is not None:
+        frames = [f for f in (reference, predicted) if by in f.columns]
+        group_source = frames[0] if frames else None
+    groups: list[tuple[Any, np.ndarray]] = []
+    if group_source is not None:
+        labels = group_source[by].to_numpy()
+        for label in pd.unique(labels):
+            groups.append((label, labels == label))
+        groups.append((OVERALL, np.ones(len(labels), dtype=bool)))
+    else:
+        groups.append((None, np.ones(len(predicted), dtype=bool)))
+    rows = []
+    for label, mask in groups:
+        for m in metrics:
+            pred, ref = values[m]
+            row: dict[str, Any] = {} if group_source is None else {by: label}
+            row["metric"] = m
+            row.update(_statistics(pred[mask], ref[mask], usable[mask]))
+            rows.append(row)
+    columns = ([by] if group_source is not None else []) + ["metric", *STATISTICS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def split_pairs(
+    pairs: pd.DataFrame, metrics: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split paired values (see the module docstring) into predicted and reference frames.
+
+    Each frame has the ``workload`` column (if any), ``feasible`` and one
+    column per metric, named without its suffix.
+    """
+    if metrics is None:
+        metrics = pair_metrics(pairs)
+    sides = []
+    for suffix in (PREDICTED_SUFFIX, REFERENCE_SUFFIX):
+        frame = pd.DataFrame(index=pairs.index)
+        if WORKLOAD_COLUMN in pairs.columns:
+            frame[WORKLOAD_COLUMN] = pairs[WORKLOAD_COLUMN]
+        feasible = f"feasible{suffix}"
+        frame["feasible"] = pairs[feasible] if feasible in pairs.columns else True
+        for m in metrics:
+            column = f"{m}{suffix}"
+            if column not in pairs.columns:
+                paired = ", ".join(pair_metrics(pairs)) or "none"
+                raise ConfigurationError(
+                    f"paired values have no column {column!r}; paired metrics are {paired}"
+                )
+            frame[m] = pairs[column]
+        sides.append(frame)
+    return sides[0], sides[1]
+
+
+def pair_metrics(pairs: pd.DataFrame) -> list[str]:
+    """Metrics that have both a predicted and a reference column in ``pairs``."""
+    names = [c[: -len(PREDICTED_SUFFIX)] for c in pairs.columns
+             if isinstance(c, str) and c.endswith(PREDICTED_SUFFIX)]
+    return [m for m in names if m not in _PAIR_STATUS and f"{m}{REFERENCE_SUFFIX}" in pairs.columns]
+
+
+def compare_pairs(
+    pairs: pd.DataFrame, metrics: Sequence[str] | None = None, by: str | None = WORKLOAD_COLUMN,
+) -> pd.DataFrame:
+    """:func:`compare` on paired values (the output of the ``validate_*`` functions)."""
+    metrics = pair_metrics(pairs) if metrics is None else list(metrics)
+    predicted, reference = split_pairs(pairs, metrics)
+    return compare(predicted, reference, metrics, by=by)
+
+
+# -- metrics ----------------------------------------------------------------------------------------
+
+
+def common_metrics(
+    model: CostModel,
+    available: Sequence[str],
+    requested: Sequence[str] | None = None,
+    reference_name: str = "the reference",
+) -> list[str]:
+    """Metrics of ``model`` that the reference also has, in the model's order.
+
+    Args:
+        model: The model being validated.
+        available: Metric (or column) names the reference provides.
+        requested: Only these metrics; each must be on both sides.
+        reference_name: How to name the reference in error messages.
+
+    Raises:
+        ConfigurationError: no metric is on both sides, or a requested
+            metric is missing from either side.
+    """
+    available_set = set(available)
+    shared = [m for m in model.metric_names if m in available_set]
+    if not shared:
+        has = ", ".join(map(str, available)) or "no columns"
+        raise ConfigurationError(
+            f"{model.name} and {reference_name} have no metric in common: {model.name} reports "
+            f"{', '.join(model.metric_names)}; {reference_name} has {has}"
+        )
+    if requested is None:
+        return shared
+    requested = list(dict.fromkeys(requested))
+    unknown = [m for m in requested if m not in shared]
+    if unknown:
+        raise ConfigurationError(
+            f"cannot compare metric(s) {', '.join(map(repr, unknown))}; metrics on both sides are "
+            f"{', '.join(shared)}"
+        )
+    return requested
+
+
+# -- designs -----------------------------------------------------------------------------------------
+
+
+def sample_designs(design_space: DesignSpace, n: int, seed: int | None = 0) -> pd.DataFrame:
+    """``n`` designs drawn uniformly from ``design_space``, one column per knob.
+
+    The same seed gives the same designs.
+
+    Raises:
+        ConfigurationError: ``n`` is less than 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigurationError(f"the number of designs must be a positive integer, got {n!r}")
+    rng = np.random.default_rng(seed)
+    if design_space.is_discrete:
+        indices = design_space.sample_indices(int(n), rng)
+        columns = {
+            p.name: [p.value_at(int(i)) for i in indices[:, k]] for k, p in enumerate(design_space)
+        }
+        return pd.DataFrame(columns, columns=list(design_space.names))
+    return pd.DataFrame([design_space.sample(rng) for _ in range(int(n))], columns=list(design_space.names))
+
+
+def select_designs(
+    reference: pd.DataFrame, design_space: DesignSpace, n: int | None, seed: int | None = 0,
+) -> pd.DataFrame:
+    """Rows of ``n`` distinct designs of ``reference`` chosen at random (every row of them).
+
+    A design recorded on several workloads keeps all its rows. With ``n``
+    None, or at least the number of distinct designs, every row is kept.
+    """
+    names = list(design_space.names)
+    if n is None or reference.empty:
+        return reference
+    design_id = reference.groupby(names, sort=False, dropna=False).ngroup().to_numpy()
+    count = int(design_id.max()) + 1
+    if n >= count:
+        return reference
+    chosen = np.random.default_rng(seed).choice(count, size=int(n), replace=False)
+    return reference[np.isin(design_id, chosen)].reset_index(drop=True)
+
+
+def _batch_input(design_space: DesignSpace, designs: pd.DataFrame) -> np.ndarray | list[dict[str, Any]]:
+    """Designs as an index array (discrete spaces: fastest for vectorised models) or dicts."""
+    names = list(design_space.names)
+    if not design_space.is_discrete:
+        return [dict(zip(names, row)) for row in designs[names].itertuples(index=False, name=None)]
+    columns = []
+    for p in design_space:
+        lookup = {value: p.index_of(value) for value in pd.unique(designs[p.name])}
+        columns.append(designs[p.name].map(lookup).to_numpy(dtype=np.int64))
+    return np.stack(columns, axis=1) if columns else np.empty((len(designs), 0), dtype=np.int64)
+
+
+def _canonical_knobs(frame: pd.DataFrame, design_space: DesignSpace, source: str) -> pd.DataFrame:
+    """``frame`` with every knob column checked and turned into canonical values."""
+    from archgym.errors import InvalidDesignError
+
+    missing = [name for name in design_space.names if name not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"{source} has no column for knob(s) {', '.join(missing)}; a reference needs one column "
+            f"per knob of the {design_space.name or 'design'} space: {', '.join(design_space.names)}"
+        )
+    frame = frame.copy()
+    for p in design_space:
+        column = frame[p.name]
+        lookup: dict[Any, Any] = {}
+        bad: list[Any] = []
+        for value in pd.unique(column):
+            try:
+                lookup[value] = p.canonical(value)
+            except (InvalidDesignError, TypeError, ValueError):
+                bad.append(value)
+        if bad:
+            count = int(column.isin(bad).sum())
+            shown = ", ".join(repr(v) for v in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise DatasetError(
+                f"{source}: knob column {p.name!r} has value(s) {shown} in {count} row(s) that are not "
+                f"allowed; allowed values are {p.allowed()}"
+            )
+        frame[p.name] = column.map(lookup).astype(object)
+    return frame
+
+
+# -- recorded references -----------------------------------------------------------------------------
+
+
+def workload_source(name: str, trace_dir: str | os.PathLike[str] | None = None) -> str:
+    """What a backend gets for a recorded workload name.
+
+    Without ``trace_dir`` the name itself (a standard workload name, a trace
+    path or a generator spec, resolved by the backend). With it, the trace
+    file ``trace_dir/<name>.stl`` (or ``trace_dir/<file name>`` when the name
+    already ends in ``.stl``).
+
+    Raises:
+        WorkloadError: ``trace_dir`` is not a directory, or holds no file for ``name``.
+    """
+    if trace_dir is None:
+        return name
+    directory = Path(trace_dir)
+    if not directory.is_dir():
+        raise WorkloadError(f"trace directory {directory} does not exist or is not a directory")
+    file_name = Path(name).name if name.lower().endswith(".stl") else f"{name}.stl"
+    path = directory / file_name
+    if not path.is_file():
+        present = sorted(p.name for p in directory.glob("*.stl"))
+        raise WorkloadError(
+            f"no trace file for workload {name!r} in {directory} (looked for {file_name}); the directory "
+            f"holds {', '.join(present) if present else 'no .stl files'}"
+        )
+    return str(path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DatasetError(f"cannot read reference CSV {path}: {exc}") from None
+
+
+def load_reference(
+    path: str | os.PathLike[str],
+    design_space: DesignSpace,
+    trace_dir: str | os.PathLike[str] | None = None,
+    workload: str | None = None,
+) -> pd.DataFrame:
+    """Recorded results to validate a model against.
+
+    Args:
+        path: A dataset directory or ``.parquet``/``.jsonl`` file written by
+            :mod:`archgym.dataset`, or a ``.csv`` file with one column per knob,
+            a ``workload`` (or ``trace``) column and metric columns.
+        design_space: The knobs every row must set.
+        trace_dir: Map each workload name to the trace file
+            ``trace_dir/<name>.stl`` (see :func:`workload_source`).
+        workload: The workload of every row, for files without a workload column.
+
+    Returns:
+        The rows, with canonical knob values, a ``workload`` column (the
+        name recorded), a ``workload_source`` column (what to hand the
+        backend), a boolean ``feasible`` column (False for failed runs:
+        ``feasible`` False or ``ok`` 0 in a CSV) and the file's other
+        columns. A CSV with ``avg_bw_gbps`` (Gb/s) but no ``bandwidth_gbps``
+        gets ``bandwidth_gbps = avg_bw_gbps / 8`` (GB/s).
+
+    Raises:
+        DatasetError: the file does not exist or cannot be read, a knob
+            column is missing or holds values outside the design space, or
+            no workload is known.
+        WorkloadError: ``trace_dir`` holds no trace for a recorded workload.
+    """
+    from archgym.dataset import load_dataset
+
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(
+            f"reference {path} does not exist; a reference is a dataset directory, a .parquet part file, "
+            f"a .jsonl journal or a .csv file"
+        )
+    is_csv = path.is_file() and path.suffix.lower() == ".csv"
+    frame = _read_csv(path) if is_csv else load_dataset(path)
+    if frame.empty:
+        raise DatasetError(f"reference {path} holds no rows")
+    frame = _canonical_knobs(frame, design_space, str(path))
+
+    column = next((c for c in _CSV_WORKLOAD_COLUMNS if c in frame.columns), None) if is_csv else (
+        WORKLOAD_COLUMN if WORKLOAD_COLUMN in frame.columns else None
+    )
+    if column is not None:
+        frame[WORKLOAD_COLUMN] = frame[column].astype(str)
+    elif workload is not None:
+        frame[WORKLOAD_COLUMN] = str(workload)
+    else:
+        wanted = "a 'workload' or 'trace' column" if is_csv else "a 'workload' column"
+        raise DatasetError(f"reference {path} has no {wanted}; name the workload its rows were measured on")
+
+    if "feasible" in frame.columns:
+        feasible = frame["feasible"]
+        if not pd.api.types.is_bool_dtype(feasible):
+            text = feasible.astype(str).str.strip().str.lower()
+            feasible = text.isin(("true", "1", "1.0", "yes"))
+        frame["feasible"] = feasible.fillna(False).astype(bool)
+    elif "ok" in frame.columns:
+        frame["feasible"] = pd.to_numeric(frame["ok"], errors="coerce").fillna(0).to_numpy() != 0
+    else:
+        frame["feasible"] = True
+
+    if is_csv and _CSV_BANDWIDTH_GBITS in frame.columns and _BANDWIDTH not in frame.columns:
+        frame[_BANDWIDTH] = pd.to_numeric(frame[_CSV_BANDWIDTH_GBITS], errors="coerce") / 8.0
+        logger.info("%s: derived bandwidth_gbps (GB/s) as avg_bw_gbps (Gb/s) / 8", path)
+
+    sources = {name: workload_source(name, trace_dir) for name in pd.unique(frame[WORKLOAD_COLUMN])}
+    frame[SOURCE_COLUMN] = frame[WORKLOAD_COLUMN].map(sources)
+    return frame.reset_index(drop=True)
+
+
+# -- evaluation ---------------------------------------------------------------------------------------
+
+
+def _label(workload: Any) -> str:
+    if workload is None:
+        return "default"
+    if isinstance(workload, (str, os.PathLike)):
+        return os.fspath(workload)
+    return str(getattr(workload, "name", "") or repr(workload))
+
+
+def _evaluate(
+    model: CostModel,
+    designs: pd.DataFrame,
+    workload: Any,
+    metrics: Sequence[str],
+    chunk_size: int,
+    progress: ProgressCallback | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """Evaluate ``designs`` on one workload in chunks; metric columns, feasibility, reasons."""
+    batch_input = _batch_input(model.design_space, designs)
+    n = len(designs)
+    values = {m: np.full(n, np.nan) for m in metrics}
+    feasible = np.zeros(n, dtype=bool)
+    reasons = [""] * n
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        batch = model.evaluate_batch(batch_input[start:stop], workload)
+        for m in metrics:
+            if m in batch.metrics:
+                values[m][start:stop] = np.asarray(batch.metrics[m], dtype=np.float64)
+        feasible[start:stop] = np.asarray(batch.feasible, dtype=bool)
+        if batch.reasons:
+            reasons[start:stop] = [str(r or "") for r in batch.reasons]
+        if progress is not None:
+            progress(stop - start)
+    return values, feasible, reasons
+
+
+def _check_chunk_size(chunk_size: int) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ConfigurationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def _pairs_frame(
+    designs: pd.DataFrame,
+    labels: Sequence[str],
+    predicted: tuple[dict[str, np.ndarray], np.ndarray, list[str]],
+    reference: tuple[dict[str, np.ndarray], np.ndarray, list[str]],
+    metrics: Sequence[str],
+) -> pd.DataFrame:
+    frame = designs.reset_index(drop=True).copy()
+    frame.insert(0, WORKLOAD_COLUMN, list(labels))
+    for suffix, (values, feasible, reasons) in ((PREDICTED_SUFFIX, predicted), (REFERENCE_SUFFIX, reference)):
+        frame[f"feasible{suffix}"] = feasible
+        frame[f"reason{suffix}"] = reasons
+    for m in metrics:
+        frame[f"{m}{PREDICTED_SUFFIX}"] = predicted[0][m]
+        frame[f"{m}{REFERENCE_SUFFIX}"] = reference[0][m]
+    return frame
+
+
+def validate_backends(
+    model: CostModel,
+    reference_model: CostModel,
+    designs: pd.DataFrame | Sequence[Mapping[str, Any]],
+    workload: Any | Sequence[Any] = None,
+    metrics: Sequence[str] | None = None,
+    chunk_size: int = 16,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Evaluate the same designs with two cost models and pair up their metrics.
+
+    Args:
+        model: The model being validated (the *predicted* values).
+        reference_model: The model it is checked against.
+        designs: A frame with one column per knob, or design dicts.
+        workload: A workload, or a list or tuple of workloads (each design is
+            evaluated on each); None for the model's default workload.
+        metrics: Metrics to pair; by default every metric both models report.
+        chunk_size: Designs per ``evaluate_batch`` call (and per progress update).
+        progress: Called with the number of evaluations finished after each chunk.
+
+    Returns:
+        Paired values, one row per design and workload (see the module docstring).
+
+    Raises:
+        ConfigurationError: the models' design spaces differ, or no metric is shared.
+        InvalidDesignError: a design is not in the design space.
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    if model.design_space != reference_model.design_space:
+        raise ConfigurationError(
+            f"{model.name} and {reference_model.name} score different design spaces "
+            f"({model.design_space!r} and {reference_model.design_space!r}); validate models of one problem"
+        )
+    metrics = common_metrics(model, reference_model.metric_names, metrics, reference_model.name)
+    space = model.design_space
+    if isinstance(designs, pd.DataFrame):
+        frame = _canonical_knobs(designs, space, "the designs")[list(space.names)]
+    else:
+        frame = pd.DataFrame([space.validate(d) for d in designs], columns=list(space.names))
+    workloads = list(workload) if isinstance(workload, (list, tuple)) else [workload]
+    parts = []
+    for w in workloads:
+        predicted = _evaluate(model, frame, w, metrics, chunk_size, progress)
+        reference = _evaluate(reference_model, frame, w, metrics, chunk_size, progress)
+        label = _label(w if w is not None else model.default_workload)
+        parts.append(_pairs_frame(frame, [label] * len(frame), predicted, reference, metrics))
+    return pd.concat(parts, ignore_index=True)
+
+
+def validate_against_reference(
+    model: CostModel,
+    reference: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    chunk_size: int = 16,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Evaluate recorded designs with ``model`` and pair its metrics with the recorded ones.
+
+    Rows are evaluated grouped by workload, one ``evaluate_batch`` call per
+    chunk of ``chunk_size`` designs.
+
+    Args:
+        model: The model being validated.
+        reference: Rows from :func:`load_reference` (failed rows included
+            are paired too, and excluded from the statistics by
+            :func:`compare`).
+        metrics: Metrics to pair; by default every model metric the reference has.
+        chunk_size: Designs per ``evaluate_batch`` call (and per progress update).
+        progress: Called with the number of evaluations finished after each chunk.
+
+    Returns:
+        Paired values, one row per reference row (see the module docstring).
+
+    Raises:
+        ConfigurationError: no metric is on both sides.
+        UnknownNameError, WorkloadError: the model cannot resolve a recorded workload.
+    """
+    chunk_size = _check_chunk_size(chunk_size)
+    metrics = common_metrics(model, list(reference.columns), metrics, "the reference")
+    space = model.design_space
+    reference = reference.reset_index(drop=True)
+    names = list(space.names)
+    sources = reference[SOURCE_COLUMN] if SOURCE_COLUMN in reference.columns else reference[WORKLOAD_COLUMN]
+    n = len(reference)
+    values = {m: np.full(n, np.nan) for m in metrics}
+    feasible = np.zeros(n, dtype=bool)
+    reasons = [""] * n
+    for source in pd.unique(sources):
+        rows = np.flatnonzero((sources == source).to_numpy())
+        group_values, group_feasible, group_reasons = _evaluate(
+            model, reference.iloc[rows][names], source, metrics, chunk_size, progress,
+        )
+        for m in metrics:
+            values[m][rows] = group_values[m]
+        feasible[rows] = group_feasible
+        for i, reason in zip(rows, group_reasons):
+            reasons[i] = reason
+    recorded = (
+        {m: pd.to_numeric(reference[m], errors="coerce").to_numpy(dtype=np.float64) for m in metrics},
+        _feasible(reference),
+        reference["reason"].fillna("").astype(str).tolist() if "reason" in reference.columns
+        else [""] * n,
+    )
+    return _pairs_frame(reference[names], reference[WORKLOAD_COLUMN].astype(str).tolist(),
+                        (values, feasible, reasons), recorded, metrics)
+
+
+# -- plots ------------------------------------------------------------------------------------------------
+
+
+def require_matplotlib() -> None:
+    """Check that matplotlib (the ``plots`` extra) is installed.
+
+    Raises:
+        ConfigurationError: it is not; the message says how to install it.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "plots need matplotlib, which is not installed; install it with pip install 'archgym[plots]'"
+        ) from None
+
+
+def _log_tick_subs(low: float, high: float) -> tuple[float, ...] | None:
+    """Multiples of powers of ten to label on a log axis from ``low`` to ``high``.
+
+    Wide ranges get fewer labels per decade; None when fewer than two of the
+    candidates fall in the range (then evenly spaced ticks are used).
+    """
+    ratio = high / low
+    subs = (1.0,) if ratio >= 100 else (1.0, 2.0, 5.0) if ratio >= 20 else (1.0, 2.0, 3.0, 5.0)
+    ticks = [
+        s * 10.0**k for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1) for s in subs
+    ]
+    return subs if sum(low <= t <= high for t in ticks) >= 2 else None
+
+
+def scatter_plot(
+    pairs: pd.DataFrame,
+    metrics: Sequence[str] | None,
+    path: str | os.PathLike[str],
+    predicted_label: str = "predicted",
+    reference_label: str = "reference",
+    units: Mapping[str, str] | None = None,
+) -> Path:
+    """Log-log scatter of predicted against reference values, one panel per metric.
+
+    Each panel has a ``y = x`` line and is titled with the metric's Spearman
+    correlation and median absolute percentage error. Points are coloured by
+    workload. Only feasible pairs with positive values on both sides are drawn.
+
+    Args:
+        pairs: Paired values (see the module docstring).
+        metrics: Metrics to draw; by default every paired metric.
+        path: Image file to write (the format follows the suffix, e.g. ``.png``).
+        predicted_label: Axis label of the predicted values (the model name).
+        reference_label: Axis label of the reference values.
+        units: Metric name to unit, for the axis labels.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigurationError: matplotlib is not installed, or a metric is not paired.
+    """
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    metrics = pair_metrics(pairs) if metrics is None else list(metrics)
+    stats = compare_pairs(pairs, metrics, by=None).set_index("metric")
+    predicted, reference = split_pairs(pairs, metrics)
+    usable = _feasible(predicted) & _feasible(reference)
+    labels = pairs[WORKLOAD_COLUMN].astype(str).to_numpy() if WORKLOAD_COLUMN in pairs.columns else None
+    groups = list(pd.unique(labels)) if labels is not None else [None]
+    units = units or {}
+
+    columns = min(3, max(len(metrics), 1))
+    rows = -(-max(len(metrics), 1) // columns)
+    figure = Figure(figsize=(4.2 * columns, 4.0 * rows), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    for ax, m in zip(axes, metrics):
+        x = pd.to_numeric(reference[m], errors="coerce").to_numpy(dtype=np.float64)
+        y = pd.to_numeric(predicted[m], errors="coerce").to_numpy(dtype=np.float64)
+        drawn = usable & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        for group in groups:
+            mask = drawn if group is None else drawn & (labels == group)
+            if mask.any():
+                ax.scatter(x[mask], y[mask], s=10, alpha=0.6, label=None if group is None else str(group))
+        if drawn.any():
+            low = float(min(x[drawn].min(), y[drawn].min())) / 1.1
+            high = float(max(x[drawn].max(), y[drawn].max())) * 1.1
+            ax.plot([low, high], [low, high], color="black", linestyle="--", linewidth=1, label="y = x")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(low, high)
+            ax.set_ylim(low, high)
+            ax.set_aspect("equal", adjustable="box")
+            subs = _log_tick_subs(low, high)
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_locator(LogLocator(subs=subs) if subs else MaxNLocator(nbins=4))
+                axis.set_major_formatter(EngFormatter(sep=""))
+                axis.set_minor_formatter(NullFormatter())
+        else:
+            ax.text(0.5, 0.5, "no pairs with positive values on both sides", ha="center", va="center",
+                    transform=ax.transAxes)
+        unit = f" [{units[m]}]" if units.get(m) else ""
+        ax.set_xlabel(f"{reference_label}{unit}")
+        ax.set_ylabel(f"{predicted_label}{unit}")
+        rho, median = stats.loc[m, "spearman"], stats.loc[m, "median_ape_pct"]
+        rho_text = "-" if math.isnan(rho) else f"{rho:.3f}"
+        median_text = "-" if math.isnan(median) else f"{median:.1f} %"
+        ax.set_title(f"{m}\nSpearman {rho_text}, median |error| {median_text}", fontsize=10)
+        if len(groups) > 1 and drawn.any():
+            ax.legend(fontsize=7, loc="upper left")
+        ax.grid(True, which="major", alpha=0.3)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120)
+    return out
