@@ -167,17 +167,17 @@ class ModelConstants:
         k_reorder_exponent: See ``k_reorder_scale``.
     """
 
-    k_hit: float = 0.12
-    k_miss: float = 0.366
-    k_arbiter_fifo: float = -0.094
-    k_arbiter_reorder: float = -1.268
-    k_reorder: float = 0.0
-    k_blend: float = 5.711
-    k_drain: float = 27.371
-    k_inflight: float = 0.016
-    k_bank_window: float = 0.3
-    k_reorder_scale: float = 1.049
-    k_reorder_exponent: float = 0.746
+    k_hit: float = 0.386
+    k_miss: float = 0.0
+    k_arbiter_fifo: float = -0.128
+    k_arbiter_reorder: float = -1.802
+    k_reorder: float = -0.045
+    k_blend: float = 6.001
+    k_drain: float = 53.646
+    k_inflight: float = 0.023
+    k_bank_window: float = 0.314
+    k_reorder_scale: float = 1.063
+    k_reorder_exponent: float = 0.729
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -273,23 +273,33 @@ class TraceProfile:
         self._cache[key] = result
         return result
 
-    def bank_parallelism(self, window: float) -> np.ndarray:
-        """Per-block mean number of distinct banks among the next ``window`` requests."""
-        key = ("blp", round(window, 2))
+    def bank_serialisation(self, window: float) -> np.ndarray:
+        """Per-block mean of ``1 / B_i``: how little a request's activation overlaps others.
+
+        ``B_i`` is the number of distinct banks among the requests it can
+        overlap with: the next ``window`` requests, and for a request that
+        continues a run in its bank also the ``window`` before it. The
+        harmonic form makes a closed-page sequential run of ``L`` requests
+        per bank take ``tRC * (1 - W / L)`` per request for ``W <= L / 2``,
+        as DRAMSys does.
+        """
+        key = ("serial", round(window, 2))
         if key in self._cache:
             return self._cache[key]
         low = max(int(math.floor(window)), 1)
         frac = max(window - low, 0.0)
-        distinct = self._distinct_banks(low)
+        inverse = 1.0 / self._distinct_banks(low)
         if frac > 0:
-            distinct = (1 - frac) * distinct + frac * self._distinct_banks(low + 1)
-        result = self._block_sum(distinct) / self.block_requests
+            inverse = (1 - frac) * inverse + frac / self._distinct_banks(low + 1)
+        result = self._block_sum(inverse) / self.block_requests
         self._cache[key] = result
         return result
 
     def _distinct_banks(self, window: int) -> np.ndarray:
-        end = np.minimum(np.arange(self.n) + window, self.n)
-        return ((self.bank_counts[:, end] - self.bank_counts[:, : self.n]) > 0).sum(axis=0).astype(np.float64)
+        positions = np.arange(self.n)
+        start = np.where(self.bank_distance == 1, np.maximum(positions - window, 0), positions)
+        end = np.minimum(positions + window, self.n)
+        return ((self.bank_counts[:, end] - self.bank_counts[:, start]) > 0).sum(axis=0).astype(np.float64)
 
     def bankwise_window(self, size: int) -> float:
         """Mean number of consecutive requests that enter per-bank buffers of ``size`` entries.
@@ -518,8 +528,8 @@ class DramAnalyticalModel(CostModel):
         in_flight = capacity + k.k_inflight
         if limited:
             in_flight = min(in_flight, in_flight_limit)
-        banks = profile.bank_parallelism(in_flight + k.k_bank_window * float(np.median(t["RC"] / per_request)))
-        terms.append(acts * t["RC"] / np.maximum(banks, 1.0))
+        serialisation = profile.bank_serialisation(in_flight + k.k_bank_window * float(np.median(t["RC"] / per_request)))
+        terms.append(acts * t["RC"] * serialisation)
         block_time = np.maximum(sum(term**p for term in terms) ** (1.0 / p), profile.block_arrival_span)
         finish = np.maximum.accumulate(np.maximum(np.cumsum(block_time), profile.block_arrival_start + block_time))
         # Requests of a block complete evenly over it; each waits from its own issue cycle.
