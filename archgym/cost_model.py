@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from archgym.errors import BackendUnavailableError, UnknownNameError
-from archgym.space import Design, DesignSpace
+from archgym.space import DesignSpace
 
 
 @dataclass(frozen=True)

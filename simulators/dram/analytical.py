@@ -32,13 +32,19 @@ activations, in memory clock cycles. Each term is a throughput bound:
 * activation rate: ``A * max(tRRD, tFAW / 4)``: at most four ACTs per tFAW
   window (JEDEC JESD79-3, section 13) and one per tRRD (tRRD_L within a DDR4
   bank group).
-* bank cycling: ``A * tRC / B``: back-to-back activations of one bank are at
-  least ``tRC = tRAS + tRP`` apart, and only the ``B`` distinct banks among
-  the requests still cycling can overlap their cycles. Those are the
-  requests in flight (``W + k_inflight``: they stay in flight after leaving
-  the scheduler buffer) plus a share ``k_bank_window`` of those issued within
-  the last tRC, about ``tRC / tau`` with ``tau`` the time per request of the
-  other bounds: a bank keeps cycling after its request has completed.
+* bank cycling: ``A * tRC * mean(1 / B_i)``: back-to-back activations of one
+  bank are at least ``tRC = tRAS + tRP`` apart, and a request's activation
+  overlaps only with those of the ``B_i`` distinct banks among the requests
+  it shares the controller with: the next ``N`` requests, and for a request
+  that continues a run in its bank also the ``N`` before it (the run's
+  earlier requests are still being served). ``N`` is the requests in flight
+  (``W + k_inflight``: they stay in flight after leaving the scheduler
+  buffer) plus a share ``k_bank_window`` of those issued within the last
+  tRC, about ``tRC / tau`` with ``tau`` the time per request of the other
+  bounds: a bank keeps cycling after its request has completed. The
+  per-request harmonic form gives a closed-page sequential run of ``L``
+  requests per bank ``tRC * (1 - W / L)`` per request for ``W <= L / 2``,
+  as DRAMSys measures.
 * scheduler buffer occupancy (Little's law, Kleinrock 1975): a request holds
   its buffer slot until its column command issues: ``k_hit`` cycles for a
   hit, ``tRCD + k_miss`` for a miss, ``tRP + tRCD + k_miss`` for a conflict,
@@ -116,7 +122,7 @@ from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpe
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.trace import Trace
-from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload, workload_name
+from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload
 
 BLOCK_REQUESTS = 32
 """Requests per block: short enough to keep the phases of cloud traces apart."""
