@@ -14,46 +14,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
+from archgym.validate import OVERALL, compare_pairs, load_reference, validate_against_reference
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
-METRICS = {"total_time_ns": "total_time_ns", "energy_pj": "energy_pj", "power_mw": "power_mw"}
+METRICS = ("total_time_ns", "energy_pj", "power_mw")
 
 
-def predict(reference: Path, model: DramAnalyticalModel) -> pd.DataFrame:
-    """The calibration rows with the model's prediction beside each metric."""
-    rows = pd.read_csv(reference / "dramsys_ddr3_calibration.csv")
-    rows = rows[rows["ok"] == 1].copy()
-    for trace, group in rows.groupby("trace"):
-        designs = group[list(DRAM_DESIGN_SPACE.names)].to_dict("records")
-        batch = model.evaluate_batch(designs, reference / "traces" / f"{trace}.stl")
-        for metric in METRICS:
-            rows.loc[group.index, f"model_{metric}"] = batch.metrics[metric]
-    return rows
+def predict(reference: Path, model: DramAnalyticalModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The calibration rows, and the model's values paired with them row by row."""
+    rows = load_reference(reference / "dramsys_ddr3_calibration.csv", DRAM_DESIGN_SPACE, trace_dir=reference / "traces")
+    pairs = validate_against_reference(model, rows, METRICS, chunk_size=len(rows))
+    return rows, pairs
 
 
-def fidelity_table(rows: pd.DataFrame) -> pd.DataFrame:
+def fidelity_table(pairs: pd.DataFrame) -> pd.DataFrame:
     """Spearman and median absolute percentage error per trace and metric."""
-    records = []
-    for trace, group in rows.groupby("trace", sort=False):
-        for metric, column in METRICS.items():
-            truth, model = group[column].to_numpy(), group[f"model_{metric}"].to_numpy()
-            records.append(
-                {
-                    "trace": trace,
-                    "metric": metric,
-                    "designs": len(group),
-                    "spearman": spearmanr(truth, model)[0],
-                    "median_ape_pct": float(np.median(np.abs(model / truth - 1)) * 100),
-                    "p90_ape_pct": float(np.percentile(np.abs(model / truth - 1), 90) * 100),
-                }
-            )
-    return pd.DataFrame(records)
+    table = compare_pairs(pairs, METRICS)
+    table = table[table["workload"] != OVERALL].rename(columns={"workload": "trace", "n": "designs"})
+    return table[["trace", "metric", "designs", "spearman", "median_ape_pct", "p90_ape_pct"]]
 
 
 def main() -> None:
@@ -62,11 +44,11 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.reference / "dramsys_ddr3_calibration.csv").exists():
         raise SystemExit(f"reference data not found in {args.reference}; pass --reference DIR")
-    rows = predict(args.reference, DramAnalyticalModel("ddr3-1600"))
+    rows, pairs = predict(args.reference, DramAnalyticalModel("ddr3-1600"))
     pd.set_option("display.width", 140)
     for title, subset in (
-        ("all designs", rows),
-        ("held-out half (odd design ids)", rows[rows["design_id"] % 2 == 1]),
+        ("all designs", pairs),
+        ("held-out half (odd design ids)", pairs[(rows["design_id"] % 2 == 1).to_numpy()]),
     ):
         table = fidelity_table(subset)
         print(f"\n== {title} ==")
