@@ -111,6 +111,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -395,6 +396,8 @@ class DramAnalyticalModel(CostModel):
         self.constants = constants or ModelConstants()
         self.default_workload = default_workload
         self._tables: dict[Any, _CoreTable] = {}
+        # What besides the trace determines a table, for the cache shared across instances.
+        self._cache_identity = (repr(self.memspec), repr(self.mapping), self.constants)
         self._knob_lookup = [
             {value: i for i, value in enumerate(self.design_space[name].values)}
             for name in self.design_space.names
@@ -440,11 +443,12 @@ class DramAnalyticalModel(CostModel):
 
     # -- workload statistics and the structural table ---------------------------------
     def _table(self, workload: Any) -> _CoreTable:
-        key = workload if isinstance(workload, str) else None
+        # Names and paths key this model's own cache directly, so repeat calls skip resolving.
+        key = workload if isinstance(workload, (str, os.PathLike)) else None
         if key is not None and key in self._tables:
             return self._tables[key]
         trace = resolve_workload(workload)
-        fingerprint = (trace.fingerprint(), repr(self.memspec), repr(self.mapping), self.constants)
+        fingerprint = (trace.fingerprint(), *self._cache_identity)
         table = _TABLE_CACHE.get(fingerprint)
         if table is None:
             table = self._build_table(TraceProfile(trace, self.memspec, self.mapping))
