@@ -56,17 +56,34 @@ activations, in memory clock cycles. Each term is a throughput bound:
 * arbiter round trip (Fifo and Reorder arbiters only): those arbiters keep at
   most MaxActiveTransactions requests in flight, each for its full latency
   (activation, ``CL + tBURST`` to the data, plus an arbiter overhead
-  ``k_arbiter``, and ``k_reorder`` more when the response queue reorders), so
-  ``n`` requests need ``sum(latency) / MaxActiveTransactions`` cycles. The
-  Reorder arbiter returns responses in request order, so a finished
-  transaction waits for slower earlier ones and stays counted: its effective
-  limit is ``k_reorder_scale * MaxActiveTransactions ** k_reorder_exponent``.
+  ``k_arbiter_fifo``, and ``k_reorder`` more when the response queue
+  reorders), so ``n`` requests need ``sum(latency) / MaxActiveTransactions``
+  cycles. The Reorder arbiter returns responses in request order, so a
+  finished transaction waits for slower earlier ones and stays counted. That
+  only happens when a later request can finish first, which needs it to go
+  to another bank: with ``x`` the share of consecutive requests to different
+  banks, its limit is ``(1 - x) * M + x * k_reorder_scale * M **
+  k_reorder_exponent`` and its overhead moves by ``x`` towards
+  ``k_arbiter_reorder`` (on a sequential stream it behaves like Fifo, as in
+  DRAMSys).
 
-The block time blends the bounds with a p-norm (``p = k_blend``), the usual
-smooth-maximum of bottleneck analysis: the largest bound dominates and
-near-equal bounds interfere. Blocks add up, and the last request drains
-through the pipeline (``k_drain``). A block never finishes before its last
-request arrives, so traces with idle gaps are not over-credited.
+The block time blends the bounds with a p-norm, the usual smooth maximum of
+bottleneck analysis: the largest bound dominates and near-equal bounds
+interfere. The exponent ``p = k_blend * W ** k_blend_depth`` grows with the
+look-ahead ``W``: the more requests the scheduler can choose from, the
+closer the controller runs to its tightest bound alone.
+
+On top of the blend comes the activation latency the look-ahead cannot
+hide: a request enters the scheduler when the one ``W`` places ahead of it
+issues, so its activation (``tRCD``, or ``tRP + tRCD`` for a conflict) is
+hidden behind the ``W`` requests in between, ``W * tau`` cycles at the
+blended time per request ``tau``, plus ``k_expose``; the rest stalls the
+pipeline. This is what makes a one-entry buffer pay about 16 cycles at every
+row change of a sequential stream.
+
+Blocks add up, and the last request drains through the pipeline
+(``k_drain``). A block never finishes before its last request arrives, so
+traces with idle gaps are not over-credited.
 
 Row outcomes per page policy (DRAMSys 4 semantics):
 
@@ -76,15 +93,20 @@ Row outcomes per page policy (DRAMSys 4 semantics):
   precharged early, turning that conflict into a (cheaper) miss.
 * Closed: every access activates and auto-precharges: all misses.
 * ClosedAdaptive: the row stays open only while a hit to it is queued. Behind
-  a Fifo or Reorder arbiter requests arrive in batches of the in-flight limit
-  ``M`` (a new one is admitted when a response returns), so one in ``M``
-  would-be hits finds nothing queued and closes the row.
+  a Fifo or Reorder arbiter a new request is admitted only when a response
+  returns. If the ``M`` requests in flight take less bus time than one round
+  trip with an activation (``M * tBURST < tRCD + CL + tBURST + overhead``),
+  requests arrive in batches of ``M``, the last of each batch finds nothing
+  queued and closes the row, and the slower round trip that follows keeps
+  the batches apart: one in ``M`` would-be hits becomes a miss. With more in
+  flight the queue never empties and rows stay open.
 
 Refresh (AllBank): one refresh is due every ``tREFI``; while requests are
 pending DRAMSys postpones up to RefreshMaxPostponed of them, so
 ``max(0, floor(T / tREFI) - RefreshMaxPostponed)`` refreshes fall inside a
-busy trace, each stalling the device for ``tRP + tRFC``. Refreshes pulled in
-during idle gaps (up to RefreshMaxPulledin) cost energy but no time.
+busy trace, each stalling the device for ``tRP + tRFC``, plus ``tRCD`` to
+reopen the row for the share of requests that would have hit it. Refreshes
+pulled in during idle gaps (up to RefreshMaxPulledin) cost energy but no time.
 
 Energy follows DRAMPower (Chandrasekar et al., "Improved Power Modeling of
 DDR SDRAMs", DSD 2011) with the IDD currents of the memspec, per device times
@@ -102,7 +124,7 @@ Average power is energy over total time. Average latency is the mean, over
 requests, of the time from the request's issue cycle to its completion.
 
 The ``k_*`` constants are the only fitted values (:class:`ModelConstants`);
-they were fitted (``benchmarks/dram_calibrate.py``, robust least squares on
+they were fitted (``benchmarks/dram_calibrate.py``, a robust fit on
 log total time) on the even design ids of the DRAMSys DDR3-1600 calibration
 set and checked on the odd ones (``benchmarks/dram_fidelity.py``).
 """
@@ -172,19 +194,26 @@ class ModelConstants:
             ``k_reorder_scale * MaxActiveTransactions ** k_reorder_exponent``: in-order
             response delivery holds finished transactions behind slower ones.
         k_reorder_exponent: See ``k_reorder_scale``.
+        k_expose: Cycles of a request's activation that stay hidden even when it
+            enters the scheduler just as the request ahead of it issues.
+        k_blend_depth: The blend exponent grows as ``window ** k_blend_depth``: the more
+            requests the scheduler can choose from, the closer the controller runs to
+            its tightest bound alone.
     """
 
-    k_hit: float = 0.386
-    k_miss: float = 0.0
-    k_arbiter_fifo: float = -0.128
-    k_arbiter_reorder: float = -1.802
-    k_reorder: float = -0.045
-    k_blend: float = 6.001
-    k_drain: float = 53.646
-    k_inflight: float = 0.023
-    k_bank_window: float = 0.314
-    k_reorder_scale: float = 1.063
-    k_reorder_exponent: float = 0.729
+    k_hit: float = 1.732
+    k_miss: float = 0.052
+    k_arbiter_fifo: float = -0.456
+    k_arbiter_reorder: float = 0.345
+    k_reorder: float = 0.169
+    k_blend: float = 4.936
+    k_drain: float = 60.0
+    k_inflight: float = 0.672
+    k_bank_window: float = 0.268
+    k_reorder_scale: float = 1.302
+    k_reorder_exponent: float = 0.562
+    k_expose: float = 1.298
+    k_blend_depth: float = 0.042
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -244,6 +273,9 @@ class TraceProfile:
         self.block_arrival_span = self.cycles[ends] - self.cycles[starts]
         self.block_arrival_start = self.cycles[starts] - self.cycles[0]
         self.idle_cycles = float(np.maximum(np.diff(self.cycles) - 1, 0).sum())
+        # Share of consecutive requests to different banks: only then can a later
+        # request complete before an earlier one.
+        self.bank_mixing = float(np.mean(self.bank[1:] != self.bank[:-1])) if n > 1 else 0.0
         self.block_switches = self._block_sum(np.r_[False, self.is_write[1:] != self.is_write[:-1]])
         # Consecutive requests to one bank group wait the long tCCD_L / tRRD_L (DDR4).
         group = self.bank // memspec.banks_per_group
@@ -438,6 +470,7 @@ class DramAnalyticalModel(CostModel):
             self._p_active += vpp_scale * ipp_standby
             self._p_precharged += vpp_scale * ipp_standby
         self._refresh_stall = t["RP"] + t["RFC"]
+        self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
 
@@ -502,22 +535,34 @@ class DramAnalyticalModel(CostModel):
             capacity = float(size)
         limited = arbiter != "Simple"
         in_flight_limit = float(max_active)
+        overhead = k.k_arbiter_fifo
         if arbiter == "Reorder":
-            in_flight_limit = k.k_reorder_scale * max_active**k.k_reorder_exponent
+            # In-order delivery holds a finished transaction behind slower earlier ones,
+            # which only happens when consecutive requests go to different banks.
+            mixing = profile.bank_mixing
+            in_flight_limit = (1 - mixing) * max_active + mixing * k.k_reorder_scale * max_active**k.k_reorder_exponent
+            overhead += mixing * (k.k_arbiter_reorder - k.k_arbiter_fifo)
+        if resp_queue == "Reorder":
+            overhead += k.k_reorder
         window = min(capacity, in_flight_limit) if limited else capacity
         h, m, c = profile.row_outcomes(policy, scheduler, window)
-        if limited and policy == "ClosedAdaptive":
-            # The arbiter admits a new request only when a response returns, so requests
-            # arrive in batches of the in-flight limit and the last of each batch finds no
-            # queued hit: its row is closed and the next access activates again.
-            closed_early = h / max(in_flight_limit, 1.0)
-            h, m = h - closed_early, m + closed_early
-        acts = m + c
         n = profile.block_requests
-        # FrFcfsGrp groups reads and writes within its window, so direction switches fall.
-        switches = profile.block_switches / (window if scheduler == "FrFcfsGrp" else 1.0)
         same_group = profile.block_same_group
         column_spacing = (n - same_group) * max(burst, t["CCD"]) + same_group * max(burst, t.get("CCD_L", t["CCD"]))
+        bus_per_request = column_spacing / n
+        if limited and policy == "ClosedAdaptive":
+            # The arbiter admits a new request only when a response returns. When the
+            # in-flight requests take less bus time than one round trip with an
+            # activation, requests arrive in batches of the in-flight limit and the
+            # last of each batch finds no queued hit: its row closes, the next access
+            # activates again, and the slower round trip keeps the batches apart.
+            round_trip_miss = t["RCD"] + t["CL"] + burst + overhead
+            batched = in_flight_limit * bus_per_request < round_trip_miss
+            closed_early = np.where(batched, h / max(in_flight_limit, 1.0), 0.0)
+            h, m = h - closed_early, m + closed_early
+        acts = m + c
+        # FrFcfsGrp groups reads and writes within its window, so direction switches fall.
+        switches = profile.block_switches / (window if scheduler == "FrFcfsGrp" else 1.0)
         rrd = t["RRD"] + (t.get("RRD_L", t["RRD"]) - t["RRD"]) * same_group / n
         terms = [
             column_spacing + switches * (t["WL"] + burst + t["WTR"]),
@@ -526,21 +571,23 @@ class DramAnalyticalModel(CostModel):
         ]
         service = h * (t["CL"] + burst) + m * (t["RCD"] + t["CL"] + burst) + c * (t["RP"] + t["RCD"] + t["CL"] + burst)
         if limited:
-            overhead = k.k_arbiter_fifo if arbiter == "Fifo" else k.k_arbiter_reorder
-            if resp_queue == "Reorder":
-                overhead += k.k_reorder
             terms.append((service + n * overhead) / in_flight_limit)
-        p = k.k_blend
+        p = k.k_blend * max(window, 1.0) ** k.k_blend_depth
         # Banks of requests issued within the last tRC may still be cycling, in flight or
         # not: estimate that count from the time per request without the bank bound.
-        unbanked = sum(term**p for term in terms) ** (1.0 / p)
+        unbanked = _smooth_max(terms, p)
         per_request = np.maximum(unbanked / n, 1.0)
         in_flight = capacity + k.k_inflight
         if limited:
             in_flight = min(in_flight, in_flight_limit)
         serialisation = profile.bank_serialisation(in_flight + k.k_bank_window * float(np.median(t["RC"] / per_request)))
         terms.append(acts * t["RC"] * serialisation)
-        block_time = np.maximum(sum(term**p for term in terms) ** (1.0 / p), profile.block_arrival_span)
+        blended = _smooth_max(terms, p)
+        # A request enters the scheduler when the one ``window`` places ahead issues; an
+        # activation that outlasts the time those requests take stalls the pipeline.
+        hidden = window * blended / n + k.k_expose
+        exposed = m * np.maximum(t["RCD"] - hidden, 0.0) + c * np.maximum(t["RP"] + t["RCD"] - hidden, 0.0)
+        block_time = np.maximum(blended + exposed, profile.block_arrival_span)
         finish = np.maximum.accumulate(np.maximum(np.cumsum(block_time), profile.block_arrival_start + block_time))
         # Requests of a block complete evenly over it; each waits from its own issue cycle.
         mid_completion = finish - block_time / 2
@@ -568,7 +615,7 @@ class DramAnalyticalModel(CostModel):
         scalars) or the ``numpy`` module for batches.
         """
         stalling = self.stalling_refreshes(core, refresh_on, postponed, ops)
-        cycles = core + stalling * self._refresh_stall
+        cycles = core + stalling * self.refresh_stall(hits / table.n_requests)
         # Refreshes pulled in during idle gaps cost energy, not time.
         idle_refreshes = ops.where(refresh_on, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
         # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
@@ -595,9 +642,14 @@ class DramAnalyticalModel(CostModel):
         due = ops.floor(core_cycles / self._refi)
         return ops.where(refresh_on, ops.maximum(due - postponed, 0.0), 0.0)
 
-    def refresh_stall_cycles(self, core_cycles, refresh_on, postponed):
+    def refresh_stall(self, hit_share):
+        """Cycles one refresh stalls the device: ``tRP + tRFC``, plus ``tRCD`` to reopen
+        the row for the share ``hit_share`` of requests that would have hit it."""
+        return self._refresh_stall + self._rcd * hit_share
+
+    def refresh_stall_cycles(self, core_cycles, refresh_on, postponed, hit_share):
         """Cycles refresh adds to busy runs of ``core_cycles`` (arrays)."""
-        return self.stalling_refreshes(core_cycles, refresh_on, postponed) * self._refresh_stall
+        return self.stalling_refreshes(core_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
 
     def _idle_refreshes(self, table: _CoreTable) -> float:
         return float(math.floor(table.idle_cycles / self._refi))
@@ -665,6 +717,13 @@ class DramAnalyticalModel(CostModel):
     def default_design() -> dict[str, Any]:
         """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
         return dict(DEFAULT_DRAM_DESIGN)
+
+
+def _smooth_max(terms: Sequence[np.ndarray], p: float) -> np.ndarray:
+    """The p-norm of per-block bounds, scaled by their maximum so large ``p`` cannot overflow."""
+    largest = np.maximum.reduce([np.broadcast_to(term, np.shape(terms[0])) for term in terms])
+    scale = np.where(largest > 0, largest, 1.0)
+    return scale * sum((term / scale) ** p for term in terms) ** (1.0 / p)
 
 
 def _metrics(energy_pj, time_ns, latency_ns, table: _CoreTable) -> dict[str, Any]:

@@ -81,6 +81,39 @@ def test_refresh_costs_time_and_energy_on_a_long_run(model):
     assert on["energy_pj"] > off["energy_pj"]
 
 
+def test_one_entry_buffer_pays_for_row_changes_on_a_stream(model):
+    # The next row's activation can start only once the request is in the buffer:
+    # DRAMSys measures about 3 % on the reference stream for one entry, nothing for eight.
+    quiet = {"PagePolicy": "Open", "SchedulerBuffer": "Shared", "RefreshPolicy": "NoRefresh"}
+    one, two, eight = (time_ns(model, "stream", RequestBufferSize=size, **quiet) for size in (1, 2, 8))
+    assert 1.01 < one / eight < 1.06
+    assert eight < two < one
+
+
+def test_reorder_arbiter_only_costs_when_requests_can_overtake(model):
+    def ratio(workload, max_active):
+        fifo = time_ns(model, workload, Arbiter="Fifo", MaxActiveTransactions=max_active)
+        return time_ns(model, workload, Arbiter="Reorder", MaxActiveTransactions=max_active) / fifo
+
+    # A sequential stream completes in order, so in-order delivery holds nothing back.
+    assert ratio("stream", 4) == pytest.approx(1.0, abs=0.02)
+    assert ratio("random", 16) > 1.05
+
+
+def test_closed_adaptive_keeps_rows_open_with_enough_requests_in_flight(model):
+    open_page = time_ns(model, "stream", PagePolicy="Open", Arbiter="Fifo", MaxActiveTransactions=16)
+    adaptive = {"PagePolicy": "ClosedAdaptive", "Arbiter": "Fifo"}
+    assert time_ns(model, "stream", MaxActiveTransactions=16, **adaptive) == pytest.approx(open_page, rel=0.02)
+    # Four in flight drain before a round trip with an activation: rows close between batches.
+    assert time_ns(model, "stream", MaxActiveTransactions=4, **adaptive) > 1.5 * open_page
+
+
+def test_refresh_reopens_the_row_for_requests_that_would_hit(model):
+    timings = model.memspec.timings
+    assert model.refresh_stall(0.0) == timings["RP"] + timings["RFC"]
+    assert model.refresh_stall(1.0) - model.refresh_stall(0.0) == timings["RCD"]
+
+
 def test_batch_matches_single_evaluations(model):
     indices = DRAM_DESIGN_SPACE.sample_indices(200, rng=1)
     designs = [DRAM_DESIGN_SPACE.decode(row) for row in indices]
@@ -131,10 +164,13 @@ def test_synthetic_workload_with_writes_and_idle_gaps(model):
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason=f"DRAMSys reference data not found at {REFERENCE}")
 def test_ranks_designs_like_dramsys_on_the_reference_traces(model):
+    # The fidelity target: on every reference trace, rank correlation >= 0.95 and median
+    # error <= 5 % for time, energy and power (benchmarks/dram_fidelity.py reports the split).
     rows = pd.read_csv(REFERENCE / "dramsys_ddr3_calibration.csv")
+    rows = rows[rows["ok"] == 1]
     for trace, group in rows.groupby("trace"):
         batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), REFERENCE / "traces" / f"{trace}.stl")
-        for metric in ("total_time_ns", "energy_pj"):
+        for metric in ("total_time_ns", "energy_pj", "power_mw"):
             truth, predicted = group[metric].to_numpy(), batch.metrics[metric]
-            assert spearmanr(truth, predicted)[0] >= 0.8, (trace, metric)
-            assert np.median(np.abs(predicted / truth - 1)) <= 0.20, (trace, metric)
+            assert spearmanr(truth, predicted)[0] >= 0.95, (trace, metric)
+            assert np.median(np.abs(predicted / truth - 1)) <= 0.05, (trace, metric)
