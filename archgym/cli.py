@@ -286,6 +286,72 @@ def run(
     )
 
 
+@app.command()
+def optimum(
+    env: Annotated[str, typer.Option(help="Problem.")] = "dram",
+    workload: Annotated[Optional[str], typer.Option(help="Workload name or trace file.")] = None,
+    objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "time",
+    target: Annotated[Optional[list[str]], typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
+    backend: Annotated[str, typer.Option(help="Cost model backend (it must score batches fast).")] = "analytical",
+    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Find the exact best design by evaluating every design (agents are scored by regret against it)."""
+    import numpy as np
+
+    from archgym.objective import make_objective
+    from archgym.optimum import find_optimum
+
+    try:
+        _check_env(env)
+        model = _backend(env, backend, memspec)
+        workload = workload if workload is not None else model.default_workload
+        goal = make_objective(objective, metrics=model.metrics, **_parse_assignments(target or [], "--target"))
+        size = model.design_space.size
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=error_console, transient=True,
+        ) as progress:
+            task = progress.add_task(f"preparing {workload}", total=size if math.isfinite(size) else None)
+            model.prepare(workload)
+            progress.update(task, description=f"enumerating {env}/{workload}")
+            best = find_optimum(model, goal, workload, callback=lambda done, total: progress.update(task, completed=done))
+    except ArchGymError as error:
+        raise _fail(error) from None
+    order = np.argsort(-np.nan_to_num(best.rewards, nan=-np.inf), kind="stable")[:top]
+    indices = model.design_space.all_indices()
+    leaders = [model.design_space.decode(indices[i]) for i in order]
+    if as_json:
+        console.print_json(json.dumps({
+            "env": env, "backend": model.name, "workload": str(workload), "objective": goal.describe(),
+            "design": best.design, "reward": best.reward, "metrics": best.metrics,
+            "designs_evaluated": best.designs_evaluated, "wall_time_s": best.wall_time_s,
+            "within_1pct_share": best.share_within(0.01),
+            "top": [{"design": d, "reward": float(best.rewards[i])} for d, i in zip(leaders, order)],
+        }, default=str))
+        return
+    table = Table("knob", "value", title=f"best of {best.designs_evaluated:,} designs", title_justify="left")
+    for name, value in best.design.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    metrics = Table("metric", "value", "unit", title=f"its metrics ({model.name}, {workload})", title_justify="left")
+    for spec in model.metrics:
+        metrics.add_row(spec.name, _format(best.metrics.get(spec.name, math.nan)), spec.unit)
+    console.print(metrics)
+    if top > 1:
+        # One column per design keeps the table narrow whatever the number of knobs.
+        ranking = Table("", *(f"#{rank}" for rank in range(1, len(order) + 1)), title=f"top {top}", title_justify="left")
+        ranking.add_row("reward", *(f"{best.rewards[i]:.6g}" for i in order))
+        for name in model.design_space.names:
+            ranking.add_row(name, *(str(design[name]) for design in leaders))
+        console.print(ranking)
+    console.print(
+        f"reward ({goal.describe()}): {best.reward:.6g}; {best.share_within(0.01):.2%} of designs are within 1 % "
+        f"of it; enumeration took {best.wall_time_s:.1f} s"
+    )
+
+
 _REFERENCE_SUFFIXES = (".csv", ".parquet", ".jsonl")
 
 
