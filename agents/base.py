@@ -218,8 +218,8 @@ _BUNDLED: tuple[_BundledModule, ...] = (
     _BundledModule("archgym.agents.random_walk", ("random",), aliases=("random_walk",)),
     _BundledModule("archgym.agents.ga", ("ga",)),
     _BundledModule("archgym.agents.aco", ("aco",)),
-    _BundledModule("archgym.agents.bayesopt", ("bayesopt",)),
-    _BundledModule("archgym.agents.rl", ("rl",), extra="rl"),
+    _BundledModule("archgym.agents.bayesopt", ("bo",), aliases=("bayesopt",)),
+    _BundledModule("archgym.agents.rl", ("ppo",), aliases=("rl",), extra="rl"),
     _BundledModule("archgym.agents.marl", ("marl",), extra="marl"),
 )
 
