@@ -50,6 +50,26 @@ def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{what}: {error}") from None
 
 
+def _load_plugins(plugins: list[str]) -> None:
+    """Import modules or Python files that register agents or backends."""
+    import importlib
+    import importlib.util
+
+    for plugin in plugins:
+        path = Path(plugin)
+        try:
+            if path.suffix == ".py":
+                if not path.is_file():
+                    raise ConfigurationError(f"--plugin: no such file {plugin!r}")
+                spec = importlib.util.spec_from_file_location(f"archgym_plugin_{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(plugin)
+        except (ImportError, SyntaxError) as error:
+            raise ConfigurationError(f"--plugin {plugin!r} could not be imported: {error}") from None
+
+
 def _check_env(env: str) -> None:
     envs = sorted({b.env for b in list_backends()})
     if env not in envs:
@@ -193,6 +213,8 @@ def run(
     agent_config: Annotated[Optional[list[str]], typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Designs asked for and evaluated at once.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
+    plugin: Annotated[Optional[list[str]], typer.Option(
+        help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
 ) -> None:
     """Search the design space with an agent and log every evaluation."""
     from archgym.agents.base import make_agent
@@ -208,6 +230,7 @@ def run(
     from archgym.search import run_search
 
     try:
+        _load_plugins(plugin or [])
         _check_env(env)
         if resume:
             previous = read_run_metadata(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -91,3 +92,19 @@ def test_bad_input_names_the_problem(tmp_path, args, message):
     result = invoke(*args, *extra)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_run_imports_a_plugin_that_registers_an_agent(tmp_path):
+    plugin = Path(__file__).resolve().parents[1] / "experiments" / "custom_agent.py"
+    out = tmp_path / "run"
+    result = invoke("run", "--plugin", str(plugin), "--agent", "hill-climb", "--agent-config", "patience=5",
+                    "--workload", "random", "--budget", "30", "--objective", "time", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = load_dataset(out)
+    assert len(rows) == 30 and set(rows.agent) == {"hill-climb"}
+
+
+def test_missing_plugin_is_a_clear_error(tmp_path):
+    result = invoke("run", "--plugin", str(tmp_path / "absent.py"), "--agent", "x", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert "no such file" in result.output
