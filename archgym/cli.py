@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -30,7 +31,7 @@ console = Console()
 error_console = Console(stderr=True)
 
 def _fail(error: Exception) -> typer.Exit:
-    error_console.print(f"[bold red]error:[/] {error}")
+    error_console.print(f"[bold red]error:[/] {escape(str(error))}")
     return typer.Exit(code=2)
 
 
@@ -118,7 +119,7 @@ def envs(
         available = None
         for info in (b for b in backends if b.env == problem):
             reason = info.unavailable_reason()
-            table.add_row(info.name, "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {reason}", info.description)
+            table.add_row(info.name, "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {escape(reason)}", info.description)
             if reason is None and available is None:
                 available = info
         console.print(table)
@@ -141,8 +142,34 @@ def envs(
         for p in model.design_space:
             knobs.add_row(p.name, p.kind.value, p.allowed(), p.description)
         console.print(knobs)
-    console.print(f"[bold]agents[/]: {', '.join(list_agents())}")
+    console.print(f"[bold]agents[/]: {', '.join(list_agents())} (settings: archgym agents)")
     console.print(f"[bold]objectives[/]: {', '.join(list_objectives())}")
+
+
+@app.command()
+def agents(
+    plugin: Annotated[Optional[list[str]], typer.Option(
+        help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
+) -> None:
+    """List the search agents, what they do and their settings with defaults."""
+    from archgym.agents.base import agent_class, list_agents
+
+    try:
+        _load_plugins(plugin or [])
+    except ArchGymError as error:
+        raise _fail(error) from None
+    table = Table("agent", "description", "settings (defaults)", box=box.SIMPLE, title_justify="left")
+    for name in list_agents():
+        try:
+            cls = agent_class(name)
+        except ArchGymError as error:
+            table.add_row(name, f"[dim]unavailable: {escape(str(error))}[/]", "")
+            continue
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        settings = ", ".join(f"{key}={value!r}" for key, value in cls.defaults.items())
+        table.add_row(name, escape(summary), escape(settings) or "-")
+    console.print(table)
+    console.print("set with: archgym run --agent NAME --agent-config key=value ...")
 
 
 @app.command()
@@ -193,7 +220,7 @@ def evaluate(
         metrics.add_row(spec.name, _format(result.metrics.get(spec.name, math.nan)), spec.unit)
     console.print(metrics)
     if not result.feasible:
-        console.print(f"[yellow]infeasible[/]: {result.reason}")
+        console.print(f"[yellow]infeasible[/]: {escape(result.reason)}")
     if reward is not None:
         console.print(f"reward ({objective}): {reward:.6g}")
 

@@ -108,3 +108,11 @@ def test_missing_plugin_is_a_clear_error(tmp_path):
     result = invoke("run", "--plugin", str(tmp_path / "absent.py"), "--agent", "x", "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_agents_lists_settings_and_explains_missing_extras():
+    result = invoke("agents")
+    assert result.exit_code == 0, result.output
+    assert "random" in result.output and "local_prob" in result.output
+    # Rich markup must not swallow the extra's name in install hints.
+    assert "[rl]" in result.output or "n_steps" in result.output
