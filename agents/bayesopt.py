@@ -1,0 +1,335 @@
+"""Bayesian optimisation with scikit-optimize's ask/tell :class:`skopt.Optimizer`.
+
+A surrogate model (a Gaussian process, a random forest or extra trees) is
+fitted to every result told so far, and the next design is the one that
+optimises an acquisition function (expected improvement, probability of
+improvement, a lower confidence bound, or a hedge between the three) over the
+surrogate. The first ``initial_points`` designs come from a random or
+space-filling generator, before any model exists.
+
+The skopt search space is derived from the :class:`~archgym.space.DesignSpace`
+alone:
+
+============  =======================================================
+knob kind     skopt dimension
+============  =======================================================
+categorical   ``Categorical`` over the value indices (one-hot for a GP)
+ordinal       ``Integer(0, n - 1)`` over the value indices, so the model
+              sees the order; decoded with ``Parameter.value_at``
+integer       ``Integer(low, high)``
+float         ``Real(low, high)``
+============  =======================================================
+
+Knobs with a single value are held fixed and not shown to skopt.
+
+skopt minimises, so the agent tells it ``-reward``. Infeasible evaluations and
+NaN or infinite rewards are told as the worst objective of any feasible trial
+seen so far (re-evaluated at every update), so that an objective's sentinel
+reward for infeasible designs (e.g. ``-1e6``) does not squash the surrogate's
+view of the feasible designs.
+
+Cost: a GP refit is cubic in the number of results and skopt refits after
+every update, so a run of ``N`` evaluations costs ``O(N^4)`` in total; the
+acquisition is also evaluated at ``n_candidates`` random designs after every
+update. A few hundred evaluations are fine with the GP; use ``estimator="RF"``
+or ``"ET"`` (roughly linear per update) or fewer ``n_candidates`` for longer
+runs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from skopt import Optimizer
+from skopt.space import Categorical, Dimension, Integer, Real
+
+from archgym.agents.base import Agent, Trial, register_agent
+from archgym.errors import ConfigurationError
+from archgym.space import Design, DesignSpace, Parameter, ParameterKind
+
+__all__ = ["BayesOpt"]
+
+_ESTIMATORS = ("GP", "RF", "ET")
+_ACQUISITIONS = ("gp_hedge", "EI", "PI", "LCB")
+_INITIAL_POINT_GENERATORS = ("random", "sobol", "halton", "hammersly", "lhs", "grid")
+_ACQ_OPTIMIZERS = ("auto", "sampling", "lbfgs")
+_BATCH_STRATEGIES = ("cl_min", "cl_mean", "cl_max")
+
+_GBRT_UNSUPPORTED = (
+    "agent 'bo': estimator 'GBRT' is not supported: scikit-optimize 0.10 (unmaintained) wraps it in "
+    "a quantile regressor that current scikit-learn no longer recognises as a regressor, so skopt "
+    "rejects it; use one of GP, RF, ET"
+)
+
+_MAX_RANDOM_TRIES = 64
+"""Random draws for a not yet suggested design before enumerating the unseen ones."""
+
+DesignKey = tuple[Any, ...]
+
+
+@register_agent("bo", aliases=("bayesopt",))
+class BayesOpt(Agent):
+    """Bayesian optimisation with a GP, random-forest or extra-trees surrogate (scikit-optimize).
+
+    Settings (``config``):
+
+    - ``estimator``: Surrogate model: ``"GP"`` (Gaussian process with a Matern
+      kernel; default), ``"RF"`` (random forest) or ``"ET"`` (extra trees).
+      ``"GBRT"`` is rejected: it does not work with current scikit-learn.
+    - ``acquisition``: skopt's ``acq_func``: ``"gp_hedge"`` (default; picks
+      one of EI, PI, LCB at random, favouring the one that has done best),
+      ``"EI"``, ``"PI"`` or ``"LCB"``.
+    - ``initial_points``: Designs proposed by ``initial_point_generator``
+      before the first model is fitted (at least 1).
+    - ``initial_point_generator``: ``"random"`` (default), ``"sobol"``,
+      ``"halton"``, ``"hammersly"``, ``"lhs"`` or ``"grid"``.
+    - ``acq_optimizer``: How the acquisition is optimised: ``"sampling"``
+      (best of ``n_candidates`` random designs), ``"lbfgs"`` (L-BFGS from the
+      best few of them; GP only) or ``"auto"`` (default; lbfgs for a GP,
+      sampling otherwise).
+    - ``n_candidates``: Random designs at which the acquisition is evaluated
+      after every update.
+    - ``xi``: Improvement margin of EI and PI (>= 0); larger explores more.
+    - ``kappa``: Weight of the standard deviation in LCB (>= 0); larger
+      explores more.
+    - ``batch_strategy``: Constant-liar strategy of ``suggest(n)`` for
+      ``n > 1``: each design of the batch is told to a copy of the optimiser
+      with a fake result, the best (``"cl_min"``, default), mean
+      (``"cl_mean"``) or worst (``"cl_max"``) objective seen so far, before the
+      next one is chosen. ``cl_max`` spreads a batch out the most.
+
+    A suggested design is never suggested again (unless the space has no
+    other design left): a repeat from skopt is replaced by a random unseen
+    design. Once every design of a finite space has been suggested,
+    :meth:`suggest` returns no more designs. Ask for a batch with
+    ``suggest(n)`` rather than calling ``suggest(1)`` repeatedly without
+    telling results, which gives random designs after the first.
+
+    Args:
+        design_space: The space to search.
+        seed: Seed of skopt's random state; the same seed gives the same suggestions.
+        **config: The settings above.
+
+    Raises:
+        ConfigurationError: a setting is unknown, has the wrong type or an
+            unsupported value.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "estimator": "GP",
+        "acquisition": "gp_hedge",
+        "initial_points": 10,
+        "initial_point_generator": "random",
+        "acq_optimizer": "auto",
+        "n_candidates": 2000,
+        "xi": 0.01,
+        "kappa": 1.96,
+        "batch_strategy": "cl_min",
+    }
+
+    def __init__(self, design_space: DesignSpace, seed: int | None = None, **config: Any) -> None:
+        super().__init__(design_space, seed=seed, **config)
+        self._validate_config()
+        self._fixed: Design = {
+            p.name: _single_value(p) for p in design_space.parameters if _is_fixed(p)
+        }
+        self._free: tuple[Parameter, ...] = tuple(p for p in design_space.parameters if not _is_fixed(p))
+        self._known: set[DesignKey] = set()
+        # Objective (-reward) of every told trial, NaN for infeasible ones, in skopt's order.
+        self._objectives: list[float] = []
+        self._optimizer = self._build_optimizer() if self._free else None
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def _validate_config(self) -> None:
+        config = self.config
+        if config["estimator"].upper() == "GBRT":
+            raise ConfigurationError(_GBRT_UNSUPPORTED)
+        for setting, allowed in (
+            ("estimator", _ESTIMATORS),
+            ("acquisition", _ACQUISITIONS),
+            ("initial_point_generator", _INITIAL_POINT_GENERATORS),
+            ("acq_optimizer", _ACQ_OPTIMIZERS),
+            ("batch_strategy", _BATCH_STRATEGIES),
+        ):
+            config[setting] = _choice(setting, config[setting], allowed)
+        if config["acq_optimizer"] == "lbfgs" and config["estimator"] != "GP":
+            raise ConfigurationError(
+                f"agent 'bo': acq_optimizer 'lbfgs' needs the gradient of the surrogate, which only "
+                f"estimator 'GP' provides (estimator is {config['estimator']!r}); use 'sampling' or 'auto'"
+            )
+        for name in ("initial_points", "n_candidates"):
+            if config[name] < 1:
+                raise ConfigurationError(f"agent 'bo': {name} must be at least 1, got {config[name]!r}")
+        for name in ("xi", "kappa"):
+            if not (math.isfinite(config[name]) and config[name] >= 0.0):
+                raise ConfigurationError(
+                    f"agent 'bo': {name} must be a finite number >= 0, got {config[name]!r}"
+                )
+
+    def _build_optimizer(self) -> Optimizer:
+        config = self.config
+        with warnings.catch_warnings():
+            # scipy's Sobol' sampler warns when the number of points is not a power of two.
+            warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+            return Optimizer(
+                dimensions=[_dimension(p) for p in self._free],
+                base_estimator=config["estimator"],
+                n_initial_points=config["initial_points"],
+                initial_point_generator=config["initial_point_generator"],
+                acq_func=config["acquisition"],
+                acq_optimizer=config["acq_optimizer"],
+                random_state=int(self.rng.integers(2**31 - 1)),
+                acq_func_kwargs={"xi": config["xi"], "kappa": config["kappa"]},
+                acq_optimizer_kwargs={"n_points": config["n_candidates"]},
+            )
+
+    # -- ask ------------------------------------------------------------------------------------
+
+    def suggest(self, n: int = 1) -> list[Design]:
+        """Return up to ``n`` designs not suggested before (fewer once a finite space runs out).
+
+        With ``n > 1`` the batch comes from skopt's constant-liar strategy
+        (``batch_strategy``), so its designs are spread out rather than all
+        at the acquisition optimum.
+        """
+        if n < 0:
+            raise ValueError(f"suggest(n) needs n >= 0, got {n}")
+        if n == 0:
+            return []
+        if self._optimizer is None:
+            proposals = [dict(self._fixed)]  # every knob is fixed: the space holds one design
+        else:
+            proposals = [self._decode(point) for point in self._ask(n)]
+        designs: list[Design] = []
+        for design in proposals:
+            if self._key(design) in self._known:
+                replacement = self._unseen_design()
+                if replacement is None:
+                    break
+                design = replacement
+            self._known.add(self._key(design))
+            designs.append(design)
+        return designs
+
+    def _ask(self, n: int) -> list[list[Any]]:
+        assert self._optimizer is not None
+        with warnings.catch_warnings():
+            # skopt warns when its optimum was evaluated before; suggest() replaces such repeats.
+            warnings.filterwarnings("ignore", message="The objective has been evaluated", category=UserWarning)
+            if n == 1:
+                return [self._optimizer.ask()]
+            return self._optimizer.ask(n_points=n, strategy=self.config["batch_strategy"])
+
+    def _unseen_design(self) -> Design | None:
+        """A uniformly random design not suggested or told before, or None if there is none."""
+        space = self.design_space
+        if space.is_discrete and len(self._known) >= space.size:
+            return None
+        for _ in range(_MAX_RANDOM_TRIES):
+            design = space.sample(self.rng)
+            if self._key(design) not in self._known:
+                return design
+        # Most of a (necessarily small, discrete) space is known: pick among the rest directly.
+        unseen = [row for row in space.all_indices() if self._key(space.decode(row)) not in self._known]
+        if not unseen:
+            return None
+        return space.decode(unseen[int(self.rng.integers(len(unseen)))])
+
+    # -- tell -----------------------------------------------------------------------------------
+
+    def update(self, trials: Sequence[Trial]) -> None:
+        """Tell skopt the results (as ``-reward``, infeasible ones as the worst seen) and refit."""
+        super().update(trials)
+        if not trials:
+            return
+        for trial in trials:
+            self._known.add(self._key(trial.design))
+        if self._optimizer is None:
+            return
+        new_objectives = [
+            -trial.reward if trial.evaluation.feasible and math.isfinite(trial.reward) else math.nan
+            for trial in trials
+        ]
+        self._objectives.extend(new_objectives)
+        penalty = self._penalty()
+        # Earlier infeasible results were told the penalty of their time; the worst may have changed.
+        told = self._optimizer.yi
+        for i, objective in enumerate(self._objectives[: len(told)]):
+            if math.isnan(objective):
+                told[i] = penalty
+        points = [self._encode(trial.design) for trial in trials]
+        values = [penalty if math.isnan(v) else v for v in new_objectives]
+        self._optimizer.tell(points, values)
+
+    def _penalty(self) -> float:
+        """skopt objective for infeasible results: the worst feasible one so far (0 before any)."""
+        finite = [v for v in self._objectives if not math.isnan(v)]
+        return max(finite) if finite else 0.0
+
+    # -- conversions ----------------------------------------------------------------------------
+
+    def _encode(self, design: Design) -> list[Any]:
+        """skopt point (one entry per free knob) of a design."""
+        return [_to_skopt(p, design[p.name]) for p in self._free]
+
+    def _decode(self, point: Sequence[Any]) -> Design:
+        """Design of a skopt point, with the fixed knobs filled in, in knob order."""
+        free = {p.name: _from_skopt(p, x) for p, x in zip(self._free, point)}
+        return {name: free[name] if name in free else self._fixed[name] for name in self.design_space.names}
+
+    def _key(self, design: Design) -> DesignKey:
+        return tuple(self.design_space[name].canonical(design[name]) for name in self.design_space.names)
+
+
+def _is_fixed(parameter: Parameter) -> bool:
+    if parameter.kind is ParameterKind.FLOAT:
+        return parameter.values[0] == parameter.values[1]
+    return parameter.cardinality == 1
+
+
+def _single_value(parameter: Parameter) -> Any:
+    if parameter.kind is ParameterKind.FLOAT:
+        return float(parameter.values[0])
+    return parameter.value_at(0)
+
+
+def _dimension(parameter: Parameter) -> Dimension:
+    kind = parameter.kind
+    if kind is ParameterKind.CATEGORICAL:
+        # Indices, not values: skopt needs hashable, sortable categories of one type.
+        return Categorical(list(range(parameter.cardinality)), name=parameter.name)
+    if kind is ParameterKind.ORDINAL:
+        return Integer(0, parameter.cardinality - 1, name=parameter.name)
+    low, high = parameter.values
+    if kind is ParameterKind.INTEGER:
+        return Integer(int(low), int(high), name=parameter.name)
+    return Real(float(low), float(high), name=parameter.name)
+
+
+def _to_skopt(parameter: Parameter, value: Any) -> Any:
+    if parameter.kind in (ParameterKind.CATEGORICAL, ParameterKind.ORDINAL):
+        return parameter.index_of(value)
+    return parameter.canonical(value)
+
+
+def _from_skopt(parameter: Parameter, x: Any) -> Any:
+    if parameter.kind in (ParameterKind.CATEGORICAL, ParameterKind.ORDINAL):
+        return parameter.value_at(int(x))
+    low, high = parameter.values
+    if parameter.kind is ParameterKind.INTEGER:
+        return int(x)
+    return float(min(max(float(x), low), high))  # the unit-range transform can round past a bound
+
+
+def _choice(setting: str, value: str, allowed: Sequence[str]) -> str:
+    """skopt's spelling of ``value`` among ``allowed``, matched ignoring case."""
+    for option in allowed:
+        if value.lower() == option.lower():
+            return option
+    raise ConfigurationError(
+        f"agent 'bo': {setting} {value!r} is not supported; use one of {', '.join(allowed)}"
+    )
