@@ -10,4 +10,4 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 # Registers the gymnasium environment ids (archgym/DRAM-v0, ...).
-import archgym.envs  # noqa: E402,F401
+import archgym.envs  # noqa: F401

@@ -12,7 +12,14 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from archgym import __version__
@@ -196,7 +203,7 @@ def evaluate(
             raise ConfigurationError("--design must be a JSON object mapping knob names to values")
         for name in given:
             model.design_space[name]  # names an unknown knob clearly
-        defaults = getattr(model, "default_design", lambda: {})()
+        defaults = getattr(model, "default_design", dict)()
         full = model.design_space.complete(given, defaults)
         model.prepare(workload)
         result = model.evaluate(full, workload)

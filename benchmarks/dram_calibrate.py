@@ -27,7 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
 
-from archgym.simulators.dram.analytical import DramAnalyticalModel, ModelConstants, TraceProfile, _STRUCTURAL_KNOBS
+from archgym.simulators.dram.analytical import (
+    _STRUCTURAL_KNOBS,
+    DramAnalyticalModel,
+    ModelConstants,
+    TraceProfile,
+)
 from archgym.simulators.dram.workloads import resolve_workload
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"

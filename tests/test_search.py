@@ -271,10 +271,9 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path, objective: Objectiv
                       batch_size=batch_size)
 
     # The first attempt dies after 12 evaluations; the logger is closed on the way out.
-    with new_logger(tmp_path, "resumable", seed=9) as log:
-        with pytest.raises(_Crash):
-            run_search(make_agent("random", SPACE, seed=9, **config), ToyCache(), objective, 30,
-                       batch_size=batch_size, logger=log, callback=_crash_after(12))
+    with new_logger(tmp_path, "resumable", seed=9) as log, pytest.raises(_Crash):
+        run_search(make_agent("random", SPACE, seed=9, **config), ToyCache(), objective, 30,
+                   batch_size=batch_size, logger=log, callback=_crash_after(12))
     rows = load_run_rows(tmp_path, "resumable")
     assert len(rows) == 12
 

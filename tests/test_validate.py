@@ -15,7 +15,12 @@ from archgym.cli import app
 from archgym.cost_model import CostModel, Evaluation, list_backends, make_backend
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.validate import (
-    OVERALL, compare, compare_pairs, load_reference, sample_designs, validate_backends,
+    OVERALL,
+    compare,
+    compare_pairs,
+    load_reference,
+    sample_designs,
+    validate_backends,
 )
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"

@@ -152,7 +152,7 @@ _NUMBER = r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)
 
 def _summary_line(label: str) -> re.Pattern[str]:
     # "<label>: <number> <unit>" on one line; [ \t] keeps a missing unit from matching the next line.
-    return re.compile(rf"{re.escape(label)}:[ \t]*{_NUMBER}[ \t]*(?P<unit>\S+)", re.I)
+    return re.compile(rf"{re.escape(label)}:[ \t]*{_NUMBER}[ \t]*(?P<unit>\S+)", re.IGNORECASE)
 
 
 _SUMMARY_LINES: dict[str, tuple[re.Pattern[str], dict[str, int]]] = {

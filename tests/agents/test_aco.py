@@ -199,7 +199,7 @@ def test_closeness_keeps_ordered_knobs_near_the_best_design(space: DesignSpace) 
         best = {**LOW, "size": 8, "ways": 9}
         tell(agent, [best], [1.0])
         walks = agent.suggest(300)
-        size, ways = space["size"], space["ways"]
+        size = space["size"]
         return np.mean([abs(size.index_of(d["size"]) - 3) + abs(d["ways"] - 9) for d in walks])
 
     assert mean_steps_from_best(3.0) < 0.5 * mean_steps_from_best(0.0)
