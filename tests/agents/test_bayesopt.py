@@ -1,0 +1,180 @@
+"""Tests for archgym.agents.bayesopt."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from skopt.learning import ExtraTreesRegressor, RandomForestRegressor
+
+from archgym.agents.base import Trial, make_agent
+from archgym.agents.bayesopt import BayesOpt, _ExtraTrees, _RandomForest
+from archgym.cost_model import Evaluation
+from archgym.errors import ConfigurationError
+from archgym.space import Design, DesignSpace, Parameter
+
+FAST = {"initial_points": 4, "n_candidates": 200}
+
+
+@pytest.fixture
+def space() -> DesignSpace:
+    return DesignSpace(
+        [
+            Parameter("size", (1, 2, 4, 8, 16, 32, 64, 128), "ordinal"),
+            Parameter("policy", ("lru", "fifo", "random", "plru")),
+            Parameter("ways", (1, 16), "integer"),
+            Parameter("clock_ghz", (0.5, 2.0), "float"),
+            Parameter("fixed", ("only",)),
+        ],
+        name="toy",
+    )
+
+
+@pytest.fixture
+def tiny_space() -> DesignSpace:
+    return DesignSpace([Parameter("a", (0, 1, 2), "ordinal"), Parameter("b", ("x", "y"))], name="tiny")
+
+
+def distance_reward(design: Design) -> float:
+    """Highest (0) at size 32, plru, 11 ways, 1.4 GHz; on the tiny space, at a = 2, b = "y"."""
+    if "size" not in design:
+        return -abs(design["a"] - 2) - (design["b"] != "y")
+    size_index = int(math.log2(design["size"]))
+    return -(
+        abs(size_index - 5)
+        + (design["policy"] != "plru")
+        + abs(design["ways"] - 11) / 3
+        + 2 * abs(design["clock_ghz"] - 1.4)
+    )
+
+
+def trial(design: Design, reward: float, step: int, feasible: bool = True) -> Trial:
+    evaluation = Evaluation({"r": reward}) if feasible else Evaluation({}, feasible=False, reason="too hot")
+    return Trial(design, evaluation, reward if feasible else -1e6, step)
+
+
+def run(agent: BayesOpt, evaluations: int, batch: int = 1) -> list[Trial]:
+    trials: list[Trial] = []
+    while len(trials) < evaluations:
+        designs = agent.suggest(batch)
+        if not designs:
+            break
+        told = [trial(d, distance_reward(d), len(trials) + i) for i, d in enumerate(designs)]
+        agent.update(told)
+        trials += told
+    return trials
+
+
+@pytest.mark.parametrize(("ours", "skopts"), [(_ExtraTrees, ExtraTreesRegressor), (_RandomForest, RandomForestRegressor)])
+def test_vectorised_standard_deviation_matches_skopt(ours: type, skopts: type) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.random((120, 6))
+    targets = features @ rng.random(6) + 0.1 * rng.normal(size=120)
+    queries = rng.random((500, 6))
+    fast = ours(n_estimators=20, min_samples_leaf=3, random_state=1, min_variance=1e-3).fit(features, targets)
+    reference = skopts(n_estimators=20, min_samples_leaf=3, random_state=1, min_variance=1e-3).fit(
+        features, targets
+    )
+    mean, std = fast.predict(queries, return_std=True)
+    expected_mean, expected_std = reference.predict(queries, return_std=True)
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(std, expected_std, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast.predict(queries), expected_mean, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", ["GP", "RF", "ET"])
+def test_suggestions_are_in_the_space_and_never_repeat(space: DesignSpace, estimator: str) -> None:
+    agent = BayesOpt(space, seed=3, estimator=estimator, **FAST)
+    trials = run(agent, 14, batch=2)
+    assert len(trials) == 14
+    for t in trials:
+        assert space.contains(t.design)
+        assert t.design["fixed"] == "only"
+        assert 0.5 <= t.design["clock_ghz"] <= 2.0
+    keys = {tuple(sorted(t.design.items())) for t in trials}
+    assert len(keys) == len(trials)
+
+
+def test_same_seed_same_suggestions(space: DesignSpace) -> None:
+    first = [t.design for t in run(BayesOpt(space, seed=11, estimator="ET", **FAST), 10)]
+    second = [t.design for t in run(BayesOpt(space, seed=11, estimator="ET", **FAST), 10)]
+    other = [t.design for t in run(BayesOpt(space, seed=12, estimator="ET", **FAST), 10)]
+    assert first == second
+    assert first != other
+
+
+def test_a_finite_space_runs_out(tiny_space: DesignSpace) -> None:
+    agent = BayesOpt(tiny_space, seed=0, estimator="RF", initial_points=2, n_candidates=50)
+    trials = run(agent, 100, batch=2)
+    assert len(trials) == tiny_space.size == 6
+    assert len({(t.design["a"], t.design["b"]) for t in trials}) == 6
+    assert agent.suggest(3) == []
+
+
+def test_a_space_of_one_design() -> None:
+    space = DesignSpace([Parameter("only", ("x",)), Parameter("clock", (1.0, 1.0), "float")], name="one")
+    agent = BayesOpt(space, seed=0)
+    assert agent.suggest(4) == [{"only": "x", "clock": 1.0}]
+    agent.update([trial({"only": "x", "clock": 1.0}, 1.0, 0)])
+    assert agent.suggest() == []
+
+
+def test_beats_its_own_random_start_on_a_smooth_problem(space: DesignSpace) -> None:
+    """With the model on, the best design found improves well past the random initial points."""
+    agent = BayesOpt(space, seed=5, estimator="ET", initial_points=8, n_candidates=500)
+    trials = run(agent, 40)
+    best_initial = max(t.reward for t in trials[:8])
+    best = max(t.reward for t in trials)
+    assert best > best_initial + 0.5
+    assert agent.best is not None and agent.best.reward == best
+
+
+def test_infeasible_results_are_told_as_the_worst_feasible_objective(tiny_space: DesignSpace) -> None:
+    agent = BayesOpt(tiny_space, seed=0, estimator="RF", initial_points=2, n_candidates=20)
+    first, second, third = agent.suggest(3)
+    agent.update([trial(first, 2.0, 0), trial(second, 0.0, 1, feasible=False)])
+    assert agent._optimizer.yi == [-2.0, -2.0]  # the infeasible one as the worst (only) feasible
+    agent.update([trial(third, -1.0, 2)])
+    # A worse feasible result arrived: the infeasible one is retold as the new worst.
+    assert agent._optimizer.yi == [-2.0, 1.0, 1.0]
+
+
+def test_nan_reward_is_treated_as_infeasible(tiny_space: DesignSpace) -> None:
+    agent = BayesOpt(tiny_space, seed=0, estimator="RF", initial_points=2, n_candidates=20)
+    first, second = agent.suggest(2)
+    agent.update([trial(first, 3.0, 0), Trial(second, Evaluation({"r": math.nan}), math.nan, 1)])
+    assert agent._optimizer.yi == [-3.0, -3.0]
+    assert agent.best is not None and agent.best.reward == 3.0
+
+
+def test_settings_are_matched_ignoring_case(space: DesignSpace) -> None:
+    agent = make_agent("bayesopt", space, seed=0, estimator="et", acquisition="ei", batch_strategy="CL_MAX")
+    assert (agent.config["estimator"], agent.config["acquisition"], agent.config["batch_strategy"]) == (
+        "ET", "EI", "cl_max",
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"estimator": "GBRT"}, "GBRT' is not supported"),
+        ({"estimator": "SVM"}, "estimator 'SVM' is not supported; use one of GP, RF, ET"),
+        ({"acquisition": "UCB"}, "acquisition 'UCB' is not supported"),
+        ({"estimator": "RF", "acq_optimizer": "lbfgs"}, "only estimator 'GP' provides"),
+        ({"initial_points": 0}, "initial_points must be at least 1"),
+        ({"n_candidates": 0}, "n_candidates must be at least 1"),
+        ({"xi": -0.1}, "xi must be a finite number >= 0"),
+        ({"kappa": math.inf}, "kappa must be a finite number >= 0"),
+        ({"batch_size": 4}, "batch_size"),
+    ],
+)
+def test_bad_settings_are_rejected(space: DesignSpace, settings: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        BayesOpt(space, seed=0, **settings)
+
+
+def test_negative_batch_is_rejected(space: DesignSpace) -> None:
+    with pytest.raises(ValueError, match="n >= 0"):
+        BayesOpt(space, seed=0).suggest(-1)
+    assert BayesOpt(space, seed=0).suggest(0) == []
