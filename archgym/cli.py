@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -42,7 +42,7 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _backend(env: str, backend: str, memspec: Optional[str]) -> CostModel:
+def _backend(env: str, backend: str, memspec: str | None) -> CostModel:
     kwargs: dict[str, Any] = {}
     if memspec is not None:
         kwargs["memspec"] = memspec
@@ -108,7 +108,7 @@ def version() -> None:
 
 @app.command()
 def envs(
-    env: Annotated[Optional[str], typer.Option(help="Only this problem (e.g. dram).")] = None,
+    env: Annotated[str | None, typer.Option(help="Only this problem (e.g. dram).")] = None,
 ) -> None:
     """List problems, their backends, workloads and knobs."""
     from archgym.agents.base import list_agents
@@ -155,7 +155,7 @@ def envs(
 
 @app.command()
 def agents(
-    plugin: Annotated[Optional[list[str]], typer.Option(
+    plugin: Annotated[list[str] | None, typer.Option(
         help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
 ) -> None:
     """List the search agents, what they do and their settings with defaults."""
@@ -184,9 +184,9 @@ def evaluate(
     design: Annotated[str, typer.Option(help="Design as JSON; knobs left out take their default values.")] = "{}",
     env: Annotated[str, typer.Option(help="Problem.")] = "dram",
     backend: Annotated[str, typer.Option(help="Cost model backend.")] = "analytical",
-    workload: Annotated[Optional[str], typer.Option(help="Workload name or trace file.")] = None,
-    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
-    objective: Annotated[Optional[str], typer.Option(help="Also print this objective's reward.")] = None,
+    workload: Annotated[str | None, typer.Option(help="Workload name or trace file.")] = None,
+    memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    objective: Annotated[str | None, typer.Option(help="Also print this objective's reward.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Evaluate one design and print its metrics."""
@@ -235,19 +235,19 @@ def evaluate(
 @app.command()
 def run(
     env: Annotated[str, typer.Option(help="Problem.")] = "dram",
-    workload: Annotated[Optional[str], typer.Option(help="Workload name or trace file.")] = None,
+    workload: Annotated[str | None, typer.Option(help="Workload name or trace file.")] = None,
     agent: Annotated[str, typer.Option(help="Search agent.")] = "random",
     budget: Annotated[int, typer.Option(min=1, help="Evaluations to spend.")] = 200,
     objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "latency",
-    target: Annotated[Optional[list[str]], typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
+    target: Annotated[list[str] | None, typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Run directory for the dataset.")] = Path("runs/latest"),
     backend: Annotated[str, typer.Option(help="Cost model backend.")] = "analytical",
-    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
-    agent_config: Annotated[Optional[list[str]], typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
+    agent_config: Annotated[list[str] | None, typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Designs asked for and evaluated at once.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
-    plugin: Annotated[Optional[list[str]], typer.Option(
+    plugin: Annotated[list[str] | None, typer.Option(
         help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
 ) -> None:
     """Search the design space with an agent and log every evaluation."""
@@ -346,11 +346,11 @@ def run(
 @app.command()
 def optimum(
     env: Annotated[str, typer.Option(help="Problem.")] = "dram",
-    workload: Annotated[Optional[str], typer.Option(help="Workload name or trace file.")] = None,
+    workload: Annotated[str | None, typer.Option(help="Workload name or trace file.")] = None,
     objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "time",
-    target: Annotated[Optional[list[str]], typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
+    target: Annotated[list[str] | None, typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
     backend: Annotated[str, typer.Option(help="Cost model backend (it must score batches fast).")] = "analytical",
-    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
@@ -431,28 +431,28 @@ def validate(
     )],
     env: Annotated[str, typer.Option(help="Problem.")] = "dram",
     backend: Annotated[str, typer.Option(help="Cost model to validate.")] = "analytical",
-    designs: Annotated[Optional[int], typer.Option(
+    designs: Annotated[int | None, typer.Option(
         help="Designs to sample from the design space (default 200); with a reference file, a random "
              "subset of its designs (default all).",
     )] = None,
-    workload: Annotated[Optional[list[str]], typer.Option(
+    workload: Annotated[list[str] | None, typer.Option(
         help="Workload name or trace file (repeatable); with a reference file, only its rows of these workloads.",
     )] = None,
     seed: Annotated[int, typer.Option(help="Random seed for sampling designs (same seed, same designs).")] = 0,
-    memspec: Annotated[Optional[str], typer.Option(help="DRAM memspec preset or JSON file.")] = None,
-    against_memspec: Annotated[Optional[str], typer.Option(
+    memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    against_memspec: Annotated[str | None, typer.Option(
         help="Memspec of the reference backend (default: --memspec).",
     )] = None,
-    trace_dir: Annotated[Optional[Path], typer.Option(
+    trace_dir: Annotated[Path | None, typer.Option(
         help="Read each workload name as the trace file DIR/<name>.stl.",
     )] = None,
-    metrics: Annotated[Optional[str], typer.Option(
+    metrics: Annotated[str | None, typer.Option(
         help="Comma-separated metrics to compare (default: every metric on both sides).",
     )] = None,
-    plot: Annotated[Optional[Path], typer.Option(
+    plot: Annotated[Path | None, typer.Option(
         help="Write a log-log scatter plot (PNG) of predicted vs reference values.",
     )] = None,
-    csv: Annotated[Optional[Path], typer.Option(
+    csv: Annotated[Path | None, typer.Option(
         help="Write the paired values (one row per design and workload) as CSV.",
     )] = None,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,7 +144,7 @@ def test_callback_reports_progress(model: ToyCache, objective: Objective) -> Non
     assert seen[-1].best_reward == result.best.reward
     assert seen[-1].best_design == result.best.design
     assert seen[-1].last_reward == result.trials[-1].reward
-    assert all(a.best_reward <= b.best_reward for a, b in zip(seen, seen[1:]))
+    assert all(a.best_reward <= b.best_reward for a, b in itertools.pairwise(seen))
 
 
 def test_to_frame(model: ToyCache, objective: Objective) -> None:

@@ -325,7 +325,7 @@ class TraceProfile:
         key = ("serial", round(window, 2))
         if key in self._cache:
             return self._cache[key]
-        low = max(int(math.floor(window)), 1)
+        low = max(math.floor(window), 1)
         frac = max(window - low, 0.0)
         inverse = 1.0 / self._distinct_banks(low)
         if frac > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -100,7 +100,7 @@ def test_config_values_are_type_checked(space: DesignSpace) -> None:
 def test_register_custom_agent(space: DesignSpace, registered: list[str]) -> None:
     @register_agent("first_value", aliases=("fv",))
     class FirstValue(Agent):
-        defaults = {"repeat": 1}
+        defaults: ClassVar[dict[str, Any]] = {"repeat": 1}
 
         def suggest(self, n: int = 1) -> list[Design]:
             design = {p.name: p.value_at(0) for p in self.design_space.parameters}

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("stable_baselines3", reason="PPO needs the rl extra: pip install 'archgym[rl]'")
-import torch  # noqa: E402
-from stable_baselines3.common.distributions import MultiCategoricalDistribution  # noqa: E402
+import torch
+from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
-from archgym.agents.base import Trial, make_agent  # noqa: E402
-from archgym.agents.rl import PaddedMultiCategoricalDistribution, PPOAgent, train_ppo  # noqa: E402
-from archgym.cost_model import Evaluation, make_backend  # noqa: E402
-from archgym.errors import ConfigurationError  # noqa: E402
-from archgym.space import Design, DesignSpace, Parameter  # noqa: E402
+from archgym.agents.base import Trial, make_agent
+from archgym.agents.rl import PaddedMultiCategoricalDistribution, PPOAgent, train_ppo
+from archgym.cost_model import Evaluation, make_backend
+from archgym.errors import ConfigurationError
+from archgym.space import Design, DesignSpace, Parameter
 
 SMALL = {"n_steps": 8, "batch_size": 4, "n_epochs": 2, "net_arch": [16]}
 

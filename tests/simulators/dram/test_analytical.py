@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_simple_arbiter_ignores_max_active_transactions(model):
 
 def test_larger_buffers_never_slow_random_traffic_down(model):
     times = [time_ns(model, "random", SchedulerBuffer="Shared", RequestBufferSize=s) for s in (1, 2, 4, 8, 16, 32)]
-    assert all(a >= b * 0.999 for a, b in zip(times, times[1:]))
+    assert all(a >= b * 0.999 for a, b in itertools.pairwise(times))
 
 
 def test_refresh_costs_time_and_energy_on_a_long_run(model):
