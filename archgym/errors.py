@@ -40,3 +40,7 @@ class BackendUnavailableError(ArchGymError, RuntimeError):
 
 class ConfigurationError(ArchGymError, ValueError):
     """An option (objective, agent setting, CLI argument) is invalid."""
+
+
+class ProxyError(ArchGymError, ValueError):
+    """A saved proxy cost model is missing, corrupt, or does not match the design space."""

@@ -1,6 +1,8 @@
 """The DRAM memory-controller problem: knobs, memspecs, workloads and cost models."""
 
-from archgym.cost_model import register_backend
+from typing import Any
+
+from archgym.cost_model import CostModel, register_backend
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.dramsys import DramSysModel, dramsys_unavailable_reason
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE, DRAM_KNOBS
@@ -15,6 +17,20 @@ register_backend(
     DramSysModel,
     "cycle-accurate DRAMSys 4 simulator (binary from ARCHGYM_DRAMSYS), tens of milliseconds per design",
     availability=dramsys_unavailable_reason,
+)
+
+
+def _proxy(**options: Any) -> CostModel:
+    # Imported on use: proxies need scikit-learn, which plain DRAM evaluation does not.
+    from archgym.proxy import ProxyCostModel
+
+    return ProxyCostModel(env="dram", **options)
+
+
+register_backend(
+    "dram/proxy",
+    _proxy,
+    "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)",
 )
 
 __all__ = ["DEFAULT_DRAM_DESIGN", "DRAM_DESIGN_SPACE", "DRAM_KNOBS", "DramAnalyticalModel", "DramSysModel"]
