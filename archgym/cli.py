@@ -42,10 +42,14 @@ def _fail(error: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _backend(env: str, backend: str, memspec: str | None) -> CostModel:
+def _backend(env: str, backend: str, memspec: str | None, proxy: Path | None = None) -> CostModel:
     kwargs: dict[str, Any] = {}
     if memspec is not None:
         kwargs["memspec"] = memspec
+    if proxy is not None:
+        if backend.split("/")[-1] != "proxy":
+            raise ConfigurationError(f"--proxy applies to --backend proxy, not {backend!r}")
+        kwargs["proxy"] = proxy
     return make_backend(backend, env=env, **kwargs)
 
 
@@ -186,6 +190,7 @@ def evaluate(
     backend: Annotated[str, typer.Option(help="Cost model backend.")] = "analytical",
     workload: Annotated[str | None, typer.Option(help="Workload name or trace file.")] = None,
     memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    proxy: Annotated[Path | None, typer.Option(help="Trained proxy directory, with --backend proxy.")] = None,
     objective: Annotated[str | None, typer.Option(help="Also print this objective's reward.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -194,7 +199,7 @@ def evaluate(
 
     try:
         _check_env(env)
-        model = _backend(env, backend, memspec)
+        model = _backend(env, backend, memspec, proxy)
         try:
             given = json.loads(design)
         except json.JSONDecodeError as error:
@@ -249,8 +254,18 @@ def run(
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
     plugin: Annotated[list[str] | None, typer.Option(
         help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
+    proxy: Annotated[Path | None, typer.Option(help="Trained proxy directory, with --backend proxy.")] = None,
+    confirm_top: Annotated[int, typer.Option(
+        min=0, help="After the search, re-evaluate its best N distinct designs with --confirm-backend.")] = 0,
+    confirm_backend: Annotated[str, typer.Option(
+        help="Backend that confirms the best designs (with --confirm-top).")] = "analytical",
 ) -> None:
-    """Search the design space with an agent and log every evaluation."""
+    """Search the design space with an agent and log every evaluation.
+
+    With --confirm-top N the best N designs are then re-evaluated with
+    --confirm-backend (search on a fast proxy, confirm on a faithful model)
+    and logged to the same dataset as a run of their own.
+    """
     from archgym.agents.base import make_agent
     from archgym.dataset import (
         EvaluationLogger,
@@ -275,6 +290,7 @@ def run(
             config = dict(last.get("agent_config") or {})
             workload, objective = last["workload"], last["objective"]
             backend, memspec = last["backend"], last.get("memspec")
+            proxy = Path(last["proxy"]) if last.get("proxy") else proxy
             budget = max(budget, int(last.get("budget", budget)))
             targets = dict(last.get("targets") or {})
             batch_size = int(last.get("batch_size", batch_size))
@@ -282,10 +298,11 @@ def run(
             run_id = new_run_id(agent)
             config = _parse_assignments(agent_config or [], "--agent-config")
             targets = _parse_assignments(target or [], "--target")
-        model = _backend(env, backend, memspec)
+        model = _backend(env, backend, memspec, proxy)
         workload = workload if workload is not None else model.default_workload
         model.prepare(workload)
         goal = make_objective(objective, metrics=model.metrics, **targets)
+        confirmer = _confirming_backend(env, confirm_backend, memspec, model, workload, goal) if confirm_top else None
         searcher = make_agent(agent, model.design_space, seed=seed, **config)
         context = RunContext(
             run_id=run_id, env=env, backend=model.name, workload=str(workload), agent=agent,
@@ -296,7 +313,7 @@ def run(
         if not resume:
             write_run_metadata(out, context, {
                 "budget": budget, "targets": targets, "batch_size": batch_size,
-                "memspec": memspec,
+                "memspec": memspec, "proxy": str(proxy.resolve()) if proxy is not None else None,
             })
         logger = EvaluationLogger(out, context, model.design_space, model.metric_names)
     except ArchGymError as error:
@@ -341,6 +358,8 @@ def run(
         f"dataset: {out} (run {run_id}{', resumed after ' + str(done) + ' evaluations' if resume else ''}); "
         f"load it with archgym.dataset.load_dataset('{out}')"
     )
+    if confirmer is not None:
+        _confirm(result, confirm_top, confirmer, goal, workload, out, context)
 
 
 @app.command()
@@ -351,6 +370,7 @@ def optimum(
     target: Annotated[list[str] | None, typer.Option(help="Objective target, e.g. target_latency_ns=60000 (repeatable).")] = None,
     backend: Annotated[str, typer.Option(help="Cost model backend (it must score batches fast).")] = "analytical",
     memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    proxy: Annotated[Path | None, typer.Option(help="Trained proxy directory, with --backend proxy.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
@@ -362,7 +382,7 @@ def optimum(
 
     try:
         _check_env(env)
-        model = _backend(env, backend, memspec)
+        model = _backend(env, backend, memspec, proxy)
         workload = workload if workload is not None else model.default_workload
         goal = make_objective(objective, metrics=model.metrics, **_parse_assignments(target or [], "--target"))
         size = model.design_space.size
@@ -409,13 +429,66 @@ def optimum(
     )
 
 
+def _confirming_backend(env: str, name: str, memspec: str | None, searched: CostModel, workload: Any,
+                        objective: Any) -> CostModel:
+    """The backend of --confirm-backend, checked against the searched one before the search starts."""
+    confirmer = _backend(env, name, memspec)
+    try:
+        if confirmer.design_space.fingerprint() != searched.design_space.fingerprint():
+            raise ConfigurationError(
+                f"--confirm-backend {confirmer.name} has a different design space from {searched.name}"
+            )
+        missing = [m for m in objective.metric_names if m not in confirmer.metric_names]
+        if missing:
+            raise ConfigurationError(
+                f"--confirm-backend {confirmer.name} does not report {', '.join(missing)}, which the objective reads"
+            )
+        confirmer.prepare(workload)
+    except ArchGymError:
+        confirmer.close()
+        raise
+    return confirmer
+
+
+def _confirm(result: Any, top: int, confirmer: CostModel, goal: Any, workload: Any, out: Path, context: Any) -> None:
+    """Re-evaluate the search's best designs with the confirming backend, log them and print a comparison."""
+    import dataclasses
+
+    from archgym.dataset import EvaluationLogger, write_run_metadata
+    from archgym.search import confirm_best
+
+    confirm_context = dataclasses.replace(context, run_id=f"{context.run_id}-confirm", backend=confirmer.name)
+    try:
+        write_run_metadata(out, confirm_context, {"confirms": context.run_id, "top": top})
+        with EvaluationLogger(out, confirm_context, confirmer.design_space, confirmer.metric_names) as logger:
+            confirmations = confirm_best(result.trials, top, confirmer, goal, workload, logger=logger)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    finally:
+        confirmer.close()
+    table = Table("rank", "searched reward", "confirmed reward", "difference",
+                  *[f"{m} (confirmed)" for m in goal.metric_names], title=f"best {len(confirmations)} designs of the search, confirmed on {confirmer.name}",
+                  title_justify="left")
+    for c in confirmations:
+        searched, confirmed = c.searched.reward, c.confirmed.reward
+        error = abs(searched - confirmed) / abs(confirmed) if confirmed and math.isfinite(confirmed) else math.nan
+        cells = [_format(c.confirmed.evaluation.metrics.get(m, math.nan)) for m in goal.metric_names]
+        table.add_row(str(c.rank), f"{searched:.6g}", f"{confirmed:.6g}", _percent(100 * error), *cells)
+    console.print(table)
+    best = max(confirmations, key=lambda c: -math.inf if math.isnan(c.confirmed.reward) else c.confirmed.reward)
+    console.print(
+        f"best confirmed: rank {best.rank} of the search, reward {best.confirmed.reward:.6g} on {confirmer.name}; "
+        f"logged as run {confirm_context.run_id}"
+    )
+
+
 _REFERENCE_SUFFIXES = (".csv", ".parquet", ".jsonl")
 
 
-def _percent(value: float, signed: bool = False) -> str:
+def _percent(value: float, signed: bool = False, digits: int = 1) -> str:
     if value is None or math.isnan(value):
         return "-"
-    return f"{value:+.1f} %" if signed else f"{value:.1f} %"
+    return f"{value:+.{digits}f} %" if signed else f"{value:.{digits}f} %"
 
 
 def _correlation(value: float) -> str:
@@ -440,6 +513,7 @@ def validate(
     )] = None,
     seed: Annotated[int, typer.Option(help="Random seed for sampling designs (same seed, same designs).")] = 0,
     memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file.")] = None,
+    proxy: Annotated[Path | None, typer.Option(help="Trained proxy directory, with --backend proxy.")] = None,
     against_memspec: Annotated[str | None, typer.Option(
         help="Memspec of the reference backend (default: --memspec).",
     )] = None,
@@ -481,7 +555,7 @@ def validate(
             )
         if plot is not None:
             val.require_matplotlib()
-        model = _backend(env, backend, memspec)
+        model = _backend(env, backend, memspec, proxy)
         models.append(model)
         reference_path = Path(against)
         from_file = reference_path.exists() or reference_path.suffix.lower() in _REFERENCE_SUFFIXES
@@ -610,6 +684,175 @@ def validate(
         notes.append(f"plot: {plot}")
     for note in notes:
         console.print(note)
+
+
+proxy_app = typer.Typer(
+    help="Train, evaluate and inspect proxy cost models learned from logged evaluations.",
+    no_args_is_help=True,
+)
+app.add_typer(proxy_app, name="proxy")
+
+
+def _metrics_table(metrics: Any, title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
+    for header in ("target", "workload", "n", "RMSE", "NRMSE", "MAPE", "median\nAPE", "p90\nAPE", "R²", "Spearman"):
+        table.add_column(header, justify="left" if header in ("target", "workload") else "right",
+                         no_wrap=header == "target")
+    for row in metrics.itertuples(index=False):
+        table.add_row(
+            row.target, row.workload, str(row.n), f"{row.rmse:.3g}", _percent(row.nrmse_pct, digits=2),
+            _percent(row.mape_pct, digits=2), _percent(row.mdape_pct, digits=2), _percent(row.p90_ape_pct, digits=2),
+            _correlation(row.r2), _correlation(row.spearman),
+        )
+    return table
+
+
+@proxy_app.command("train")
+def proxy_train(
+    data: Annotated[list[Path], typer.Option(
+        help="Training rows: a dataset directory or .parquet file written by `archgym run`, or a .csv with one "
+             "column per knob, a workload (or trace) column and metric columns (repeatable).")],
+    out: Annotated[Path, typer.Option(help="Directory to save the proxy in.")],
+    env: Annotated[str, typer.Option(help="Problem the rows belong to.")] = "dram",
+    targets: Annotated[str | None, typer.Option(
+        help="Comma-separated metric columns to learn (default: every metric of the problem in the data).")] = None,
+    model: Annotated[str, typer.Option(help="Regressor: et, rf, gbm, hgb, mlp or xgboost.")] = "et",
+    base: Annotated[str | None, typer.Option(
+        help="Learn the correction of this backend (e.g. analytical), whose metrics become features.")] = None,
+    memspec: Annotated[str | None, typer.Option(help="DRAM memspec preset or JSON file of the base backend.")] = None,
+    test_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.95, help="Share of the designs held out to measure accuracy.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the regressor.")] = 0,
+    search: Annotated[int, typer.Option(
+        min=0, help="Tune the regressor with a randomised search of this many settings (0: defaults).")] = 0,
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for tree ensembles and the search.")] = 1,
+    workload: Annotated[str | None, typer.Option(help="Workload of rows from files without a workload column.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG of the held-out designs.")] = None,
+) -> None:
+    """Train a proxy cost model on logged evaluations and save it.
+
+    Rows are split by design (a design measured on several workloads stays on
+    one side) and the held-out designs' accuracy is printed and saved with the
+    proxy. Use it with `--backend proxy --proxy DIR`.
+    """
+    from archgym import proxy as proxies
+
+    trained = None
+    try:
+        _check_env(env)
+        if plot is not None:
+            from archgym.validate import require_matplotlib
+
+            require_matplotlib()
+            if test_fraction == 0:
+                raise ConfigurationError("--plot shows the held-out designs; it needs --test-fraction > 0")
+        names = [t.strip() for t in targets.split(",") if t.strip()] if targets is not None else None
+        with error_console.status("training") as status:
+            trained = proxies.train_proxy(
+                data, env=env, targets=names, model=model, base=base,
+                base_options={"memspec": memspec} if memspec is not None else None,
+                test_fraction=test_fraction, seed=seed, search_iterations=search, n_jobs=jobs, workload=workload,
+                progress=lambda message: status.update(message),
+            )
+        trained.save(out)
+        if plot is not None:
+            proxies.plot_predictions(trained.held_out, trained.target_names, plot)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    finally:
+        if trained is not None:
+            trained.close()
+    import pandas as pd
+
+    training = trained.info["training"]
+    console.print(
+        f"trained {model} on {training['train_rows']} rows ({training['train_designs']} designs, workloads "
+        f"{', '.join(trained.workloads)}) in {trained.info['fit_seconds']:.1f} s"
+        + (f"; correcting {trained.base['backend']}" if trained.base else "")
+    )
+    if trained.info["test_metrics"]:
+        metrics = pd.DataFrame(trained.info["test_metrics"])
+        console.print(_metrics_table(metrics, f"held-out designs ({trained.info['test_rows']} rows)"))
+    console.print(f"saved to {out}" + (f"; plot: {plot}" if plot is not None else ""))
+
+
+@proxy_app.command("eval")
+def proxy_eval(
+    model: Annotated[Path, typer.Option(help="Trained proxy directory.")],
+    data: Annotated[list[Path], typer.Option(
+        help="Rows to score the proxy on: a dataset directory, .parquet or .csv file (repeatable).")],
+    workload: Annotated[str | None, typer.Option(help="Workload of rows from files without a workload column.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the rows with their predictions as CSV.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Score a proxy on recorded results: RMSE, NRMSE, MAPE, R² and Spearman per target and workload."""
+    from archgym import proxy as proxies
+
+    try:
+        if plot is not None:
+            from archgym.validate import require_matplotlib
+
+            require_matplotlib()
+        loaded = proxies.Proxy.load(model)
+        try:
+            rows = proxies.load_training_data(data, loaded.design_space, workload)
+            missing = [t for t in loaded.target_names if t not in rows.columns]
+            if missing:
+                raise DatasetError(f"the data has no column for target(s) {', '.join(missing)} of the proxy")
+            unknown = sorted(set(rows["workload"].astype(str)) - set(loaded.workloads))
+            if unknown:
+                raise ConfigurationError(
+                    f"the data has rows of workload(s) {', '.join(unknown)}, which the proxy was not trained on "
+                    f"(it knows {', '.join(loaded.workloads)})"
+                )
+            scored = loaded.predict_frame(rows)
+        finally:
+            loaded.close()
+        metrics = proxies.prediction_metrics(scored, loaded.target_names)
+        if plot is not None:
+            proxies.plot_predictions(scored, loaded.target_names, plot)
+        if csv is not None:
+            csv.parent.mkdir(parents=True, exist_ok=True)
+            scored.to_csv(csv, index=False)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    if as_json:
+        console.print_json(json.dumps(metrics.to_dict(orient="records"), default=float))
+        return
+    console.print(_metrics_table(metrics, f"{model} on {len(scored)} rows"))
+    for label, path in (("plot", plot), ("predictions", csv)):
+        if path is not None:
+            console.print(f"{label}: {path}")
+
+
+@proxy_app.command("info")
+def proxy_info(
+    model: Annotated[Path, typer.Option(help="Trained proxy directory.")],
+) -> None:
+    """Describe a saved proxy: problem, targets, features, training data, accuracy, versions."""
+    import pandas as pd
+
+    from archgym.proxy import Proxy
+
+    try:
+        loaded = Proxy.load(model)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    info = loaded.info
+    training = info.get("training", {})
+    console.print(f"[bold]{model}[/]: {loaded.model_kind} proxy for {loaded.env} ({loaded.design_space.name} space, "
+                  f"fingerprint {loaded.design_space.fingerprint()})")
+    console.print("targets: " + ", ".join(f"{t.name} ({t.transform})" for t in loaded.targets))
+    console.print(f"base backend: {loaded.base['backend'] if loaded.base else 'none'}")
+    console.print(f"features: {len(loaded.encoding.feature_names)}; workloads: {', '.join(loaded.workloads)}")
+    if training:
+        console.print(f"trained on {training.get('train_rows')} of {training.get('rows')} rows from "
+                      f"{training.get('source')} ({info.get('created', '?')})")
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()))
+    if info.get("test_metrics"):
+        console.print(_metrics_table(pd.DataFrame(info["test_metrics"]), "held-out accuracy"))
 
 
 if __name__ == "__main__":

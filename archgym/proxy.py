@@ -536,6 +536,8 @@ class Proxy:
         model_kind: The regressor family (see :data:`MODEL_KINDS`).
         base: ``{"backend": name, "options": {...}}`` for a residual proxy, else None.
         info: Provenance: training-data summary, test metrics, settings, package versions.
+        held_out: After :func:`train_proxy`, the held-out rows with a
+            ``<target>_predicted`` column per target (not saved); else None.
     """
 
     def __init__(
@@ -558,6 +560,7 @@ class Proxy:
         self.model_kind = model_kind
         self.base = dict(base) if base else None
         self.info: dict[str, Any] = dict(info or {})
+        self.held_out: pd.DataFrame | None = None
         self._base_model: CostModel | None = None
 
     @property
@@ -1009,6 +1012,7 @@ def train_proxy(
         for name, predicted in predictions.items():
             test[f"{name}_predicted"] = predicted
         proxy.info["test_metrics"] = prediction_metrics(test, target_names).to_dict(orient="records")
+        proxy.held_out = test
     return proxy
 
 
@@ -1125,6 +1129,10 @@ class ProxyCostModel(CostModel):
 
     def workloads(self) -> tuple[str, ...]:
         return self.proxy.workloads
+
+    def default_design(self) -> Design:
+        """The problem's default design (that of its analytical backend)."""
+        return getattr(make_backend("analytical", env=self.proxy.env), "default_design", dict)()
 
     def prepare(self, workload: Any = None) -> None:
         self.proxy.encoding.workload_index(self.default_workload if workload is None else workload)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from archgym.dataset import EvaluationLogger
     from archgym.objective import Objective
 
-__all__ = ["SearchProgress", "SearchResult", "best_trial", "run_search"]
+__all__ = ["Confirmation", "SearchProgress", "SearchResult", "best_trial", "confirm_best", "run_search"]
 
 # Not called ``logger``: run_search takes a dataset logger under that name.
 _log = logging.getLogger(__name__)
@@ -349,3 +349,81 @@ def _same_design(space: DesignSpace, a: Mapping[str, Any], b: Mapping[str, Any])
 def _preview(values: np.ndarray, limit: int = 8) -> str:
     shown = ", ".join(str(v) for v in values[:limit])
     return f"[{shown}{', ...' if len(values) > limit else ''}]"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A design found on a cheap backend, re-evaluated on a higher-fidelity one.
+
+    Args:
+        rank: 1 for the best design of the search, 2 for the next, ...
+        searched: Its trial on the backend the search ran on.
+        confirmed: Its trial on the confirming backend (``step`` counts confirmations from 0).
+    """
+
+    rank: int
+    searched: Trial
+    confirmed: Trial
+
+
+def confirm_best(
+    trials: Sequence[Trial],
+    top: int,
+    cost_model: CostModel,
+    objective: Objective | Callable[[Evaluation], float],
+    workload: Any = None,
+    logger: EvaluationLogger | None = None,
+) -> list[Confirmation]:
+    """Re-evaluate the best distinct designs of a search with another cost model.
+
+    The multi-fidelity loop: search on a fast proxy, then confirm its best
+    designs on a slower, more faithful backend. Designs are ranked by the
+    search's reward (NaN rewards last, ties by step); a design evaluated
+    several times counts once.
+
+    Args:
+        trials: The search's trials (``SearchResult.trials``).
+        top: How many of the best distinct designs to confirm.
+        cost_model: The confirming backend; it must share the search's design space.
+        objective: Scores the confirmed evaluations (the search's objective).
+        workload: The workload to confirm on.
+        logger: Logs every confirming evaluation (a logger of its own run,
+            whose context names the confirming backend).
+
+    Returns:
+        One :class:`Confirmation` per design, best searched reward first.
+
+    Raises:
+        ConfigurationError: ``top`` is not positive, or the design spaces differ.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigurationError(f"the number of designs to confirm must be a positive integer, got {top!r}")
+    ranked = sorted(
+        trials, key=lambda t: (math.isnan(t.reward), -t.reward if not math.isnan(t.reward) else 0.0, t.step)
+    )
+    chosen: list[Trial] = []
+    seen: set[tuple[Any, ...]] = set()
+    for trial in ranked:
+        key = tuple(trial.design[name] for name in cost_model.design_space.names)
+        if key not in seen:
+            seen.add(key)
+            chosen.append(trial)
+        if len(chosen) == top:
+            break
+    if not chosen:
+        return []
+    try:
+        designs = [cost_model.design_space.validate(t.design) for t in chosen]
+    except InvalidDesignError as error:
+        raise ConfigurationError(
+            f"the searched designs do not belong to {cost_model.name}'s design space: {error}"
+        ) from None
+    batch = cost_model.evaluate_batch(designs, workload)
+    rewards = [float(objective(evaluation)) for evaluation in batch]
+    if logger is not None:
+        logger.log_batch(designs, batch, rewards)
+    return [
+        Confirmation(rank + 1, searched, Trial(dict(searched.design), evaluation, reward, rank))
+        for rank, (searched, evaluation, reward) in enumerate(zip(chosen, batch, rewards))
+    ]
+
