@@ -988,7 +988,7 @@ def train_proxy(
         tuned = _tune(regressor, model, features[train_rows], y[train_rows], groups[train_rows],
                       search_iterations, seed, n_jobs)
     say(f"fitting {model} to {', '.join(target_names)}")
-    regressor.fit(features[train_rows], y[train_rows] if len(target_specs) > 1 else y[train_rows, 0])
+    regressor.fit(features[train_rows], _fit_shape(y[train_rows], model))
     fit_seconds = time.perf_counter() - start
 
     info: dict[str, Any] = {
@@ -1014,6 +1014,11 @@ def train_proxy(
         proxy.info["test_metrics"] = prediction_metrics(test, target_names).to_dict(orient="records")
         proxy.held_out = test
     return proxy
+
+
+def _fit_shape(y: np.ndarray, kind: str) -> np.ndarray:
+    """Targets as the regressor expects them: 1-D for one target, except for the per-target wrapper."""
+    return y[:, 0] if y.shape[1] == 1 and kind not in _SINGLE_OUTPUT_KINDS else y
 
 
 def _plain_params(regressor: Any) -> dict[str, Any]:
@@ -1058,7 +1063,7 @@ def _tune(
         estimator, _search_space(kind), n_iter=iterations, cv=GroupKFold(n_splits=_SEARCH_FOLDS),
         scoring="neg_root_mean_squared_error", random_state=seed, n_jobs=n_jobs, refit=False,
     )
-    search.fit(features, y if y.shape[1] > 1 else y[:, 0], groups=groups)
+    search.fit(features, _fit_shape(y, kind), groups=groups)
     best = dict(search.best_params_)
     estimator.set_params(**best)
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in best.items()}
