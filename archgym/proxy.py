@@ -301,8 +301,11 @@ def _regressor(kind: str, seed: int, n_jobs: int) -> Any:
             n_estimators=1000, learning_rate=0.05, max_depth=5, subsample=0.8, random_state=seed
         ))
     if kind == "hgb":
+        # Large trees, stopped when a 10 % validation split stops improving: on rare, extreme
+        # designs (the heavy tail of the metrics) this fits better than extra trees.
         return MultiOutputRegressor(HistGradientBoostingRegressor(
-            max_iter=1000, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=5, random_state=seed
+            max_iter=2000, learning_rate=0.1, max_leaf_nodes=255, min_samples_leaf=1, early_stopping=True,
+            n_iter_no_change=20, random_state=seed,
         ))
     if kind == "mlp":
         return make_pipeline(
@@ -335,8 +338,8 @@ def _search_space(kind: str) -> dict[str, list[Any]]:
                "min_samples_leaf": [1, 2, 4]},
         "gbm": {"n_estimators": [300, 1000, 2000], "learning_rate": [0.02, 0.05, 0.1],
                 "max_depth": [3, 4, 5, 6], "subsample": [0.6, 0.8, 1.0]},
-        "hgb": {"max_iter": [300, 1000, 2000], "learning_rate": [0.02, 0.05, 0.1],
-                "max_leaf_nodes": [7, 15, 31, 63], "min_samples_leaf": [2, 5, 10, 20]},
+        "hgb": {"learning_rate": [0.03, 0.1, 0.3], "max_leaf_nodes": [15, 63, 255],
+                "min_samples_leaf": [1, 2, 5, 20], "l2_regularization": [0.0, 0.1, 1.0]},
         "mlp": {"mlpregressor__hidden_layer_sizes": [(64, 64), (128, 128), (256, 256), (128, 128, 128)],
                 "mlpregressor__alpha": [1e-5, 1e-4, 1e-3], "mlpregressor__learning_rate_init": [3e-4, 1e-3, 3e-3]},
         "xgboost": {"n_estimators": [300, 1000, 2000], "learning_rate": [0.02, 0.05, 0.1],
@@ -651,7 +654,10 @@ class Proxy:
 
     def _raw_predictions(self, features: np.ndarray) -> np.ndarray:
         """The regressor's output, one column per target, in the transformed space."""
-        output = np.asarray(self.regressor.predict(features), dtype=np.float64)
+        if _is_forest(self.regressor):
+            output = _forest_predict(self.regressor, features)
+        else:
+            output = np.asarray(self.regressor.predict(features), dtype=np.float64)
         return output.reshape(len(features), len(self.targets))
 
     def _untransform(self, raw: np.ndarray, base_values: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -795,6 +801,26 @@ class Proxy:
             env=env, design_space=space, encoding=encoding, targets=targets, regressor=saved["regressor"],
             model_kind=model_kind, base=metadata.get("base"), info=info,
         )
+
+
+def _is_forest(regressor: Any) -> bool:
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    return isinstance(regressor, (ExtraTreesRegressor, RandomForestRegressor)) and hasattr(regressor, "estimators_")
+
+
+def _forest_predict(forest: Any, features: np.ndarray) -> np.ndarray:
+    """A fitted forest's mean prediction, read from its trees' arrays.
+
+    The same values as ``forest.predict``, without its per-call input
+    validation and thread dispatch, which cost about 10 ms per call: for the
+    one design of an environment step this is 30 times faster.
+    """
+    rows = np.ascontiguousarray(features, dtype=np.float32)
+    total = np.zeros((len(rows), forest.n_outputs_))
+    for tree in forest.estimators_:
+        total += tree.tree_.value[tree.tree_.apply(rows), :, 0]
+    return total / len(forest.estimators_)
 
 
 def _space_mismatch(directory: Path, saved: Mapping[str, Any], space: DesignSpace) -> str:
