@@ -66,7 +66,14 @@ import numpy as np
 import pandas as pd
 
 import archgym
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec, make_backend
+from archgym.cost_model import (
+    BatchEvaluation,
+    CostModel,
+    Evaluation,
+    MetricSpec,
+    make_backend,
+    register_backend,
+)
 from archgym.errors import ConfigurationError, DatasetError, ProxyError, WorkloadError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 
@@ -1191,3 +1198,15 @@ class ProxyCostModel(CostModel):
 
     def __repr__(self) -> str:
         return f"ProxyCostModel({self.proxy.model_kind} on {', '.join(self.proxy.target_names)})"
+
+
+def register_proxy_backend(env: str) -> None:
+    """Register the backend ``<env>/proxy``, which serves a saved proxy of problem ``env`` (option ``proxy``)."""
+
+    def build(**options: Any) -> ProxyCostModel:
+        return ProxyCostModel(env=env, **options)
+
+    register_backend(
+        f"{env}/proxy", build,
+        "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)",
+    )

@@ -1,8 +1,7 @@
 """The DRAM memory-controller problem: knobs, memspecs, workloads and cost models."""
 
-from typing import Any
-
-from archgym.cost_model import CostModel, register_backend
+from archgym.cost_model import register_backend
+from archgym.proxy import register_proxy_backend
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.dramsys import DramSysModel, dramsys_unavailable_reason
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE, DRAM_KNOBS
@@ -19,18 +18,6 @@ register_backend(
     availability=dramsys_unavailable_reason,
 )
 
-
-def _proxy(**options: Any) -> CostModel:
-    # Imported on use: proxies need scikit-learn, which plain DRAM evaluation does not.
-    from archgym.proxy import ProxyCostModel
-
-    return ProxyCostModel(env="dram", **options)
-
-
-register_backend(
-    "dram/proxy",
-    _proxy,
-    "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)",
-)
+register_proxy_backend("dram")
 
 __all__ = ["DEFAULT_DRAM_DESIGN", "DRAM_DESIGN_SPACE", "DRAM_KNOBS", "DramAnalyticalModel", "DramSysModel"]
