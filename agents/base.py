@@ -219,6 +219,7 @@ _BUNDLED: tuple[_BundledModule, ...] = (
     _BundledModule("archgym.agents.ga", ("ga",)),
     _BundledModule("archgym.agents.aco", ("aco",)),
     _BundledModule("archgym.agents.bayesopt", ("bo",), aliases=("bayesopt",)),
+    _BundledModule("archgym.agents.optuna_samplers", ("tpe", "nsga2"), extra="optuna"),
     _BundledModule("archgym.agents.rl", ("ppo",), aliases=("rl",), extra="rl"),
     _BundledModule("archgym.agents.marl", ("marl",), extra="marl"),
 )

@@ -177,9 +177,9 @@ class BayesOpt(Agent):
         super().__init__(design_space, seed=seed, **config)
         self._validate_config()
         self._fixed: Design = {
-            p.name: _single_value(p) for p in design_space.parameters if _is_fixed(p)
+            p.name: p.fixed_value for p in design_space.parameters if p.fixed_value is not None
         }
-        self._free: tuple[Parameter, ...] = tuple(p for p in design_space.parameters if not _is_fixed(p))
+        self._free: tuple[Parameter, ...] = tuple(p for p in design_space.parameters if p.fixed_value is None)
         self._known: set[DesignKey] = set()
         # Objective (-reward) of every told trial, NaN for infeasible ones, in skopt's order.
         self._objectives: list[float] = []
@@ -338,17 +338,6 @@ class BayesOpt(Agent):
     def _key(self, design: Design) -> DesignKey:
         return tuple(self.design_space[name].canonical(design[name]) for name in self.design_space.names)
 
-
-def _is_fixed(parameter: Parameter) -> bool:
-    if parameter.kind is ParameterKind.FLOAT:
-        return parameter.values[0] == parameter.values[1]
-    return parameter.cardinality == 1
-
-
-def _single_value(parameter: Parameter) -> Any:
-    if parameter.kind is ParameterKind.FLOAT:
-        return float(parameter.values[0])
-    return parameter.value_at(0)
 
 
 def _dimension(parameter: Parameter) -> Dimension:

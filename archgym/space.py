@@ -100,6 +100,13 @@ class Parameter:
             return int(self.values[1]) - int(self.values[0]) + 1
         return len(self.values)
 
+    @property
+    def fixed_value(self) -> Any:
+        """The knob's only value when it can take just one (a float range of width 0 included), else None."""
+        if self.kind is ParameterKind.FLOAT:
+            return float(self.values[0]) if self.values[0] == self.values[1] else None
+        return self.value_at(0) if self.cardinality == 1 else None
+
     def allowed(self) -> str:
         """Human-readable description of the allowed values, for error messages."""
         if self.kind in (ParameterKind.INTEGER, ParameterKind.FLOAT):

@@ -15,7 +15,7 @@ Bar: on every workload, the best agent gets within 1 % of the optimum in at
 most 300 evaluations (median over seeds).
 
 Usage:
-    python benchmarks/agents_dram.py [--budget 500] [--seeds 5] [--agents random,ga,aco,bo,ppo]
+    python benchmarks/agents_dram.py [--budget 500] [--seeds 5] [--agents random,ga,aco,bo,tpe,nsga2,ppo]
         [--workloads stream,random,cloud-1,cloud-2] [--objectives time,energy] [--jobs 2]
 """
 
@@ -83,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--agents", default="random,ga,aco,bo,ppo")
+    parser.add_argument("--agents", default="random,ga,aco,bo,tpe,nsga2,ppo")
     parser.add_argument("--workloads", default="stream,random,cloud-1,cloud-2")
     parser.add_argument("--objectives", default="time,energy")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

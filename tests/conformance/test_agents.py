@@ -27,6 +27,8 @@ FAST_SETTINGS: dict[str, dict[str, Any]] = {
     "ga": {"population": 8},
     "aco": {"ants": 4},
     "bo": {"initial_points": 6, "estimator": "RF"},
+    "tpe": {"n_startup_trials": 6},
+    "nsga2": {"population_size": 6},
     "ppo": {"n_steps": 8, "batch_size": 4, "n_epochs": 1, "net_arch": [16]},
 }
 
