@@ -686,6 +686,80 @@ def validate(
         console.print(note)
 
 
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML), e.g. experiments/smoke_dram.yaml.")],
+    executor: Annotated[str, typer.Option(help="Where runs go: local (worker processes) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, or CPUs of a Ray instance started here.")] = 2,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (auto or HOST:PORT); default: start Ray on this machine.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Dataset directory (default: the spec's out).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs without running them.")] = False,
+) -> None:
+    """Run a sweep: agents x settings x workloads x objectives x seeds, into one dataset.
+
+    Rerunning a sweep skips its completed runs and resumes interrupted ones,
+    so the dataset ends with exactly one row per evaluation.
+    """
+    import statistics
+    import time
+
+    from archgym.sweep import load_spec as load_sweep_spec
+    from archgym.sweep import run_sweep
+
+    try:
+        if address is not None and executor != "ray":
+            raise ConfigurationError("--address applies to --executor ray")
+        with error_console.status("checking the spec"):
+            parsed = load_sweep_spec(spec, out)
+        runs = parsed.runs()
+    except ArchGymError as error:
+        raise _fail(error) from None
+    settings = {(r.agent, r.setting) for r in runs}
+    console.print(
+        f"sweep [bold]{parsed.name}[/]: {len(runs)} runs ({len(settings)} agent settings x "
+        f"{len(parsed.envs) * len(parsed.workloads)} workloads x {len(parsed.objectives)} objectives x "
+        f"{len(parsed.seeds)} seeds), {parsed.budget} evaluations each, into {parsed.out}"
+    )
+    if dry_run:
+        table = Table("run id", "agent", "setting", "workload", "objective", "seed", title="runs", title_justify="left")
+        for r in runs:
+            table.add_row(r.run_id, r.agent, r.setting, r.workload, r.objective.name, str(r.seed))
+        console.print(table)
+        return
+    start = time.perf_counter()
+    evaluations = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=error_console,
+    ) as progress:
+        task = progress.add_task("runs", total=len(runs), rate="")
+
+        def advance(result: Any) -> None:
+            nonlocal evaluations
+            if not result.skipped:
+                evaluations += result.evaluations
+            rate = evaluations / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, advance=1, rate=f"{rate:,.0f} evaluations/s")
+
+        try:
+            results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
+        except ArchGymError as error:
+            raise _fail(error) from None
+    skipped = sum(r.skipped for r in results)
+    table = Table("agent", "setting", "runs", "median best reward", title="best reward per setting (median over runs)",
+                  title_justify="left")
+    for agent, setting in sorted(settings):
+        rewards = [r.best_reward for r in results if (r.agent, r.setting) == (agent, setting)]
+        table.add_row(agent, setting, str(len(rewards)), f"{statistics.median(rewards):.6g}")
+    console.print(table)
+    console.print(
+        f"{len(results) - skipped} runs done, {skipped} already complete, in {time.perf_counter() - start:.1f} s; "
+        f"dataset: {parsed.out}; tables and plots: archgym report {parsed.out}"
+    )
+
+
 proxy_app = typer.Typer(
     help="Train, evaluate and inspect proxy cost models learned from logged evaluations.",
     no_args_is_help=True,

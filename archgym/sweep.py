@@ -1,0 +1,583 @@
+"""Sweeps: many searches (agents x settings x problems x workloads x objectives x seeds) from one spec.
+
+A sweep spec is a YAML file (see ``experiments/smoke_dram.yaml``)::
+
+    name: smoke_dram
+    env: dram                     # or  envs: [dram, ...]
+    backend: analytical
+    backend_options: {}           # keyword arguments of the backend, e.g. {memspec: ddr4}
+    workloads: [stream, random]
+    objectives:
+      - time                      # a preset name, or a mapping:
+      - {name: latency, targets: {target_latency_ns: 60000}, success_reward: -0.1}
+    agents:
+      - name: random
+      - name: ga
+        settings: {crossover: uniform}         # fixed for every run of this entry
+        grid: {population: [8, 16]}            # every combination
+      - name: bo
+        settings: {estimator: ET}
+        distributions: {xi: {loguniform: [0.001, 0.1]}, initial_points: {int: [5, 20]}}
+        samples: 4                             # settings drawn from the distributions
+    seeds: 3                      # or a list: [0, 1, 2]
+    budget: 200                   # evaluations per run
+    batch_size: 1
+    out: runs/smoke_dram
+
+Distributions: ``uniform: [low, high]``, ``loguniform: [low, high]``,
+``int: [low, high]`` (inclusive) and ``choice: [values...]``, sampled
+reproducibly (the same spec gives the same settings). With both a grid and
+distributions, every grid point is combined with every sample.
+
+:func:`load_spec` validates the whole spec before anything runs: unknown
+keys, problems, backends, workloads, objectives and agents, settings an agent
+does not accept or values it rejects, and empty grids are errors naming what
+is allowed. :meth:`SweepSpec.runs` expands it into :class:`RunSpec` values,
+each with a run id derived from its content, so rerunning a sweep finds its
+runs again: :func:`run_sweep` skips completed runs and resumes interrupted
+ones from their logged rows (the agent replays its trajectory), so the
+dataset ends with exactly one row per evaluation.
+
+Every run writes its rows into the sweep's one dataset directory and records
+its spec, seed, hyperparameter setting, status, evaluations and wall time in
+``runs/<run_id>.json`` (:func:`archgym.dataset.write_run_metadata`).
+
+Executors: ``local`` runs the runs in worker processes on this machine;
+``ray`` submits each run as a Ray task, to a running cluster
+(``address="auto"`` or ``"host:port"``) or to a Ray instance it starts here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
+
+__all__ = [
+    "EXECUTORS",
+    "AgentSpec",
+    "ObjectiveSpec",
+    "RunResult",
+    "RunSpec",
+    "SweepSpec",
+    "execute_run",
+    "load_spec",
+    "parse_spec",
+    "run_sweep",
+]
+
+_TOP_LEVEL_KEYS = (
+    "name", "env", "envs", "backend", "backend_options", "workloads", "objectives", "agents", "seeds", "budget",
+    "batch_size", "out",
+)
+_AGENT_KEYS = ("name", "settings", "grid", "distributions", "samples")
+_OBJECTIVE_KEYS = ("name", "targets", "success_reward")
+_DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One objective of a sweep.
+
+    Args:
+        name: A preset or spec string (see :func:`archgym.objective.make_objective`).
+        targets: The preset's targets, e.g. ``{"target_latency_ns": 60000}``.
+        success_reward: A run succeeds once its best reward reaches this (reports use it); None if unset.
+    """
+
+    name: str
+    targets: Mapping[str, float] = field(default_factory=dict)
+    success_reward: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent entry of a sweep: fixed settings plus a grid and/or sampled distributions."""
+
+    name: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    distributions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    samples: int = 0
+
+    def configs(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """Every hyperparameter setting of this entry, in a fixed order."""
+        names = sorted(self.grid)
+        points = [dict(zip(names, values)) for values in itertools.product(*(self.grid[n] for n in names))]
+        drawn = [_draw(self.distributions, rng) for _ in range(self.samples)] if self.distributions else [{}]
+        return [{**self.settings, **point, **sample} for point in points for sample in drawn]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One search of a sweep: everything needed to run (or find again) it."""
+
+    sweep: str
+    env: str
+    backend: str
+    backend_options: Mapping[str, Any]
+    workload: str
+    objective: ObjectiveSpec
+    agent: str
+    config: Mapping[str, Any]
+    seed: int
+    budget: int
+    batch_size: int
+
+    @property
+    def setting(self) -> str:
+        """Label of the hyperparameter setting, e.g. ``"mutation_prob=0.1,population=16"``."""
+        if not self.config:
+            return "defaults"
+        return ",".join(f"{key}={_label(value)}" for key, value in sorted(self.config.items()))
+
+    @property
+    def run_id(self) -> str:
+        """Derived from the run's content, so a rerun of the sweep finds the run again."""
+        identity = json.dumps(asdict(self), sort_keys=True, default=str)
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+        return f"{_safe(self.sweep)}-{_safe(self.agent)}-{digest}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep spec (see the module docstring for the file format)."""
+
+    name: str
+    envs: tuple[str, ...]
+    backend: str
+    backend_options: Mapping[str, Any]
+    workloads: tuple[str, ...]
+    objectives: tuple[ObjectiveSpec, ...]
+    agents: tuple[AgentSpec, ...]
+    seeds: tuple[int, ...]
+    budget: int
+    batch_size: int
+    out: Path
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, in a fixed order (env, workload, objective, agent entry, setting, seed)."""
+        runs = []
+        for env, workload, objective in itertools.product(self.envs, self.workloads, self.objectives):
+            for index, agent in enumerate(self.agents):
+                rng = np.random.default_rng(_stable_seed(self.name, agent.name, index))
+                for config in agent.configs(rng):
+                    for seed in self.seeds:
+                        runs.append(RunSpec(
+                            self.name, env, self.backend, dict(self.backend_options), workload, objective,
+                            agent.name, config, seed, self.budget, self.batch_size,
+                        ))
+        return runs
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run produced (returned by :func:`execute_run`, also for skipped runs)."""
+
+    run_id: str
+    agent: str
+    setting: str
+    workload: str
+    objective: str
+    seed: int
+    evaluations: int
+    best_reward: float
+    wall_time_s: float
+    skipped: bool
+
+
+# -- parsing and validation -----------------------------------------------------------------------
+
+
+def load_spec(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> SweepSpec:
+    """Read and validate a YAML sweep spec.
+
+    Args:
+        path: The spec file.
+        out: Output directory overriding the spec's ``out``.
+
+    Raises:
+        ConfigurationError: the file is missing or not YAML, or the spec is invalid (the message says how).
+        UnknownNameError: an unknown problem, backend, agent or objective.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"sweep spec {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigurationError(f"sweep spec {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"sweep spec {path} must be a mapping of keys ({', '.join(_TOP_LEVEL_KEYS)})")
+    raw.setdefault("name", path.stem)
+    if out is not None:
+        raw["out"] = str(out)
+    return parse_spec(raw, source=str(path))
+
+
+def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
+    """Validate a spec given as a mapping (the parsed YAML); see :func:`load_spec`."""
+    from archgym.cost_model import list_backends, make_backend
+    from archgym.objective import make_objective
+
+    _check_keys(raw, _TOP_LEVEL_KEYS, source)
+    for required in ("agents", "workloads", "objectives", "budget"):
+        if required not in raw:
+            raise ConfigurationError(f"{source}: '{required}' is required")
+    name = str(raw.get("name") or "sweep")
+    if "env" in raw and "envs" in raw:
+        raise ConfigurationError(f"{source}: give 'env' or 'envs', not both")
+    envs = tuple(str(e) for e in _as_list(raw.get("envs", raw.get("env", "dram")), "envs", source))
+    backend = str(raw.get("backend", "analytical"))
+    backend_options = dict(raw.get("backend_options") or {})
+    workloads = tuple(str(w) for w in _as_list(raw["workloads"], "workloads", source))
+    objectives = tuple(_objective(item, source) for item in _as_list(raw["objectives"], "objectives", source))
+    agents = tuple(_agent(item, source) for item in _as_list(raw["agents"], "agents", source))
+    seeds = _seeds(raw.get("seeds", 1), source)
+    budget = _positive_int(raw["budget"], "budget", source)
+    batch_size = _positive_int(raw.get("batch_size", 1), "batch_size", source)
+    spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
+                     batch_size, Path(str(raw.get("out") or Path("runs") / name)))
+
+    known_envs = sorted({b.env for b in list_backends()})
+    for env in envs:
+        if env not in known_envs:
+            raise UnknownNameError(f"{source}: unknown env {env!r}; available envs are {', '.join(known_envs)}")
+    # Build what the runs will build, once, so that no bad name or setting surfaces mid-sweep.
+    for env in envs:
+        model = make_backend(backend, env=env, **backend_options)
+        try:
+            for workload in workloads:
+                if workload not in model.workloads():
+                    model.prepare(workload)
+            for objective in objectives:
+                try:
+                    make_objective(objective.name, metrics=model.metrics, **objective.targets)
+                except ArchGymError as error:
+                    raise type(error)(f"{source}: objective {objective.name!r}: {error}") from None
+            for run in {(r.agent, json.dumps(r.config, sort_keys=True, default=str)): r for r in spec.runs()}.values():
+                _check_agent(run, model, source)
+        finally:
+            model.close()
+    return spec
+
+
+def _check_agent(run: RunSpec, model: Any, source: str) -> None:
+    from archgym.agents.base import make_agent
+
+    try:
+        make_agent(run.agent, model.design_space, seed=0, **dict(run.config))
+    except ArchGymError as error:
+        raise type(error)(f"{source}: agent {run.agent!r} with {run.setting}: {error}") from None
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    unknown = sorted(str(k) for k in raw if k not in allowed)
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(allowed)}")
+
+
+def _as_list(value: Any, key: str, source: str) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    if not items or any(item is None for item in items):
+        raise ConfigurationError(f"{source}: '{key}' is empty; give at least one")
+    return items
+
+
+def _positive_int(value: Any, key: str, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{source}: '{key}' must be a positive integer, got {value!r}")
+    return value
+
+
+def _seeds(value: Any, source: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_positive_int(value, "seeds", source)))
+    items = _as_list(value, "seeds", source)
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in items):
+        raise ConfigurationError(f"{source}: 'seeds' must be a count or a list of integers, got {value!r}")
+    if len(set(items)) != len(items):
+        raise ConfigurationError(f"{source}: 'seeds' lists a seed twice: {value!r}")
+    return tuple(items)
+
+
+def _objective(item: Any, source: str) -> ObjectiveSpec:
+    if isinstance(item, str):
+        return ObjectiveSpec(item)
+    if not isinstance(item, dict) or "name" not in item:
+        raise ConfigurationError(
+            f"{source}: an objective is a name or a mapping with 'name' (and 'targets', 'success_reward'), "
+            f"got {item!r}"
+        )
+    _check_keys(item, _OBJECTIVE_KEYS, f"{source}: objective {item['name']!r}")
+    targets = item.get("targets") or {}
+    if not isinstance(targets, dict):
+        raise ConfigurationError(f"{source}: objective {item['name']!r}: 'targets' must be a mapping")
+    success = item.get("success_reward")
+    if success is not None and (isinstance(success, bool) or not isinstance(success, (int, float))):
+        raise ConfigurationError(f"{source}: objective {item['name']!r}: 'success_reward' must be a number")
+    return ObjectiveSpec(str(item["name"]), dict(targets), None if success is None else float(success))
+
+
+def _agent(item: Any, source: str) -> AgentSpec:
+    from archgym.agents.base import agent_class
+
+    if isinstance(item, str):
+        item = {"name": item}
+    if not isinstance(item, dict) or "name" not in item:
+        raise ConfigurationError(f"{source}: an agent is a name or a mapping with 'name', got {item!r}")
+    name = str(item["name"])
+    where = f"{source}: agent {name!r}"
+    _check_keys(item, _AGENT_KEYS, where)
+    cls = agent_class(name)  # unknown names fail here, listing the agents
+    settings = dict(item.get("settings") or {})
+    grid = dict(item.get("grid") or {})
+    distributions = dict(item.get("distributions") or {})
+    for key, values in grid.items():
+        if not isinstance(values, list):
+            raise ConfigurationError(f"{where}: grid values of {key!r} must be a list, got {values!r}")
+        if not values:
+            raise ConfigurationError(f"{where}: the grid for {key!r} is empty; give at least one value")
+    for key, spec in distributions.items():
+        _check_distribution(spec, f"{where}: distribution of {key!r}")
+    samples = item.get("samples", 0 if not distributions else None)
+    if distributions:
+        samples = _positive_int(samples, "samples", where) if samples is not None else None
+        if samples is None:
+            raise ConfigurationError(f"{where}: 'distributions' need 'samples', the number of settings to draw")
+    elif samples:
+        raise ConfigurationError(f"{where}: 'samples' needs 'distributions' to draw from")
+    overlap = sorted((set(settings) & set(grid)) | (set(settings) & set(distributions)) | (set(grid) & set(distributions)))
+    if overlap:
+        raise ConfigurationError(f"{where}: {', '.join(overlap)} set in more than one of settings, grid, distributions")
+    unknown = sorted(k for k in {*settings, *grid, *distributions} if k not in cls.defaults)
+    if unknown:
+        accepted = ", ".join(sorted(cls.defaults)) or "none"
+        raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; accepted settings are {accepted}")
+    return AgentSpec(name, settings, grid, distributions, int(samples or 0))
+
+
+def _check_distribution(spec: Any, where: str) -> None:
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in _DISTRIBUTIONS:
+        raise ConfigurationError(
+            f"{where} must be one of {', '.join(f'{{{d}: [...]}}' for d in _DISTRIBUTIONS)}, got {spec!r}"
+        )
+    kind, values = next(iter(spec.items()))
+    if not isinstance(values, list) or not values:
+        raise ConfigurationError(f"{where}: {kind} needs a non-empty list, got {values!r}")
+    if kind == "choice":
+        return
+    if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ConfigurationError(f"{where}: {kind} needs [low, high], got {values!r}")
+    low, high = values
+    if low > high or (kind == "loguniform" and low <= 0) or (kind == "int" and not all(isinstance(v, int) for v in values)):
+        raise ConfigurationError(
+            f"{where}: {kind} [{low}, {high}] is not a valid range (low <= high; loguniform needs low > 0; "
+            "int needs integers)"
+        )
+
+
+def _draw(distributions: Mapping[str, Mapping[str, Any]], rng: np.random.Generator) -> dict[str, Any]:
+    drawn: dict[str, Any] = {}
+    for key in sorted(distributions):
+        kind, values = next(iter(distributions[key].items()))
+        if kind == "uniform":
+            drawn[key] = float(rng.uniform(values[0], values[1]))
+        elif kind == "loguniform":
+            drawn[key] = float(math.exp(rng.uniform(math.log(values[0]), math.log(values[1]))))
+        elif kind == "int":
+            drawn[key] = int(rng.integers(values[0], values[1] + 1))
+        else:
+            drawn[key] = values[int(rng.integers(len(values)))]
+    return drawn
+
+
+def _stable_seed(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-.") or "run"
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
+    """Run one search of a sweep into dataset directory ``out``, or find it done.
+
+    A run whose metadata says it completed with its full budget logged is
+    skipped. A run with rows but no completion (it was interrupted) is
+    resumed: the agent replays its logged rows and the search continues.
+    """
+    from archgym.agents.base import make_agent
+    from archgym.cost_model import make_backend
+    from archgym.dataset import EvaluationLogger, RunContext, load_run_rows, write_run_metadata
+    from archgym.objective import make_objective
+    from archgym.search import run_search
+
+    out = Path(out)
+    run_id = run.run_id
+    rows = load_run_rows(out, run_id)
+    if len(rows) >= run.budget and _completed(out, run_id):
+        return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed, len(rows),
+                         float(np.nanmax(rows["reward"].to_numpy(dtype=float), initial=-np.inf)), 0.0, True)
+
+    model = make_backend(run.backend, env=run.env, **dict(run.backend_options))
+    try:
+        objective = make_objective(run.objective.name, metrics=model.metrics, **dict(run.objective.targets))
+        agent = make_agent(run.agent, model.design_space, seed=run.seed, **dict(run.config))
+        context = RunContext(
+            run_id=run_id, env=run.env, backend=model.name, workload=run.workload, agent=run.agent,
+            agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
+        )
+        extra = {
+            "sweep": run.sweep, "setting": run.setting, "budget": run.budget, "targets": dict(run.objective.targets),
+            "success_reward": run.objective.success_reward, "batch_size": run.batch_size, "spec": run.to_dict(),
+        }
+        write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": len(rows)})
+        start = time.perf_counter()
+        with EvaluationLogger(out, context, model.design_space, model.metric_names) as logger:
+            result = run_search(agent, model, objective, run.budget, workload=run.workload,
+                                batch_size=run.batch_size, logger=logger, resume_rows=rows if len(rows) else None)
+        wall = time.perf_counter() - start
+        write_run_metadata(out, context, {**extra, "status": "complete", "wall_time_s": wall,
+                                          "evaluations": result.evaluations})
+    finally:
+        model.close()
+    best = result.best.reward if result.best is not None else math.nan
+    return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
+                     result.evaluations, best, wall, False)
+
+
+def _completed(out: Path, run_id: str) -> bool:
+    path = out / "runs" / f"{run_id}.json"
+    try:
+        return json.loads(path.read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, have the kernel kill the worker when the sweep's process dies.
+
+    Otherwise a killed sweep leaves workers finishing their runs, holding
+    those runs open while a rerun tries to resume them.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def run_sweep(
+    spec: SweepSpec,
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run every run of a sweep not already complete, and return every run's result.
+
+    Args:
+        spec: The sweep.
+        executor: ``"local"`` (worker processes) or ``"ray"`` (one Ray task per run).
+        workers: Worker processes (local), or the CPUs of a Ray instance started here.
+        address: Ray cluster address (``"auto"`` or ``"host:port"``); None starts a local instance.
+        on_result: Called with each run's result as it finishes (skipped runs first).
+
+    Returns:
+        One :class:`RunResult` per run, in :meth:`SweepSpec.runs` order.
+
+    Raises:
+        ConfigurationError: an unknown executor, or Ray is not installed.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigurationError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(f"workers must be a positive integer, got {workers!r}")
+    runs = spec.runs()
+    spec.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, RunResult] = {}
+
+    def finished(result: RunResult) -> None:
+        results[result.run_id] = result
+        if on_result is not None:
+            on_result(result)
+
+    pending = []
+    for run in runs:
+        if _completed(spec.out, run.run_id):
+            finished(execute_run(run, spec.out))  # verifies the rows and reports the run as skipped
+        else:
+            pending.append(run)
+    if executor == "local":
+        _run_local(pending, spec.out, workers, finished)
+    else:
+        _run_ray(pending, spec.out, workers, address, finished)
+    return [results[run.run_id] for run in runs]
+
+
+def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Callable[[RunResult], None]) -> None:
+    if not runs:
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_die_with_parent) as pool:
+        futures: set[Future[RunResult]] = {pool.submit(execute_run, run, out) for run in runs}
+        while futures:
+            done, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(future.result())
+
+
+def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | None,
+             finished: Callable[[RunResult], None]) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigurationError("the ray executor needs Ray: pip install 'archgym[marl]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                   "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
+        if address is None:
+            options["num_cpus"] = workers
+        ray.init(address=address, **options)
+    try:
+        task = ray.remote(num_cpus=1)(execute_run)
+        waiting = [task.remote(run, str(out.resolve())) for run in runs]
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            for reference in done:
+                finished(ray.get(reference))
+    finally:
+        if started_here:
+            ray.shutdown()
+
