@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from archgym import __version__
 from archgym.cost_model import CostModel, list_backends, make_backend
@@ -760,6 +760,61 @@ def sweep(
     )
 
 
+@app.command()
+def report(
+    dataset: Annotated[Path, typer.Argument(help="Dataset directory of a sweep (its out) or of any runs.")],
+    out: Annotated[Path | None, typer.Option(help="Directory for the tables and plots (default: DATASET/report).")]
+    = None,
+    tolerance: Annotated[float, typer.Option(
+        min=0.0, max=0.99,
+        help="A run without a success_reward succeeds within this relative regret of the reference.")] = 0.01,
+    optimum: Annotated[bool, typer.Option(
+        "--optimum", help="Measure regret against each problem's exact optimum (enumerates the design space) "
+                          "instead of the best reward any run found.")] = False,
+    pareto: Annotated[str | None, typer.Option(
+        help="Two metrics for the Pareto fronts, X,Y (append :max to maximise one); default: the cost model's "
+             "choice.")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNGs (needs matplotlib).")] = True,
+) -> None:
+    """Summarise a sweep: per-setting tables, the hyperparameter lottery, convergence curves, Pareto fronts."""
+    from archgym.report import write_report
+
+    target = out if out is not None else dataset / "report"
+    pair: tuple[str, str] | None = None
+    maximise: list[str] = []
+    try:
+        if pareto is not None:
+            names = [item.strip() for item in pareto.split(",") if item.strip()]
+            if len(names) != 2:
+                raise ConfigurationError(f"--pareto takes two metrics, X,Y; got {pareto!r}")
+            parsed = []
+            for name in names:
+                metric, _, goal = name.partition(":")
+                if goal not in ("", "min", "max"):
+                    raise ConfigurationError(f"--pareto metric {name!r}: the goal after ':' is min or max")
+                if goal == "max":
+                    maximise.append(metric)
+                parsed.append(metric)
+            pair = (parsed[0], parsed[1])
+        with error_console.status("reading the dataset") as status:
+            result = write_report(dataset, target, tolerance=tolerance, optimum=optimum, pareto=pair,
+                                  maximise=maximise, plots=plots, progress=lambda text: status.update(text))
+    except ArchGymError as error:
+        raise _fail(error) from None
+    table = Table("agent", "settings", Column("best setting", overflow="fold"), "success\nbest", "success\nmedian", "success\nworst",
+                  title="hyperparameter lottery: success rate over problems and seeds, per setting",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for row in result.agents.itertuples(index=False):
+        table.add_row(row.agent, str(row.settings), row.best_setting, f"{row.best_success_rate:.0%}",
+                      f"{row.median_success_rate:.0%}", f"{row.worst_success_rate:.0%}")
+    console.print(table)
+    for line in result.headlines:
+        console.print(f"- {escape(line)}")
+    for note in result.notes:
+        error_console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"wrote {len(result.files)} files to {target}: {', '.join(p.name for p in result.files)}")
+
+
 proxy_app = typer.Typer(
     help="Train, evaluate and inspect proxy cost models learned from logged evaluations.",
     no_args_is_help=True,
@@ -816,7 +871,7 @@ def proxy_train(
     try:
         _check_env(env)
         if plot is not None:
-            from archgym.validate import require_matplotlib
+            from archgym.plots import require_matplotlib
 
             require_matplotlib()
             if test_fraction == 0:
@@ -866,7 +921,7 @@ def proxy_eval(
 
     try:
         if plot is not None:
-            from archgym.validate import require_matplotlib
+            from archgym.plots import require_matplotlib
 
             require_matplotlib()
         loaded = proxies.Proxy.load(model)

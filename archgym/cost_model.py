@@ -121,6 +121,8 @@ class CostModel(ABC):
     design_space: DesignSpace
     metrics: tuple[MetricSpec, ...] = ()
     default_workload: Any = None
+    pareto_metrics: tuple[str, str] | None = None
+    """The two metrics whose trade-off reports draw by default (else the first two metrics)."""
 
     @property
     def metric_names(self) -> tuple[str, ...]:

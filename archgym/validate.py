@@ -63,6 +63,7 @@ import pandas as pd
 
 from archgym.cost_model import CostModel
 from archgym.errors import ConfigurationError, DatasetError, WorkloadError
+from archgym.plots import require_matplotlib
 from archgym.space import DesignSpace
 
 __all__ = [
@@ -689,20 +690,6 @@ def validate_against_reference(
 
 
 # -- plots ------------------------------------------------------------------------------------------------
-
-
-def require_matplotlib() -> None:
-    """Check that matplotlib (the ``plots`` extra) is installed.
-
-    Raises:
-        ConfigurationError: it is not; the message says how to install it.
-    """
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "plots need matplotlib, which is not installed; install it with pip install 'archgym[plots]'"
-        ) from None
 
 
 def _log_tick_subs(low: float, high: float) -> tuple[float, ...] | None:

@@ -1,0 +1,152 @@
+"""Reports: per-run scoring, per-setting tables, the lottery, Pareto fronts, plots and the CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from archgym.cli import app
+from archgym.cost_model import make_backend
+from archgym.dataset import load_dataset, read_run_metadata
+from archgym.errors import ConfigurationError, DatasetError
+from archgym.objective import make_objective
+from archgym.optimum import find_optimum
+from archgym.report import pareto_fronts, summarise_runs, summarise_settings, write_report
+from archgym.sweep import load_spec, run_sweep
+
+SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke_dram.yaml"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke sweep (8 runs of 100 evaluations), run once for the module."""
+    out = tmp_path_factory.mktemp("smoke") / "runs"
+    run_sweep(load_spec(SMOKE, out), workers=2)
+    return out
+
+
+def test_report_writes_tables_and_plots(smoke_sweep: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the plots extra")
+    report = write_report(smoke_sweep, tmp_path / "report")
+    names = {p.name for p in report.files}
+    assert {"runs.csv", "summary.csv", "summary.md", "lottery.csv", "references.csv", "pareto.csv",
+            "convergence.png", "lottery.png", "pareto.png"} <= names
+    for path in report.files:
+        assert path.is_file() and path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == PNG_MAGIC
+    assert report.notes == []
+
+    runs = pd.read_csv(tmp_path / "report" / "runs.csv")
+    assert len(runs) == 8 and (runs["evaluations"] == 100).all()
+    settings = pd.read_csv(tmp_path / "report" / "lottery.csv")
+    assert sorted(settings["setting"]) == ["mode=local", "mode=uniform", "population=16", "population=8"]
+    assert (settings["runs"] == 2).all()
+    assert settings["success_rate"].between(0, 1).all()
+    markdown = (tmp_path / "report" / "summary.md").read_text()
+    assert "| agent | setting | runs | success_rate" in markdown
+    assert all(line.lstrip("- ") in markdown for line in report.headlines)
+
+
+def test_success_follows_the_spec_success_reward(smoke_sweep: Path) -> None:
+    rows = load_dataset(smoke_sweep)
+    runs, _, best_so_far = summarise_runs(rows, read_run_metadata(smoke_sweep))
+    assert (runs["success_reward"] == -0.78).all()
+    for run in runs.itertuples(index=False):
+        own = rows[rows["run_id"] == run.run_id].sort_values("step")["reward"].to_numpy()
+        assert run.best_reward == pytest.approx(own.max())
+        assert run.success == (own.max() >= -0.78)
+        assert np.array_equal(best_so_far[run.run_id], np.maximum.accumulate(own))
+        if run.success:
+            first = int(np.flatnonzero(np.maximum.accumulate(own) >= -0.78)[0]) + 1
+            assert run.evaluations_to_target == first
+        else:
+            assert math.isnan(run.evaluations_to_target)
+    settings = summarise_settings(runs, by_problem=False)
+    for row in settings.itertuples(index=False):
+        mine = runs[(runs["agent"] == row.agent) & (runs["setting"] == row.setting)]
+        assert row.success_rate == pytest.approx(mine["success"].mean())
+
+
+def test_exact_optimum_reference(smoke_sweep: Path) -> None:
+    rows = load_dataset(smoke_sweep)
+    runs, references, _ = summarise_runs(rows, read_run_metadata(smoke_sweep), optimum=True)
+    model = make_backend("dram/analytical")
+    best = find_optimum(model, make_objective("time", metrics=model.metrics), "random")
+    assert references["source"].tolist() == ["exact optimum"]
+    assert references["reference"].iloc[0] == pytest.approx(best.reward)
+    assert (runs["regret_pct"] >= 0).all()
+    assert (runs["reference"] >= runs["best_reward"] - 1e-12).all()
+
+
+def test_tolerance_defines_success_without_a_success_reward(tmp_path: Path) -> None:
+    from archgym.sweep import parse_spec
+
+    spec = parse_spec({"name": "t", "env": "dram", "workloads": ["stream"], "objectives": ["time"],
+                       "agents": [{"name": "random"}], "seeds": 3, "budget": 15, "out": str(tmp_path / "d")})
+    run_sweep(spec, workers=1)
+    rows = load_dataset(tmp_path / "d")
+    loose, _, _ = summarise_runs(rows, read_run_metadata(tmp_path / "d"), tolerance=0.5)
+    strict, _, _ = summarise_runs(rows, read_run_metadata(tmp_path / "d"), tolerance=0.0)
+    best = strict["best_reward"].max()
+    assert (strict["success"] == (strict["best_reward"] >= best)).all()  # the best run always succeeds at 0 %
+    assert loose["success"].sum() >= strict["success"].sum()
+    with pytest.raises(ConfigurationError, match="tolerance"):
+        summarise_runs(rows, tolerance=1.5)
+
+
+def test_pareto_fronts_keep_exactly_the_non_dominated_points() -> None:
+    rng = np.random.default_rng(3)
+    n = 300
+    rows = pd.DataFrame({
+        "env": "dram", "workload": rng.choice(["a", "b"], n), "agent": rng.choice(["x", "y"], n),
+        "time": rng.uniform(1, 10, n).round(1), "power": rng.uniform(1, 10, n).round(1),
+        "feasible": rng.uniform(size=n) > 0.1, "run_id": "r", "step": np.arange(n),
+    })
+    fronts = pareto_fronts(rows, "time", "power")
+    for (workload, agent), group in rows[rows["feasible"]].groupby(["workload", "agent"]):
+        points = group[["time", "power"]].to_numpy()
+        expected = {tuple(p) for p in points
+                    if not any((q <= p).all() and (q < p).any() for q in points)}
+        got = fronts[(fronts["workload"] == workload) & (fronts["agent"] == agent)]
+        assert {tuple(p) for p in got[["x", "y"]].to_numpy()} == expected
+    for workload, group in rows[rows["feasible"]].groupby("workload"):
+        points = group[["time", "power"]].to_numpy()
+        expected = {tuple(p) for p in points if not any((q <= p).all() and (q < p).any() for q in points)}
+        on = fronts[(fronts["workload"] == workload) & fronts["global_front"]]
+        assert {tuple(p) for p in on[["x", "y"]].to_numpy()} == expected
+    flipped = pareto_fronts(rows, "time", "power", maximise=["power"])
+    assert not flipped[["x", "y"]].equals(fronts[["x", "y"]])
+    with pytest.raises(ConfigurationError, match="no metric column 'watts'"):
+        pareto_fronts(rows, "time", "watts")
+
+
+def test_report_on_plain_runs_and_bad_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = tmp_path / "plain"
+    for agent in ("random", "ga"):
+        result = runner.invoke(app, ["run", "--agent", agent, "--workload", "stream", "--objective", "time",
+                                     "--budget", "12", "--seed", "1", "--out", str(data)])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["report", str(data), "--out", str(tmp_path / "r"), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert "hyperparameter lottery" in result.output
+    assert not (tmp_path / "r" / "lottery.png").exists()
+    assert (tmp_path / "r" / "summary.md").is_file()
+    settings = pd.read_csv(tmp_path / "r" / "lottery.csv")
+    assert sorted(settings["agent"]) == ["ga", "random"]
+
+    result = runner.invoke(app, ["report", str(data), "--pareto", "total_time_ns"])
+    assert result.exit_code == 2 and "two metrics" in result.output
+    result = runner.invoke(app, ["report", str(data), "--pareto", "total_time_ns,joules", "--no-plots"])
+    assert result.exit_code == 2 and "no metric column 'joules'" in result.output
+    result = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
+    with pytest.raises(DatasetError):
+        write_report(tmp_path / "missing", tmp_path / "r2")
