@@ -212,7 +212,8 @@ def evaluate(
         full = model.design_space.complete(given, defaults)
         model.prepare(workload)
         result = model.evaluate(full, workload)
-        reward = make_objective(objective, metrics=model.metrics)(result) if objective else None
+        reward = (make_objective(objective, metrics=model.metrics, presets=model.objective_presets)(result)
+                  if objective else None)
     except ArchGymError as error:
         raise _fail(error) from None
     if as_json:
@@ -301,7 +302,7 @@ def run(
         model = _backend(env, backend, memspec, proxy)
         workload = workload if workload is not None else model.default_workload
         model.prepare(workload)
-        goal = make_objective(objective, metrics=model.metrics, **targets)
+        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets, **targets)
         confirmer = _confirming_backend(env, confirm_backend, memspec, model, workload, goal) if confirm_top else None
         searcher = make_agent(agent, model.design_space, seed=seed, **config)
         context = RunContext(
@@ -384,7 +385,8 @@ def optimum(
         _check_env(env)
         model = _backend(env, backend, memspec, proxy)
         workload = workload if workload is not None else model.default_workload
-        goal = make_objective(objective, metrics=model.metrics, **_parse_assignments(target or [], "--target"))
+        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets,
+                              **_parse_assignments(target or [], "--target"))
         size = model.design_space.size
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

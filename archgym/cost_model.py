@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -123,6 +123,12 @@ class CostModel(ABC):
     default_workload: Any = None
     pareto_metrics: tuple[str, str] | None = None
     """The two metrics whose trade-off reports draw by default (else the first two metrics)."""
+    objective_presets: ClassVar[Mapping[str, str]] = {}
+    """Objective names of this problem mapped to spec strings, e.g. ``{"latency": "weighted:latency_cycles=1"}``.
+
+    They take precedence over the built-in presets (which name the DRAM metrics)
+    wherever an objective is given by name (see :func:`archgym.objective.make_objective`).
+    """
 
     @property
     def metric_names(self) -> tuple[str, ...]:

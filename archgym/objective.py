@@ -604,7 +604,10 @@ def list_objectives() -> tuple[str, ...]:
 
 
 def make_objective(
-    spec: str | Objective | Mapping[str, Any], metrics: Sequence[MetricSpec] = (), **targets: float
+    spec: str | Objective | Mapping[str, Any],
+    metrics: Sequence[MetricSpec] = (),
+    presets: Mapping[str, str] | None = None,
+    **targets: float,
 ) -> Objective:
     """Build an objective from a preset name, a spec string, a mapping or an objective.
 
@@ -618,6 +621,9 @@ def make_objective(
             writes; or an :class:`Objective`, returned as is.
         metrics: The cost model's metric specs. They supply goals and scales,
             and every metric the objective reads must be among them.
+        presets: The problem's own preset names, each mapped to a spec string
+            (a cost model's :attr:`~archgym.cost_model.CostModel.objective_presets`);
+            they take precedence over the built-in presets.
         **targets: Targets of a preset, e.g. ``target_power_mw=800`` or
             ``target_latency_ns=5e4``.
 
@@ -627,6 +633,15 @@ def make_objective(
             take, or a metric the cost model does not report.
     """
     metrics = tuple(metrics)
+    if presets and isinstance(spec, str) and spec.strip().lower() in presets:
+        if targets:
+            raise ConfigurationError(
+                f"objective {spec!r} is a preset of this problem ({presets[spec.strip().lower()]}) and takes no "
+                f"keyword targets ({', '.join(targets)}); give a spec string with targets instead"
+            )
+        objective = make_objective(presets[spec.strip().lower()], metrics)
+        objective.name = spec.strip().lower()
+        return objective
     if isinstance(spec, Objective):
         if targets:
             raise ConfigurationError(

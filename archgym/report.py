@@ -183,7 +183,8 @@ def reference_rewards(
                 models[key] = make_backend(row["backend"], **json.loads(row["backend_options"]))
             model = models[key]
             targets = _parse_targets(row["targets"])
-            objective = make_objective(row["objective"], metrics=model.metrics, **targets)
+            objective = make_objective(row["objective"], metrics=model.metrics, presets=model.objective_presets,
+                                       **targets)
             if progress is not None:
                 progress(f"exact optimum of {row['env']} / {row['workload']} / {row['objective']}")
             best = find_optimum(model, objective, row["workload"])

@@ -270,7 +270,8 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
                     model.prepare(workload)
             for objective in objectives:
                 try:
-                    make_objective(objective.name, metrics=model.metrics, **objective.targets)
+                    make_objective(objective.name, metrics=model.metrics, presets=model.objective_presets,
+                                   **objective.targets)
                 except ArchGymError as error:
                     raise type(error)(f"{source}: objective {objective.name!r}: {error}") from None
             for run in {(r.agent, json.dumps(r.config, sort_keys=True, default=str)): r for r in spec.runs()}.values():
@@ -449,7 +450,8 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
 
     model = make_backend(run.backend, env=run.env, **dict(run.backend_options))
     try:
-        objective = make_objective(run.objective.name, metrics=model.metrics, **dict(run.objective.targets))
+        objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
+                                   **dict(run.objective.targets))
         agent = make_agent(run.agent, model.design_space, seed=run.seed, **dict(run.config))
         context = RunContext(
             run_id=run_id, env=run.env, backend=model.name, workload=run.workload, agent=run.agent,

@@ -397,3 +397,15 @@ def test_reward_batch_equals_reward(spec, rows):
     assert np.all(np.isfinite(batch))
     np.testing.assert_array_equal(batch, np.array(single))
     assert np.all(batch[~feasible] == objective.infeasible_reward)
+
+
+def test_problem_presets_take_precedence_and_keep_their_name() -> None:
+    metrics = (MetricSpec("latency_cycles", "cycles", "min", scale=1e6), MetricSpec("energy_pj", "pJ", "min"))
+    presets = {"latency": "weighted:latency_cycles=1", "edp": "weighted:latency_cycles=1,energy_pj=1"}
+    objective = make_objective("latency", metrics=metrics, presets=presets)
+    assert objective.name == "latency"
+    assert objective.reward({"latency_cycles": 2e6, "energy_pj": 1.0}) < objective.reward(
+        {"latency_cycles": 1e6, "energy_pj": 1.0})
+    assert make_objective("edp", metrics=metrics, presets=presets).metric_names == ("latency_cycles", "energy_pj")
+    with pytest.raises(ConfigurationError, match="takes no keyword targets"):
+        make_objective("latency", metrics=metrics, presets=presets, target_latency_ns=5.0)

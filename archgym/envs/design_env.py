@@ -120,7 +120,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.design_space = model.design_space
         self.metric_specs = tuple(model.metrics)
         try:
-            self.objective: Objective = make_objective(objective, metrics=self.metric_specs)
+            self.objective: Objective = make_objective(objective, metrics=self.metric_specs,
+                                                       presets=model.objective_presets)
         except Exception:
             if self._owns_model:
                 model.close()
