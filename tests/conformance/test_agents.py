@@ -65,7 +65,8 @@ def _agent(name: str, model: CostModel, seed: int):
 def _run(name: str, problem: str, seed: int, batch_size: int = 1, logger=None):
     model = CountingModel(make_backend(f"{problem}/analytical"))
     agent = _agent(name, model, seed)
-    objective = make_objective("time", metrics=model.metrics)
+    # Every problem has a "latency" objective: DRAM's built-in preset or the problem's own.
+    objective = make_objective("latency", metrics=model.metrics, presets=model.inner.objective_presets)
     result = run_search(agent, model, objective, BUDGET, batch_size=batch_size, logger=logger)
     return model, result
 
