@@ -221,8 +221,13 @@ _BUNDLED: tuple[_BundledModule, ...] = (
     _BundledModule("archgym.agents.bayesopt", ("bo",), aliases=("bayesopt",)),
     _BundledModule("archgym.agents.optuna_samplers", ("tpe", "nsga2"), extra="optuna"),
     _BundledModule("archgym.agents.rl", ("ppo",), aliases=("rl",), extra="rl"),
-    _BundledModule("archgym.agents.marl", ("marl",), extra="marl"),
 )
+
+# Trainers that drive their own environment rather than being asked for designs.
+TRAINERS: dict[str, str] = {
+    "marl": "multi-agent PPO (Ray RLlib) trains on the PettingZoo env rather than by ask/tell: use "
+            "`archgym marl train`, or `name: marl` in a sweep spec",
+}
 
 _AGENTS: dict[str, type[Agent]] = {}
 _ALIASES: dict[str, str] = {}
@@ -299,6 +304,8 @@ def agent_class(name: str) -> type[Agent]:
         UnknownNameError: no agent has that name; the message lists the agents.
         ConfigurationError: the agent needs an optional dependency that is not installed.
     """
+    if name in TRAINERS and name not in _AGENTS:
+        raise ConfigurationError(f"agent {name!r}: {TRAINERS[name]}")
     canonical = _ALIASES.get(name, name)
     if canonical not in _AGENTS:
         for bundled in _BUNDLED:

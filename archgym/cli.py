@@ -181,6 +181,10 @@ def agents(
         table.add_row(name, escape(summary), escape(settings) or "-")
     console.print(table)
     console.print("set with: archgym run --agent NAME --agent-config key=value ...")
+    from archgym.agents.base import TRAINERS
+
+    for name, description in TRAINERS.items():
+        console.print(f"{name}: {escape(description)}")
 
 
 @app.command()
@@ -815,6 +819,72 @@ def report(
     for note in result.notes:
         error_console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"wrote {len(result.files)} files to {target}: {', '.join(p.name for p in result.files)}")
+
+
+marl_app = typer.Typer(help="Multi-agent reinforcement learning: one agent per knob, trained with Ray RLlib.",
+                       no_args_is_help=True)
+app.add_typer(marl_app, name="marl")
+
+
+@marl_app.command("train")
+def marl_train(
+    env: Annotated[str, typer.Option(help="Problem.")] = "dram",
+    workload: Annotated[str | None, typer.Option(help="Workload name or trace file.")] = None,
+    objective: Annotated[str, typer.Option(help="Objective name or spec.")] = "latency",
+    target: Annotated[list[str] | None, typer.Option(
+        help="Objective target, e.g. target_power_mw=1000 (repeatable).")] = None,
+    iterations: Annotated[int | None, typer.Option(
+        min=1, help="Training iterations of train_batch_size designs each.")] = None,
+    budget: Annotated[int | None, typer.Option(
+        min=1, help="Evaluations to spend instead of --iterations (default 640).")] = None,
+    backend: Annotated[str, typer.Option(help="Cost model backend.")] = "analytical",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    agent_config: Annotated[list[str] | None, typer.Option(
+        help="Setting key=value (repeatable), e.g. shared_policy=true, train_batch_size=128.")] = None,
+    out: Annotated[Path, typer.Option(help="Dataset directory for the evaluations.")] = Path("runs/marl"),
+    checkpoint: Annotated[Path | None, typer.Option(help="Save the trained policies in this directory.")] = None,
+) -> None:
+    """Train multi-agent PPO (one policy per knob, or one shared) and print the best design found."""
+    from archgym.dataset import RunContext, new_run_id, write_run_metadata
+
+    try:
+        _check_env(env)
+        if iterations is not None and budget is not None:
+            raise ConfigurationError("give --iterations or --budget, not both")
+        settings = _parse_assignments(agent_config or [], "--agent-config")
+        targets = _parse_assignments(target or [], "--target")
+        from archgym.agents.marl import check_marl_settings, train_marl
+
+        check_marl_settings(settings)
+    except ArchGymError as error:
+        raise _fail(error) from None
+    if iterations is None and budget is None:
+        budget = 640
+    run_id = new_run_id("marl")
+    with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("mean reward {task.fields[reward]}"), TimeElapsedColumn(), console=error_console) as bar:
+        task = bar.add_task("iterations", total=iterations, reward="-")
+
+        def advance(done: int, total: int, reward: float) -> None:
+            bar.update(task, completed=done, total=total, reward=f"{reward:.4g}")
+
+        try:
+            result = train_marl(env, backend=backend, workload=workload, objective=objective, targets=targets,
+                                budget=budget, iterations=iterations, seed=seed, settings=settings, out=out,
+                                run_id=run_id, checkpoint_dir=checkpoint, progress=advance)
+        except ArchGymError as error:
+            raise _fail(error) from None
+    write_run_metadata(out, RunContext(run_id=run_id, env=env, backend=backend, workload=str(workload or ""),
+                                       agent="marl", agent_config=settings, seed=seed, objective=objective),
+                       {"status": "complete", "evaluations": result.evaluations, "iterations": result.iterations,
+                        "history": result.history, "wall_time_s": result.wall_time_s})
+    table = Table("knob", "value", title=f"best design (reward {result.best_reward:.6g})", title_justify="left",
+                  box=box.SIMPLE)
+    for knob, value in result.best_design.items():
+        table.add_row(knob, _format(value))
+    console.print(table)
+    console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
+                  f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
 
 
 proxy_app = typer.Typer(

@@ -537,6 +537,21 @@ def load_run_rows(out_dir: str | os.PathLike, run_id: str) -> pd.DataFrame:
 # -- run metadata -----------------------------------------------------------------------------
 
 
+def discard_run(out_dir: str | os.PathLike, run_id: str) -> int:
+    """Delete every row of one run (its part files and journal); return how many part files went.
+
+    For a run that must start over rather than resume (a trainer that cannot
+    replay its trajectory), so that the dataset keeps one row per evaluation.
+    """
+    directory = Path(out_dir)
+    parts = _part_files(directory, _check_run_id(run_id))
+    for _, _, path in parts:
+        path.unlink(missing_ok=True)
+    for _, path in _journal_files(directory, run_id):
+        path.unlink(missing_ok=True)
+    return len(parts)
+
+
 def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
                        extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``<out_dir>/runs/<run_id>.json`` describing a run (replacing an older copy).
@@ -992,6 +1007,16 @@ class LoggedCostModel(CostModel):
     def design_space(self) -> DesignSpace:
         """The wrapped model's design space."""
         return self.model.design_space
+
+    @property  # type: ignore[override]
+    def objective_presets(self) -> Mapping[str, str]:
+        """The wrapped model's objective presets."""
+        return self.model.objective_presets
+
+    @property  # type: ignore[override]
+    def pareto_metrics(self) -> tuple[str, str] | None:
+        """The wrapped model's Pareto metric pair."""
+        return self.model.pareto_metrics
 
     @property  # type: ignore[override]
     def metrics(self) -> tuple[MetricSpec, ...]:

@@ -285,6 +285,12 @@ def _check_agent(run: RunSpec, model: Any, source: str) -> None:
     from archgym.agents.base import make_agent
 
     try:
+        if run.agent == "marl":
+            from archgym.agents.marl import check_marl_settings
+
+            if check_marl_settings(run.config)["num_env_runners"] != 0:
+                raise ConfigurationError("in a sweep each run is one process: num_env_runners must be 0")
+            return
         make_agent(run.agent, model.design_space, seed=0, **dict(run.config))
     except ArchGymError as error:
         raise type(error)(f"{source}: agent {run.agent!r} with {run.setting}: {error}") from None
@@ -448,6 +454,8 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
         return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed, len(rows),
                          float(np.nanmax(rows["reward"].to_numpy(dtype=float), initial=-np.inf)), 0.0, True)
 
+    if run.agent == "marl":
+        return _execute_marl_run(run, out, rows)
     model = make_backend(run.backend, env=run.env, **dict(run.backend_options))
     try:
         objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
@@ -474,6 +482,33 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
     best = result.best.reward if result.best is not None else math.nan
     return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
                      result.evaluations, best, wall, False)
+
+
+def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
+    """A multi-agent RL run: RLlib cannot replay a trajectory, so an interrupted run starts over."""
+    from archgym.agents.marl import train_marl
+    from archgym.dataset import RunContext, discard_run, write_run_metadata
+
+    if len(rows):
+        discard_run(out, run.run_id)
+    context = RunContext(
+        run_id=run.run_id, env=run.env, backend=f"{run.env}/{run.backend.split('/')[-1]}", workload=run.workload,
+        agent=run.agent, agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
+    )
+    extra = {
+        "sweep": run.sweep, "setting": run.setting, "budget": run.budget, "targets": dict(run.objective.targets),
+        "success_reward": run.objective.success_reward, "batch_size": run.batch_size, "spec": run.to_dict(),
+    }
+    write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": 0})
+    result = train_marl(
+        run.env, backend=run.backend, backend_options=run.backend_options, workload=run.workload,
+        objective=run.objective.name, targets=run.objective.targets, budget=run.budget, seed=run.seed,
+        settings=run.config, out=out, run_id=run.run_id,
+    )
+    write_run_metadata(out, context, {**extra, "status": "complete", "wall_time_s": result.wall_time_s,
+                                      "evaluations": result.evaluations, "iterations": result.iterations})
+    return RunResult(run.run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
+                     result.evaluations, result.best_reward, result.wall_time_s, False)
 
 
 def _completed(out: Path, run_id: str) -> bool:

@@ -71,7 +71,7 @@ def _run(name: str, problem: str, seed: int, batch_size: int = 1, logger=None):
     return model, result
 
 
-AGENTS = [name for name in list_agents() if name != "marl"]  # multi-agent RL trains on the PettingZoo env
+AGENTS = list(list_agents())
 PROBLEMS = sorted(ENV_ID_BY_PROBLEM)
 
 
