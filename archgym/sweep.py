@@ -53,6 +53,7 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -354,7 +355,12 @@ def _agent(item: Any, source: str) -> AgentSpec:
     name = str(item["name"])
     where = f"{source}: agent {name!r}"
     _check_keys(item, _AGENT_KEYS, where)
-    cls = agent_class(name)  # unknown names fail here, listing the agents
+    if name == "marl":
+        from archgym.agents.marl import MARL_DEFAULTS
+
+        defaults: Mapping[str, Any] = MARL_DEFAULTS
+    else:
+        defaults = agent_class(name).defaults  # unknown names fail here, listing the agents
     settings = dict(item.get("settings") or {})
     grid = dict(item.get("grid") or {})
     distributions = dict(item.get("distributions") or {})
@@ -375,9 +381,9 @@ def _agent(item: Any, source: str) -> AgentSpec:
     overlap = sorted((set(settings) & set(grid)) | (set(settings) & set(distributions)) | (set(grid) & set(distributions)))
     if overlap:
         raise ConfigurationError(f"{where}: {', '.join(overlap)} set in more than one of settings, grid, distributions")
-    unknown = sorted(k for k in {*settings, *grid, *distributions} if k not in cls.defaults)
+    unknown = sorted(k for k in {*settings, *grid, *distributions} if k not in defaults)
     if unknown:
-        accepted = ", ".join(sorted(cls.defaults)) or "none"
+        accepted = ", ".join(sorted(defaults)) or "none"
         raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; accepted settings are {accepted}")
     return AgentSpec(name, settings, grid, distributions, int(samples or 0))
 
@@ -586,7 +592,11 @@ def run_sweep(
 def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Callable[[RunResult], None]) -> None:
     if not runs:
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_die_with_parent) as pool:
+    # Fresh interpreters rather than forks: a forked child inherits the parent's Ray and torch state
+    # (threads, sockets), which hangs a run that trains with them.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_die_with_parent,
+                             mp_context=context) as pool:
         futures: set[Future[RunResult]] = {pool.submit(execute_run, run, out) for run in runs}
         while futures:
             done, futures = wait(futures, return_when=FIRST_COMPLETED)
