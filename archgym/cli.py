@@ -137,7 +137,9 @@ def envs(
         if available is None:
             continue
         model = available.factory()
-        console.print(f"[bold]workloads[/]: {', '.join(model.workloads())} (or a path to a trace file)")
+        # The built-in presets name the DRAM metrics; other problems bring their own.
+        objectives = (list(model.objective_presets) if model.objective_presets else list(list_objectives()))
+        console.print(f"[bold]workloads[/]: {', '.join(model.workloads())} (or a workload file; see the README)")
         metrics = Table(title="metrics", title_justify="left")
         for column in ("metric", "unit", "goal"):
             metrics.add_column(column, no_wrap=True)
@@ -153,8 +155,10 @@ def envs(
         for p in model.design_space:
             knobs.add_row(p.name, p.kind.value, p.allowed(), p.description)
         console.print(knobs)
+        console.print(f"[bold]objectives[/]: {', '.join(objectives)}, or a spec string "
+                      "(target:..., weighted:..., see the README)")
+        model.close()
     console.print(f"[bold]agents[/]: {', '.join(list_agents())} (settings: archgym agents)")
-    console.print(f"[bold]objectives[/]: {', '.join(list_objectives())}")
 
 
 @app.command()
