@@ -497,6 +497,7 @@ def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
 
     if len(rows):
         discard_run(out, run.run_id)
+    _ensure_ray()
     context = RunContext(
         run_id=run.run_id, env=run.env, backend=f"{run.env}/{run.backend.split('/')[-1]}", workload=run.workload,
         agent=run.agent, agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
@@ -515,6 +516,17 @@ def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
                                       "evaluations": result.evaluations, "iterations": result.iterations})
     return RunResult(run.run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
                      result.evaluations, result.best_reward, result.wall_time_s, False)
+
+
+def _ensure_ray() -> None:
+    """Start one Ray instance per sweep worker, kept for all its runs (starting Ray takes seconds)."""
+    import logging
+
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 configure_logging=False)
 
 
 def _completed(out: Path, run_id: str) -> bool:
