@@ -26,6 +26,7 @@ from archgym import __version__
 from archgym.cost_model import CostModel, list_backends, make_backend
 from archgym.envs import ENV_ID_BY_PROBLEM
 from archgym.errors import ArchGymError, ConfigurationError, DatasetError, UnknownNameError
+from archgym.malloc_cli import malloc_app
 
 app = typer.Typer(
     name="archgym",
@@ -896,6 +897,7 @@ proxy_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(proxy_app, name="proxy")
+app.add_typer(malloc_app, name="malloc")
 
 
 def _metrics_table(metrics: Any, title: str) -> Table:

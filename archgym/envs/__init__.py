@@ -1,7 +1,9 @@
 """Gymnasium environments, registered under the ``archgym`` namespace on ``import archgym``.
 
 ``gymnasium.make("archgym/DRAM-v0", backend=..., workload=..., objective=..., max_steps=...)``
-builds a :class:`~archgym.envs.design_env.DesignEnv` for the DRAM memory-controller problem.
+builds a :class:`~archgym.envs.design_env.DesignEnv` for the DRAM memory-controller problem;
+``gymnasium.make("archgym/MallocGame-v0", instance=..., max_steps=...)`` builds the memory-mapping
+game :class:`~archgym.envs.malloc_game.MallocGameEnv`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ _ENVS: dict[str, dict[str, object]] = {
     "archgym/SoC-v0": {"env": "soc"},
 }
 
-REGISTERED_ENV_IDS: tuple[str, ...] = tuple(_ENVS)
+_GAMES: dict[str, str] = {
+    "archgym/MallocGame-v0": "archgym.envs.malloc_game:MallocGameEnv",
+}
+"""Environments that are not DesignEnv design problems, with their entry points."""
+
+REGISTERED_ENV_IDS: tuple[str, ...] = (*_ENVS, *_GAMES)
 """Every environment id ArchGym registers with gymnasium."""
 
 ENV_ID_BY_PROBLEM: dict[str, str] = {str(kwargs["env"]): env_id for env_id, kwargs in _ENVS.items()}
@@ -37,6 +44,10 @@ def _register_envs() -> None:
             # gymnasium.make), so no TimeLimit wrapper: two limits would disagree.
             max_episode_steps=None,
         )
+    for env_id, entry_point in _GAMES.items():
+        if env_id not in registry:
+            # Episodes end after the last buffer or after the env's own ``max_steps``.
+            register(id=env_id, entry_point=entry_point, max_episode_steps=None)
 
 
 _register_envs()

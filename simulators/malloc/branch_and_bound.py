@@ -1,0 +1,293 @@
+"""Branch-and-bound search for pure allocation: place every buffer within the capacity.
+
+The search follows MiniMalloc (Moffitt, ASPLOS 2023) in exploring only
+*canonical* solutions. Buffers are placed one at a time, each at the lowest
+offset that is above every earlier buffer sharing part of its live range
+(the *skyline* over its live range) and no lower than the previous buffer's
+offset (the *floor*). Any legal placement maps to a canonical one that is no
+higher: sort its buffers by offset and place them in that order; by
+induction each lands at or below its original offset. So the search is
+complete: when it finishes without a solution, none exists.
+
+The time axis is cut into *sections* (the intervals between consecutive
+live-range endpoints). The *height* of a section is the lowest offset any
+future buffer there can take: its skyline, the floor, and the lowest
+offset any unplaced buffer live there can still take, whichever is highest.
+A node is pruned when
+
+* some unplaced buffer's lowest possible offset plus its size exceeds the
+  capacity (its offset can only rise);
+* *section inference*: in some section, the height plus the total size of
+  the unplaced buffers live there exceeds the capacity; or
+* a *tight* section (one whose unplaced buffers exactly fill the space
+  above its height) has no unplaced buffer that could sit exactly on it.
+
+A move is skipped by *dominance* (as in MiniMalloc) when it would place a
+buffer at or above the top of another unplaced buffer's lowest position:
+that buffer could fill the gap below first.
+
+Branching: every unplaced buffer sits at or above the lowest section height,
+so when a section at that height is tight, some buffer must sit exactly on
+it and can be placed next; the search branches only on those buffers, for
+the tight section with the fewest of them. Otherwise it branches on every
+unplaced buffer, lowest offset first, ties broken by a preordering.
+
+Decomposition: when no unplaced buffer is live across some point of the
+schedule, the unplaced buffers on either side are independent given the
+skyline, and each side is solved on its own (a failure on one side does not
+revisit choices on the other). Failed (buffers, skyline, floor) states are
+remembered and never searched again.
+
+Restarts: like MiniMalloc's round robin, the search dives with a node
+budget under several preorderings (crowded sections first, longest first,
+largest first, then one random preordering per round), doubling the budget
+after each round, until a dive finishes (a solution, or a proof that none
+exists) or the time runs out. Dives alternate between the instance and its
+time-reversed mirror (which has the same placements), since the branching
+rules treat the two ends of the schedule differently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from archgym.simulators.malloc.cost import SLOW
+from archgym.simulators.malloc.instances import Instance
+
+__all__ = ["SearchResult", "branch_and_bound"]
+
+_MEMO_LIMIT = 2_000_000
+_NO_SERVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of :func:`branch_and_bound`.
+
+    Attributes:
+        offsets: A placement of every buffer within the capacity, or None.
+        proven_infeasible: True if the search finished without a solution.
+        nodes: Buffers placed during the search (including undone ones).
+    """
+
+    offsets: np.ndarray | None
+    proven_infeasible: bool
+    nodes: int
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _OutOfNodes(Exception):
+    pass
+
+
+def _range_max_table(h: np.ndarray) -> list[np.ndarray]:
+    table = [h]
+    width = 1
+    while 2 * width <= h.size:
+        previous = table[-1]
+        table.append(np.maximum(previous[:-width], previous[width:]))
+        width *= 2
+    return table
+
+
+class _Search:
+    """State and moves of one search (arrays are updated in place and undone on backtracking)."""
+
+    def __init__(self, instance: Instance, limit: int, deadline: float) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.alignment = instance.alignment
+        points = np.unique(np.concatenate([instance.starts, instance.ends]))
+        self.sa = np.searchsorted(points, instance.starts)
+        self.sb = np.searchsorted(points, instance.ends)
+        self.span = self.sb - self.sa
+        self.level = np.floor(np.log2(np.maximum(self.span, 1))).astype(np.int64)
+        self.sizes = instance.sizes
+        lifetimes = instance.ends - instance.starts
+        n_sections = points.size - 1
+        remaining = np.zeros(n_sections + 1, dtype=np.int64)
+        np.add.at(remaining, self.sa, self.sizes)
+        np.add.at(remaining, self.sb, -self.sizes)
+        self.remaining = np.cumsum(remaining)[:n_sections]
+        self._initial_remaining = self.remaining.copy()
+        # Tie-breaks at equal offsets (MiniMalloc's preorderings): most crowded sections first, then
+        # longest, then largest; or largest first; or longest first.
+        crowd = np.array([self.remaining[a:b].max() for a, b in zip(self.sa, self.sb, strict=True)])
+        self.preorders = [np.argsort(np.lexsort(keys)) for keys in (
+            (-self.sizes, -lifetimes, -crowd), (-lifetimes, -crowd, -self.sizes), (-self.sizes, -crowd, -lifetimes))]
+        self.rank = self.preorders[0]
+        self.node_limit = np.inf
+        self.skyline = np.zeros(n_sections, dtype=np.int64)
+        self.offsets = np.full(len(instance), SLOW, dtype=np.int64)
+        self.failed: set[tuple[bytes, bytes, int]] = set()
+        self.nodes = 0
+
+    def reset(self) -> None:
+        """Undo every placement (after an aborted dive)."""
+        self.skyline[:] = 0
+        self.remaining[:] = self._initial_remaining
+        self.offsets[:] = SLOW
+
+    # -- moves ------------------------------------------------------------------------
+    def place(self, b: int, offset: int) -> np.ndarray:
+        sa, sb = self.sa[b], self.sb[b]
+        saved = self.skyline[sa:sb].copy()
+        self.skyline[sa:sb] = offset + self.sizes[b]
+        self.remaining[sa:sb] -= self.sizes[b]
+        self.offsets[b] = offset
+        self.nodes += 1
+        return saved
+
+    def unplace(self, b: int, saved: np.ndarray) -> None:
+        sa, sb = self.sa[b], self.sb[b]
+        self.skyline[sa:sb] = saved
+        self.remaining[sa:sb] += self.sizes[b]
+        self.offsets[b] = SLOW
+
+    # -- search -----------------------------------------------------------------------
+    def components(self, members: np.ndarray) -> list[np.ndarray]:
+        """Split buffers into groups with no live range crossing between groups."""
+        order = members[np.argsort(self.sa[members], kind="stable")]
+        reach = np.maximum.accumulate(self.sb[order])
+        cuts = np.flatnonzero(reach[:-1] <= self.sa[order[1:]]) + 1
+        return np.split(order, cuts)
+
+    def children(self, members: np.ndarray, floor: int) -> list[tuple[int, int]] | None:
+        """Candidate (buffer, offset) moves in search order, or None if the node is dead."""
+        lo, hi = int(self.sa[members].min()), int(self.sb[members].max())
+        skyline, remaining = self.skyline[lo:hi], self.remaining[lo:hi]
+        floors = np.maximum(skyline, floor)
+        if np.any(floors + remaining > self.limit):
+            return None
+        table = _range_max_table(skyline)
+        sa, sb = self.sa[members] - lo, self.sb[members] - lo
+        k = self.level[members]
+        lows = np.empty(members.size, dtype=np.int64)
+        for lv in np.unique(k):
+            sel = k == lv
+            row = table[lv]
+            lows[sel] = np.maximum(row[sa[sel]], row[sb[sel] - (1 << lv)])
+        lows = np.maximum(lows, floor)
+        lows = -(-lows // self.alignment) * self.alignment
+        sizes = self.sizes[members]
+        if np.any(lows + sizes > self.limit):
+            return None
+        spans = sb - sa
+        sections = np.repeat(sa - np.cumsum(spans) + spans, spans) + np.arange(int(spans.sum()))
+        covering = np.repeat(lows, spans)
+        active = remaining > 0
+        # No future buffer in a section sits below the lowest offset any unplaced buffer there can take.
+        lowest_cover = np.full(hi - lo, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(lowest_cover, sections, covering)
+        floors = np.where(active, np.maximum(floors, lowest_cover), floors)
+        if np.any(floors + remaining > self.limit):
+            return None
+        # Dominance: a buffer placed at or above the top of another unplaced buffer's lowest position
+        # leaves a gap that buffer could fill first.
+        keep = lows < (lows + sizes).min()
+        order = np.lexsort((self.rank[members], lows))
+        order = order[keep[order]]
+        tight = active & (floors + remaining == self.limit)
+        if tight.any():
+            # A tight section has no byte to spare: some unplaced buffer must sit exactly on its floor.
+            servers = np.bincount(sections[covering == floors[sections]], minlength=hi - lo)
+            if np.any(tight & (servers == 0)):
+                return None
+            lowest = floors[active].min()
+            focus = np.flatnonzero(tight & (floors == lowest))
+            if focus.size:
+                t = int(focus[np.argmin(servers[focus])])
+                chosen = (sa <= t) & (sb > t) & (lows == lowest)
+                # The valley around t: the run of sections at the lowest height. Buffers that fill it
+                # edge to edge come first, then those that meet one of its edges: they leave no slivers.
+                level = floors == lowest
+                left = t - int(np.argmin(level[t::-1])) + 1 if not level[:t + 1].all() else 0
+                right = t + int(np.argmin(level[t:])) if not level[t:].all() else hi - lo
+                edges = (sa == left).astype(np.int64) + (sb == right)
+                order = order[chosen[order]]
+                order = order[np.argsort(-edges[order], kind="stable")]
+        return list(zip(members[order].tolist(), lows[order].tolist(), strict=True))
+
+    def solve(self, members: np.ndarray, floor: int) -> bool:
+        """Place every buffer of ``members`` (all unplaced) at or above ``floor``; False if impossible."""
+        if time.perf_counter() > self.deadline:
+            raise _Timeout
+        if self.nodes > self.node_limit:
+            raise _OutOfNodes
+        parts = self.components(members)
+        if len(parts) > 1:
+            parts.sort(key=len)
+            snapshot = (self.skyline.copy(), self.remaining.copy())
+            for part in parts:
+                if not self.solve(part, floor):
+                    self.skyline[:], self.remaining[:] = snapshot
+                    self.offsets[members] = SLOW
+                    return False
+            return True
+        lo, hi = int(self.sa[members].min()), int(self.sb[members].max())
+        key = (members.tobytes(), self.skyline[lo:hi].tobytes(), floor)
+        if key in self.failed:
+            return False
+        options = self.children(members, floor)
+        for b, offset in options or ():
+            saved = self.place(b, offset)
+            rest = members[members != b]
+            if rest.size == 0 or self.solve(rest, offset):
+                return True
+            self.unplace(b, saved)
+        if len(self.failed) < _MEMO_LIMIT:
+            self.failed.add(key)
+        return False
+
+
+def branch_and_bound(instance: Instance, time_limit: float = 10.0, capacity: int | None = None,
+                     seed: int = 0) -> SearchResult:
+    """Search for a placement of every buffer of ``instance`` below ``capacity``.
+
+    Args:
+        instance: The instance (costs, if any, are ignored).
+        time_limit: Seconds before giving up.
+        capacity: Address limit; the instance's capacity if None.
+        seed: Seeds the random tie-breaks added after each round of dives.
+    """
+    limit = instance.capacity if capacity is None else capacity
+    deadline = time.perf_counter() + time_limit
+    # The same problem with time reversed (a placement of one is a placement of the other) is searched
+    # in turns with the original: the search meets the schedule's two ends in a different order.
+    horizon = int(instance.ends.max())
+    mirrored = Instance(instance.name, instance.ids, horizon - instance.ends, horizon - instance.starts,
+                        instance.sizes, instance.capacity, instance.alignment)
+    searches = [_Search(instance, limit, deadline), _Search(mirrored, limit, deadline)]
+    # Short dives under different tie-breaks (the heuristic preorderings, then random ones), with a node
+    # budget that grows slowly (as MiniMalloc's round robin, but with fresh preorderings): a wrong
+    # early choice costs one short dive rather than an exhausting search below it. States proven to
+    # fail stay known across dives.
+    rng = np.random.default_rng(seed)
+    budget = 4 * len(instance)
+    try:
+        for dive in itertools.count():
+            search = searches[dive % 2]
+            preorder = dive // 2
+            if preorder >= len(search.preorders):
+                search.preorders.append(rng.permutation(len(instance)))
+            search.rank = search.preorders[preorder]
+            search.node_limit = search.nodes + budget * (1 + dive // 20)
+            try:
+                solved = search.solve(np.arange(len(instance)), 0)
+            except _OutOfNodes:
+                search.reset()
+                continue
+            nodes = sum(s.nodes for s in searches)
+            if solved:
+                return SearchResult(search.offsets.copy(), False, nodes)
+            return SearchResult(None, True, nodes)
+    except (_Timeout, RecursionError):
+        pass
+    return SearchResult(None, False, sum(s.nodes for s in searches))

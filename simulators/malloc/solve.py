@@ -1,0 +1,162 @@
+"""One entry point for every placement method, returning a :class:`Solution`.
+
+Methods (``METHODS``):
+
+* ``all-slow``: the baseline, every buffer in slow memory.
+* ``greedy-size``, ``greedy-conflicts``, ``greedy-benefit``, ``best-fit``:
+  the greedy allocators of :mod:`.heuristics`.
+* ``exact``: the optimum. With costs, the MILP of :mod:`.exact` (proven
+  optimal only if HiGHS finishes within the time limit); for pure
+  allocation, the complete branch-and-bound search of
+  :mod:`.branch_and_bound` (proves whether the buffers fit).
+* ``agent``: a MaskablePPO policy trained on the instance's
+  ``MallocGameEnv`` within the time limit (needs the ``rl`` extra).
+* ``best``: the strongest available within the time limit. With costs: the
+  best greedy placement, then the MILP if the instance is small enough
+  (:data:`EXACT_PAIR_LIMIT`), keeping whichever is faster. For pure
+  allocation: the greedy allocators, then branch and bound if none fits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from archgym.errors import ConfigurationError
+from archgym.simulators.malloc.branch_and_bound import branch_and_bound
+from archgym.simulators.malloc.cost import SLOW, TimeModel
+from archgym.simulators.malloc.heuristics import HEURISTICS, all_slow
+from archgym.simulators.malloc.instances import Instance
+from archgym.simulators.malloc.placement import check_placement, peak_address
+
+__all__ = ["EXACT_PAIR_LIMIT", "METHODS", "Solution", "evaluate", "solve"]
+
+METHODS: tuple[str, ...] = ("all-slow", *HEURISTICS, "exact", "agent", "best")
+"""Every method :func:`solve` accepts."""
+
+EXACT_PAIR_LIMIT = 3_000
+"""``best`` runs the MILP on instances with costs with at most this many conflicting buffer pairs."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A placement and its scores.
+
+    Attributes:
+        method: The method that produced it.
+        offsets: One offset per buffer (-1: slow memory). A greedy allocator
+            on a pure allocation instance may place buffers past the capacity;
+            then ``fits`` is False.
+        fits: Every buffer is in fast memory within the capacity.
+        peak: The highest address used (exclusive).
+        time_s: Program time (None for a pure allocation instance).
+        speedup: All-slow time over ``time_s`` (None without costs).
+        wall_time_s: Seconds the method took.
+        optimal: True if proven optimal (for allocation: proven to fit or
+            proven not to), False if not proven, None for heuristics.
+    """
+
+    method: str
+    offsets: np.ndarray
+    fits: bool
+    peak: int
+    time_s: float | None
+    speedup: float | None
+    wall_time_s: float
+    optimal: bool | None = None
+
+
+def evaluate(instance: Instance, offsets: np.ndarray, method: str, wall_time_s: float = 0.0,
+             optimal: bool | None = None, model: TimeModel | None = None) -> Solution:
+    """Score a placement (checked for overlaps; the capacity is checked through ``fits``)."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    peak = peak_address(instance, offsets)
+    check_placement(instance, offsets, capacity=max(peak, instance.capacity))
+    fits = bool(np.all(offsets != SLOW)) and peak <= instance.capacity
+    time_s = speedup = None
+    if instance.has_costs:
+        model = model or TimeModel(instance)
+        time_s = model.time(offsets)
+        speedup = model.baseline_time / time_s
+    return Solution(method, offsets, fits, peak, time_s, speedup, wall_time_s, optimal)
+
+
+def _better(a: Solution, b: Solution) -> Solution:
+    if a.time_s is not None and b.time_s is not None:
+        return b if b.time_s < a.time_s * (1 - 1e-12) else a
+    def key(s: Solution) -> tuple[bool, int, int]:
+        return s.fits, int(np.count_nonzero(s.offsets != SLOW)), -s.peak
+
+    return b if key(b) > key(a) else a
+
+
+def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, seed: int = 0) -> Solution:
+    """Place the buffers of ``instance`` with ``method``; see the module docstring.
+
+    Args:
+        instance: The instance.
+        method: One of :data:`METHODS`.
+        time_limit: Seconds for ``exact``, ``agent`` and ``best``.
+        seed: Seed of the ``agent`` method.
+
+    Raises:
+        ConfigurationError: an unknown method, a non-positive time limit, or
+            ``agent`` without the ``rl`` extra.
+    """
+    if method not in METHODS:
+        raise ConfigurationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if not time_limit > 0:
+        raise ConfigurationError(f"time_limit must be positive, got {time_limit!r}")
+    start = time.perf_counter()
+    model = TimeModel(instance) if instance.has_costs else None
+
+    def done(offsets: np.ndarray, name: str, optimal: bool | None = None) -> Solution:
+        return evaluate(instance, offsets, name, time.perf_counter() - start, optimal, model)
+
+    if method == "all-slow":
+        return done(all_slow(instance), method)
+    if method in HEURISTICS:
+        return done(HEURISTICS[method](instance), method)
+    if method == "agent":
+        from archgym.agents.malloc_rl import agent_placement
+
+        return done(agent_placement(instance, time_limit=time_limit, seed=seed), method)
+    # Imported here: scipy.optimize takes half a second to import, which the command line need not pay.
+    from archgym.simulators.malloc.exact import solve_milp
+
+    if method == "exact":
+        if model is None:
+            result = branch_and_bound(instance, time_limit=time_limit)
+            if result.offsets is None:
+                return done(all_slow(instance), method, result.proven_infeasible)
+            return done(result.offsets, method, True)
+        exact = solve_milp(instance, time_limit=time_limit)
+        offsets = exact.offsets if exact.offsets is not None else all_slow(instance)
+        return done(offsets, method, exact.optimal)
+    # best
+    best = done(all_slow(instance), method)
+    for name in HEURISTICS:
+        best = _better(best, done(HEURISTICS[name](instance), method))
+    if model is None:
+        if best.fits:
+            return best
+        left = time_limit - (time.perf_counter() - start)
+        result = branch_and_bound(instance, time_limit=max(left, 0.01))
+        if result.offsets is not None:
+            return done(result.offsets, method, True)
+        return Solution(method, best.offsets, False, best.peak, None, None, time.perf_counter() - start,
+                        result.proven_infeasible)
+    pairs = sum(instance.conflicts(i).size for i in range(len(instance))) // 2
+    left = time_limit - (time.perf_counter() - start)
+    if pairs <= EXACT_PAIR_LIMIT and left > 0.05:
+        exact = solve_milp(instance, time_limit=left)
+        if exact.offsets is not None:
+            candidate = done(exact.offsets, method, exact.optimal)
+            if exact.optimal or candidate.time_s < best.time_s:
+                best = _better(best, candidate)
+                return Solution(method, best.offsets, best.fits, best.peak, best.time_s, best.speedup,
+                                time.perf_counter() - start, exact.optimal)
+    return Solution(method, best.offsets, best.fits, best.peak, best.time_s, best.speedup,
+                    time.perf_counter() - start, False)

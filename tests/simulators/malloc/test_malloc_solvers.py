@@ -1,0 +1,110 @@
+"""The time model, the greedy allocators, the exact solvers and branch and bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archgym.errors import ConfigurationError, InvalidDesignError
+from archgym.simulators.malloc.branch_and_bound import branch_and_bound
+from archgym.simulators.malloc.cost import EDGE_ACCELERATOR, SLOW, TimeModel
+from archgym.simulators.malloc.exact import brute_force, solve_milp
+from archgym.simulators.malloc.generator import dnn_instance, random_instance, zero_slack_instance
+from archgym.simulators.malloc.heuristics import HEURISTICS
+from archgym.simulators.malloc.instances import Instance, Uses
+from archgym.simulators.malloc.placement import check_placement
+from archgym.simulators.malloc.solve import METHODS, solve
+
+
+def test_roofline_by_hand():
+    # Two operations; op 0 reads buffer a (1000 bytes), op 1 reads a and b (1000 and 3000 bytes).
+    uses = Uses.from_triples([(0, 0, 1000.0), (1, 0, 1000.0), (1, 1, 3000.0)])
+    compute = np.array([10e-9, 50e-9])
+    instance = Instance("hand", ("a", "b"), [0, 1], [2, 2], [1000, 3000], 4000, 1, compute, uses)
+    model = TimeModel(instance)
+    slow, fast = EDGE_ACCELERATOR.slow_bandwidth, EDGE_ACCELERATOR.fast_bandwidth
+    baseline = max(10e-9, 1000 / slow) + max(50e-9, 4000 / slow)
+    assert model.baseline_time == pytest.approx(baseline)
+    only_b = max(10e-9, 1000 / slow) + max(50e-9, 1000 / slow + 3000 / fast)
+    assert model.time(np.array([SLOW, 0])) == pytest.approx(only_b)
+    assert model.speedup(np.array([SLOW, 0])) == pytest.approx(baseline / only_b)
+    both = max(10e-9, 1000 / fast) + max(50e-9, 4000 / fast)
+    assert model.time(np.array([0, 1000])) == pytest.approx(both)
+    assert model.standalone_saving()[1] == pytest.approx(baseline - only_b)
+
+
+def test_check_placement_names_the_overlap():
+    instance = Instance("x", ("a", "b"), [0, 1], [2, 3], [4, 4], 8, alignment=2)
+    check_placement(instance, np.array([0, 4]))
+    with pytest.raises(InvalidDesignError, match="'a' at offset 0 .* overlaps buffer 'b' at offset 2"):
+        check_placement(instance, np.array([0, 2]))
+    with pytest.raises(InvalidDesignError, match="multiples of the alignment 2"):
+        check_placement(instance, np.array([1, SLOW]))
+    with pytest.raises(InvalidDesignError, match="past the capacity 8"):
+        check_placement(instance, np.array([6, SLOW]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 25), method=st.sampled_from(sorted(HEURISTICS)))
+def test_heuristics_are_legal(seed, n, method):
+    instance = random_instance(n, seed=seed, alignment=4)
+    offsets = HEURISTICS[method](instance)
+    check_placement(instance, offsets)
+    model = TimeModel(instance)
+    assert model.time(offsets) <= model.baseline_time + 1e-18
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_milp_matches_brute_force(seed):
+    instance = random_instance(6, n_ops=6, seed=seed, capacity_fraction=0.5)
+    _, optimum = brute_force(instance)
+    result = solve_milp(instance, time_limit=20)
+    assert result.optimal
+    check_placement(instance, result.offsets)
+    assert TimeModel(instance).time(result.offsets) == pytest.approx(optimum, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_branch_and_bound_matches_brute_force(seed):
+    base = random_instance(6, n_ops=6, seed=seed, max_size=10)
+    free = Instance("a", base.ids, base.starts, base.ends, base.sizes, int(base.sizes.max()))
+    _, min_peak = brute_force(free)
+    fit = branch_and_bound(free.with_capacity(int(min_peak)))
+    assert fit.offsets is not None
+    check_placement(free.with_capacity(int(min_peak)), fit.offsets)
+    if min_peak - 1 >= free.sizes.max():
+        miss = branch_and_bound(free.with_capacity(int(min_peak) - 1))
+        assert miss.offsets is None and miss.proven_infeasible
+
+
+def test_milp_proves_an_allocation_instance_infeasible():
+    instance = Instance("x", ("a", "b", "c"), [0, 0, 0], [2, 2, 2], [3, 3, 3], 8)
+    assert solve_milp(instance).feasible is False
+    assert solve(instance, "exact").fits is False
+    assert solve(instance, "exact").optimal is True
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_solves_zero_slack_instances(seed):
+    instance = zero_slack_instance(60, seed=seed)
+    solution = solve(instance, "best", time_limit=10)
+    assert solution.fits
+    assert solution.peak == instance.capacity
+    check_placement(instance, solution.offsets)
+
+
+def test_best_is_at_least_as_good_as_every_heuristic():
+    instance = dnn_instance("mobilenetv2", layers=20, seed=1, capacity_fraction=0.15)
+    best = solve(instance, "best", time_limit=20)
+    for method in HEURISTICS:
+        assert best.time_s <= solve(instance, method).time_s * (1 + 1e-9)
+    assert best.optimal
+    assert solve(instance, "all-slow").speedup == pytest.approx(1.0)
+
+
+def test_solve_rejects_unknown_method():
+    with pytest.raises(ConfigurationError, match="unknown method 'magic'; choose one of"):
+        solve(random_instance(3), "magic")
+    assert {"greedy-size", "greedy-conflicts", "greedy-benefit", "best-fit", "exact", "agent", "best"} <= set(METHODS)
