@@ -68,7 +68,7 @@ def main() -> None:
     wall = time.perf_counter() - start
 
     rows = load_dataset(spec.out)
-    scored, references, _ = summarise_runs(rows, read_run_metadata(spec.out), optimum=True)
+    scored, references, best_so_far = summarise_runs(rows, read_run_metadata(spec.out), optimum=True, tolerance=0.0)
     scored = scored[scored["run_id"].isin({r.run_id for r in runs})]
     scored["agent"] = [label(a, s) for a, s in zip(scored["agent"], scored["setting"])]
     table = scored.groupby(["workload", "objective", "agent"]).agg(
@@ -96,6 +96,21 @@ def main() -> None:
                                           optimum_found=("regret_pct", lambda r: float((r == 0).mean())))
     print("\nover all problems and seeds:")
     print(overall.to_string(float_format=lambda v: f"{v:.3f}"))
+    checkpoints = [b for b in (32, 64, 128, 256, 512, 1024) if b <= spec.budget]
+    curve_rows = []
+    for agent, group in scored.groupby("agent"):
+        line = {"agent": agent}
+        for budget in checkpoints:
+            regrets = []
+            for run_id, reference in zip(group["run_id"], group["reference"]):
+                best = best_so_far[run_id][min(budget, len(best_so_far[run_id])) - 1]
+                regrets.append(100.0 * max(reference - best, 0.0) / (abs(reference) or 1.0))
+            regrets = pd.Series(regrets)
+            line[f"after {budget}"] = f"{regrets.mean():.2f} % / {(regrets < 1e-7).mean():.0%}"
+        line["evaluations to optimum (median)"] = group["evaluations_to_target"].fillna(float("inf")).median()
+        curve_rows.append(line)
+    print("\nmean regret of the best design so far / share of runs at the optimum, by evaluations spent:")
+    print(pd.DataFrame(curve_rows).to_string(index=False))
     print(f"\nreferences: exact optima of {len(references)} problems; wall time {wall:.0f} s "
           f"(runs already in {spec.out} are reused)")
 
