@@ -11,17 +11,17 @@ import pytest
 pytest.importorskip("ray.rllib", reason="multi-agent RL needs the marl extra: pip install 'archgym[marl]'")
 pytest.importorskip("pettingzoo", reason="multi-agent RL needs the marl extra: pip install 'archgym[marl]'")
 
-import ray  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+import ray
+from typer.testing import CliRunner
 
-from archgym.agents.base import make_agent  # noqa: E402
-from archgym.agents.marl import check_marl_settings, train_marl  # noqa: E402
-from archgym.cli import app  # noqa: E402
-from archgym.cost_model import make_backend  # noqa: E402
-from archgym.dataset import load_dataset, read_run_metadata  # noqa: E402
-from archgym.errors import ConfigurationError  # noqa: E402
-from archgym.objective import make_objective  # noqa: E402
-from archgym.sweep import parse_spec, run_sweep  # noqa: E402
+from archgym.agents.base import make_agent
+from archgym.agents.marl import check_marl_settings, train_marl
+from archgym.cli import app
+from archgym.cost_model import make_backend
+from archgym.dataset import load_dataset, read_run_metadata
+from archgym.errors import ConfigurationError
+from archgym.objective import make_objective
+from archgym.sweep import parse_spec, run_sweep
 
 FAST = {"train_batch_size": 32, "minibatch_size": 16, "num_epochs": 2, "hidden_sizes": [16]}
 
@@ -50,6 +50,7 @@ def test_two_iterations_log_every_evaluation_and_repeat_with_the_seed(tmp_path: 
     other = load_dataset(tmp_path / "b")
     knobs = list(model.design_space.names)
     assert rows[knobs + ["reward"]].equals(other[knobs + ["reward"]])  # same seed, same designs
+    assert (second.best_design, second.best_reward) == (first.best_design, first.best_reward)
 
 
 def test_budget_is_spent_in_whole_iterations_and_a_shared_policy_trains(tmp_path: Path) -> None:
@@ -94,8 +95,8 @@ def spec_dict(out: Path) -> dict:
 def test_cli_marl_train(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["marl", "train", "--workload", "stream", "--objective", "time",
                                       "--iterations", "1", "--out", str(tmp_path), "--checkpoint",
-                                      str(tmp_path / "ckpt"), *sum((["--agent-config", f"{k}={v}"]
-                                                                    for k, v in FAST.items()), [])])
+                                      str(tmp_path / "ckpt"),
+                                      *[item for k, v in FAST.items() for item in ("--agent-config", f"{k}={v}")]])
     assert result.exit_code == 0, result.output
     assert "best design" in result.output and "32 evaluations in 1 iterations" in result.output
     assert any((tmp_path / "ckpt").iterdir())

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("pettingzoo", reason="the multi-agent env needs the marl extra: pip install 'archgym[marl]'")
 
-from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
+from pettingzoo.test import parallel_api_test, parallel_seed_test
 
-from archgym.envs import ENV_ID_BY_PROBLEM  # noqa: E402
-from archgym.envs.design_env import DesignEnv  # noqa: E402
-from archgym.envs.multi_agent import MultiAgentDesignEnv  # noqa: E402
-from archgym.errors import ConfigurationError, InvalidDesignError  # noqa: E402
+from archgym.envs import ENV_ID_BY_PROBLEM
+from archgym.envs.design_env import DesignEnv
+from archgym.envs.multi_agent import MultiAgentDesignEnv
+from archgym.errors import ConfigurationError, InvalidDesignError
 
 PROBLEMS = sorted(ENV_ID_BY_PROBLEM)
 
