@@ -207,7 +207,7 @@ class BackendInfo:
 
 _BACKENDS: dict[str, BackendInfo] = {}
 # Modules whose import registers the bundled backends.
-_BUILTIN_BACKEND_MODULES = ("archgym.simulators.dram", "archgym.simulators.soc")
+_BUILTIN_BACKEND_MODULES = ("archgym.simulators.dram", "archgym.simulators.accelerator", "archgym.simulators.soc")
 
 
 def register_backend(

@@ -16,6 +16,7 @@ __all__ = ["ENV_ID_BY_PROBLEM", "REGISTERED_ENV_IDS", "DesignEnv"]
 
 _ENVS: dict[str, dict[str, object]] = {
     "archgym/DRAM-v0": {"env": "dram"},
+    "archgym/Accelerator-v0": {"env": "accelerator"},
     "archgym/SoC-v0": {"env": "soc"},
 }
 

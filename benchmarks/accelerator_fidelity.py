@@ -1,0 +1,168 @@
+"""Fidelity of the analytical accelerator model against ZigZag: rank agreement per layer.
+
+Samples random designs of the accelerator space (seeded, ``LoopOrder`` fixed
+to ``auto`` because ZigZag searches the loop order itself; ``--any-loop-order``
+samples it too), evaluates each on a few ResNet-18 layers with both
+``accelerator/analytical`` and ``accelerator/zigzag``, and prints, per layer
+and metric, the Spearman rank correlation over the designs both backends find
+feasible, and the median ratio ZigZag / analytical. It also prints the speed
+of each backend: the analytical model's batch throughput (designs per second
+on these layers and on the whole of ResNet-18) and ZigZag's seconds per
+design-layer evaluation.
+
+Needs ZigZag (``pip install -e ".[accelerator]"``).
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/accelerator_fidelity.py [--designs 100] [--workers 2] [--out results.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from archgym.cost_model import make_backend
+from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
+from archgym.simulators.accelerator.workloads import resolve_workload
+from archgym.simulators.accelerator.zigzag import zigzag_unavailable_reason
+
+DEFAULT_LAYERS = "layer1.0.conv1+layer2.0.downsample+layer4.0.conv2"
+"""An early 3x3 convolution (64 channels, 56x56), a strided 1x1 projection and a late 3x3 convolution (512, 7x7)."""
+BAR = 0.85
+
+
+def sample_designs(n: int, seed: int, any_loop_order: bool) -> list[dict]:
+    """``n`` distinct random designs."""
+    rng = np.random.default_rng(seed)
+    designs: list[dict] = []
+    seen: set[tuple] = set()
+    while len(designs) < n:
+        design = ACCELERATOR_DESIGN_SPACE.sample(rng)
+        if not any_loop_order:
+            design["LoopOrder"] = "auto"
+        key = tuple(design.values())
+        if key not in seen:
+            seen.add(key)
+            designs.append(design)
+    return designs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--designs", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layers", default=DEFAULT_LAYERS, help="ResNet-18 layers, names or indices joined by +")
+    parser.add_argument("--workers", type=int, default=2, help="ZigZag processes at once")
+    parser.add_argument("--lpf-limit", type=int, default=6)
+    parser.add_argument("--mapper", default="EDP", choices=("EDP", "latency", "energy"))
+    parser.add_argument("--any-loop-order", action="store_true")
+    parser.add_argument("--out", help="write per-design, per-layer results to this CSV file")
+    parser.add_argument("--zigzag-results", help="reuse the ZigZag columns of a CSV written by --out (same "
+                        "designs, seed and layers) instead of running ZigZag")
+    args = parser.parse_args()
+    reason = zigzag_unavailable_reason()
+    if reason:
+        sys.exit(f"ZigZag is needed: {reason}")
+
+    workload = f"resnet18:layers={args.layers}"
+    layers = resolve_workload(workload).layers
+    designs = sample_designs(args.designs, args.seed, args.any_loop_order)
+    analytical = make_backend("accelerator/analytical")
+    zigzag = make_backend("accelerator/zigzag", lpf_limit=args.lpf_limit, mapper_objective=args.mapper)
+
+    ours = analytical.evaluate_layers(designs, workload)
+    begin = time.perf_counter()
+    if args.zigzag_results:
+        runs = _saved_runs(args.zigzag_results, len(designs), layers)
+    else:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            runs = list(pool.map(lambda d: zigzag.run_layers(d, layers), designs))
+    zigzag_wall = time.perf_counter() - begin
+
+    rows = []
+    for i, (design, (results, failure, wall)) in enumerate(zip(designs, runs)):
+        for j, layer in enumerate(layers):
+            rows.append({
+                **design, "design": i, "layer": layer.name,
+                "analytical_feasible": bool(ours.feasible[i, j]),
+                "analytical_latency": ours.latency_cycles[i, j], "analytical_energy": ours.energy_pj[i, j],
+                "zigzag_feasible": results is not None,
+                "zigzag_latency": results[j]["latency_cycles"] if results else np.nan,
+                "zigzag_energy": results[j]["energy_pj"] if results else np.nan,
+                "zigzag_reason": failure, "zigzag_wall_s": wall,
+            })
+    frame = pd.DataFrame(rows)
+    if args.out:
+        frame.to_csv(args.out, index=False)
+
+    print(f"{len(designs)} random designs (seed {args.seed}{', any LoopOrder' if args.any_loop_order else ''}) "
+          f"on ResNet-18 layers {', '.join(l.name for l in layers)}; ZigZag LOMA lpf_limit={args.lpf_limit}, "
+          f"mapper minimises {args.mapper}")
+    table = []
+    for layer in layers:
+        part = frame[frame.layer == layer.name]
+        both = part[part.analytical_feasible & part.zigzag_feasible]
+        for metric in ("latency", "energy"):
+            rho = spearmanr(both[f"analytical_{metric}"], both[f"zigzag_{metric}"]).statistic
+            ratio = float(np.median(both[f"zigzag_{metric}"] / both[f"analytical_{metric}"]))
+            table.append({"layer": layer.name, "metric": metric, "designs": len(both),
+                          "spearman": round(float(rho), 3), "median_ratio_zigzag_over_analytical": round(ratio, 2)})
+    result = pd.DataFrame(table)
+    print(result.to_markdown(index=False) if _has_tabulate() else result.to_string(index=False))
+    only_ours = int((~frame.analytical_feasible & frame.zigzag_feasible).sum())
+    only_theirs = int((frame.analytical_feasible & ~frame.zigzag_feasible).sum())
+    print(f"design-layers infeasible in the analytical model only: {only_ours}; in ZigZag only: {only_theirs}; "
+          f"in both: {int((~frame.analytical_feasible & ~frame.zigzag_feasible).sum())}")
+    failures = frame[~frame.zigzag_feasible].zigzag_reason.str.slice(0, 120).value_counts()
+    for text, count in failures.head(3).items():
+        print(f"  ZigZag failure x{count // len(layers)}: {text}")
+    print(f"bar: Spearman >= {BAR} for every layer and metric: {'met' if (result.spearman >= BAR).all() else 'NOT met'}")
+
+    per_design = np.array([wall for _, _, wall in runs])
+    wall = "" if args.zigzag_results else f", {zigzag_wall:.0f} s wall for {len(designs)} designs with {args.workers} workers"
+    print(f"ZigZag: {np.median(per_design) / len(layers):.2f} s per layer evaluation (median; "
+          f"{np.median(per_design):.2f} s per design of {len(layers)} layers{wall})")
+    indices = ACCELERATOR_DESIGN_SPACE.sample_indices(100_000, rng=args.seed)
+    for label, target in ((f"these {len(layers)} layers", workload), ("all of ResNet-18", "resnet18")):
+        analytical.prepare(target)
+        best = min(_timed(analytical.evaluate_batch, indices, target) for _ in range(3))
+        rate = len(indices) / best
+        print(f"analytical evaluate_batch on {label}: {rate:,.0f} designs/s "
+              f"({rate * np.median(per_design) / len(layers) * len(resolve_workload(target).layers):,.0f}x "
+              f"ZigZag's time for the same layers)")
+
+
+def _saved_runs(path: str, n_designs: int, layers) -> list:
+    """ZigZag results of an earlier run, as ``run_layers`` returns them."""
+    saved = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    runs = []
+    for i in range(n_designs):
+        part = saved[saved.design == i].set_index("layer").loc[[layer.name for layer in layers]]
+        ok = bool(part.zigzag_feasible.astype(str).eq("True").all())
+        results = [{"latency_cycles": r.zigzag_latency, "energy_pj": r.zigzag_energy} for r in part.itertuples()]
+        reason = "" if ok else str(part.zigzag_reason.iloc[0])
+        runs.append((results if ok else None, reason, float(part.zigzag_wall_s.iloc[0])))
+    return runs
+
+
+def _timed(function, *arguments) -> float:
+    begin = time.perf_counter()
+    function(*arguments)
+    return time.perf_counter() - begin
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,568 @@
+"""Analytical DNN accelerator model (backend ``accelerator/analytical``).
+
+Scores an accelerator design (the knobs of
+:mod:`archgym.simulators.accelerator.knobs`) on a network, layer by layer, in
+the style of Timeloop and MAESTRO: a three-level memory hierarchy (per-PE
+register files, a shared global buffer, DRAM) around a spatial PE array. All
+tables that depend on a layer and a few knobs are built once per workload, so
+a batch of designs is evaluated with array lookups and NumPy arithmetic.
+
+Per layer (see :mod:`archgym.simulators.accelerator.workloads` for the loop
+nest ``N, K, C, P, Q, R, S``):
+
+1. **Spatial mapping.** The dataflow puts one or two loops on each array
+   dimension: WS ``C`` on rows and ``K`` on columns, OS ``K`` and ``Q``, IS
+   ``C`` and ``Q``, RS the filter rows ``R`` replicated ``floor(rows / R)``
+   times over ``K`` on rows and ``P`` on columns. A depthwise layer has no
+   input-channel reduction, so WS and IS unroll ``Q`` where they would put
+   ``C`` (WS ``Q`` and ``K``, IS ``K`` and ``Q``). A loop of size ``D`` on an
+   array side of ``A`` runs in ``ceil(D / min(D, A))`` folds, so its
+   effective unrolling is ``D / folds`` and compute takes
+   ``MACs / (unroll_rows * unroll_cols)`` cycles.
+2. **Register files.** The dataflow's stationary operand (WS and RS
+   weights, OS partial sums, IS inputs) gets half of each PE's register file
+   and the other two operands a quarter each. The mapper chooses which
+   operand a PE holds while the loops it does not depend on run (Timeloop and
+   ZigZag search this too): the held operand crosses the network once, and
+   the PE walks its register-file block of ``m`` held elements along one
+   loop, so one streamed operand (the one that saves the most traffic) is
+   reused ``min(ideal, m)`` times, ``ideal = MACs / (elements * spatial
+   reuse)``, and the other is read from the buffer for every MAC. Partial
+   sums that stream move both ways at 16 bits. The mapper takes the choice
+   with the least on-chip access energy. Spatial reuse is the unrolling of
+   the array dimensions the operand does not depend on (inputs broadcast
+   over ``K``, partial sums reduced over ``C`` and ``R``; RS adds the
+   diagonal input reuse of Eyeriss, ``R * P' / ((P' - 1) * stride + R)``).
+   A row-stationary PE runs Eyeriss's 1-D row primitive, so it must hold a
+   filter row (``S`` weights) in its half and an input window (``S``
+   inputs) in its quarter, or the design is infeasible.
+3. **Global buffer tiling.** The mapper tiles ``K``, ``C``, ``P`` and ``Q``
+   by powers of two (tiles at least as large as the array's unrolling) and
+   orders the four off-chip loops. An operand's tile is fetched again for
+   every iteration of the loops outside its innermost relevant loop (the
+   classic reuse analysis of Timeloop, Parashar et al., ISPASS 2019);
+   partial sums that leave before their reduction completes are written and
+   read back at 16 bits. Weights, input (with the halo of ``R - stride``
+   rows and ``S - stride`` columns) and partial-sum tiles must fit in the
+   buffer together (a stride larger than the filter skips input rows). The
+   mapper takes the fitting tiling with the least DRAM traffic among the loop
+   orders ``LoopOrder`` allows (``auto``: all 24). If no tiling fits, the
+   design is infeasible.
+4. **Latency** is a roofline per memory level: ``max(compute, DRAM bytes /
+   DramBytesPerCycle, on-chip network bytes / NocBytesPerCycle)``; the
+   difference from compute cycles is the stall. The on-chip network carries
+   every operand between the buffer and the array (at least what DRAM
+   delivers) and partial sums both ways.
+5. **Energy** counts accesses times per-access energy
+   (:mod:`archgym.simulators.accelerator.technology`, Horowitz ISSCC 2014 at
+   45 nm): MACs, register-file reads and writes (two operand reads and a
+   partial-sum read and write per MAC, plus fills), global-buffer accesses
+   (network traffic plus DRAM fills and write-backs) and DRAM bytes.
+6. **Area** sums the MACs, register files, buffer, network and DRAM
+   interface.
+
+Network metrics sum the layers (times their ``repeat``). Utilisation is the
+network's MACs over ``latency * PEs``. No constant is fitted to another
+simulator: ``benchmarks/accelerator_fidelity.py`` measures the ranking
+agreement with ZigZag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.simulators.accelerator import technology as tech
+from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE, DEFAULT_ACCELERATOR_DESIGN
+from archgym.simulators.accelerator.workloads import ZOO, Layer, Network, resolve_workload
+
+__all__ = [
+    "ACCELERATOR_METRICS",
+    "ACCELERATOR_OBJECTIVES",
+    "AcceleratorAnalyticalModel",
+    "LayerResults",
+    "design_area_mm2",
+]
+
+ACCELERATOR_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("latency_cycles", "cycles", "min", 1e7, "cycles to run the network once"),
+    MetricSpec("energy_pj", "pJ", "min", 1e10, "energy of one inference: MACs, register files, buffer, DRAM"),
+    MetricSpec("area_mm2", "mm^2", "min", 10.0, "area of the PE array, memories, network and DRAM interface"),
+    MetricSpec("utilisation", "", "max", 1.0, "network MACs over latency times PEs"),
+    MetricSpec("edp_pj_cycles", "pJ*cycles", "min", 1e17, "energy-delay product"),
+)
+"""Metrics of every accelerator backend."""
+
+ACCELERATOR_OBJECTIVES: dict[str, str] = {
+    "latency": "weighted:latency_cycles=1",
+    "energy": "weighted:energy_pj=1",
+    "edp": "weighted:edp_pj_cycles=1",
+    "area": "weighted:area_mm2=1",
+    "balanced": "weighted:latency_cycles=1,energy_pj=1,area_mm2=1",
+}
+"""Objective presets of the accelerator problem."""
+
+_DATAFLOWS = ACCELERATOR_DESIGN_SPACE["Dataflow"].values
+_ROWS = np.array(ACCELERATOR_DESIGN_SPACE["PERows"].values, dtype=np.int64)
+_COLS = np.array(ACCELERATOR_DESIGN_SPACE["PECols"].values, dtype=np.int64)
+_RF = np.array(ACCELERATOR_DESIGN_SPACE["RegisterFileBytes"].values, dtype=np.float64)
+_GLB = np.array(ACCELERATOR_DESIGN_SPACE["GlobalBufferKiB"].values, dtype=np.float64) * 1024.0
+_NOC = np.array(ACCELERATOR_DESIGN_SPACE["NocBytesPerCycle"].values, dtype=np.float64)
+_DRAM = np.array(ACCELERATOR_DESIGN_SPACE["DramBytesPerCycle"].values, dtype=np.float64)
+_LOOP_ORDERS = ACCELERATOR_DESIGN_SPACE["LoopOrder"].values
+_N_SPATIAL = len(_DATAFLOWS) * len(_ROWS) * len(_COLS)
+
+# Off-chip loop orders over (K, C, P, Q), outermost first, and the ones each LoopOrder allows:
+# the operand kept resident has its irrelevant loop innermost.
+_ORDERS = tuple(itertools.permutations("KCPQ"))
+_ALLOWED_ORDERS = {
+    "auto": tuple(range(len(_ORDERS))),
+    "weights": tuple(i for i, o in enumerate(_ORDERS) if o[-1] in "PQ"),
+    "inputs": tuple(i for i, o in enumerate(_ORDERS) if o[-1] == "K"),
+    "outputs": tuple(i for i, o in enumerate(_ORDERS) if o[-1] == "C"),
+}
+_STATIONARY = {"WS": "W", "OS": "O", "IS": "I", "RS": "W"}
+"""The operand whose register file each dataflow makes larger."""
+
+
+@dataclass(frozen=True)
+class _Spatial:
+    """How one layer maps onto one (dataflow, rows, cols) array: unrolling, reuse, tile minima."""
+
+    unroll: float  # effective MACs per cycle
+    spatial_reuse: tuple[float, float, float]  # W, I, O
+    min_tile: tuple[int, int, int, int]  # K, C, P, Q tile extents the array needs
+
+
+@dataclass
+class _LayerTable:
+    """Everything about one layer that depends on the layer and a few knobs, per combination."""
+
+    layer: Layer
+    unroll: np.ndarray  # (spatial,)
+    spatial_reuse: np.ndarray  # (spatial, 3)
+    dram: np.ndarray  # (spatial, glb, order, 3): bytes of W, I, O; NaN if no tiling fits
+    min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
+    rs_filter_row: int  # S: weights (and inputs) a row-stationary PE holds
+
+
+@dataclass(frozen=True)
+class LayerResults:
+    """Per-layer results of a batch: arrays of shape ``(designs, layers)`` for one occurrence of each layer.
+
+    Attributes:
+        layers: The layers, in network order.
+        latency_cycles, energy_pj, compute_cycles, stall_cycles, dram_bytes: Per layer and design.
+        feasible: Whether each layer fits each design.
+        reasons: Per design, why it is infeasible ("" if feasible).
+    """
+
+    layers: tuple[Layer, ...]
+    latency_cycles: np.ndarray
+    energy_pj: np.ndarray
+    compute_cycles: np.ndarray
+    stall_cycles: np.ndarray
+    dram_bytes: np.ndarray
+    feasible: np.ndarray
+    reasons: list[str]
+
+
+def _unrolling(size: int, array: int) -> tuple[int, float]:
+    """Spatial extent and effective unrolling (``size / folds``) of a loop on an array side."""
+    used = min(size, array)
+    return used, size / math.ceil(size / used)
+
+
+def _spatial(layer: Layer, dataflow: str, rows: int, cols: int) -> _Spatial:
+    depthwise = layer.op == "depthwise"
+    reduction = layer.reduction
+    if dataflow == "RS":
+        _, eff_r = _unrolling(layer.R, rows)
+        replicas = max(rows // layer.R, 1) if layer.R <= rows else 1
+        used_k, eff_k = _unrolling(layer.K, replicas)
+        used_p, eff_p = _unrolling(layer.P, cols)
+        diagonal = eff_r * eff_p / ((eff_p - 1) * layer.stride + eff_r)
+        reuse = (eff_p, (1.0 if depthwise else eff_k) * diagonal, eff_r)
+        return _Spatial(eff_r * eff_k * eff_p, reuse, (used_k, 1, used_p, 1))
+    if depthwise and dataflow in ("WS", "IS"):
+        # No input-channel reduction to unroll: the array takes the output columns there instead.
+        used_k, eff_k = _unrolling(layer.K, cols if dataflow == "WS" else rows)
+        used_q, eff_q = _unrolling(layer.Q, rows if dataflow == "WS" else cols)
+        return _Spatial(eff_k * eff_q, (eff_q, 1.0, 1.0), (used_k, 1, 1, used_q))
+    if dataflow == "WS":
+        used_c, eff_c = _unrolling(reduction, rows)
+        used_k, eff_k = _unrolling(layer.K, cols)
+        return _Spatial(eff_c * eff_k, (1.0, 1.0 if depthwise else eff_k, eff_c), (used_k, used_c, 1, 1))
+    if dataflow == "OS":
+        used_k, eff_k = _unrolling(layer.K, rows)
+        used_q, eff_q = _unrolling(layer.Q, cols)
+        return _Spatial(eff_k * eff_q, (eff_q, 1.0 if depthwise else eff_k, 1.0), (used_k, 1, 1, used_q))
+    used_c, eff_c = _unrolling(reduction, rows)  # IS
+    used_q, eff_q = _unrolling(layer.Q, cols)
+    return _Spatial(eff_c * eff_q, (eff_q, 1.0, eff_c), (1, used_c, 1, used_q))
+
+
+def _extents(size: int) -> np.ndarray:
+    """Tile extents of a loop: ``ceil(size / 2**i)`` down to 1."""
+    return np.unique([math.ceil(size / 2**i) for i in range(max(size - 1, 0).bit_length() + 1)])
+
+
+class _Tilings:
+    """Every off-chip tiling of one layer: footprints and DRAM traffic per loop order."""
+
+    def __init__(self, layer: Layer) -> None:
+        depthwise = layer.op == "depthwise"
+        grids = np.meshgrid(
+            _extents(layer.K), np.array([1]) if depthwise else _extents(layer.C), _extents(layer.P),
+            _extents(layer.Q), indexing="ij",
+        )
+        self.k, self.c, self.p, self.q = (a.ravel().astype(np.float64) for a in grids)
+        trips = {
+            "K": np.ceil(layer.K / self.k),
+            "C": np.ones_like(self.c) if depthwise else np.ceil(layer.C / self.c),
+            "P": np.ceil(layer.P / self.p),
+            "Q": np.ceil(layer.Q / self.q),
+        }
+        in_channels = self.k if depthwise else self.c
+        tile_w = self.k * self.c * layer.R * layer.S * tech.WEIGHT_BYTES
+        rows = np.minimum((self.p - 1) * layer.stride + layer.R, self.p * layer.R)  # a stride > R skips rows
+        cols = np.minimum((self.q - 1) * layer.stride + layer.S, self.q * layer.S)
+        tile_i = layer.N * in_channels * rows * cols * tech.INPUT_BYTES
+        tile_o = layer.N * self.k * self.p * self.q
+        self.footprint = tile_w + tile_i + tile_o * tech.PSUM_BYTES
+        relevant = {"W": "KC", "I": "KCPQ" if depthwise else "CPQ", "O": "KPQ"}
+        output_tiles = trips["K"] * trips["P"] * trips["Q"]
+        traffic = np.empty((len(_ORDERS), 3, self.k.size))
+        for index, order in enumerate(_ORDERS):
+            for j, (operand, tile) in enumerate((("W", tile_w), ("I", tile_i), ("O", tile_o))):
+                fetches = np.ones_like(self.k)
+                prefix = np.ones_like(self.k)
+                for loop in order:  # outermost first
+                    prefix = prefix * trips[loop]
+                    if loop in relevant[operand]:
+                        fetches = np.where(trips[loop] > 1, prefix, fetches)
+                if operand == "O":
+                    visits = fetches / output_tiles  # > 1 when C runs outside: partial sums spill
+                    traffic[index, j] = tile * output_tiles * (tech.OUTPUT_BYTES + (visits - 1) * 2 * tech.PSUM_BYTES)
+                else:
+                    traffic[index, j] = tile * fetches
+        # Sorted by footprint once; per LoopOrder, the best allowed loop order of each tiling.
+        by_size = np.argsort(self.footprint, kind="stable")
+        self.footprint = self.footprint[by_size]
+        self.k, self.c, self.p, self.q = self.k[by_size], self.c[by_size], self.p[by_size], self.q[by_size]
+        traffic = traffic[:, :, by_size]
+        totals = traffic.sum(axis=1)  # (orders, tilings)
+        columns = np.arange(self.k.size)
+        self.per_operand = np.empty((len(_LOOP_ORDERS), self.k.size, 3))
+        self.total = np.empty((len(_LOOP_ORDERS), self.k.size))
+        for o, name in enumerate(_LOOP_ORDERS):
+            allowed_orders = np.array(_ALLOWED_ORDERS[name])
+            best = allowed_orders[totals[allowed_orders].argmin(axis=0)]
+            self.total[o] = totals[best, columns]
+            self.per_operand[o] = traffic[best, :, columns]
+
+    def best(self, min_tile: tuple[int, int, int, int], capacities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Least-traffic tiling per buffer capacity and LoopOrder.
+
+        Returns:
+            Per-operand DRAM bytes, shape ``(capacities, loop orders, 3)`` (NaN if
+            nothing fits), and the smallest allowed footprint.
+        """
+        allowed = np.flatnonzero((self.k >= min_tile[0]) & (self.c >= min(min_tile[1], self.c.max()))
+                                 & (self.p >= min_tile[2]) & (self.q >= min_tile[3]))
+        footprint = self.footprint[allowed]
+        position = np.searchsorted(footprint, capacities, side="right") - 1  # largest tiling that fits
+        fits = position >= 0
+        totals = self.total[:, allowed]  # (loop orders, T), in footprint order
+        running = np.minimum.accumulate(totals, axis=1)
+        is_new = np.concatenate([np.ones((totals.shape[0], 1), dtype=bool), totals[:, 1:] < running[:, :-1]], axis=1)
+        argbest = np.maximum.accumulate(np.where(is_new, np.arange(allowed.size), 0), axis=1)
+        chosen = allowed[argbest[:, np.maximum(position, 0)]]  # (loop orders, capacities)
+        per_operand = self.per_operand[np.arange(len(_LOOP_ORDERS))[:, None], chosen]  # (orders, capacities, 3)
+        result = np.where(fits[None, :, None], per_operand, np.nan).transpose(1, 0, 2)
+        return result, np.full((capacities.size, len(_LOOP_ORDERS)), footprint[0] if footprint.size else np.inf)
+
+
+def _layer_table(layer: Layer) -> _LayerTable:
+    unroll = np.empty(_N_SPATIAL)
+    reuse = np.empty((_N_SPATIAL, 3))
+    dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 3))
+    smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
+    tilings = _Tilings(layer)
+    cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for s, (dataflow, rows, cols) in enumerate(itertools.product(_DATAFLOWS, _ROWS, _COLS)):
+        spatial = _spatial(layer, dataflow, int(rows), int(cols))
+        unroll[s] = spatial.unroll
+        reuse[s] = spatial.spatial_reuse
+        if spatial.min_tile not in cache:
+            cache[spatial.min_tile] = tilings.best(spatial.min_tile, _GLB)
+        dram[s], smallest[s] = cache[spatial.min_tile]
+    return _LayerTable(layer, unroll, reuse, dram, smallest, layer.S)
+
+
+@dataclass
+class _NetworkTables:
+    network: Network
+    layers: list[_LayerTable]
+
+
+_TABLE_CACHE: dict[tuple[Layer, ...], _NetworkTables] = {}
+
+
+class AcceleratorAnalyticalModel(CostModel):
+    """The bundled analytical accelerator model (see the module docstring for the equations).
+
+    Args:
+        default_workload: Workload used when ``evaluate`` gets none (a zoo
+            name, a spec such as ``"resnet18:layers=1+5"``, a layer file, a
+            :class:`~archgym.simulators.accelerator.workloads.Network`).
+    """
+
+    name = "accelerator/analytical"
+    design_space = ACCELERATOR_DESIGN_SPACE
+    metrics = ACCELERATOR_METRICS
+    pareto_metrics = ("latency_cycles", "energy_pj")
+    objective_presets: ClassVar[Mapping[str, str]] = ACCELERATOR_OBJECTIVES
+
+    def __init__(self, default_workload: Any = "resnet18") -> None:
+        self.default_workload = default_workload
+        self._tables: dict[Any, _NetworkTables] = {}
+        self._knob_lookup = [
+            {value: i for i, value in enumerate(p.values)} for p in self.design_space.parameters
+        ]
+
+    def workloads(self) -> tuple[str, ...]:
+        return ZOO
+
+    @staticmethod
+    def default_design() -> dict[str, Any]:
+        """A mid-sized weight-stationary design (see :data:`DEFAULT_ACCELERATOR_DESIGN`)."""
+        return dict(DEFAULT_ACCELERATOR_DESIGN)
+
+    def describe(self) -> str:
+        """One line naming the model."""
+        return "analytical accelerator model (roofline per memory level, 45 nm energies)"
+
+    def prepare(self, workload: Any = None) -> None:
+        """Resolve the workload and build its tables now (otherwise done on first use).
+
+        Raises:
+            UnknownNameError: An unknown network name.
+            WorkloadError: A malformed layer file or spec.
+        """
+        self._network_tables(workload)
+
+    def _network_tables(self, workload: Any) -> _NetworkTables:
+        workload = self.default_workload if workload is None else workload
+        key = workload if isinstance(workload, str) else None
+        if key is not None and key in self._tables:
+            return self._tables[key]
+        network = resolve_workload(workload)
+        tables = _TABLE_CACHE.get(network.layers)
+        if tables is None:
+            unique: dict[Layer, _LayerTable] = {}
+            layer_tables = []
+            for layer in network.layers:
+                shape = _shape_key(layer)
+                if shape not in unique:
+                    unique[shape] = _layer_table(shape)
+                layer_tables.append(dataclasses.replace(unique[shape], layer=layer))
+            tables = _NetworkTables(network, layer_tables)
+            _TABLE_CACHE[network.layers] = tables
+        if key is not None:
+            self._tables[key] = tables
+        return tables
+
+    # -- evaluation ---------------------------------------------------------------------
+    def _indices(self, designs: Sequence[Mapping[str, Any]] | np.ndarray) -> np.ndarray:
+        if isinstance(designs, np.ndarray):
+            return self.design_space.validate_indices(designs)
+        rows = []
+        for design in designs:
+            try:
+                if len(design) != len(self._knob_lookup):
+                    raise KeyError
+                rows.append([lookup[design[n]] for lookup, n in zip(self._knob_lookup, self.design_space.names)])
+            except (KeyError, TypeError):
+                rows.append(list(self.design_space.encode(design)))
+        return np.array(rows, dtype=np.int64).reshape(-1, len(self.design_space))
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Evaluate one design (see the module docstring)."""
+        start = time.perf_counter()
+        batch = self._evaluate_indices(self._indices([design]), workload)
+        result = batch[0]
+        metrics = result.metrics if result.feasible else {m: math.nan for m in self.metric_names}
+        return Evaluation(metrics, result.feasible, result.reason, time.perf_counter() - start)
+
+    def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None) -> BatchEvaluation:
+        """Evaluate many designs at once, given as design dicts or an ``(n, 8)`` index array."""
+        start = time.perf_counter()
+        batch = self._evaluate_indices(self._indices(designs), workload)
+        batch.wall_time_s = time.perf_counter() - start
+        return batch
+
+    def _evaluate_indices(self, indices: np.ndarray, workload: Any) -> BatchEvaluation:
+        tables = self._network_tables(workload)
+        per_layer = self._layers(indices, tables)
+        repeat = np.array([t.layer.repeat for t in tables.layers], dtype=np.float64)
+        macs = float(sum(t.layer.total_macs for t in tables.layers))
+        feasible = per_layer.feasible.all(axis=1)
+        latency = per_layer.latency_cycles @ repeat
+        energy = per_layer.energy_pj @ repeat
+        pes = (_ROWS[indices[:, 0]] * _COLS[indices[:, 1]]).astype(np.float64)
+        metrics = {
+            "latency_cycles": latency,
+            "energy_pj": energy,
+            "area_mm2": _area(indices),
+            "utilisation": macs / (latency * pes),
+            "edp_pj_cycles": energy * latency,
+        }
+        metrics = {k: np.where(feasible, v, np.nan) for k, v in metrics.items()}
+        return BatchEvaluation(metrics, feasible, per_layer.reasons)
+
+    def evaluate_layers(
+        self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
+    ) -> LayerResults:
+        """Per-layer latency, energy, compute and stall cycles and DRAM traffic of many designs.
+
+        Values are for one occurrence of each layer (network totals multiply by ``repeat``).
+        """
+        indices = self._indices(designs)
+        return self._layers(indices, self._network_tables(workload))
+
+    def _layers(self, indices: np.ndarray, tables: _NetworkTables) -> LayerResults:
+        rows_i, cols_i, rf_i, glb_i, noc_i, dram_i, flow_i, order_i = indices.T
+        spatial = (flow_i * _ROWS.size + rows_i) * _COLS.size + cols_i
+        rf = _RF[rf_i]
+        glb = _GLB[glb_i]
+        stationary = np.array([_STATIONARY[d] for d in _DATAFLOWS])[flow_i]
+        operand_bytes = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.PSUM_BYTES], dtype=np.float64)
+        stationary_j = np.select([stationary == "W", stationary == "I"], [0, 1], 2)
+        rf_share = np.where(np.arange(3)[None, :] == stationary_j[:, None], rf[:, None] / 2, rf[:, None] / 4)
+        capacity = np.maximum(rf_share / operand_bytes[None, :], 1.0)  # elements of each operand a PE holds
+        e_rf = tech.sram_energy_pj_per_byte(rf_share)  # (n, 3)
+        e_glb = tech.sram_energy_pj_per_byte(glb)
+        n, n_layers = len(indices), len(tables.layers)
+        out = {k: np.empty((n, n_layers)) for k in ("latency", "energy", "compute", "stall", "dram")}
+        feasible = np.ones((n, n_layers), dtype=bool)
+        reasons = [""] * n
+        row_stationary = flow_i == _DATAFLOWS.index("RS")
+        for j, table in enumerate(tables.layers):
+            layer = table.layer
+            macs = float(layer.macs)
+            sizes = np.array([layer.weights, layer.inputs, layer.outputs], dtype=np.float64)
+            compute = macs / table.unroll[spatial]
+            dram_parts = table.dram[spatial, glb_i, order_i]  # (n, 3)
+            fits_buffer = ~np.isnan(dram_parts).any(axis=1)
+            dram_parts = np.nan_to_num(dram_parts)
+            fits_rf = ~row_stationary | ((table.rs_filter_row * tech.WEIGHT_BYTES <= rf / 2)
+                                         & (table.rs_filter_row * tech.INPUT_BYTES <= rf / 4))
+            ok = fits_buffer & fits_rf
+            feasible[:, j] = ok
+            for i in np.flatnonzero(~ok):
+                if not reasons[i]:
+                    reasons[i] = self._reason(layer, table, indices[i], bool(fits_rf[i]))
+            reuse = table.spatial_reuse[spatial]  # (n, 3)
+            untouched = macs * operand_bytes[None, :] / reuse  # streamed bytes without temporal reuse
+            untouched[:, 2] *= 2  # partial sums go to the buffer and come back
+            ideal = np.clip(macs / (sizes[None, :] * reuse), 1.0, None)
+            final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
+            network_bytes = np.full((n, 3), np.inf)
+            cost = np.full(n, np.inf)
+            for held in range(3):  # the mapper picks the operand each PE holds
+                a, b = (j for j in range(3) if j != held)
+                gain_a, gain_b = _block_reuse(untouched[:, a], untouched[:, b], ideal[:, a], ideal[:, b],
+                                              capacity[:, held])
+                option = np.empty((n, 3))
+                option[:, a] = untouched[:, a] / gain_a
+                option[:, b] = untouched[:, b] / gain_b
+                option[:, held] = final[held]
+                option = np.maximum(option, dram_parts)
+                option_cost = (option * (e_rf + e_glb[:, None])).sum(axis=1)
+                better = option_cost < cost
+                cost = np.where(better, option_cost, cost)
+                network_bytes = np.where(better[:, None], option, network_bytes)
+            noc_total = network_bytes.sum(axis=1)
+            dram_total = dram_parts.sum(axis=1)
+            latency = np.maximum.reduce([compute, dram_total / _DRAM[dram_i], noc_total / _NOC[noc_i]])
+            rf_bytes = macs * (tech.WEIGHT_BYTES * e_rf[:, 0] + tech.INPUT_BYTES * e_rf[:, 1]
+                               + 2 * tech.PSUM_BYTES * e_rf[:, 2])
+            energy = (
+                macs * tech.MAC_ENERGY_PJ
+                + rf_bytes
+                + (network_bytes * e_rf).sum(axis=1)
+                + (noc_total + dram_total) * e_glb
+                + dram_total * tech.DRAM_ENERGY_PJ_PER_BYTE
+            )
+            out["latency"][:, j] = np.where(ok, latency, np.nan)
+            out["energy"][:, j] = np.where(ok, energy, np.nan)
+            out["compute"][:, j] = np.where(ok, compute, np.nan)
+            out["stall"][:, j] = np.where(ok, latency - compute, np.nan)
+            out["dram"][:, j] = np.where(ok, dram_total, np.nan)
+        return LayerResults(
+            tuple(t.layer for t in tables.layers), out["latency"], out["energy"], out["compute"], out["stall"],
+            out["dram"], feasible, reasons,
+        )
+
+    def _reason(self, layer: Layer, table: _LayerTable, index: np.ndarray, fits_rf: bool) -> str:
+        design = self.design_space.decode(index)
+        if not fits_rf:
+            need = max(2 * table.rs_filter_row * tech.WEIGHT_BYTES, 4 * table.rs_filter_row * tech.INPUT_BYTES)
+            return (
+                f"layer {layer.name!r}: a row-stationary PE holds a filter row of {layer.S} weights and an input "
+                f"window of {layer.S} values, which needs RegisterFileBytes >= {need} "
+                f"(got {design['RegisterFileBytes']})"
+            )
+        spatial = (index[6] * _ROWS.size + index[0]) * _COLS.size + index[1]
+        smallest = table.min_footprint[spatial, index[3], index[7]]
+        return (
+            f"layer {layer.name!r}: no tiling fits the {design['GlobalBufferKiB']} KiB global buffer; the smallest "
+            f"tile that feeds the {design['PERows']}x{design['PECols']} array ({design['Dataflow']}) needs "
+            f"{smallest / 1024:.1f} KiB"
+        )
+
+
+def _block_reuse(
+    bytes_a: np.ndarray, bytes_b: np.ndarray, ideal_a: np.ndarray, ideal_b: np.ndarray, block: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Register-file reuse of the two streamed operands when a PE holds ``block`` elements of the third.
+
+    The held block spans two loops, one per streamed operand (a weight block of ``Kb x Cb`` reuses
+    each input ``Kb`` times and each partial sum ``Cb`` times), so the reuses multiply to at most
+    ``block``. The split minimising ``bytes_a / g_a + bytes_b / g_b`` is ``g_a = sqrt(block * bytes_a
+    / bytes_b)``, clipped to each operand's ideal reuse, with what one operand cannot use going to the other.
+    """
+    gain_a = np.clip(np.sqrt(block * bytes_a / bytes_b), 1.0, np.minimum(ideal_a, block))
+    gain_b = np.clip(block / gain_a, 1.0, ideal_b)
+    gain_a = np.clip(block / gain_b, 1.0, ideal_a)
+    return gain_a, gain_b
+
+
+def _shape_key(layer: Layer) -> Layer:
+    """The layer without its name and repeat count, so identical shapes share tables."""
+    return Layer("shape", layer.op, layer.N, layer.K, layer.C, layer.P, layer.Q, layer.R, layer.S, layer.stride)
+
+
+def _area(indices: np.ndarray) -> np.ndarray:
+    """Area in mm^2 of each design (see :mod:`archgym.simulators.accelerator.technology`)."""
+    pes = (_ROWS[indices[:, 0]] * _COLS[indices[:, 1]]).astype(np.float64)
+    return (
+        pes * (tech.MAC_AREA_MM2 + _RF[indices[:, 2]] * tech.RF_AREA_MM2_PER_BYTE)
+        + _GLB[indices[:, 3]] * tech.SRAM_AREA_MM2_PER_BYTE
+        + _NOC[indices[:, 4]] * tech.NOC_AREA_MM2_PER_BYTE_PER_CYCLE
+        + _DRAM[indices[:, 5]] * tech.DRAM_PHY_AREA_MM2_PER_BYTE_PER_CYCLE
+    )
+
+
+def design_area_mm2(design: Mapping[str, Any]) -> float:
+    """Area in mm^2 of one design (the same component model for every backend)."""
+    return float(_area(ACCELERATOR_DESIGN_SPACE.encode(design)[None, :])[0])

@@ -1,0 +1,121 @@
+"""The ZigZag backend: input translation (always) and real runs (when zigzag-dse is installed)."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import pytest
+
+import archgym  # noqa: F401  (registers the environments)
+from archgym.cost_model import list_backends, make_backend
+from archgym.errors import BackendUnavailableError
+from archgym.simulators.accelerator import zigzag as zz
+from archgym.simulators.accelerator.analytical import AcceleratorAnalyticalModel
+from archgym.simulators.accelerator.knobs import DEFAULT_ACCELERATOR_DESIGN
+from archgym.simulators.accelerator.technology import DRAM_ENERGY_PJ_PER_BYTE
+from archgym.simulators.accelerator.workloads import Layer, Network, load_zoo
+
+UNAVAILABLE = zz.zigzag_unavailable_reason()
+needs_zigzag = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"ZigZag is not installed: {UNAVAILABLE}")
+
+# Small layers keep each ZigZag run well under a second.
+SMALL = Network("small", (
+    Layer("pointwise", "conv", 1, 32, 32, 8, 8, 1, 1),
+    Layer("fc", "gemm", 1, 64, 128, 4, 1, 1, 1, repeat=3),
+))
+
+
+def design(**changes) -> dict:
+    return {**DEFAULT_ACCELERATOR_DESIGN, **changes}
+
+
+def test_hardware_translation():
+    hardware = zz.accelerator_yaml(design(RegisterFileBytes=64, GlobalBufferKiB=256, NocBytesPerCycle=32,
+                                          DramBytesPerCycle=8, Dataflow="OS"))
+    memories = hardware["memories"]
+    assert list(memories) == ["rf_weights", "rf_inputs", "rf_psums", "global_buffer", "dram"]  # lowest first
+    assert memories["rf_psums"]["size"] == 32 * 8  # the stationary operand gets half of 64 bytes
+    assert memories["rf_weights"]["size"] == 16 * 8
+    assert memories["global_buffer"]["size"] == 256 * 1024 * 8
+    assert memories["global_buffer"]["ports"][0]["bandwidth_max"] == 32 * 8
+    assert memories["dram"]["r_cost"] == pytest.approx(8 * DRAM_ENERGY_PJ_PER_BYTE)  # per 8-byte access
+    assert hardware["operational_array"]["sizes"] == [16, 16]
+
+
+def test_workload_and_mapping_translation():
+    conv = load_zoo("resnet18").layers[0]
+    (entry,) = zz.layer_yaml(conv)
+    assert entry["loop_sizes"] == [1, 64, 3, 112, 112, 7, 7]
+    assert entry["dimension_relations"] == ["ix=2*ox+1*fx", "iy=2*oy+1*fy"]
+    (mapping,) = zz.mapping_yaml(design(Dataflow="RS", PERows=32), conv)
+    assert mapping["spatial_mapping"] == {"D1": ["FY, 7", "K, 4"], "D2": ["OY, 16"]}
+    depthwise = Layer("dw", "depthwise", 1, 32, 32, 56, 56, 3, 3)
+    assert zz.layer_yaml(depthwise)[0]["loop_dims"] == ["B", "G", "OY", "OX", "FY", "FX"]
+    assert zz.mapping_yaml(design(Dataflow="WS"), depthwise)[0]["spatial_mapping"] == {
+        "D1": ["OX, 16"], "D2": ["G, 16"]}
+
+
+def test_backend_is_listed_with_its_availability():
+    info = {b.name: b for b in list_backends("accelerator")}["accelerator/zigzag"]
+    assert info.unavailable_reason() == UNAVAILABLE
+    if UNAVAILABLE is not None:
+        with pytest.raises(BackendUnavailableError, match="accelerator"):
+            make_backend("accelerator/zigzag")
+
+
+@pytest.fixture(scope="module")
+def model():
+    if UNAVAILABLE is not None:
+        pytest.skip(f"ZigZag is not installed: {UNAVAILABLE}")
+    return make_backend("accelerator/zigzag", timeout_s=60, workers=2)
+
+
+@needs_zigzag
+def test_runs_zigzag_and_agrees_with_the_analytical_model(model):
+    analytical = AcceleratorAnalyticalModel()
+    for dataflow in ("WS", "OS"):
+        evaluation = model.evaluate(design(Dataflow=dataflow), SMALL)
+        assert evaluation.feasible, evaluation.reason
+        reference = analytical.evaluate(design(Dataflow=dataflow), SMALL)
+        assert evaluation.metrics["latency_cycles"] >= SMALL.macs / 256  # at most one MAC per PE per cycle
+        assert 0 < evaluation.metrics["utilisation"] <= 1
+        assert evaluation.metrics["area_mm2"] == pytest.approx(reference.metrics["area_mm2"])
+        for name in ("latency_cycles", "energy_pj"):
+            assert 1 / 3 < evaluation.metrics[name] / reference.metrics[name] < 3
+
+
+@needs_zigzag
+def test_batch_runs_in_parallel_in_input_order(model):
+    designs = [design(PERows=4, PECols=4), design(PERows=32, PECols=32)]
+    batch = model.evaluate_batch(designs, SMALL)
+    assert batch.feasible.all()
+    small, large = batch.metrics["latency_cycles"]
+    assert small > 4 * large  # 64 times fewer PEs
+
+
+@needs_zigzag
+def test_failures_and_timeouts_are_infeasible_evaluations(model, monkeypatch):
+    slow = make_backend("accelerator/zigzag", timeout_s=0.05)
+    evaluation = slow.evaluate(design(), SMALL)
+    assert not evaluation.feasible and "timed out after 0.05 s" in evaluation.reason
+    assert all(math.isnan(v) for v in evaluation.metrics.values())
+
+    def broken_mapping(design, layer):
+        return [{"name": "not-default", "spatial_mapping": {"D1": ["K, 4"]}}]
+
+    monkeypatch.setattr(zz, "mapping_yaml", broken_mapping)
+    evaluation = model.evaluate(design(), SMALL)
+    assert not evaluation.feasible
+    assert "ZigZag failed on layer 'pointwise'" in evaluation.reason and "validate" in evaluation.reason
+
+
+@needs_zigzag
+def test_environment_with_the_zigzag_backend():
+    env = gymnasium.make("archgym/Accelerator-v0", backend="zigzag", workload=SMALL, objective="energy", max_steps=1)
+    try:
+        env.reset(seed=0)
+        _, reward, _, truncated, info = env.step(env.action_space.sample())
+        assert truncated and info["feasible"] == (reward > -1e6)
+    finally:
+        env.close()
