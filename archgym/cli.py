@@ -131,7 +131,8 @@ def envs(
         available = None
         for info in (b for b in backends if b.env == problem):
             reason = info.unavailable_reason()
-            table.add_row(info.name, "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {escape(reason)}", info.description)
+            status = "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {escape(reason)}"
+            table.add_row(info.name, status, escape(info.description))
             if reason is None and available is None:
                 available = info
         console.print(table)
