@@ -98,9 +98,9 @@ def test_batched_suggestions_respect_the_budget(name):
     assert all(model.design_space.contains(trial.design) for trial in result.trials)
 
 
+@pytest.mark.parametrize("problem", PROBLEMS)
 @pytest.mark.parametrize("name", AGENTS)
-def test_logged_rows_match_the_evaluations(name, tmp_path):
-    problem = PROBLEMS[0]
+def test_logged_rows_match_the_evaluations(name, problem, tmp_path):
     backend = make_backend(f"{problem}/analytical")
     context = RunContext(f"conformance-{name}", env=problem, backend=backend.name, workload="default",
                          agent=name, seed=3)
@@ -115,4 +115,4 @@ def test_logged_rows_match_the_evaluations(name, tmp_path):
         assert {k: row[k] for k in backend.design_space.names} == trial.design
         assert row["reward"] == pytest.approx(trial.reward)
         for metric, value in trial.evaluation.metrics.items():
-            assert row[metric] == pytest.approx(value)
+            assert row[metric] == pytest.approx(value, nan_ok=True)  # infeasible designs may have NaN metrics
