@@ -20,7 +20,14 @@ A node is pruned when
 * *section inference*: in some section, the height plus the total size of
   the unplaced buffers live there exceeds the capacity; or
 * a *tight* section (one whose unplaced buffers exactly fill the space
-  above its height) has no unplaced buffer that could sit exactly on it.
+  above its height) has no unplaced buffer that could sit exactly on it; or
+* the valley at the lowest height is tight and the live ranges of the
+  buffers that could sit exactly on it cannot tile it (those buffers share
+  an offset, so their live ranges are disjoint and must cover every
+  section of the valley).
+
+A move is dropped at once when, in some section of the buffer's live range,
+its offset plus the section's remaining demand exceeds the capacity.
 
 A move is skipped by *dominance* (as in MiniMalloc) when it would place a
 buffer at or above the top of another unplaced buffer's lowest position:
@@ -28,15 +35,20 @@ that buffer could fill the gap below first.
 
 Branching: every unplaced buffer sits at or above the lowest section height,
 so when a section at that height is tight, some buffer must sit exactly on
-it and can be placed next; the search branches only on those buffers, for
-the tight section with the fewest of them. Otherwise it branches on every
-unplaced buffer, lowest offset first, ties broken by a preordering.
+it and can be placed next; the search branches only on those buffers (that
+are part of a tiling of the valley), for the tight section with the fewest
+of them. Otherwise it branches on every unplaced buffer, lowest offset
+first, ties broken by a preordering.
 
 Decomposition: when no unplaced buffer is live across some point of the
 schedule, the unplaced buffers on either side are independent given the
 skyline, and each side is solved on its own (a failure on one side does not
-revisit choices on the other). Failed (buffers, skyline, floor) states are
-remembered and never searched again.
+revisit choices on the other). A count of the unplaced buffers live across
+each section boundary, kept up to date by the moves, makes the common case
+(no such point) cheap to recognise. Per node, the range maxima over live
+ranges and the lowest offset per section are computed with sparse tables
+over the sections (a few whole-array operations). Failed (buffers,
+skyline, floor) states are remembered and never searched again.
 
 Restarts: like MiniMalloc's round robin, the search dives with a node
 budget under several preorderings (crowded sections first, longest first,
@@ -61,6 +73,7 @@ from archgym.simulators.malloc.instances import Instance
 __all__ = ["SearchResult", "branch_and_bound"]
 
 _MEMO_LIMIT = 2_000_000
+_DIVE_NODES_PER_BUFFER = 4
 _NO_SERVER = np.iinfo(np.int64).max
 
 
@@ -87,16 +100,6 @@ class _OutOfNodes(Exception):
     pass
 
 
-def _range_max_table(h: np.ndarray) -> list[np.ndarray]:
-    table = [h]
-    width = 1
-    while 2 * width <= h.size:
-        previous = table[-1]
-        table.append(np.maximum(previous[:-width], previous[width:]))
-        width *= 2
-    return table
-
-
 class _Search:
     """State and moves of one search (arrays are updated in place and undone on backtracking)."""
 
@@ -109,6 +112,7 @@ class _Search:
         self.sb = np.searchsorted(points, instance.ends)
         self.span = self.sb - self.sa
         self.level = np.floor(np.log2(np.maximum(self.span, 1))).astype(np.int64)
+        self.width = np.left_shift(1, self.level)
         self.sizes = instance.sizes
         lifetimes = instance.ends - instance.starts
         n_sections = points.size - 1
@@ -117,6 +121,13 @@ class _Search:
         np.add.at(remaining, self.sb, -self.sizes)
         self.remaining = np.cumsum(remaining)[:n_sections]
         self._initial_remaining = self.remaining.copy()
+        # crossing[p]: unplaced buffers live in both section p - 1 and section p.
+        crossing = np.zeros(n_sections + 2, dtype=np.int64)
+        long = self.span > 1
+        np.add.at(crossing, self.sa[long] + 1, 1)
+        np.add.at(crossing, self.sb[long], -1)
+        self.crossing = np.cumsum(crossing)[:n_sections + 1]
+        self._initial_crossing = self.crossing.copy()
         # Tie-breaks at equal offsets (MiniMalloc's preorderings): most crowded sections first, then
         # longest, then largest; or largest first; or longest first.
         crowd = np.array([self.remaining[a:b].max() for a, b in zip(self.sa, self.sb, strict=True)])
@@ -133,6 +144,7 @@ class _Search:
         """Undo every placement (after an aborted dive)."""
         self.skyline[:] = 0
         self.remaining[:] = self._initial_remaining
+        self.crossing[:] = self._initial_crossing
         self.offsets[:] = SLOW
 
     # -- moves ------------------------------------------------------------------------
@@ -141,6 +153,7 @@ class _Search:
         saved = self.skyline[sa:sb].copy()
         self.skyline[sa:sb] = offset + self.sizes[b]
         self.remaining[sa:sb] -= self.sizes[b]
+        self.crossing[sa + 1:sb] -= 1
         self.offsets[b] = offset
         self.nodes += 1
         return saved
@@ -149,11 +162,17 @@ class _Search:
         sa, sb = self.sa[b], self.sb[b]
         self.skyline[sa:sb] = saved
         self.remaining[sa:sb] += self.sizes[b]
+        self.crossing[sa + 1:sb] += 1
         self.offsets[b] = SLOW
 
     # -- search -----------------------------------------------------------------------
     def components(self, members: np.ndarray) -> list[np.ndarray]:
         """Split buffers into groups with no live range crossing between groups."""
+        lo, hi = int(self.sa[members].min()), int(self.sb[members].max())
+        # The unplaced buffers live in [lo, hi) are exactly ``members``: any other unplaced buffer
+        # belongs to a part split off earlier, whose sections are disjoint from these.
+        if self.crossing[lo + 1:hi].all():
+            return [members]
         order = members[np.argsort(self.sa[members], kind="stable")]
         reach = np.maximum.accumulate(self.sb[order])
         cuts = np.flatnonzero(reach[:-1] <= self.sa[order[1:]]) + 1
@@ -161,55 +180,99 @@ class _Search:
 
     def children(self, members: np.ndarray, floor: int) -> list[tuple[int, int]] | None:
         """Candidate (buffer, offset) moves in search order, or None if the node is dead."""
-        lo, hi = int(self.sa[members].min()), int(self.sb[members].max())
+        sa, sb = self.sa[members], self.sb[members]
+        lo, hi = int(sa.min()), int(sb.max())
+        m = hi - lo
         skyline, remaining = self.skyline[lo:hi], self.remaining[lo:hi]
         floors = np.maximum(skyline, floor)
-        if np.any(floors + remaining > self.limit):
+        if (floors + remaining > self.limit).any():
             return None
-        table = _range_max_table(skyline)
-        sa, sb = self.sa[members] - lo, self.sb[members] - lo
+        sa, sb = sa - lo, sb - lo
         k = self.level[members]
-        lows = np.empty(members.size, dtype=np.int64)
-        for lv in np.unique(k):
-            sel = k == lv
-            row = table[lv]
-            lows[sel] = np.maximum(row[sa[sel]], row[sb[sel] - (1 << lv)])
-        lows = np.maximum(lows, floor)
-        lows = -(-lows // self.alignment) * self.alignment
+        tails = sb - self.width[members]
+        n_levels = int(k.max()) + 1
+        # Range maxima of the skyline and of the remaining demand (sparse tables, one row per power of two).
+        table = np.zeros((2, n_levels, m), dtype=np.int64)
+        table[0, 0] = skyline
+        table[1, 0] = remaining
+        width = 1
+        for j in range(1, n_levels):
+            np.maximum(table[:, j - 1, :m - width], table[:, j - 1, width:], out=table[:, j, :m - width])
+            width *= 2
+        lows = np.maximum(table[0, k, sa], table[0, k, tails])
+        demand = np.maximum(table[1, k, sa], table[1, k, tails])
+        np.maximum(lows, floor, out=lows)
+        if self.alignment > 1:
+            lows = -(-lows // self.alignment) * self.alignment
         sizes = self.sizes[members]
-        if np.any(lows + sizes > self.limit):
+        tops = lows + sizes
+        if (tops > self.limit).any():
             return None
-        spans = sb - sa
-        sections = np.repeat(sa - np.cumsum(spans) + spans, spans) + np.arange(int(spans.sum()))
-        covering = np.repeat(lows, spans)
         active = remaining > 0
-        # No future buffer in a section sits below the lowest offset any unplaced buffer there can take.
-        lowest_cover = np.full(hi - lo, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(lowest_cover, sections, covering)
+        # No future buffer in a section sits below the lowest offset any unplaced buffer there can take
+        # (range minimum updates on a sparse table, pushed down to single sections).
+        cover = np.full((n_levels, m), _NO_SERVER, dtype=np.int64)
+        np.minimum.at(cover, (k, sa), lows)
+        np.minimum.at(cover, (k, tails), lows)
+        for j in range(n_levels - 1, 0, -1):
+            width = 1 << (j - 1)
+            np.minimum(cover[j - 1], cover[j], out=cover[j - 1])
+            np.minimum(cover[j - 1, width:], cover[j, :m - width], out=cover[j - 1, width:])
+        lowest_cover = cover[0]
         floors = np.where(active, np.maximum(floors, lowest_cover), floors)
-        if np.any(floors + remaining > self.limit):
+        if (floors + remaining > self.limit).any():
             return None
         # Dominance: a buffer placed at or above the top of another unplaced buffer's lowest position
         # leaves a gap that buffer could fill first.
-        keep = lows < (lows + sizes).min()
+        # A buffer at offset ``low`` raises each section of its live range to ``low`` plus its size, and
+        # the rest of the section's demand must still fit above: otherwise the move fails at once.
+        keep = (lows < tops.min()) & (lows + demand <= self.limit)
         order = np.lexsort((self.rank[members], lows))
         order = order[keep[order]]
         tight = active & (floors + remaining == self.limit)
         if tight.any():
             # A tight section has no byte to spare: some unplaced buffer must sit exactly on its floor.
-            servers = np.bincount(sections[covering == floors[sections]], minlength=hi - lo)
-            if np.any(tight & (servers == 0)):
+            # Every unplaced buffer live in an active section has its lowest offset at or above the
+            # section's floor, so one sits exactly on it iff the lowest of them does.
+            if (tight & (lowest_cover != floors)).any():
                 return None
             lowest = floors[active].min()
             focus = np.flatnonzero(tight & (floors == lowest))
             if focus.size:
+                # Servers of a section at the lowest height: unplaced buffers live there at that offset.
+                at_lowest = lows == lowest
+                counts = np.zeros(m + 1, dtype=np.int64)
+                np.add.at(counts, sa[at_lowest], 1)
+                np.add.at(counts, sb[at_lowest], -1)
+                servers = np.cumsum(counts[:m])
                 t = int(focus[np.argmin(servers[focus])])
-                chosen = (sa <= t) & (sb > t) & (lows == lowest)
+                chosen = (sa <= t) & (sb > t) & at_lowest
                 # The valley around t: the run of sections at the lowest height. Buffers that fill it
                 # edge to edge come first, then those that meet one of its edges: they leave no slivers.
                 level = floors == lowest
                 left = t - int(np.argmin(level[t::-1])) + 1 if not level[:t + 1].all() else 0
-                right = t + int(np.argmin(level[t:])) if not level[t:].all() else hi - lo
+                right = t + int(np.argmin(level[t:])) if not level[t:].all() else m
+                if tight[left:right].all():
+                    # Every section of the valley needs a buffer sitting exactly on its floor. Those
+                    # buffers lie inside the valley and overlap in address, so their live ranges tile
+                    # it: keep only buffers that are part of some tiling (none: the node is dead).
+                    inside = np.flatnonzero(at_lowest & (sa >= left) & (sb <= right))
+                    pieces = sorted(zip(sa[inside].tolist(), sb[inside].tolist(), strict=True))
+                    ahead = {left}
+                    for start, end in pieces:
+                        if start in ahead:
+                            ahead.add(end)
+                    if right not in ahead:
+                        return None
+                    behind = {right}
+                    for start, end in sorted(pieces, key=lambda piece: -piece[1]):
+                        if end in behind:
+                            behind.add(start)
+                    from_left = np.zeros(m + 1, dtype=bool)
+                    from_left[list(ahead)] = True
+                    to_right = np.zeros(m + 1, dtype=bool)
+                    to_right[list(behind)] = True
+                    chosen &= from_left[sa] & to_right[sb]
                 edges = (sa == left).astype(np.int64) + (sb == right)
                 order = order[chosen[order]]
                 order = order[np.argsort(-edges[order], kind="stable")]
@@ -224,10 +287,10 @@ class _Search:
         parts = self.components(members)
         if len(parts) > 1:
             parts.sort(key=len)
-            snapshot = (self.skyline.copy(), self.remaining.copy())
+            snapshot = (self.skyline.copy(), self.remaining.copy(), self.crossing.copy())
             for part in parts:
                 if not self.solve(part, floor):
-                    self.skyline[:], self.remaining[:] = snapshot
+                    self.skyline[:], self.remaining[:], self.crossing[:] = snapshot
                     self.offsets[members] = SLOW
                     return False
             return True
@@ -270,7 +333,7 @@ def branch_and_bound(instance: Instance, time_limit: float = 10.0, capacity: int
     # early choice costs one short dive rather than an exhausting search below it. States proven to
     # fail stay known across dives.
     rng = np.random.default_rng(seed)
-    budget = 4 * len(instance)
+    budget = _DIVE_NODES_PER_BUFFER * len(instance)
     try:
         for dive in itertools.count():
             search = searches[dive % 2]
