@@ -268,6 +268,7 @@ def train_marl(
     try:
         probe = _make_env_factory(env, env_kwargs, full, None)(None)
         agents = list(probe.par_env.possible_agents)
+        knobs = list(probe.par_env.design_env.design_space.names)
         probe.close()
         if full["shared_policy"]:
             policies = {_SHARED}
@@ -323,20 +324,9 @@ def train_marl(
     rows = load_dataset(out)
     rows = rows[(rows["run_id"] == run_id) | rows["run_id"].str.startswith(f"{run_id}-runner")]
     top = rows.loc[rows["reward"].idxmax()]
-    knobs = _knob_names(env, backend, backend_options)
     best_design = {k: (v.item() if hasattr(v, "item") else v) for k, v in top[knobs].items()}
     return MarlResult(run_id, best_design, float(top["reward"]), len(rows), count, history, checkpoint,
                       time.perf_counter() - start)
-
-
-def _knob_names(env: str, backend: str, backend_options: Mapping[str, Any] | None) -> list[str]:
-    from archgym.cost_model import make_backend
-
-    model = make_backend(backend, env=env, **dict(backend_options or {}))
-    try:
-        return list(model.design_space.names)
-    finally:
-        model.close()
 
 
 def _own_mapping(agent_id: str, *args: Any, **kwargs: Any) -> str:

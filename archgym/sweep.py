@@ -449,7 +449,7 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
     """
     from archgym.agents.base import make_agent
     from archgym.cost_model import make_backend
-    from archgym.dataset import EvaluationLogger, RunContext, load_run_rows, write_run_metadata
+    from archgym.dataset import EvaluationLogger, load_run_rows, write_run_metadata
     from archgym.objective import make_objective
     from archgym.search import run_search
 
@@ -467,14 +467,7 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
         objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
                                    **dict(run.objective.targets))
         agent = make_agent(run.agent, model.design_space, seed=run.seed, **dict(run.config))
-        context = RunContext(
-            run_id=run_id, env=run.env, backend=model.name, workload=run.workload, agent=run.agent,
-            agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
-        )
-        extra = {
-            "sweep": run.sweep, "setting": run.setting, "budget": run.budget, "targets": dict(run.objective.targets),
-            "success_reward": run.objective.success_reward, "batch_size": run.batch_size, "spec": run.to_dict(),
-        }
+        context, extra = _run_record(run, model.name)
         write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": len(rows)})
         start = time.perf_counter()
         with EvaluationLogger(out, context, model.design_space, model.metric_names) as logger:
@@ -490,22 +483,30 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
                      result.evaluations, best, wall, False)
 
 
-def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
-    """A multi-agent RL run: RLlib cannot replay a trajectory, so an interrupted run starts over."""
-    from archgym.agents.marl import train_marl
-    from archgym.dataset import RunContext, discard_run, write_run_metadata
+def _run_record(run: RunSpec, backend: str) -> tuple[Any, dict[str, Any]]:
+    """The run context of a run's rows and the sweep fields of its metadata."""
+    from archgym.dataset import RunContext
 
-    if len(rows):
-        discard_run(out, run.run_id)
-    _ensure_ray()
     context = RunContext(
-        run_id=run.run_id, env=run.env, backend=f"{run.env}/{run.backend.split('/')[-1]}", workload=run.workload,
-        agent=run.agent, agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
+        run_id=run.run_id, env=run.env, backend=backend, workload=run.workload, agent=run.agent,
+        agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
     )
     extra = {
         "sweep": run.sweep, "setting": run.setting, "budget": run.budget, "targets": dict(run.objective.targets),
         "success_reward": run.objective.success_reward, "batch_size": run.batch_size, "spec": run.to_dict(),
     }
+    return context, extra
+
+
+def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
+    """A multi-agent RL run: RLlib cannot replay a trajectory, so an interrupted run starts over."""
+    from archgym.agents.marl import train_marl
+    from archgym.dataset import discard_run, write_run_metadata
+
+    if len(rows):
+        discard_run(out, run.run_id)
+    _ensure_ray()
+    context, extra = _run_record(run, f"{run.env}/{run.backend.split('/')[-1]}")
     write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": 0})
     result = train_marl(
         run.env, backend=run.backend, backend_options=run.backend_options, workload=run.workload,
