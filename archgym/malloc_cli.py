@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from archgym.errors import ArchGymError, ConfigurationError
+from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance
 from archgym.simulators.malloc.graphs import GRAPHS
 from archgym.simulators.malloc.instances import Instance
@@ -112,11 +113,13 @@ def malloc_bench(
     instance: Annotated[list[str] | None, typer.Option(help=f"{_INSTANCE_HELP} Repeatable.")] = None,
     capacity: Annotated[int | None, typer.Option(help="Capacity for CSV files, in bytes.")] = None,
     method: Annotated[list[str] | None, typer.Option(
-        help="Methods to compare (repeatable; default: every method but agent).")] = None,
+        help="Methods to compare (repeatable; default: every method but agent, and cp-sat only on pure "
+        "allocation instances with OR-Tools installed).")] = None,
     time_limit: Annotated[float, typer.Option(help="Seconds per run of exact and best.")] = 10.0,
 ) -> None:
     """Compare methods on instances: speedup, or for pure allocation whether the buffers fit and the peak."""
-    methods = method or [m for m in METHODS if m != "agent"]
+    # By default cp-sat runs where it applies: on pure allocation instances, with OR-Tools installed.
+    methods = method or [m for m in METHODS if m != "agent" and (m != "cp-sat" or cp_sat_available())]
     try:
         for name in methods:
             _check_method(name)
@@ -130,6 +133,8 @@ def malloc_bench(
                   pad_edge=False, collapse_padding=True)
     for problem in problems:
         for name in methods:
+            if name == "cp-sat" and method is None and problem.has_costs:
+                continue
             try:
                 with error_console.status(f"{problem.name}: {name}"):
                     solution = solve(problem, name, time_limit=time_limit)

@@ -10,14 +10,18 @@ Two suites:
   it within ``--exact-time``), and the time per instance.
 * Zero-slack pure allocation instances (``zero_slack_instance``: a
   capacity x time rectangle cut into 100 to 500 buffers, so the peak live
-  bytes equal the capacity at every step). Per method: the fraction solved
-  (every buffer placed within the capacity) and the time per instance.
+  bytes equal the capacity at every step), ``--seeds`` per size. Per
+  method: the fraction solved (every buffer placed within the capacity)
+  and the time per instance. ``exact`` is the branch-and-bound search
+  alone, ``cp-sat`` OR-Tools alone (when installed), ``best`` the
+  portfolio.
 
 The bar: ``best`` within 2 % of the exact optimum wherever it is computed,
 and at least 90 % of the zero-slack instances of up to 500 buffers solved in
 under 10 s each.
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/malloc.py [--quick] [--time-limit 10] [--exact-time 30] [--agent]
+Usage: OMP_NUM_THREADS=1 python benchmarks/malloc.py [--quick] [--seeds 4] [--time-limit 10] [--exact-time 30]
+       [--agent]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 
 import numpy as np
 
+from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance, zero_slack_instance
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.solve import Solution, solve
@@ -51,9 +56,9 @@ def dnn_suite() -> list[Instance]:
     return out
 
 
-def allocation_suite(quick: bool) -> list[Instance]:
+def allocation_suite(n_seeds: int) -> list[Instance]:
     """Zero-slack instances of 100 to 500 buffers."""
-    seeds = range(2) if quick else range(4)
+    seeds = range(n_seeds)
     return [zero_slack_instance(n, capacity=1 << 20, seed=seed) for n in (100, 200, 300, 400, 500) for seed in seeds]
 
 
@@ -64,6 +69,8 @@ def run(instance: Instance, method: str, time_limit: float) -> Solution:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer allocation instances, shorter exact runs.")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="Zero-slack instances per size (default 4; 2 with --quick).")
     parser.add_argument("--time-limit", type=float, default=10.0, help="Seconds for best per instance.")
     parser.add_argument("--exact-time", type=float, default=30.0, help="Seconds for the exact MILP per instance.")
     parser.add_argument("--agent", action="store_true", help="Also train and run the MaskablePPO agent.")
@@ -108,8 +115,8 @@ def main() -> None:
     dnn_ok = bool(best_gaps.size and best_gaps.max() <= GAP_BAR)
 
     print("\n== Zero-slack allocation instances (peak live bytes = capacity) ==")
-    alloc_methods = [*HEURISTIC_METHODS, "best"]
-    instances = allocation_suite(args.quick)
+    alloc_methods = [*HEURISTIC_METHODS, "exact", *(["cp-sat"] if cp_sat_available() else []), "best"]
+    instances = allocation_suite(args.seeds or (2 if args.quick else 4))
     solved = {m: [] for m in alloc_methods}
     wall = {m: [] for m in alloc_methods}
     print(f"{'instance':<22} {'bufs':>4} " + " ".join(f"{m:>16}" for m in alloc_methods))

@@ -9,12 +9,17 @@ Methods (``METHODS``):
   optimal only if HiGHS finishes within the time limit); for pure
   allocation, the complete branch-and-bound search of
   :mod:`.branch_and_bound` (proves whether the buffers fit).
+* ``cp-sat``: pure allocation with OR-Tools' CP-SAT (:mod:`.cp_sat`, the
+  ``ortools`` extra); proves whether the buffers fit.
 * ``agent``: a MaskablePPO policy trained on the instance's
   ``MallocGameEnv`` within the time limit (needs the ``rl`` extra).
 * ``best``: the strongest available within the time limit. With costs: the
   best greedy placement, then the MILP if the instance is small enough
   (:data:`EXACT_PAIR_LIMIT`), keeping whichever is faster. For pure
-  allocation: the greedy allocators, then branch and bound if none fits.
+  allocation: the greedy allocators; if none fits, branch and bound for
+  :data:`BRANCH_AND_BOUND_SHARE` of the time left (it either finds a
+  placement at once or stalls), then CP-SAT for the rest when OR-Tools is
+  installed, else branch and bound for all of it.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ import numpy as np
 from archgym.errors import ConfigurationError
 from archgym.simulators.malloc.branch_and_bound import branch_and_bound
 from archgym.simulators.malloc.cost import SLOW, TimeModel
+from archgym.simulators.malloc.cp_sat import available as cp_sat_available
+from archgym.simulators.malloc.cp_sat import cp_sat_allocate
 from archgym.simulators.malloc.heuristics import HEURISTICS, all_slow
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.placement import check_placement, peak_address
 
-__all__ = ["EXACT_PAIR_LIMIT", "METHODS", "Solution", "evaluate", "solve"]
+__all__ = ["BRANCH_AND_BOUND_SHARE", "EXACT_PAIR_LIMIT", "METHODS", "Solution", "evaluate", "solve"]
 
-METHODS: tuple[str, ...] = ("all-slow", *HEURISTICS, "exact", "agent", "best")
+METHODS: tuple[str, ...] = ("all-slow", *HEURISTICS, "exact", "cp-sat", "agent", "best")
 """Every method :func:`solve` accepts."""
 
 EXACT_PAIR_LIMIT = 3_000
 """``best`` runs the MILP on instances with costs with at most this many conflicting buffer pairs."""
+
+BRANCH_AND_BOUND_SHARE = 0.05
+"""Share of ``best``'s time left for branch and bound before CP-SAT takes over (pure allocation)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,9 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
         seed: Seed of the ``agent`` method.
 
     Raises:
-        ConfigurationError: an unknown method, a non-positive time limit, or
-            ``agent`` without the ``rl`` extra.
+        ConfigurationError: an unknown method, a non-positive time limit,
+            ``agent`` without the ``rl`` extra, or ``cp-sat`` without the
+            ``ortools`` extra or on an instance with costs.
     """
     if method not in METHODS:
         raise ConfigurationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -119,6 +130,13 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
         return done(all_slow(instance), method)
     if method in HEURISTICS:
         return done(HEURISTICS[method](instance), method)
+    if method == "cp-sat":
+        if model is not None:
+            raise ConfigurationError("cp-sat places pure allocation instances (without costs); use exact or best")
+        result = cp_sat_allocate(instance, time_limit=time_limit, seed=seed)
+        if result.offsets is None:
+            return done(all_slow(instance), method, result.proven_infeasible)
+        return done(result.offsets, method, True)
     if method == "agent":
         from archgym.agents.malloc_rl import agent_placement
 
@@ -143,7 +161,11 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
         if best.fits:
             return best
         left = time_limit - (time.perf_counter() - start)
-        result = branch_and_bound(instance, time_limit=max(left, 0.01))
+        share = BRANCH_AND_BOUND_SHARE if cp_sat_available() else 1.0
+        result = branch_and_bound(instance, time_limit=max(share * left, 0.01))
+        left = time_limit - (time.perf_counter() - start)
+        if result.offsets is None and not result.proven_infeasible and share < 1 and left > 0.05:
+            result = cp_sat_allocate(instance, time_limit=left, seed=seed)
         if result.offsets is not None:
             return done(result.offsets, method, True)
         return Solution(method, best.offsets, False, best.peak, None, None, time.perf_counter() - start,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,8 @@ from hypothesis import strategies as st
 from archgym.errors import ConfigurationError, InvalidDesignError
 from archgym.simulators.malloc.branch_and_bound import branch_and_bound
 from archgym.simulators.malloc.cost import EDGE_ACCELERATOR, SLOW, TimeModel
+from archgym.simulators.malloc.cp_sat import available as cp_sat_available
+from archgym.simulators.malloc.cp_sat import cp_sat_allocate
 from archgym.simulators.malloc.exact import brute_force, solve_milp
 from archgym.simulators.malloc.generator import dnn_instance, random_instance, zero_slack_instance
 from archgym.simulators.malloc.heuristics import HEURISTICS
@@ -107,4 +111,49 @@ def test_best_is_at_least_as_good_as_every_heuristic():
 def test_solve_rejects_unknown_method():
     with pytest.raises(ConfigurationError, match="unknown method 'magic'; choose one of"):
         solve(random_instance(3), "magic")
-    assert {"greedy-size", "greedy-conflicts", "greedy-benefit", "best-fit", "exact", "agent", "best"} <= set(METHODS)
+    assert {"greedy-size", "greedy-conflicts", "greedy-benefit", "best-fit", "exact", "cp-sat", "agent", "best"} <= set(METHODS)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cp_sat_matches_brute_force(seed):
+    pytest.importorskip("ortools", reason="the ortools extra is not installed")
+    base = random_instance(6, n_ops=6, seed=seed, max_size=10, alignment=2)
+    free = Instance("a", base.ids, base.starts, base.ends, base.sizes, int(base.sizes.max()), alignment=2)
+    _, min_peak = brute_force(free)
+    fit = cp_sat_allocate(free.with_capacity(int(min_peak)), workers=1)
+    assert fit.offsets is not None and not fit.proven_infeasible
+    check_placement(free.with_capacity(int(min_peak)), fit.offsets)
+    if min_peak - 2 >= free.sizes.max():
+        miss = cp_sat_allocate(free.with_capacity(int(min_peak) - 2), workers=1)
+        assert miss.offsets is None and miss.proven_infeasible
+
+
+def test_cp_sat_places_a_zero_slack_instance_and_proves_one_byte_less_infeasible():
+    pytest.importorskip("ortools", reason="the ortools extra is not installed")
+    instance = zero_slack_instance(120, seed=5)  # branch and bound alone does not place this one
+    solution = solve(instance, "cp-sat", time_limit=60)
+    assert solution.fits and solution.optimal
+    check_placement(instance, solution.offsets)
+    assert solution.peak == instance.capacity
+    tighter = solve(instance.with_capacity(instance.capacity - 1), "cp-sat", time_limit=60)
+    assert not tighter.fits and tighter.optimal
+
+
+def test_cp_sat_errors():
+    with pytest.raises(ConfigurationError, match="pure allocation instances"):
+        solve(random_instance(4), "cp-sat")
+    pytest.importorskip("ortools", reason="the ortools extra is not installed")
+    with pytest.raises(ConfigurationError, match="workers must be positive"):
+        cp_sat_allocate(zero_slack_instance(5), workers=0)
+
+
+def test_cp_sat_without_ortools_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ortools", None)
+    monkeypatch.setitem(sys.modules, "ortools.sat", None)
+    monkeypatch.setitem(sys.modules, "ortools.sat.python", None)
+    monkeypatch.setitem(sys.modules, "ortools.sat.python.cp_model", None)
+    assert not cp_sat_available()
+    with pytest.raises(ConfigurationError, match=r"pip install 'archgym\[ortools\]'"):
+        solve(zero_slack_instance(5), "cp-sat")
+    # best falls back on branch and bound alone.
+    assert solve(zero_slack_instance(40, seed=1), "best").fits
