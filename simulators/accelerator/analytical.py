@@ -88,6 +88,7 @@ __all__ = [
     "ACCELERATOR_METRICS",
     "ACCELERATOR_OBJECTIVES",
     "AcceleratorAnalyticalModel",
+    "AcceleratorProblem",
     "LayerResults",
     "design_area_mm2",
 ]
@@ -317,7 +318,24 @@ class _NetworkTables:
 _TABLE_CACHE: dict[tuple[Layer, ...], _NetworkTables] = {}
 
 
-class AcceleratorAnalyticalModel(CostModel):
+class AcceleratorProblem(CostModel):
+    """What every accelerator backend shares: the design space, metrics, objectives and network zoo."""
+
+    design_space = ACCELERATOR_DESIGN_SPACE
+    metrics = ACCELERATOR_METRICS
+    pareto_metrics = ("latency_cycles", "energy_pj")
+    objective_presets: ClassVar[Mapping[str, str]] = ACCELERATOR_OBJECTIVES
+
+    def workloads(self) -> tuple[str, ...]:
+        return ZOO
+
+    @staticmethod
+    def default_design() -> dict[str, Any]:
+        """A mid-sized weight-stationary design (see :data:`DEFAULT_ACCELERATOR_DESIGN`)."""
+        return dict(DEFAULT_ACCELERATOR_DESIGN)
+
+
+class AcceleratorAnalyticalModel(AcceleratorProblem):
     """The bundled analytical accelerator model (see the module docstring for the equations).
 
     Args:
@@ -327,10 +345,6 @@ class AcceleratorAnalyticalModel(CostModel):
     """
 
     name = "accelerator/analytical"
-    design_space = ACCELERATOR_DESIGN_SPACE
-    metrics = ACCELERATOR_METRICS
-    pareto_metrics = ("latency_cycles", "energy_pj")
-    objective_presets: ClassVar[Mapping[str, str]] = ACCELERATOR_OBJECTIVES
 
     def __init__(self, default_workload: Any = "resnet18") -> None:
         self.default_workload = default_workload
@@ -338,14 +352,6 @@ class AcceleratorAnalyticalModel(CostModel):
         self._knob_lookup = [
             {value: i for i, value in enumerate(p.values)} for p in self.design_space.parameters
         ]
-
-    def workloads(self) -> tuple[str, ...]:
-        return ZOO
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A mid-sized weight-stationary design (see :data:`DEFAULT_ACCELERATOR_DESIGN`)."""
-        return dict(DEFAULT_ACCELERATOR_DESIGN)
 
     def describe(self) -> str:
         """One line naming the model."""

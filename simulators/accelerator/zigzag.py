@@ -64,21 +64,16 @@ import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import yaml
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
+from archgym.cost_model import BatchEvaluation, Evaluation
 from archgym.errors import BackendUnavailableError, ConfigurationError
 from archgym.simulators.accelerator import technology as tech
-from archgym.simulators.accelerator.analytical import (
-    ACCELERATOR_METRICS,
-    ACCELERATOR_OBJECTIVES,
-    design_area_mm2,
-)
-from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE, DEFAULT_ACCELERATOR_DESIGN
-from archgym.simulators.accelerator.workloads import ZOO, Layer, resolve_workload
+from archgym.simulators.accelerator.analytical import AcceleratorProblem, design_area_mm2
+from archgym.simulators.accelerator.workloads import Layer, resolve_workload
 
 __all__ = ["ZigZagModel", "accelerator_yaml", "layer_yaml", "mapping_yaml", "zigzag_unavailable_reason"]
 
@@ -265,7 +260,7 @@ def _tail(path: Path) -> str:
     return tail if len(tail) <= _TAIL_CHARS else "..." + tail[-_TAIL_CHARS:]
 
 
-class ZigZagModel(CostModel):
+class ZigZagModel(AcceleratorProblem):
     """Scores accelerator designs by running ZigZag on each layer (see the module docstring).
 
     Args:
@@ -289,10 +284,6 @@ class ZigZagModel(CostModel):
     """
 
     name = "accelerator/zigzag"
-    design_space = ACCELERATOR_DESIGN_SPACE
-    metrics = ACCELERATOR_METRICS
-    pareto_metrics = ("latency_cycles", "energy_pj")
-    objective_presets: ClassVar[Mapping[str, str]] = ACCELERATOR_OBJECTIVES
 
     def __init__(
         self,
@@ -325,14 +316,6 @@ class ZigZagModel(CostModel):
         self.keep_dirs = bool(keep_dirs)
         self._context = _context()
         import zigzag.api  # noqa: F401  (imported once here, so forked children start with it)
-
-    def workloads(self) -> tuple[str, ...]:
-        return ZOO
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A mid-sized weight-stationary design (see :data:`DEFAULT_ACCELERATOR_DESIGN`)."""
-        return dict(DEFAULT_ACCELERATOR_DESIGN)
 
     def describe(self) -> str:
         """One line naming the tool and its mapper settings."""

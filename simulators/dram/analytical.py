@@ -401,7 +401,24 @@ class _ScalarOps:
 _SCALAR_OPS = _ScalarOps()
 
 
-class DramAnalyticalModel(CostModel):
+class DramProblem(CostModel):
+    """What every DRAM backend shares: the controller knobs, metrics and standard workloads."""
+
+    design_space = DRAM_DESIGN_SPACE
+    metrics = DRAM_METRICS
+    # Faster designs draw more power; time and energy mostly fall together, so they trade off little.
+    pareto_metrics = ("total_time_ns", "power_mw")
+
+    def workloads(self) -> tuple[str, ...]:
+        return STANDARD_WORKLOADS
+
+    @staticmethod
+    def default_design() -> dict[str, Any]:
+        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
+        return dict(DEFAULT_DRAM_DESIGN)
+
+
+class DramAnalyticalModel(DramProblem):
     """The bundled analytical DRAM model (see the module docstring for equations).
 
     Args:
@@ -413,10 +430,6 @@ class DramAnalyticalModel(CostModel):
     """
 
     name = "dram/analytical"
-    design_space = DRAM_DESIGN_SPACE
-    metrics = DRAM_METRICS
-    # Faster designs draw more power; time and energy mostly fall together, so they trade off little.
-    pareto_metrics = ("total_time_ns", "power_mw")
 
     def __init__(
         self,
@@ -447,9 +460,6 @@ class DramAnalyticalModel(CostModel):
         assert self.design_space["PagePolicy"].values[2:] == ("Closed", "ClosedAdaptive")
         self._closed_from = 2 * int(np.prod(self._radix[1:]))
         self._energy_constants()
-
-    def workloads(self) -> tuple[str, ...]:
-        return STANDARD_WORKLOADS
 
     # -- energy ---------------------------------------------------------------------
     def _energy_constants(self) -> None:
@@ -714,11 +724,6 @@ class DramAnalyticalModel(CostModel):
     def prepare(self, workload: Any = None) -> None:
         """Resolve the workload and build its table now (it is otherwise built on first use)."""
         self._table(self.default_workload if workload is None else workload)
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
-        return dict(DEFAULT_DRAM_DESIGN)
 
 
 def _smooth_max(terms: Sequence[np.ndarray], p: float) -> np.ndarray:

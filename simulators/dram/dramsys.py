@@ -71,13 +71,13 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
+from archgym.cost_model import BatchEvaluation, Evaluation
 from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError, WorkloadError
-from archgym.simulators.dram.analytical import DRAM_METRICS
-from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.analytical import DramProblem
+from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.trace import Trace, write_stl
-from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload, workload_name
+from archgym.simulators.dram.workloads import resolve_workload, workload_name
 
 _log = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def _dump(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, indent=1).encode("utf-8")
 
 
-class DramSysModel(CostModel):
+class DramSysModel(DramProblem):
     """Scores DRAM controller designs by running DRAMSys 4 (see the module docstring).
 
     Args:
@@ -355,10 +355,6 @@ class DramSysModel(CostModel):
     """
 
     name = "dram/dramsys"
-    design_space = DRAM_DESIGN_SPACE
-    metrics = DRAM_METRICS
-    # Faster designs draw more power; time and energy mostly fall together, so they trade off little.
-    pareto_metrics = ("total_time_ns", "power_mw")
     default_workload: Any = "stream"
 
     def __init__(
@@ -395,14 +391,6 @@ class DramSysModel(CostModel):
         }
         self._trace_text: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
-
-    def workloads(self) -> tuple[str, ...]:
-        return STANDARD_WORKLOADS
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
-        return dict(DEFAULT_DRAM_DESIGN)
 
     def describe(self) -> str:
         """One line naming the binary and the memory."""
