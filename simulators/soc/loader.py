@@ -174,17 +174,29 @@ def _check_keys(path: Path, data: Mapping[str, Any], allowed: set[str]) -> None:
         )
 
 
-def _number(path: Path, data: Mapping[str, Any], key: str, default: float) -> float:
-    value = data.get(key, default)
+def _non_negative(value: Any, where: str, key: str) -> float:
+    """``value`` as a finite number >= 0; errors name ``where`` (file and line) and the field."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise WorkloadError(f"{_where(path, data)}, field {key!r}: expected a number, got {value!r}")
+        raise WorkloadError(f"{where}, field {key!r}: expected a number, got {value!r}")
     try:
         number = float(value)
     except ValueError:
-        raise WorkloadError(f"{_where(path, data)}, field {key!r}: expected a number, got {value!r}") from None
+        raise WorkloadError(f"{where}, field {key!r}: expected a number, got {value!r}") from None
     if not math.isfinite(number) or number < 0:
-        raise WorkloadError(f"{_where(path, data)}, field {key!r}: expected a finite number >= 0, got {value!r}")
+        raise WorkloadError(f"{where}, field {key!r}: expected a finite number >= 0, got {value!r}")
     return number
+
+
+def _count(value: Any, where: str, key: str) -> int:
+    """``value`` as an integer >= 1; errors as :func:`_non_negative`."""
+    number = _non_negative(value, where, key)
+    if not number.is_integer() or number < 1:
+        raise WorkloadError(f"{where}, field {key!r}: expected an integer >= 1, got {value!r}")
+    return int(number)
+
+
+def _number(path: Path, data: Mapping[str, Any], key: str, default: float) -> float:
+    return _non_negative(data.get(key, default), _where(path, data), key)
 
 
 def _optional_number(path: Path, data: Mapping[str, Any], key: str) -> float | None:
@@ -192,10 +204,7 @@ def _optional_number(path: Path, data: Mapping[str, Any], key: str) -> float | N
 
 
 def _integer(path: Path, data: Mapping[str, Any], key: str, default: int) -> int:
-    number = _number(path, data, key, default)
-    if not number.is_integer() or number < 1:
-        raise WorkloadError(f"{_where(path, data)}, field {key!r}: expected an integer >= 1, got {data.get(key)!r}")
-    return int(number)
+    return _count(data.get(key, default), _where(path, data), key)
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -280,17 +289,9 @@ def _csv_number(path: Path, line: int, row: Mapping[str, str], key: str, default
         if math.isnan(default):
             raise WorkloadError(f"{path} line {line}, field {key!r}: a number is required")
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise WorkloadError(f"{path} line {line}, field {key!r}: expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise WorkloadError(f"{path} line {line}, field {key!r}: expected a finite number >= 0, got {text!r}")
-    return value
+    return _non_negative(text, f"{path} line {line}", key)
 
 
 def _csv_integer(path: Path, line: int, row: Mapping[str, str], key: str) -> int:
-    value = _csv_number(path, line, row, key, 1.0)
-    if not value.is_integer() or value < 1:
-        raise WorkloadError(f"{path} line {line}, field {key!r}: expected an integer >= 1, got {row.get(key)!r}")
-    return int(value)
+    text = row.get(key, "")
+    return _count(text, f"{path} line {line}", key) if text else 1

@@ -101,11 +101,16 @@ def test_single_application_yaml(tmp_path):
     ("tasks: [a, b\n", "not valid YAML"),
 ])
 def test_malformed_yaml_names_line_and_field(tmp_path, text, message):
-    path = tmp_path / "bad.yaml"
+    error = _load_error(tmp_path / "bad.yaml", text)
+    assert message in error and "bad.yaml" in error
+
+
+def _load_error(path, text):
+    """The message of the WorkloadError raised by loading ``text`` from ``path``."""
     path.write_text(text)
     with pytest.raises(WorkloadError) as error:
         load_workload_file(path)
-    assert message in str(error.value) and "bad.yaml" in str(error.value)
+    return str(error.value)
 
 
 CSV = """\
@@ -136,11 +141,7 @@ def test_csv_workload_matches_the_yaml_one(tmp_path):
     ("kind,name\n", "line 1: missing column(s) type, application"),
 ])
 def test_malformed_csv_names_line_and_field(tmp_path, text, message):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    with pytest.raises(WorkloadError) as error:
-        load_workload_file(path)
-    assert message in str(error.value)
+    assert message in _load_error(tmp_path / "bad.csv", text)
 
 
 def test_unknown_file_type_and_missing_file(tmp_path):
