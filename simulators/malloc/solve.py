@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archgym.errors import ConfigurationError
-from archgym.simulators.malloc.branch_and_bound import branch_and_bound
+from archgym.simulators.malloc.branch_and_bound import SearchResult, branch_and_bound
 from archgym.simulators.malloc.cost import SLOW, TimeModel
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.cp_sat import cp_sat_allocate
@@ -126,6 +126,12 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
     def done(offsets: np.ndarray, name: str, optimal: bool | None = None) -> Solution:
         return evaluate(instance, offsets, name, time.perf_counter() - start, optimal, model)
 
+    def searched(result: SearchResult) -> Solution:
+        # A complete search either places every buffer or, when it finishes, proves that none fits.
+        if result.offsets is None:
+            return done(all_slow(instance), method, result.proven_infeasible)
+        return done(result.offsets, method, True)
+
     if method == "all-slow":
         return done(all_slow(instance), method)
     if method in HEURISTICS:
@@ -133,10 +139,7 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
     if method == "cp-sat":
         if model is not None:
             raise ConfigurationError("cp-sat places pure allocation instances (without costs); use exact or best")
-        result = cp_sat_allocate(instance, time_limit=time_limit, seed=seed)
-        if result.offsets is None:
-            return done(all_slow(instance), method, result.proven_infeasible)
-        return done(result.offsets, method, True)
+        return searched(cp_sat_allocate(instance, time_limit=time_limit, seed=seed))
     if method == "agent":
         from archgym.agents.malloc_rl import agent_placement
 
@@ -146,10 +149,7 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
 
     if method == "exact":
         if model is None:
-            result = branch_and_bound(instance, time_limit=time_limit)
-            if result.offsets is None:
-                return done(all_slow(instance), method, result.proven_infeasible)
-            return done(result.offsets, method, True)
+            return searched(branch_and_bound(instance, time_limit=time_limit))
         exact = solve_milp(instance, time_limit=time_limit)
         offsets = exact.offsets if exact.offsets is not None else all_slow(instance)
         return done(offsets, method, exact.optimal)
