@@ -20,10 +20,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from scipy.stats import spearmanr
 
 from archgym.cost_model import make_backend
@@ -80,8 +89,7 @@ def main() -> None:
     if args.zigzag_results:
         runs = _saved_runs(args.zigzag_results, len(designs), layers)
     else:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            runs = list(pool.map(lambda d: zigzag.run_layers(d, layers), designs))
+        runs = _run_zigzag(zigzag, designs, layers, args.workers)
     zigzag_wall = time.perf_counter() - begin
 
     rows = []
@@ -135,6 +143,19 @@ def main() -> None:
         print(f"analytical evaluate_batch on {label}: {rate:,.0f} designs/s "
               f"({rate * np.median(per_design) / len(layers) * len(resolve_workload(target).layers):,.0f}x "
               f"ZigZag's time for the same layers)")
+
+
+def _run_zigzag(zigzag, designs: list[dict], layers, workers: int) -> list:
+    """``zigzag.run_layers`` on every design, ``workers`` at a time, with a progress bar on stderr."""
+    columns = (TextColumn("ZigZag"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("designs", total=len(designs))
+        futures = [pool.submit(zigzag.run_layers, design, layers) for design in designs]
+        for future in as_completed(futures):
+            future.result()
+            progress.advance(task)
+    return [future.result() for future in futures]
 
 
 def _saved_runs(path: str, n_designs: int, layers) -> list:
