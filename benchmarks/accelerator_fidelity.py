@@ -13,6 +13,9 @@ design-layer evaluation.
 Needs ZigZag (``pip install -e ".[accelerator]"``).
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/accelerator_fidelity.py [--designs 100] [--workers 2] [--out results.csv]
+
+``--out`` is written as designs finish; ``--zigzag-results results.csv --out results.csv``
+resumes an interrupted run, and re-scores a finished one without running ZigZag.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
@@ -71,8 +75,8 @@ def main() -> None:
     parser.add_argument("--mapper", default="EDP", choices=("EDP", "latency", "energy"))
     parser.add_argument("--any-loop-order", action="store_true")
     parser.add_argument("--out", help="write per-design, per-layer results to this CSV file")
-    parser.add_argument("--zigzag-results", help="reuse the ZigZag columns of a CSV written by --out (same "
-                        "designs, seed and layers) instead of running ZigZag")
+    parser.add_argument("--zigzag-results", help="reuse the ZigZag results of a CSV written by --out (same "
+                        "designs and seed); designs it lacks, e.g. after an interrupted run, are run now")
     args = parser.parse_args()
     reason = zigzag_unavailable_reason()
     if reason:
@@ -85,26 +89,34 @@ def main() -> None:
     zigzag = make_backend("accelerator/zigzag", lpf_limit=args.lpf_limit, mapper_objective=args.mapper)
 
     ours = analytical.evaluate_layers(designs, workload)
-    begin = time.perf_counter()
-    if args.zigzag_results:
-        runs = _saved_runs(args.zigzag_results, len(designs), layers)
-    else:
-        runs = _run_zigzag(zigzag, designs, layers, args.workers)
-    zigzag_wall = time.perf_counter() - begin
 
-    rows = []
-    for i, (design, (results, failure, wall)) in enumerate(zip(designs, runs)):
-        for j, layer in enumerate(layers):
-            rows.append({
-                **design, "design": i, "layer": layer.name,
-                "analytical_feasible": bool(ours.feasible[i, j]),
-                "analytical_latency": ours.latency_cycles[i, j], "analytical_energy": ours.energy_pj[i, j],
-                "zigzag_feasible": results is not None,
-                "zigzag_latency": results[j]["latency_cycles"] if results else np.nan,
-                "zigzag_energy": results[j]["energy_pj"] if results else np.nan,
-                "zigzag_reason": failure, "zigzag_wall_s": wall,
-            })
-    frame = pd.DataFrame(rows)
+    def rows_of(i: int, run: tuple) -> list[dict]:
+        results, failure, wall = run
+        return [{
+            **designs[i], "design": i, "layer": layer.name,
+            "analytical_feasible": bool(ours.feasible[i, j]),
+            "analytical_latency": ours.latency_cycles[i, j], "analytical_energy": ours.energy_pj[i, j],
+            "zigzag_feasible": results is not None,
+            "zigzag_latency": results[j]["latency_cycles"] if results else np.nan,
+            "zigzag_energy": results[j]["energy_pj"] if results else np.nan,
+            "zigzag_reason": failure, "zigzag_wall_s": wall,
+        } for j, layer in enumerate(layers)]
+
+    saved = _saved_runs(args.zigzag_results, designs, layers) if args.zigzag_results else {}
+    columns = list(rows_of(0, (None, "", 0.0))[0])
+    if args.out:  # rows are appended as designs finish, so an interrupted run resumes from the file
+        pd.DataFrame([row for i, run in sorted(saved.items()) for row in rows_of(i, run)],
+                     columns=columns).to_csv(args.out, index=False)
+
+    def finished(i: int, run: tuple) -> None:
+        if args.out:
+            pd.DataFrame(rows_of(i, run), columns=columns).to_csv(args.out, mode="a", header=False, index=False)
+
+    missing = [i for i in range(len(designs)) if i not in saved]
+    begin = time.perf_counter()
+    runs = {**saved, **_run_zigzag(zigzag, designs, missing, layers, args.workers, finished)}
+    zigzag_wall = time.perf_counter() - begin
+    frame = pd.DataFrame([row for i in range(len(designs)) for row in rows_of(i, runs[i])])
     if args.out:
         frame.to_csv(args.out, index=False)
 
@@ -131,8 +143,8 @@ def main() -> None:
         print(f"  ZigZag failure x{count // len(layers)}: {text}")
     print(f"bar: Spearman >= {BAR} for every layer and metric: {'met' if (result.spearman >= BAR).all() else 'NOT met'}")
 
-    per_design = np.array([wall for _, _, wall in runs])
-    wall = "" if args.zigzag_results else f", {zigzag_wall:.0f} s wall for {len(designs)} designs with {args.workers} workers"
+    per_design = np.array([wall for _, _, wall in runs.values()])
+    wall = f", {zigzag_wall:.0f} s wall for {len(missing)} designs run now with {args.workers} workers" if missing else ""
     print(f"ZigZag: {np.median(per_design) / len(layers):.2f} s per layer evaluation (median; "
           f"{np.median(per_design):.2f} s per design of {len(layers)} layers{wall})")
     indices = ACCELERATOR_DESIGN_SPACE.sample_indices(100_000, rng=args.seed)
@@ -145,29 +157,49 @@ def main() -> None:
               f"ZigZag's time for the same layers)")
 
 
-def _run_zigzag(zigzag, designs: list[dict], layers, workers: int) -> list:
-    """``zigzag.run_layers`` on every design, ``workers`` at a time, with a progress bar on stderr."""
+def _run_zigzag(zigzag, designs: list[dict], indices: list[int], layers, workers: int,
+                finished: Callable[[int, tuple], None]) -> dict[int, tuple]:
+    """``zigzag.run_layers`` on the designs at ``indices``, ``workers`` at a time, with a progress bar on stderr.
+
+    ``finished(index, run)`` is called as each design completes.
+    """
     columns = (TextColumn("ZigZag"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    runs = {}
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task("designs", total=len(designs))
-        futures = [pool.submit(zigzag.run_layers, design, layers) for design in designs]
+        task = progress.add_task("designs", total=len(indices))
+        futures = {pool.submit(zigzag.run_layers, designs[i], layers): i for i in indices}
         for future in as_completed(futures):
-            future.result()
+            runs[futures[future]] = future.result()
+            finished(futures[future], runs[futures[future]])
             progress.advance(task)
-    return [future.result() for future in futures]
+    return runs
 
 
-def _saved_runs(path: str, n_designs: int, layers) -> list:
-    """ZigZag results of an earlier run, as ``run_layers`` returns them."""
-    saved = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    runs = []
-    for i in range(n_designs):
-        part = saved[saved.design == i].set_index("layer").loc[[layer.name for layer in layers]]
+def _saved_runs(path: str, designs: list[dict], layers) -> dict[int, tuple]:
+    """ZigZag results of an earlier (possibly interrupted) run, as ``run_layers`` returns them, by design index.
+
+    Designs with a row for every layer are reused; exits if a saved design differs from the one sampled.
+    """
+    try:
+        saved = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        sys.exit(f"cannot read ZigZag results {path}: {error}")
+    names = [layer.name for layer in layers]
+    runs = {}
+    for i, part in saved.groupby("design"):
+        part = part.drop_duplicates("layer", keep="last").set_index("layer")
+        if not set(names) <= set(part.index) or not 0 <= i < len(designs):
+            continue
+        part = part.loc[names]
+        stored = {knob: part[knob].tolist()[0] for knob in designs[i]}
+        if any(str(stored[knob]) != str(value) for knob, value in designs[i].items()):
+            sys.exit(f"{path}: design {i} is {stored}, not the sampled {designs[i]}; use the same --designs, "
+                     "--seed and --any-loop-order as the run that wrote it")
         ok = bool(part.zigzag_feasible.astype(str).eq("True").all())
         results = [{"latency_cycles": r.zigzag_latency, "energy_pj": r.zigzag_energy} for r in part.itertuples()]
         reason = "" if ok else str(part.zigzag_reason.iloc[0])
-        runs.append((results if ok else None, reason, float(part.zigzag_wall_s.iloc[0])))
+        runs[int(i)] = (results if ok else None, reason, float(part.zigzag_wall_s.iloc[0]))
     return runs
 
 
