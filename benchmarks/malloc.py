@@ -20,7 +20,7 @@ The bar: ``best`` within 2 % of the exact optimum wherever it is computed,
 and at least 90 % of the zero-slack instances of up to 500 buffers solved in
 under 10 s each.
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/malloc.py [--quick] [--seeds 4] [--time-limit 10] [--exact-time 30]
+Usage: OMP_NUM_THREADS=1 python benchmarks/malloc.py [--quick] [--seeds 8] [--time-limit 10] [--exact-time 30]
        [--agent]
 """
 
@@ -70,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer allocation instances, shorter exact runs.")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="Zero-slack instances per size (default 4; 2 with --quick).")
+                        help="Zero-slack instances per size (default 8; 2 with --quick).")
     parser.add_argument("--time-limit", type=float, default=10.0, help="Seconds for best per instance.")
     parser.add_argument("--exact-time", type=float, default=30.0, help="Seconds for the exact MILP per instance.")
     parser.add_argument("--agent", action="store_true", help="Also train and run the MaskablePPO agent.")
@@ -116,7 +116,7 @@ def main() -> None:
 
     print("\n== Zero-slack allocation instances (peak live bytes = capacity) ==")
     alloc_methods = [*HEURISTIC_METHODS, "exact", *(["cp-sat"] if cp_sat_available() else []), "best"]
-    instances = allocation_suite(args.seeds or (2 if args.quick else 4))
+    instances = allocation_suite(args.seeds or (2 if args.quick else 8))
     solved = {m: [] for m in alloc_methods}
     wall = {m: [] for m in alloc_methods}
     print(f"{'instance':<22} {'bufs':>4} " + " ".join(f"{m:>16}" for m in alloc_methods))
