@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="ZigZag processes at once")
     parser.add_argument("--lpf-limit", type=int, default=6)
     parser.add_argument("--mapper", default="EDP", choices=("EDP", "latency", "energy"))
+    parser.add_argument("--search-engine", default="loma", choices=("loma", "salsa"),
+                        help="ZigZag's temporal mapping search (salsa minimises energy; --lpf-limit and --mapper "
+                             "then do not apply)")
     parser.add_argument("--any-loop-order", action="store_true")
     parser.add_argument("--out", help="write per-design, per-layer results to this CSV file")
     parser.add_argument("--zigzag-results", help="reuse the ZigZag results of a CSV written by --out (same "
@@ -86,7 +89,8 @@ def main() -> None:
     layers = resolve_workload(workload).layers
     designs = sample_designs(args.designs, args.seed, args.any_loop_order)
     analytical = make_backend("accelerator/analytical")
-    zigzag = make_backend("accelerator/zigzag", lpf_limit=args.lpf_limit, mapper_objective=args.mapper)
+    zigzag = make_backend("accelerator/zigzag", lpf_limit=args.lpf_limit, mapper_objective=args.mapper,
+                          search_engine=args.search_engine)
 
     ours = analytical.evaluate_layers(designs, workload)
 
@@ -121,8 +125,7 @@ def main() -> None:
         frame.to_csv(args.out, index=False)
 
     print(f"{len(designs)} random designs (seed {args.seed}{', any LoopOrder' if args.any_loop_order else ''}) "
-          f"on ResNet-18 layers {', '.join(l.name for l in layers)}; ZigZag LOMA lpf_limit={args.lpf_limit}, "
-          f"mapper minimises {args.mapper}")
+          f"on ResNet-18 layers {', '.join(l.name for l in layers)}; {zigzag.describe()}")
     table = []
     for layer in layers:
         part = frame[frame.layer == layer.name]

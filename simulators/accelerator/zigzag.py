@@ -16,11 +16,11 @@ YAML inputs, in its own temporary directory::
     <tmp>/zigzag.log           ZigZag's log and any traceback
 
 and runs ZigZag there in a child process (forked on Linux, after the parent
-has imported ZigZag once; spawned elsewhere), which is killed if it outlives
-``timeout_s``.
-A crash, a ZigZag error or a timeout gives an infeasible
-:class:`~archgym.cost_model.Evaluation` whose reason names the layer and the
-end of ZigZag's log; the temporary directory is deleted afterwards.
+has imported ZigZag once; spawned elsewhere), which is killed, with any
+process it started, if it outlives ``timeout_s``. A crash, a ZigZag error
+or a timeout gives an infeasible :class:`~archgym.cost_model.Evaluation`
+whose reason names the layer and the end of ZigZag's log; the temporary
+directory is deleted afterwards.
 
 The translation mirrors the analytical model's hardware:
 
@@ -41,6 +41,14 @@ OS: ``K``, ``OX``; IS: ``C``, ``OX``; RS: ``FY`` and ``K`` replicas on D1,
 ``OY`` on D2; depthwise layers put ``OX`` where ``C`` would be); ZigZag chooses the temporal mapping itself, so it treats every
 ``LoopOrder`` as ``auto``. Operands are 8 bits, partial sums 16 bits.
 
+ZigZag searches the temporal mapping with LOMA by default (every order of
+the loops, after merging their prime factors down to ``lpf_limit`` loops)
+or, with ``search_engine="salsa"``, with SALSA (simulated annealing over
+the orders of every prime factor, minimising energy, seeded). Merged loops
+cannot express a fine tiling of a dimension such as 56 = 2 x 2 x 2 x 7, so
+on small buffers LOMA's mappings can move several times more data than
+needed; SALSA finds the fine tilings in a few seconds per layer.
+
 Latency is ZigZag's ``latency_total2`` (compute with stalls, on- and
 off-loading) and energy its ``energy_total``, summed over the layers times
 their ``repeat``. ZigZag estimates no area for digital arrays, so
@@ -55,8 +63,10 @@ import logging
 import math
 import multiprocessing
 import os
+import random
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -86,6 +96,8 @@ _RESULT_FILE = "result.json"
 _LOG_FILE = "zigzag.log"
 _TAIL_CHARS = 600
 _FAILED_MARK = "ZigZag failed on layer"
+_OVERFLOW_COST = 1e300
+"""SALSA's cost of a loop order that overflows a memory: finite, so two such orders compare as equal."""
 
 
 def zigzag_unavailable_reason() -> str | None:
@@ -206,8 +218,11 @@ def mapping_yaml(design: Mapping[str, Any], layer: Layer) -> list[dict[str, Any]
 
 
 # -- the child process ----------------------------------------------------------------------
-def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: str) -> None:
+def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: str, search_engine: str,
+                seed: int) -> None:
     """Run ZigZag on every layer in ``folder`` and write ``result.json`` (in the child process)."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()  # SALSA runs in a grandchild: a timeout kills the whole group
     log = os.open(os.path.join(folder, _LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -215,6 +230,9 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
     i = 0
     try:
         from zigzag.api import get_hardware_performance_zigzag
+
+        if search_engine == "salsa":
+            _prepare_salsa(seed)
 
         logging.getLogger().setLevel(logging.WARNING)
         for i in range(n_layers):
@@ -226,6 +244,7 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
                 dump_folder=os.path.join(folder, f"layer{i}"),
                 lpf_limit=lpf_limit,
                 loma_show_progress_bar=False,
+                temporal_mapping_search_engine=search_engine,
             )
             cme = cmes[0][1][0][0]
             results.append({
@@ -243,11 +262,60 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
     os._exit(0)
 
 
+def _prepare_salsa(seed: int) -> None:
+    """Seed SALSA and let it walk through loop orders that overflow a memory (in the child process).
+
+    SALSA anneals in a process of its own, forked per layer, where Python
+    reseeds ``random`` from the OS; its annealing is seeded at its start instead.
+    ZigZag 3.9's SALSA builds a state for every loop order it visits and lets a
+    memory overflow escape from its worker process, after which its stage
+    waits forever for a result. Here such a state gets one huge, finite cost
+    instead: the annealing accepts moves between overflowing orders (equal
+    cost) and into fitting ones, never out of a fitting one, so from a random
+    start it walks until an order fits and then anneals as usual. A run that
+    never finds a fitting order reports no mapping rather than hanging.
+    """
+    from zigzag.opt.loma.memory_allocator import MemoryTooSmallException
+    from zigzag.opt.salsa.engine import SalsaEngine
+    from zigzag.opt.salsa.state import SalsaState
+
+    anneal = SalsaEngine.run_simulated_annealing_opt
+
+    def seeded_anneal(self: Any, *args: Any, **kwargs: Any) -> Any:
+        random.seed(seed)  # the start order is shuffled with random, the moves drawn with numpy
+        np.random.seed(seed)
+        return anneal(self, *args, **kwargs)
+
+    build = SalsaState.__init__
+
+    def tolerant_build(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            build(self, *args, **kwargs)
+        except MemoryTooSmallException:  # the order and hardware are already set, so swap() still works
+            self.cme = None
+            self.opt_criterion = _OVERFLOW_COST
+
+    SalsaEngine.run_simulated_annealing_opt = seeded_anneal
+    SalsaState.__init__ = tolerant_build
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """Fork on Linux, where the child inherits the imported ZigZag; spawn elsewhere (scripts need a main guard)."""
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    """Kill a ZigZag child and any process it started (its process group, where there are groups)."""
+    if hasattr(os, "killpg") and process.pid is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+    else:
+        process.kill()
+    process.join()
 
 
 def _tail(path: Path) -> str:
@@ -271,10 +339,19 @@ class ZigZagModel(AcceleratorProblem):
             Higher searches finer tilings, much more slowly; ZigZag raises it
             to the number of temporal loops, so a 3x3 convolution always
             tries 720 loop orders.
-        mapper_objective: What ZigZag's mapper minimises per layer: ``"EDP"``
+        mapper_objective: What ZigZag's LOMA mapper minimises per layer: ``"EDP"``
             (energy-delay product), ``"latency"`` or ``"energy"``. With
             ``"latency"`` it takes the first of many equally fast mappings,
             whatever their energy.
+        search_engine: ZigZag's temporal mapping search: ``"loma"`` (its
+            default: every order of the loops after merging their prime
+            factors down to ``lpf_limit`` loops) or ``"salsa"`` (simulated
+            annealing over the orders of every prime factor, 1,000 steps,
+            minimising energy whatever ``mapper_objective`` says). Where a
+            small buffer needs a fine tiling of loops with many prime factors
+            (e.g. 56 = 2 x 2 x 2 x 7), LOMA's merged loops cannot express it
+            and SALSA finds far cheaper mappings, in a few seconds per layer.
+        seed: Seeds SALSA's annealing (per layer), so its results repeat.
         workers: ZigZag processes :meth:`evaluate_batch` runs at once.
         keep_dirs: Keep each evaluation's temporary directory (its path is logged).
 
@@ -291,6 +368,8 @@ class ZigZagModel(AcceleratorProblem):
         timeout_s: float = 600.0,
         lpf_limit: int = 6,
         mapper_objective: str = "EDP",
+        search_engine: str = "loma",
+        seed: int = 0,
         workers: int = 1,
         keep_dirs: bool = False,
     ) -> None:
@@ -308,10 +387,16 @@ class ZigZagModel(AcceleratorProblem):
             raise ConfigurationError(
                 f"mapper_objective must be 'latency', 'energy' or 'EDP', got {mapper_objective!r}"
             )
+        if search_engine not in ("loma", "salsa"):
+            raise ConfigurationError(f"search_engine must be 'loma' or 'salsa', got {search_engine!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+            raise ConfigurationError(f"seed must be an integer in [0, 2**32), got {seed!r}")
         self.default_workload = default_workload
         self.timeout_s = float(timeout_s)
         self.lpf_limit = int(lpf_limit)
         self.mapper_objective = mapper_objective
+        self.search_engine = search_engine
+        self.seed = int(seed)
         self.workers = int(workers)
         self.keep_dirs = bool(keep_dirs)
         self._context = _context()
@@ -319,6 +404,8 @@ class ZigZagModel(AcceleratorProblem):
 
     def describe(self) -> str:
         """One line naming the tool and its mapper settings."""
+        if self.search_engine == "salsa":
+            return f"ZigZag (SALSA, minimises energy, seed {self.seed})"
         return f"ZigZag (LOMA, lpf_limit={self.lpf_limit}, mapper minimises {self.mapper_objective})"
 
     def prepare(self, workload: Any = None) -> None:
@@ -418,8 +505,10 @@ class ZigZagModel(AcceleratorProblem):
 
     def _execute(self, folder: Path, names: Sequence[str]) -> tuple[list[dict[str, float]] | None, str]:
         n_layers = len(names)
+        # Not a daemon, so that SALSA may start its own process; every exit path below ends it.
         process = self._context.Process(
-            target=_run_zigzag, args=(str(folder), n_layers, self.lpf_limit, self.mapper_objective), daemon=True
+            target=_run_zigzag,
+            args=(str(folder), n_layers, self.lpf_limit, self.mapper_objective, self.search_engine, self.seed),
         )
         try:
             process.start()
@@ -428,12 +517,10 @@ class ZigZagModel(AcceleratorProblem):
         try:
             process.join(self.timeout_s)
             if process.is_alive():
-                process.kill()
-                process.join()
+                _kill(process)
                 return None, f"ZigZag timed out after {self.timeout_s:g} s"
         except BaseException:
-            process.kill()
-            process.join()
+            _kill(process)
             raise
         if process.exitcode != 0:
             log = folder / _LOG_FILE
