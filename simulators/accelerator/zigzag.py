@@ -236,16 +236,22 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
 
         logging.getLogger().setLevel(logging.WARNING)
         for i in range(n_layers):
-            energy, latency, cmes = get_hardware_performance_zigzag(
-                os.path.join(folder, f"layer{i}.yaml"),
-                os.path.join(folder, "accelerator.yaml"),
-                os.path.join(folder, f"mapping{i}.yaml"),
-                opt=mapper_objective,
-                dump_folder=os.path.join(folder, f"layer{i}"),
-                lpf_limit=lpf_limit,
-                loma_show_progress_bar=False,
-                temporal_mapping_search_engine=search_engine,
-            )
+            try:
+                energy, latency, cmes = get_hardware_performance_zigzag(
+                    os.path.join(folder, f"layer{i}.yaml"),
+                    os.path.join(folder, "accelerator.yaml"),
+                    os.path.join(folder, f"mapping{i}.yaml"),
+                    opt=mapper_objective,
+                    dump_folder=os.path.join(folder, f"layer{i}"),
+                    lpf_limit=lpf_limit,
+                    loma_show_progress_bar=False,
+                    temporal_mapping_search_engine=search_engine,
+                )
+            except AssertionError as error:  # SALSA's stage asserts that its annealing found a mapping
+                if traceback.extract_tb(error.__traceback__)[-1].filename.endswith("salsa.py"):
+                    raise RuntimeError("SALSA found no valid mapping: every loop order it tried overflows a "
+                                       "memory, or the spatial mapping does not fit the array") from None
+                raise
             cme = cmes[0][1][0][0]
             results.append({
                 "latency_cycles": float(latency),

@@ -157,3 +157,15 @@ def test_salsa_steps_over_loop_orders_that_overflow_a_memory():
     evaluation = make_backend("accelerator/zigzag", timeout_s=120, search_engine="salsa").evaluate(tiny_buffer, conv)
     assert evaluation.feasible, evaluation.reason
     assert evaluation.wall_time_s < 60
+
+
+@needs_zigzag
+def test_salsa_without_a_mapping_names_the_cause():
+    # ZigZag finds no mapping of this layer on this design with either engine (OX = 28 over 16 columns).
+    projection = Network("projection", tuple(
+        layer for layer in load_zoo("resnet18").layers if layer.name == "layer2.0.downsample"))
+    design_ = design(PERows=16, PECols=16, RegisterFileBytes=512, GlobalBufferKiB=32, NocBytesPerCycle=256,
+                     DramBytesPerCycle=4, Dataflow="IS")
+    evaluation = make_backend("accelerator/zigzag", timeout_s=120, search_engine="salsa").evaluate(design_, projection)
+    assert not evaluation.feasible
+    assert "layer2.0.downsample" in evaluation.reason and "SALSA found no valid mapping" in evaluation.reason
