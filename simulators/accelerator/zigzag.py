@@ -218,6 +218,10 @@ def mapping_yaml(design: Mapping[str, Any], layer: Layer) -> list[dict[str, Any]
 
 
 # -- the child process ----------------------------------------------------------------------
+class _NoMapping(Exception):
+    """ZigZag's search found no mapping of a layer on the design."""
+
+
 def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: str, search_engine: str,
                 seed: int) -> None:
     """Run ZigZag on every layer in ``folder`` and write ``result.json`` (in the child process)."""
@@ -249,8 +253,8 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
                 )
             except AssertionError as error:  # SALSA's stage asserts that its annealing found a mapping
                 if traceback.extract_tb(error.__traceback__)[-1].filename.endswith("salsa.py"):
-                    raise RuntimeError("SALSA found no valid mapping: every loop order it tried overflows a "
-                                       "memory, or the spatial mapping does not fit the array") from None
+                    raise _NoMapping("SALSA found no valid mapping: every loop order it tried overflows a "
+                                     "memory, or the spatial mapping does not fit the array") from None
                 raise
             cme = cmes[0][1][0][0]
             results.append({
@@ -260,6 +264,9 @@ def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: st
                 "macs": float(cme.layer.total_mac_count),
             })
             logging.getLogger().setLevel(logging.WARNING)  # ZigZag's API re-enables INFO logging on each call
+    except _NoMapping as error:  # a finding about the design, not a crash: the message alone is the reason
+        os.write(log, f"{_FAILED_MARK} {i}: {error}\n".encode())
+        os._exit(1)
     except BaseException:  # noqa: BLE001 - the child reports any failure in its log, then exits
         os.write(log, f"{traceback.format_exc()}{_FAILED_MARK} {i}\n".encode())
         os._exit(1)
@@ -530,9 +537,10 @@ class ZigZagModel(AcceleratorProblem):
             raise
         if process.exitcode != 0:
             log = folder / _LOG_FILE
-            failed = re.findall(rf"{_FAILED_MARK} (\d+)", log.read_text(errors="replace") if log.exists() else "")
-            where = f" on layer {names[int(failed[-1])]!r}" if failed else ""
-            return None, f"ZigZag failed{where} (exit code {process.exitcode}): {_tail(log)}"
+            failed = re.findall(rf"{_FAILED_MARK} (\d+)(?:: (.*))?", log.read_text(errors="replace") if log.exists() else "")
+            where = f" on layer {names[int(failed[-1][0])]!r}" if failed else ""
+            detail = failed[-1][1] if failed and failed[-1][1] else _tail(log)
+            return None, f"ZigZag failed{where} (exit code {process.exitcode}): {detail}"
         try:
             results = json.loads((folder / _RESULT_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
