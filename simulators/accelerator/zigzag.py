@@ -284,8 +284,10 @@ def _prepare_salsa(seed: int) -> None:
     memory overflow escape from its worker process, after which its stage
     waits forever for a result. Here such a state gets one huge, finite cost
     instead: the annealing accepts moves between overflowing orders (equal
-    cost) and into fitting ones, never out of a fitting one, so from a random
-    start it walks until an order fits and then anneals as usual. A run that
+    cost) and into fitting ones, and out of a fitting one only with
+    probability ``exp(-1 / temperature)`` (below 1e-8 at SALSA's starting
+    temperature of 0.05), so from a random start it walks until an order fits
+    and then anneals as usual. A run that
     never finds a fitting order reports no mapping rather than hanging.
     """
     from zigzag.opt.loma.memory_allocator import MemoryTooSmallException
@@ -537,7 +539,8 @@ class ZigZagModel(AcceleratorProblem):
             raise
         if process.exitcode != 0:
             log = folder / _LOG_FILE
-            failed = re.findall(rf"{_FAILED_MARK} (\d+)(?:: (.*))?", log.read_text(errors="replace") if log.exists() else "")
+            text = log.read_text(errors="replace") if log.exists() else ""
+            failed = re.findall(rf"{_FAILED_MARK} (\d+)(?:: (.*))?", text)  # (layer, message of a finding)
             where = f" on layer {names[int(failed[-1][0])]!r}" if failed else ""
             detail = failed[-1][1] if failed and failed[-1][1] else _tail(log)
             return None, f"ZigZag failed{where} (exit code {process.exitcode}): {detail}"
