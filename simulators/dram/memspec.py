@@ -68,7 +68,7 @@ _TIMING_KEYS_COMMON = (
 )  # fmt: skip
 _TIMING_KEYS = {
     "DDR3": _TIMING_KEYS_COMMON + ("CCD", "RRD", "WTR"),
-    "DDR4": _TIMING_KEYS_COMMON + ("CCD_S", "CCD_L", "RRD_S", "RRD_L", "WTR_S", "WTR_L", "REFM"),
+    "DDR4": _TIMING_KEYS_COMMON + ("CCD_S", "CCD_L", "RRD_S", "RRD_L", "WTR_S", "WTR_L", "REFM", "RPRE", "WPRE"),
 }
 _CURRENT_KEYS_COMMON = (
     "idd0", "idd2n", "idd2p0", "idd2p1", "idd3n", "idd3p0", "idd3p1", "idd4r", "idd4w", "idd5", "idd6",

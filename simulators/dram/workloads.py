@@ -365,7 +365,8 @@ def _unknown_workload(name: str) -> UnknownNameError:
         f"unknown workload {name!r}; standard workloads are {', '.join(STANDARD_WORKLOADS)}. "
         "A path to an .stl trace file or a generator spec such as "
         "'synthetic:read_fraction=0.7,locality=0.5' is also accepted "
-        f"(generators: {', '.join(_GENERATORS)})"
+        f"(generators: {', '.join(_generators())}); so is the name of a fidelity-suite trace "
+        f"({', '.join(_suite_specs())})"
     )
 
 
@@ -394,12 +395,28 @@ def _standard_workload(name: str, seed: int) -> Trace:
 
 
 # -- resolution ---------------------------------------------------------------------
-_GENERATORS: dict[str, Callable[..., Trace]] = {
+_BASIC_GENERATORS: dict[str, Callable[..., Trace]] = {
     "stream": stream,
     "random_uniform": random_uniform,
     "cloud": cloud,
     "synthetic": synthetic,
 }
+
+
+@functools.cache
+def _generators() -> dict[str, Callable[..., Trace]]:
+    """Every generator a spec may name: this module's and the program-like patterns."""
+    # Imported here: the patterns module builds on this one's helpers.
+    from archgym.simulators.dram.patterns import PATTERN_GENERATORS
+
+    return {**_BASIC_GENERATORS, **PATTERN_GENERATORS}
+
+
+@functools.cache
+def _suite_specs() -> dict[str, str]:
+    from archgym.simulators.dram.suite import SUITE_SPECS
+
+    return SUITE_SPECS
 
 
 def _spec_value(text: str) -> Any:
@@ -422,7 +439,7 @@ def _split_spec(spec: str) -> tuple[str, list[tuple[str, str]]] | None:
     """``(prefix, [(key, value text), ...])`` of a spec string, or None if it is none."""
     prefix, sep, rest = spec.partition(":")
     prefix = prefix.strip().lower()
-    if not sep or (prefix not in _GENERATORS and prefix not in _STANDARD_BUILDERS):
+    if not sep or (prefix not in _generators() and prefix not in _STANDARD_BUILDERS):
         return None
     items: list[tuple[str, str]] = []
     for item in rest.split(","):
@@ -447,8 +464,8 @@ def _from_spec(spec: str) -> Trace:
     parsed = _split_spec(spec)
     assert parsed is not None
     prefix, items = parsed
-    if prefix in _GENERATORS:
-        generator = _GENERATORS[prefix]
+    if prefix in _generators():
+        generator = _generators()[prefix]
         allowed = tuple(inspect.signature(generator).parameters)
     else:
         generator = functools.partial(standard_workload, prefix)
@@ -517,6 +534,8 @@ def resolve_workload(workload: Workload) -> Trace:
     text = workload.strip()
     if text.lower() in _STANDARD_BUILDERS:
         return standard_workload(text)
+    if text.lower() in _suite_specs():
+        return replace(_from_spec(_suite_specs()[text.lower()]), name=text.lower())
     parsed = _split_spec(text)
     if parsed is not None:
         return _from_spec(_normalised_spec(*parsed))
