@@ -1,18 +1,20 @@
-"""Fit the analytical DRAM model's constants on half of the DRAMSys calibration designs.
+"""Fit the analytical DRAM model's constants on the calibration half of the DRAMSys reference data.
 
-Fits :class:`~archgym.simulators.dram.analytical.ModelConstants` on log
-total time over the even design ids of
-``../shared/reference/dram/dramsys_ddr3_calibration.csv`` and prints the
-constants with the error on both halves. Paste the printed constants into
-``ModelConstants`` defaults; ``benchmarks/dram_fidelity.py`` then reports the
-held-out (odd ids) fidelity.
+Fits :class:`~archgym.simulators.dram.analytical.ModelConstants` on log total
+time over the even design ids of the calibration traces of the bundled
+fidelity suite (``data/dram/dramsys_ddr3-1600_suite.csv``: the ``calibration``
+traces and the four standard workloads) and, where ``--reference`` points to
+it, of the DRAMSys reference measurements on the exact reference traces.
+The held-out traces and the odd design ids are never used here;
+``benchmarks/dram_fidelity.py`` reports them. Paste the printed constants
+into the ``ModelConstants`` defaults.
 
-The loss is robust (soft L1 with a 2 % scale, close to the median absolute
-error the fidelity targets are stated in), so a few designs where DRAMSys
-behaves idiosyncratically do not pull the bulk off. The model has steps
-(regime switches, refresh counts), which stall gradient methods: a
-derivative-free Powell search runs first and least squares polishes it.
-Takes about six minutes on two cores.
+Every trace weighs the same in the loss, whatever its number of rows. The
+loss is robust (soft L1 with a 2 % scale, close to the median absolute error
+the fidelity targets are stated in), so a few designs where DRAMSys behaves
+idiosyncratically do not pull the bulk off. The model has steps (regime
+switches, refresh counts), which stall gradient methods: a derivative-free
+Powell search runs first and least squares polishes it.
 
 Usage: python benchmarks/dram_calibrate.py [--reference DIR] [--max-evals N]
 """
@@ -35,11 +37,13 @@ from archgym.simulators.dram.analytical import (
 )
 from archgym.simulators.dram.workloads import resolve_workload
 
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
+ROOT = Path(__file__).resolve().parents[1]
+SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
+DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
 # Arbiter overheads are relative to CL + tBURST, so they may go down to minus a burst.
-LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0)
+LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0)
 # The drain is one request's trip through the pipeline: tens of cycles, not thousands.
-UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1)
+UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2)
 # Soft-L1 scale of the log-time residuals: errors beyond about 2 % count roughly linearly.
 LOSS_SCALE = 0.02
 
@@ -56,41 +60,57 @@ def total_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile],
     return (core + stall) * model.memspec.tck_ns
 
 
+def calibration_rows(reference: Path | None) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Rows to fit on (even design ids of calibration traces) and the workload of each trace key."""
+    suite = pd.read_csv(SUITE_DATA)
+    suite = suite[suite.split.isin(["calibration", "standard"]) & suite.feasible & (suite.design_id % 2 == 0)]
+    frames, sources = [suite], {name: name for name in suite.trace.unique()}
+    if reference is not None and (reference / "dramsys_ddr3_calibration.csv").exists():
+        measured = pd.read_csv(reference / "dramsys_ddr3_calibration.csv")
+        measured = measured[(measured.ok == 1) & (measured.design_id % 2 == 0)].copy()
+        measured["trace"] = "reference/" + measured.trace
+        frames.append(measured)
+        for key in measured.trace.unique():
+            sources[key] = reference / "traces" / f"{key.split('/', 1)[1]}.stl"
+    return pd.concat(frames, ignore_index=True), sources
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
-    parser.add_argument("--max-evals", type=int, default=500, help="model evaluations of the Powell search")
+    parser.add_argument("--max-evals", type=int, default=600, help="model evaluations of the Powell search")
     args = parser.parse_args()
-    rows = pd.read_csv(args.reference / "dramsys_ddr3_calibration.csv")
-    rows = rows[rows["ok"] == 1]
-    fit_rows, held_rows = rows[rows.design_id % 2 == 0], rows[rows.design_id % 2 == 1]
+    rows, sources = calibration_rows(args.reference)
     base = DramAnalyticalModel("ddr3-1600")
-    profiles = {
-        trace: TraceProfile(resolve_workload(args.reference / "traces" / f"{trace}.stl"), base.memspec, base.mapping)
-        for trace in rows.trace.unique()
-    }
+    profiles = {key: TraceProfile(resolve_workload(source), base.memspec, base.mapping) for key, source in sources.items()}
+    print(f"fitting on {len(rows)} rows of {len(profiles)} traces: {', '.join(profiles)}")
+    # Each trace weighs the same, whatever its number of rows.
+    weights = np.sqrt(1.0 / rows.groupby("trace").trace.transform("size").to_numpy() * len(rows) / len(profiles))
 
-    def residuals(values: np.ndarray, subset: pd.DataFrame) -> np.ndarray:
+    def residuals(values: np.ndarray) -> np.ndarray:
         model = DramAnalyticalModel(base.memspec, constants=ModelConstants.from_array(values))
-        return np.log(total_time_ns(model, profiles, subset)) - np.log(subset.total_time_ns.to_numpy())
+        return weights * (np.log(total_time_ns(model, profiles, rows)) - np.log(rows.total_time_ns.to_numpy()))
 
     def robust_cost(values: np.ndarray) -> float:
-        scaled = residuals(values, fit_rows) / LOSS_SCALE
+        scaled = residuals(values) / LOSS_SCALE
         return float(np.sum(2 * (np.sqrt(1 + scaled * scaled) - 1)))  # soft L1, as least_squares
 
     bounds = list(zip(LOWER.as_array(), UPPER.as_array()))
+    start = ModelConstants().as_array()
+    print(f"start cost {robust_cost(start):.1f}")
     search = minimize(
-        robust_cost, ModelConstants().as_array(), method="Powell", bounds=bounds,
+        robust_cost, start, method="Powell", bounds=bounds,
         options={"maxfev": args.max_evals, "xtol": 1e-3, "ftol": 1e-5},
     )
+    print(f"Powell cost {search.fun:.1f}")
     result = least_squares(
-        residuals, search.x, args=(fit_rows,), bounds=(LOWER.as_array(), UPPER.as_array()),
-        diff_step=1e-3, max_nfev=200, loss="soft_l1", f_scale=LOSS_SCALE,
+        residuals, search.x, bounds=(LOWER.as_array(), UPPER.as_array()),
+        diff_step=1e-3, max_nfev=100, loss="soft_l1", f_scale=LOSS_SCALE,
     )
     fitted = ModelConstants.from_array(np.round(result.x, 3))
-    for name, subset in (("fit half (even ids)", fit_rows), ("held half (odd ids)", held_rows)):
-        error = np.abs(np.expm1(residuals(fitted.as_array(), subset)))
-        print(f"{name}: median APE of total time {np.median(error) * 100:.2f}%")
+    error = np.abs(np.expm1(residuals(fitted.as_array()) / weights))
+    for trace, trace_error in pd.Series(error).groupby(rows.trace.to_numpy()):
+        print(f"{trace:28s} median APE of total time {np.median(trace_error) * 100:5.2f}%")
     print(dataclasses.asdict(fitted))
 
 

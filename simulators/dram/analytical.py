@@ -150,6 +150,9 @@ from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_worklo
 BLOCK_REQUESTS = 32
 """Requests per block: short enough to keep the phases of cloud traces apart."""
 
+WRITE_REACH = 24
+"""Requests after a write beyond which a conflict in its bank no longer waits for its recovery."""
+
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
 
@@ -199,6 +202,9 @@ class ModelConstants:
         k_blend_depth: The blend exponent grows as ``window ** k_blend_depth``: the more
             requests the scheduler can choose from, the closer the controller runs to
             its tightest bound alone.
+        k_switch: Share of the bus turnaround of a read/write switch that the
+            controller cannot overlap with other commands.
+        k_write_wait: Share of a pending write recovery that a conflict in its bank waits.
     """
 
     k_hit: float = 1.732
@@ -214,6 +220,8 @@ class ModelConstants:
     k_reorder_exponent: float = 0.562
     k_expose: float = 1.298
     k_blend_depth: float = 0.042
+    k_switch: float = 1.0
+    k_write_wait: float = 1.0
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -261,6 +269,9 @@ class TraceProfile:
         self.bank_was_used = same_bank_prev >= 0
         self.row_distance = np.where(same_row_prev >= 0, positions - same_row_prev, far)
         self.bank_distance = np.where(same_bank_prev >= 0, positions - same_bank_prev, far)
+        # A row last written must wait the write recovery before its precharge.
+        self.after_write = (same_bank_prev >= 0) & self.is_write[np.maximum(same_bank_prev, 0)]
+        self.bank_switch = (same_bank_prev >= 0) & (self.is_write[np.maximum(same_bank_prev, 0)] != self.is_write)
         # counts[b, i]: requests to bank b among the first i requests.
         self.bank_counts = np.zeros((self.n_banks, n + 1), dtype=np.int64)
         for b in range(self.n_banks):
@@ -276,7 +287,7 @@ class TraceProfile:
         # Share of consecutive requests to different banks: only then can a later
         # request complete before an earlier one.
         self.bank_mixing = float(np.mean(self.bank[1:] != self.bank[:-1])) if n > 1 else 0.0
-        self.block_switches = self._block_sum(np.r_[False, self.is_write[1:] != self.is_write[:-1]])
+        self.switch = np.r_[False, self.is_write[1:] != self.is_write[:-1]]
         # Consecutive requests to one bank group wait the long tCCD_L / tRRD_L (DDR4).
         group = self.bank // memspec.banks_per_group
         self.block_same_group = self._block_sum(np.r_[False, group[1:] == group[:-1]])
@@ -287,9 +298,9 @@ class TraceProfile:
         padded[: self.n] = values
         return padded.reshape(self.n_blocks, self.block).sum(axis=1)
 
-    def row_outcomes(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-block (hits, misses, conflicts) under a page policy and scheduler window."""
-        key = ("rows", policy, scheduler, round(window, 3))
+    def _outcome_masks(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-request (hit, miss, conflict) masks under a page policy and scheduler window."""
+        key = ("masks", policy, scheduler, round(window, 3))
         if key in self._cache:
             return self._cache[key]
         reorders = scheduler != "Fifo"
@@ -307,8 +318,92 @@ class TraceProfile:
                 conflict &= ~(self.bank_distance < window)
         else:
             conflict = np.zeros(self.n, dtype=bool)
-        miss = ~hit & ~conflict
-        result = (self._block_sum(hit), self._block_sum(miss), self._block_sum(conflict))
+        result = (hit, ~hit & ~conflict, conflict)
+        self._cache[key] = result
+        return result
+
+    def row_outcomes(
+        self, policy: str, scheduler: str, window: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-block hits, misses, conflicts, and activations of a bank last written."""
+        key = ("rows", policy, scheduler, round(window, 3))
+        if key in self._cache:
+            return self._cache[key]
+        hit, miss, conflict = self._outcome_masks(policy, scheduler, window)
+        result = (
+            self._block_sum(hit),
+            self._block_sum(miss),
+            self._block_sum(conflict),
+            self._block_sum(~hit & self.after_write),
+        )
+        self._cache[key] = result
+        return result
+
+    def grouped_switches(self, window: float, groups_hits: bool) -> np.ndarray:
+        """Per-block read/write direction switches once the controller groups each window.
+
+        Each bank serves its queued requests in its scheduler's order, and the
+        command multiplexer picks the oldest ready command across banks, so a
+        command of the other direction (not ready until the bus turns around)
+        waits while the current direction has work. Within a window of
+        ``window`` consecutive requests the switches are therefore at least
+        one (when both directions are present) and at least the switches
+        within any one bank's queue, which are in trace order except for
+        FrFcfsGrp (``groups_hits``), which serves a bank's reads and writes
+        in groups. The per-window count is spread over the window's switches
+        in trace order.
+        """
+        key = ("switches", round(window, 2), groups_hits)
+        if key in self._cache:
+            return self._cache[key]
+        width = max(int(round(window)), 1)
+        chunks = -(-self.n // width)
+        chunk = np.arange(self.n) // width
+        raw = np.bincount(chunk, weights=self.switch, minlength=chunks)
+        in_chunk = self.bank_distance <= np.arange(self.n) % width  # previous same-bank request in this chunk
+        bank_switch = in_chunk & self.bank_switch
+        per_bank = np.bincount(chunk * self.n_banks + self.bank, weights=bank_switch, minlength=chunks * self.n_banks)
+        per_bank = per_bank.reshape(chunks, self.n_banks)
+        worst_bank = np.minimum(per_bank, 1.0).max(axis=1) if groups_hits else per_bank.max(axis=1)
+        needed = np.minimum(np.maximum(np.minimum(raw, 1.0), worst_bank), raw)
+        share = needed / np.maximum(raw, 1.0)
+        result = self._block_sum(self.switch * share[chunk])
+        self._cache[key] = result
+        return result
+
+    def conflicts_after_write(self, policy: str, scheduler: str, window: float) -> np.ndarray:
+        """Per-block conflicts whose bank was last written, by how many requests later they come.
+
+        Column ``d - 1`` counts such conflicts ``d`` requests after that write
+        (the last column: ``d >=`` :data:`WRITE_REACH`); a conflict soon after a
+        write waits for its write recovery, a later one finds it elapsed.
+        """
+        key = ("after-write", policy, scheduler, round(window, 3))
+        if key in self._cache:
+            return self._cache[key]
+        conflict = self._outcome_masks(policy, scheduler, window)[2] & self.after_write
+        distance = np.minimum(self.bank_distance, WRITE_REACH) - 1
+        padded = np.zeros((self.n_blocks * self.block, WRITE_REACH))
+        padded[np.flatnonzero(conflict), distance[conflict]] = 1.0
+        result = padded.reshape(self.n_blocks, self.block, WRITE_REACH).sum(axis=1)
+        self._cache[key] = result
+        return result
+
+    def direction_window(self, size: int) -> float:
+        """Mean number of consecutive requests a ReadWrite buffer of ``size`` entries per
+        direction admits: it stops accepting once either direction's buffer is full."""
+        key = ("direction", size)
+        if key in self._cache:
+            return self._cache[key]
+        limit = np.full(self.n, self.n, dtype=np.int64)
+        for positions in (np.flatnonzero(self.is_write), np.flatnonzero(~self.is_write)):
+            if len(positions) == 0:
+                continue
+            before = np.searchsorted(positions, np.arange(self.n))  # requests of this direction before i
+            kth = before + size - 1  # the one that fills this direction's buffer
+            fits = kth < len(positions)
+            limit = np.where(fits, np.minimum(limit, positions[np.minimum(kth, len(positions) - 1)]), limit)
+        result = float(np.maximum(limit - np.arange(self.n) + 1, 1).mean())
         self._cache[key] = result
         return result
 
@@ -482,6 +577,12 @@ class DramAnalyticalModel(DramProblem):
             self._p_active += vpp_scale * ipp_standby
             self._p_precharged += vpp_scale * ipp_standby
         self._refresh_stall = t["RP"] + t["RFC"]
+        # Write timings of DRAMSys's DDR3/DDR4 checkers (tRDWR, tWRRD, tWRPRE).
+        read_to_write = t["RL"] + burst + 2 - t["WL"]
+        write_to_read = t["WL"] + burst + t["WTR"]
+        self._switch_cycles = (read_to_write + write_to_read) / 2 - max(burst, t["CCD"])
+        self._write_to_precharge = t["WL"] + burst + t["WR"]
+        self._write_cycle_extra = max(t["RCD"] + self._write_to_precharge + t["RP"] - t["RC"], 0)
         self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
@@ -541,8 +642,9 @@ class DramAnalyticalModel(DramProblem):
             # DRAMSys accepts a request while the bank of the last accepted one has room,
             # so the window closes with the request that fills its bank's buffer.
             capacity = 1.0 if size == 1 else profile.bankwise_window(size - 1) + 1.0
-        elif organisation == "ReadWrite" and profile.block_writes.any():
-            capacity = 2.0 * size  # one buffer per direction
+        elif organisation == "ReadWrite":
+            # One buffer per direction; DRAMSys accepts a request while both have room.
+            capacity = profile.direction_window(size)
         else:
             capacity = float(size)
         limited = arbiter != "Simple"
@@ -557,7 +659,7 @@ class DramAnalyticalModel(DramProblem):
         if resp_queue == "Reorder":
             overhead += k.k_reorder
         window = min(capacity, in_flight_limit) if limited else capacity
-        h, m, c = profile.row_outcomes(policy, scheduler, window)
+        h, m, c, after_write = profile.row_outcomes(policy, scheduler, window)
         n = profile.block_requests
         same_group = profile.block_same_group
         column_spacing = (n - same_group) * max(burst, t["CCD"]) + same_group * max(burst, t.get("CCD_L", t["CCD"]))
@@ -573,18 +675,29 @@ class DramAnalyticalModel(DramProblem):
             closed_early = np.where(batched, h / max(in_flight_limit, 1.0), 0.0)
             h, m = h - closed_early, m + closed_early
         acts = m + c
-        # FrFcfsGrp groups reads and writes within its window, so direction switches fall.
-        switches = profile.block_switches / (window if scheduler == "FrFcfsGrp" else 1.0)
+        # The controller groups reads and writes within its window; each remaining switch
+        # costs a bus turnaround beyond the column spacing (DRAMSys's DDR3/DDR4 checkers:
+        # tRDWR = RL + tBURST + 2 - WL, tWRRD = WL + tBURST + tWTR).
+        switches = profile.grouped_switches(window, groups_hits=scheduler == "FrFcfsGrp")
         rrd = t["RRD"] + (t.get("RRD_L", t["RRD"]) - t["RRD"]) * same_group / n
         terms = [
-            column_spacing + switches * (t["WL"] + burst + t["WTR"]),
+            column_spacing + switches * k.k_switch * self._switch_cycles,
             acts * np.maximum(rrd, t["FAW"] / 4),
             (h * k.k_hit + m * (t["RCD"] + k.k_miss) + c * (t["RP"] + t["RCD"] + k.k_miss)) / capacity,
         ]
         service = h * (t["CL"] + burst) + m * (t["RCD"] + t["CL"] + burst) + c * (t["RP"] + t["RCD"] + t["CL"] + burst)
+        p = k.k_blend * max(window, 1.0) ** k.k_blend_depth
+        # A precharge waits tWRPRE = WL + tBURST + tWR after a write instead of tRTP after a
+        # read: a conflict ``d`` requests after a write to its bank waits the part of that
+        # not yet elapsed, with requests ``tau`` cycles apart (estimated without the wait).
+        tau = max(float(np.median(_smooth_max(terms, p) / n)), 1.0)
+        reach = np.arange(1, WRITE_REACH + 1)
+        write_wait = np.maximum(self._write_to_precharge - t["RTP"] - (reach - 1) * tau, 0.0)
+        write_delay = k.k_write_wait * profile.conflicts_after_write(policy, scheduler, window) @ write_wait
+        terms[2] = terms[2] + write_delay / capacity
+        service = service + write_delay
         if limited:
             terms.append((service + n * overhead) / in_flight_limit)
-        p = k.k_blend * max(window, 1.0) ** k.k_blend_depth
         # Banks of requests issued within the last tRC may still be cycling, in flight or
         # not: estimate that count from the time per request without the bank bound.
         unbanked = _smooth_max(terms, p)
@@ -593,7 +706,8 @@ class DramAnalyticalModel(DramProblem):
         if limited:
             in_flight = min(in_flight, in_flight_limit)
         serialisation = profile.bank_serialisation(in_flight + k.k_bank_window * float(np.median(t["RC"] / per_request)))
-        terms.append(acts * t["RC"] * serialisation)
+        # A bank activated after a write is busy for tRCD + tWRPRE + tRP if that exceeds tRC.
+        terms.append((acts * t["RC"] + after_write * self._write_cycle_extra) * serialisation)
         blended = _smooth_max(terms, p)
         # A request enters the scheduler when the one ``window`` places ahead issues; an
         # activation that outlasts the time those requests take stalls the pipeline.

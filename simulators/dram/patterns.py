@@ -57,13 +57,18 @@ def _arrivals(n: int, interval: float, rng: np.random.Generator, poisson: bool =
     return np.concatenate(([0], np.floor(np.cumsum(gaps)))).astype(np.int64)
 
 
-def _bases(rng: np.random.Generator, count: int, size: int, span: int) -> np.ndarray:
-    """``count`` row-aligned bases of arrays of ``size`` bytes, without overlap, in ``[0, span)``."""
-    slots = span // max(ROW_BYTES, -(-size // ROW_BYTES) * ROW_BYTES)
+def _bases(rng: np.random.Generator, count: int, size: int, span: int, banks: int = 8) -> np.ndarray:
+    """``count`` row-aligned bases of arrays of ``size`` bytes, without overlap, in ``[0, span)``.
+
+    Each base is shifted by a random number of rows below ``banks``, so arrays do not all
+    start in the same bank as they would at power-of-two-aligned addresses.
+    """
+    slot_rows = -(-size // ROW_BYTES) + banks
+    slots = span // (slot_rows * ROW_BYTES)
     if slots < count:
         raise ConfigurationError(f"span={span} cannot hold {count} arrays of {size} bytes")
-    slot_bytes = span // slots // ROW_BYTES * ROW_BYTES
-    return rng.choice(slots, size=count, replace=False).astype(np.int64) * slot_bytes
+    chosen = rng.choice(slots, size=count, replace=False).astype(np.int64)
+    return (chosen * slot_rows + rng.integers(0, banks, size=count)) * ROW_BYTES
 
 
 def _directions(rng: np.random.Generator, n: int, read_fraction: float) -> np.ndarray:
