@@ -41,17 +41,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
 # Arbiter overheads are relative to CL + tBURST, so they may go down to minus a burst.
-LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0)
+LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0, 0)
 # The drain is one request's trip through the pipeline: tens of cycles, not thousands.
-UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2)
+UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2, 16)
 # Soft-L1 scale of the log-time residuals: errors beyond about 2 % count roughly linearly.
 LOSS_SCALE = 0.02
 
 
 def total_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile], rows: pd.DataFrame) -> np.ndarray:
     """Model total time of every row, refresh included."""
-    configurations = rows[["trace", *_STRUCTURAL_KNOBS]].itertuples(index=False)
-    timings = np.array([model.structural_timing(profiles[trace], *config) for trace, *config in configurations])
+    timings = np.empty((len(rows), 4))
+    for trace, positions in rows.groupby("trace").indices.items():
+        configurations = list(rows[list(_STRUCTURAL_KNOBS)].iloc[positions].itertuples(index=False, name=None))
+        timings[positions] = model.structural_timings(profiles[trace], configurations)
     core, hits = timings[:, 0], timings[:, 2]
     hit_share = hits / np.array([profiles[trace].n for trace in rows.trace])
     stall = model.refresh_stall_cycles(

@@ -25,10 +25,7 @@ from archgym.validate import (
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
 CALIBRATION = REFERENCE / "dramsys_ddr3_calibration.csv"
-needs_reference = pytest.mark.skipif(
-    not CALIBRATION.is_file(),
-    reason=f"DRAMSys reference measurements not found at {REFERENCE} (they live outside the project)",
-)
+needs_reference = pytest.mark.shared_reference
 
 runner = CliRunner()
 

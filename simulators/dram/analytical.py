@@ -142,6 +142,7 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.simulators.dram.chains import CONFLICT, HIT, MISS, chain_bounds
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.trace import Trace
@@ -149,6 +150,14 @@ from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_worklo
 
 BLOCK_REQUESTS = 32
 """Requests per block: short enough to keep the phases of cloud traces apart."""
+
+LOAD_HORIZON = 1024
+"""Requests over which the busiest bank's load bounds the time: long enough that random
+traffic spreads nearly evenly over the banks, so only lasting imbalance (a stream, hot rows)
+shows, and short enough to follow a trace's phases."""
+
+_CHAIN_CHUNK = 1024
+"""Configurations whose request chains are computed together (bounds memory on long traces)."""
 
 WRITE_REACH = 24
 """Requests after a write beyond which a conflict in its bank no longer waits for its recovery."""
@@ -205,23 +214,25 @@ class ModelConstants:
         k_switch: Share of the bus turnaround of a read/write switch that the
             controller cannot overlap with other commands.
         k_write_wait: Share of a pending write recovery that a conflict in its bank waits.
+        k_bank_hit: Cycles a row hit keeps its bank from precharging.
     """
 
-    k_hit: float = 1.732
-    k_miss: float = 0.052
-    k_arbiter_fifo: float = -0.456
-    k_arbiter_reorder: float = 0.345
-    k_reorder: float = 0.169
-    k_blend: float = 4.936
-    k_drain: float = 60.0
-    k_inflight: float = 0.672
-    k_bank_window: float = 0.268
-    k_reorder_scale: float = 1.302
-    k_reorder_exponent: float = 0.562
-    k_expose: float = 1.298
-    k_blend_depth: float = 0.042
-    k_switch: float = 1.0
-    k_write_wait: float = 1.0
+    k_hit: float = 1.087
+    k_miss: float = 0.15
+    k_arbiter_fifo: float = -1.207
+    k_arbiter_reorder: float = 0.986
+    k_reorder: float = 0.491
+    k_blend: float = 4.909
+    k_drain: float = 0.001
+    k_inflight: float = 0.724
+    k_bank_window: float = 0.286
+    k_reorder_scale: float = 1.327
+    k_reorder_exponent: float = 0.573
+    k_expose: float = -0.516
+    k_blend_depth: float = 0.03
+    k_switch: float = 1.018
+    k_write_wait: float = 0.89
+    k_bank_hit: float = 3.394
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -252,6 +263,7 @@ class TraceProfile:
         self.request_bytes = trace.request_bytes
         # Traces count cycles of their own clock (800 MHz for the standard ones).
         self.cycles = np.asarray(trace.cycles, dtype=np.float64) * (memspec.clock_mhz / trace.clock_mhz)
+        self.arrivals = self.cycles - self.cycles[0]
         self.block = block
         self.n_blocks = -(-n // block)
         positions = np.arange(n)
@@ -322,6 +334,17 @@ class TraceProfile:
         self._cache[key] = result
         return result
 
+    def outcome_codes(self, policy: str, scheduler: str, window: float) -> np.ndarray:
+        """Per-request outcome code (:data:`~archgym.simulators.dram.chains.HIT`, ``MISS``,
+        ``CONFLICT``) under a page policy and scheduler window."""
+        key = ("codes", policy, scheduler, round(window, 3))
+        if key in self._cache:
+            return self._cache[key]
+        _, miss, conflict = self._outcome_masks(policy, scheduler, window)
+        codes = np.where(conflict, CONFLICT, np.where(miss, MISS, HIT)).astype(np.int64)
+        self._cache[key] = codes
+        return codes
+
     def row_outcomes(
         self, policy: str, scheduler: str, window: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -338,6 +361,31 @@ class TraceProfile:
         )
         self._cache[key] = result
         return result
+
+    def bank_load(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Activations, activations after a write and hits of each bank per stretch of
+        :data:`LOAD_HORIZON` requests (arrays of shape ``(stretches, banks)``)."""
+        key = ("load", policy, scheduler, round(window, 3))
+        if key in self._cache:
+            return self._cache[key]
+        hit, miss, conflict = self._outcome_masks(policy, scheduler, window)
+        stretches = -(-self.n // LOAD_HORIZON)
+        slot = (np.arange(self.n) // LOAD_HORIZON) * self.n_banks + self.bank
+        size = stretches * self.n_banks
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(slot, weights=mask, minlength=size).reshape(stretches, self.n_banks)
+
+        activations = ~hit
+        result = (count(activations), count(activations & self.after_write), count(hit))
+        self._cache[key] = result
+        return result
+
+    def per_block(self, stretch_values: np.ndarray) -> np.ndarray:
+        """Spread per-stretch values over the blocks of each stretch, by requests."""
+        stretch = (np.arange(self.n_blocks) * self.block) // LOAD_HORIZON
+        stretch_requests = np.bincount(np.arange(self.n) // LOAD_HORIZON).astype(np.float64)
+        return stretch_values[stretch] * self.block_requests / stretch_requests[stretch]
 
     def grouped_switches(self, window: float, groups_hits: bool) -> np.ndarray:
         """Per-block read/write direction switches once the controller groups each window.
@@ -455,6 +503,18 @@ class TraceProfile:
         result = float(np.maximum(limit - np.arange(self.n), 1).mean())
         self._cache[key] = result
         return result
+
+
+@dataclass(frozen=True)
+class _BlockTiming:
+    """The block model's results for one structural configuration."""
+
+    cycles: float
+    activations: float
+    hits: float
+    latency: float
+    tau: np.ndarray  # cycles per request of each block
+    outcome_key: tuple[str, str, float]  # page policy, scheduler, window
 
 
 @dataclass(frozen=True)
@@ -583,6 +643,17 @@ class DramAnalyticalModel(DramProblem):
         self._switch_cycles = (read_to_write + write_to_read) / 2 - max(burst, t["CCD"])
         self._write_to_precharge = t["WL"] + burst + t["WR"]
         self._write_cycle_extra = max(t["RCD"] + self._write_to_precharge + t["RP"] - t["RC"], 0)
+        # Request chains (see chains.py), by outcome (hit, miss, conflict): cycles from entering
+        # the controller to the column command, and least cycles after the bank's previous
+        # column command (columns: that access was a read, a write).
+        k = self.constants
+        self._chain_latency = np.zeros(3)
+        self._chain_latency[[HIT, MISS, CONFLICT]] = (k.k_hit, t["RCD"] + k.k_miss, t["RP"] + t["RCD"] + k.k_miss)
+        reopen = np.array([t["RTP"], self._write_to_precharge]) + t["RP"] + t["RCD"]
+        self._chain_gap = np.zeros((3, 2))
+        self._chain_gap[HIT] = max(burst, t["CCD"])
+        self._chain_gap[CONFLICT] = reopen
+        self._chain_gap[MISS] = np.maximum(reopen, t["RC"])
         self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
@@ -605,8 +676,8 @@ class DramAnalyticalModel(DramProblem):
 
     def _build_table(self, profile: TraceProfile) -> _CoreTable:
         space = self.design_space
-        configurations = itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS))
-        results = np.array([self.structural_timing(profile, *c) for c in configurations])
+        configurations = list(itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS)))
+        results = self.structural_timings(profile, configurations)
         return _CoreTable(
             cycles=results[:, 0],
             activations=results[:, 1],
@@ -619,7 +690,48 @@ class DramAnalyticalModel(DramProblem):
             idle_cycles=profile.idle_cycles,
         )
 
-    def structural_timing(
+    def structural_timings(self, profile: TraceProfile, configurations: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Timing of structural configurations, before refresh.
+
+        Args:
+            profile: The workload's statistics.
+            configurations: Values of the structural knobs (:data:`_STRUCTURAL_KNOBS`
+                order) of each configuration.
+
+        Returns:
+            ``(configurations, 4)``: total cycles, activations, row hits, and mean
+            issue-to-completion latency in cycles (see the module docstring). Total
+            cycles are the larger of the block model's and the request chains' bound.
+        """
+        results = np.empty((len(configurations), 4))
+        for start in range(0, len(configurations), _CHAIN_CHUNK):
+            chunk = configurations[start : start + _CHAIN_CHUNK]
+            blocks = [self._block_timing(profile, *configuration) for configuration in chunk]
+            groups: dict[tuple[str, str, float], int] = {}
+            group = np.array([groups.setdefault(b.outcome_key, len(groups)) for b in blocks])
+            outcomes = np.stack([profile.outcome_codes(*key) for key in groups])
+            chains = chain_bounds(
+                profile.arrivals,
+                profile.bank,
+                profile.n_banks,
+                profile.after_write,
+                outcomes,
+                group,
+                np.array([round(b.outcome_key[2]) for b in blocks]),
+                np.stack([b.tau for b in blocks]),
+                profile.block,
+                self._chain_latency,
+                self._chain_gap,
+            )
+            for row, (b, chain) in enumerate(zip(blocks, chains)):
+                results[start + row] = (max(b.cycles, chain + self.constants.k_drain), b.activations, b.hits, b.latency)
+        return results
+
+    def structural_timing(self, profile: TraceProfile, *configuration: Any) -> tuple[float, float, float, float]:
+        """:meth:`structural_timings` of one configuration."""
+        return tuple(self.structural_timings(profile, [configuration])[0])  # type: ignore[return-value]
+
+    def _block_timing(
         self,
         profile: TraceProfile,
         policy: str,
@@ -629,13 +741,8 @@ class DramAnalyticalModel(DramProblem):
         resp_queue: str,
         arbiter: str,
         max_active: int,
-    ) -> tuple[float, float, float, float]:
-        """Timing of one structural configuration, before refresh.
-
-        Returns:
-            Total cycles, activations, row hits, and mean issue-to-completion
-            latency in cycles (see the module docstring for the equations).
-        """
+    ) -> _BlockTiming:
+        """The block model of one structural configuration (see the module docstring)."""
         k, t = self.constants, self.memspec.timings
         burst = self.memspec.burst_cycles
         if organisation == "Bankwise":
@@ -707,7 +814,12 @@ class DramAnalyticalModel(DramProblem):
             in_flight = min(in_flight, in_flight_limit)
         serialisation = profile.bank_serialisation(in_flight + k.k_bank_window * float(np.median(t["RC"] / per_request)))
         # A bank activated after a write is busy for tRCD + tWRPRE + tRP if that exceeds tRC.
-        terms.append((acts * t["RC"] + after_write * self._write_cycle_extra) * serialisation)
+        cycling = (acts * t["RC"] + after_write * self._write_cycle_extra) * serialisation
+        # One bank serves its own requests one row at a time: the busiest bank's cycles
+        # (an activation per row opened, a burst per hit) bound the time of its stretch.
+        bank_acts, bank_after_write, bank_hits = profile.bank_load(policy, scheduler, window)
+        busiest = (bank_acts * t["RC"] + bank_after_write * self._write_cycle_extra + bank_hits * k.k_bank_hit).max(axis=1)
+        terms.append(np.maximum(cycling, profile.per_block(busiest)))
         blended = _smooth_max(terms, p)
         # A request enters the scheduler when the one ``window`` places ahead issues; an
         # activation that outlasts the time those requests take stalls the pipeline.
@@ -720,7 +832,14 @@ class DramAnalyticalModel(DramProblem):
         mid_arrival = profile.block_arrival_start + profile.block_arrival_span / 2
         wait = max(float(np.average(mid_completion - mid_arrival, weights=n)), 0.0)
         latency = wait + float(service.sum() / n.sum())
-        return float(finish[-1]) + k.k_drain, float(acts.sum()), float(h.sum()), latency
+        return _BlockTiming(
+            float(finish[-1]) + k.k_drain,
+            float(acts.sum()),
+            float(h.sum()),
+            latency,
+            blended / n,
+            (policy, scheduler, window),
+        )
 
     # -- evaluation -------------------------------------------------------------------
     def _design_indices(self, design: Mapping[str, Any]) -> list[int]:

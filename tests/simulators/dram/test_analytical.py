@@ -163,7 +163,7 @@ def test_synthetic_workload_with_writes_and_idle_gaps(model):
     assert all(math.isfinite(v) and v > 0 for v in m.values())
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason=f"DRAMSys reference data not found at {REFERENCE}")
+@pytest.mark.shared_reference
 def test_ranks_designs_like_dramsys_on_the_reference_traces(model):
     # The fidelity target: on every reference trace, rank correlation >= 0.95 and median
     # error <= 5 % for time, energy and power (benchmarks/dram_fidelity.py reports the split).

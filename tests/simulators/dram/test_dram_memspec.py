@@ -75,6 +75,7 @@ def test_ddr3_preset_has_the_reference_values():
     assert "Micron" in spec.source
 
 
+@pytest.mark.shared_reference
 def test_ddr3_preset_matches_the_reference_memspec_file():
     document = json.loads(reference_file("MICRON_1Gb_DDR3-1600_8bit_G.json").read_text())
     reference = MemSpec.from_dramsys_json(document, name="ddr3-1600")
@@ -184,6 +185,7 @@ def test_default_ddr3_mapping_is_rbc():
     assert mapping.n_bank_group_bits == 0
 
 
+@pytest.mark.shared_reference
 def test_default_ddr3_mapping_matches_the_reference_file():
     path = reference_file("am_ddr3_8x1Gbx8_dimm_p1KB_rbc.json")
     reference = load_address_mapping(path)

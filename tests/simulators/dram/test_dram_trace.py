@@ -104,6 +104,7 @@ def test_write_stl_uses_the_reference_format(tmp_path):
     assert read_stl(path).name == "x"
 
 
+@pytest.mark.shared_reference
 def test_round_trip_of_a_reference_trace_is_byte_identical(tmp_path):
     source = reference_trace("cloud-1")
     trace = read_stl(source)
@@ -174,6 +175,7 @@ def test_request_bytes_and_data_length(tmp_path):
 
 
 # -- reference traces ---------------------------------------------------------------------
+@pytest.mark.shared_reference
 @pytest.mark.parametrize("name", REFERENCE_TRACES)
 def test_reference_traces_hold_10000_reads(name):
     trace = read_stl(reference_trace(name))

@@ -196,6 +196,7 @@ def test_cloud_workloads_match_their_targets(name, fraction, starts_sequential):
         assert stats["starts_sequential"] is starts_sequential
 
 
+@pytest.mark.shared_reference
 @pytest.mark.parametrize("name", ["cloud-1", "cloud-2"])
 def test_cloud_workloads_match_the_reference_traces(name):
     reference = run_statistics(reference_trace(name))
@@ -207,6 +208,7 @@ def test_cloud_workloads_match_the_reference_traces(name):
     assert generated["sequential_runs"] == pytest.approx(reference["sequential_runs"], abs=3)
 
 
+@pytest.mark.shared_reference
 @pytest.mark.parametrize(("name", "fraction"), [("stream", 1.0), ("random", 0.0)])
 def test_stream_and_random_match_the_reference_traces(name, fraction):
     reference = reference_trace(name)

@@ -38,8 +38,10 @@ from archgym.simulators.dram.dramsys import (
     parse_dramsys_output,
 )
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.memspec import list_memspecs
 
 REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
+SUITE_DATA = Path(__file__).resolve().parents[3] / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
 TRACES = ("stream", "random", "cloud-1", "cloud-2")
 
 needs_dramsys = pytest.mark.skipif(
@@ -386,6 +388,7 @@ def test_dramsys_runs_the_default_design(private_temp_root, tmp_path, monkeypatc
     assert list(work.iterdir()) == [] and list(private_temp_root.iterdir()) == []
 
 
+@pytest.mark.shared_reference
 @needs_dramsys
 def test_dramsys_reproduces_the_reference_measurements():
     csv = REFERENCE / "dramsys_ddr3_calibration.csv"
@@ -433,3 +436,24 @@ def test_concurrent_runs_match_sequential_ones(private_temp_root, tmp_path, monk
         np.testing.assert_array_equal(parallel.metrics[name], sequential.metrics[name])
         np.testing.assert_array_equal([e.metrics[name] for e in threaded], sequential.metrics[name])
     assert list(work.iterdir()) == [] and list(private_temp_root.iterdir()) == []
+
+
+@needs_dramsys
+@pytest.mark.parametrize("memspec", list_memspecs())
+def test_every_bundled_memspec_preset_runs_in_dramsys(memspec):
+    model = DramSysModel(memspec=memspec)
+    evaluation = model.evaluate(model.default_design(), "synthetic:n_requests=400,read_fraction=0.7,seed=1")
+    assert evaluation.feasible, evaluation.reason
+    assert evaluation.metrics["total_time_ns"] > 0 and evaluation.metrics["energy_pj"] > 0
+
+
+@needs_dramsys
+def test_bundled_suite_results_are_what_the_backend_measures():
+    # data/dram/ holds this backend's results on the fidelity suite; a few rows are rerun.
+    rows = pd.read_csv(SUITE_DATA)
+    rows = rows[rows.design_id.isin([0, 1]) & rows.trace.isin(["copy", "bursts-rand-w30", "random"])]
+    model = DramSysModel(workers=2)
+    for trace, group in rows.groupby("trace"):
+        batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), trace)
+        for metric in ("total_time_ns", "energy_pj"):
+            np.testing.assert_allclose(batch.metrics[metric], group[metric].to_numpy(), rtol=1e-6)

@@ -1,0 +1,73 @@
+"""Request chains of the analytical DRAM model: hand-checked cases, compiled and NumPy versions agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archgym.simulators.dram import chains
+from archgym.simulators.dram.chains import CONFLICT, HIT, MISS, chain_bounds
+
+LATENCY = np.array([1.0, 10.0, 20.0])  # hit, miss, conflict
+GAP = np.array([[4.0, 4.0], [38.0, 44.0], [26.0, 44.0]])  # rows: outcome; columns: after a read, a write
+
+
+def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, compiled=False):
+    n = len(outcome_row)
+    return chain_bounds(
+        np.zeros(n) if arrivals is None else np.asarray(arrivals, dtype=float),
+        np.asarray(banks),
+        8,
+        np.zeros(n, dtype=bool) if after_write is None else np.asarray(after_write),
+        np.array([outcome_row]),
+        np.zeros(len(window), dtype=np.int64),
+        np.asarray(window),
+        np.full((len(window), 1), tau),
+        n,
+        LATENCY,
+        GAP,
+        compiled=compiled,
+    )
+
+
+def test_a_run_of_misses_to_one_bank_waits_a_row_cycle_each():
+    # Four closed-page accesses to bank 0: 10 to the first column command, then 38 apart.
+    assert bounds([MISS] * 4, [0] * 4, [8]).tolist() == [10 + 3 * 38]
+
+
+def test_misses_to_different_banks_overlap_unless_the_window_is_one():
+    wide, narrow = bounds([MISS] * 4, [0, 1, 2, 3], [8, 1])
+    assert wide == 10  # all four activate at once
+    assert narrow == 40  # each enters when the one before issues: 4 x tRCD
+
+
+def test_a_conflict_after_a_write_waits_the_write_recovery():
+    after_read, after_write = (
+        bounds([MISS, CONFLICT], [0, 0], [4], after_write=[False, flag])[0] for flag in (False, True)
+    )
+    assert after_read == 10 + 26 and after_write == 10 + 44
+
+
+def test_arrivals_and_the_block_clock_bound_the_issue_times():
+    assert bounds([HIT, HIT], [0, 1], [4], arrivals=[0, 100])[0] == 101
+    assert bounds([HIT] * 10, list(range(8)) + [0, 1], [16], tau=5.0)[0] == 45  # the clock reaches 9 x 5
+
+
+@pytest.mark.skipif(chains._COMPILED is None, reason="numba is not installed (the fast extra); only the NumPy version runs")
+def test_compiled_and_numpy_versions_agree_on_random_inputs():
+    rng = np.random.default_rng(3)
+    n, configurations, groups = 500, 40, 5
+    arguments = dict(
+        arrival=np.sort(rng.integers(0, 2000, n)).astype(float),
+        bank=rng.integers(0, 8, n),
+        n_banks=8,
+        after_write=rng.random(n) < 0.3,
+        outcomes=rng.integers(0, 3, (groups, n)),
+        group=rng.integers(0, groups, configurations),
+        window=rng.integers(1, 70, configurations),
+        tau=rng.random((configurations, -(-n // 32))) * 6,
+        block=32,
+        latency=LATENCY,
+        gap=GAP,
+    )
+    np.testing.assert_array_equal(chain_bounds(**arguments, compiled=True), chain_bounds(**arguments, compiled=False))

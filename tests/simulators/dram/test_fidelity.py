@@ -1,0 +1,118 @@
+"""Fidelity of the analytical DRAM model on the bundled DRAMSys results of the fidelity suite.
+
+These tests need nothing outside the project: ``data/dram/`` holds DRAMSys's
+results on the suite, made with the project's own DRAMSys backend. A missing
+file is a failure, not a skip. The ceilings below are the figures measured
+when the model last changed, with a small margin: they catch regressions;
+``benchmarks/dram_fidelity.py`` reports the figures against the targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from archgym.simulators.dram.analytical import DramAnalyticalModel
+from archgym.simulators.dram.fidelity import (
+    REFERENCE_TARGETS,
+    TARGETS,
+    FidelityTargets,
+    fidelity_table,
+    missed_targets,
+    predict,
+)
+from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
+from archgym.simulators.dram.suite import FIDELITY_SUITE, suite_traces
+from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload
+
+ROOT = Path(__file__).resolve().parents[3]
+SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
+
+# Per trace: ceilings on the median time / energy / power error and p90 time error (%),
+# floor on the time Spearman, on the held-out designs (odd ids).
+CEILINGS: dict[str, tuple[float, float, float, float, float]] = {}
+
+
+@pytest.fixture(scope="module")
+def suite_rows() -> pd.DataFrame:
+    assert SUITE_DATA.is_file(), f"the bundled DRAMSys results {SUITE_DATA} are missing"
+    return pd.read_csv(SUITE_DATA)
+
+
+@pytest.fixture(scope="module")
+def table(suite_rows: pd.DataFrame) -> pd.DataFrame:
+    held_out_designs = suite_rows[suite_rows.design_id % 2 == 1]
+    return fidelity_table(predict(DramAnalyticalModel("ddr3-1600"), held_out_designs)).set_index("trace")
+
+
+def test_bundled_results_cover_every_trace_with_300_designs(suite_rows):
+    expected = {t.name: t.split for t in FIDELITY_SUITE} | {name: "standard" for name in STANDARD_WORKLOADS}
+    assert dict(suite_rows.groupby("trace").split.first()) == expected
+    assert (suite_rows.groupby("trace").design_id.nunique() >= 300).all()
+    assert suite_rows.feasible.all()
+    # Every trace was run on the same designs.
+    designs = suite_rows[list(DRAM_DESIGN_SPACE.names)].astype(str).agg("|".join, axis=1)
+    assert designs.groupby(suite_rows.design_id).nunique().max() == 1
+
+
+def test_suite_spans_directions_intensities_and_both_splits():
+    traces = {t.name: resolve_workload(t.name) for t in FIDELITY_SUITE}
+    read_fractions = [trace.read_fraction for trace in traces.values()]
+    assert min(read_fractions) == 0.0 and max(read_fractions) == 1.0
+    intervals = [float(np.mean(np.diff(trace.cycles))) for trace in traces.values()]
+    assert min(intervals) <= 1.01 and max(intervals) >= 49.0
+    assert len(suite_traces("calibration")) == len(suite_traces("held-out")) == len(FIDELITY_SUITE) // 2
+    assert all(trace.n_requests == 10_000 for trace in traces.values())
+
+
+def test_suite_traces_are_deterministic_and_named():
+    for entry in FIDELITY_SUITE:
+        trace = resolve_workload(entry.name)
+        assert trace.name == entry.name
+        assert trace.fingerprint() == resolve_workload(entry.spec).fingerprint()
+
+
+@pytest.mark.parametrize("entry", FIDELITY_SUITE, ids=lambda entry: entry.name)
+def test_fidelity_does_not_regress(table, entry):
+    time_median, energy_median, power_median, time_p90, spearman = CEILINGS[entry.name]
+    row = table.loc[entry.name]
+    assert row.time_median <= time_median
+    assert row.energy_median <= energy_median
+    assert row.power_median <= power_median
+    assert row.time_p90 <= time_p90
+    assert row.time_spearman >= spearman
+
+
+def test_standard_workloads_meet_the_reference_bars(table):
+    standard = table.loc[list(STANDARD_WORKLOADS)].reset_index()
+    assert missed_targets(standard, REFERENCE_TARGETS) == []
+
+
+@pytest.mark.shared_reference
+def test_exact_reference_traces_meet_their_bars():
+    rows = pd.read_csv(SHARED_REFERENCE / "dramsys_ddr3_calibration.csv")
+    rows = rows[rows.ok == 1].assign(workload_source=lambda r: [str(SHARED_REFERENCE / "traces" / f"{t}.stl") for t in r.trace])
+    pairs = predict(DramAnalyticalModel("ddr3-1600"), rows)
+    assert missed_targets(fidelity_table(pairs), REFERENCE_TARGETS) == []
+
+
+def test_missed_targets_names_each_failing_figure():
+    table = pd.DataFrame(
+        [
+            {"trace": "good", "time_median": 1.0, "energy_median": 1.0, "power_median": 1.0, "time_p90": 5.0,
+             "time_spearman": 0.99, "energy_spearman": 0.99, "power_spearman": 0.99, "spread": 0.5, "pick_gap": 0.0},
+            {"trace": "bad", "time_median": 7.0, "energy_median": 1.0, "power_median": 1.0, "time_p90": 20.0,
+             "time_spearman": 0.5, "energy_spearman": 0.99, "power_spearman": 0.99, "spread": 0.5, "pick_gap": 3.0},
+            {"trace": "flat", "time_median": 1.0, "energy_median": 1.0, "power_median": 1.0, "time_p90": 2.0,
+             "time_spearman": 0.1, "energy_spearman": 0.99, "power_spearman": 0.99, "spread": 0.01, "pick_gap": 0.0},
+        ]
+    )  # fmt: skip
+    misses = missed_targets(table, TARGETS)
+    assert [m.split(":")[0] for m in misses] == ["bad"] * 4
+    assert any("time Spearman 0.5 < 0.9" in m for m in misses)
+    strict = FidelityTargets(spearman=0.95, spearman_metrics=("time", "energy", "power"), min_spread=0.0)
+    assert any(m.startswith("flat: time Spearman") for m in missed_targets(table, strict))
