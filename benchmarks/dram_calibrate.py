@@ -16,7 +16,9 @@ idiosyncratically do not pull the bulk off. The model has steps (regime
 switches, refresh counts), which stall gradient methods: a derivative-free
 Powell search runs first and least squares polishes it.
 
-Usage: python benchmarks/dram_calibrate.py [--reference DIR] [--max-evals N]
+Takes about half an hour on one core.
+
+Usage: python benchmarks/dram_calibrate.py [--reference DIR] [--max-evals N] [--polish-evals N]
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ def calibration_rows(reference: Path | None) -> tuple[pd.DataFrame, dict[str, ob
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
-    parser.add_argument("--max-evals", type=int, default=600, help="model evaluations of the Powell search")
+    parser.add_argument("--max-evals", type=int, default=400, help="model evaluations of the Powell search")
+    parser.add_argument("--polish-evals", type=int, default=30, help="least-squares steps after the search")
     args = parser.parse_args()
     rows, sources = calibration_rows(args.reference)
     base = DramAnalyticalModel("ddr3-1600")
     profiles = {key: TraceProfile(resolve_workload(source), base.memspec, base.mapping) for key, source in sources.items()}
-    print(f"fitting on {len(rows)} rows of {len(profiles)} traces: {', '.join(profiles)}")
+    print(f"fitting on {len(rows)} rows of {len(profiles)} traces: {', '.join(profiles)}", flush=True)
     # Each trace weighs the same, whatever its number of rows.
     weights = np.sqrt(1.0 / rows.groupby("trace").trace.transform("size").to_numpy() * len(rows) / len(profiles))
 
@@ -99,15 +102,15 @@ def main() -> None:
 
     bounds = list(zip(LOWER.as_array(), UPPER.as_array()))
     start = ModelConstants().as_array()
-    print(f"start cost {robust_cost(start):.1f}")
+    print(f"start cost {robust_cost(start):.1f}", flush=True)
     search = minimize(
         robust_cost, start, method="Powell", bounds=bounds,
         options={"maxfev": args.max_evals, "xtol": 1e-3, "ftol": 1e-5},
     )
-    print(f"Powell cost {search.fun:.1f}")
+    print(f"Powell cost {search.fun:.1f}: {dataclasses.asdict(ModelConstants.from_array(np.round(search.x, 3)))}", flush=True)
     result = least_squares(
         residuals, search.x, bounds=(LOWER.as_array(), UPPER.as_array()),
-        diff_step=1e-3, max_nfev=100, loss="soft_l1", f_scale=LOSS_SCALE,
+        diff_step=1e-3, max_nfev=args.polish_evals, loss="soft_l1", f_scale=LOSS_SCALE,
     )
     fitted = ModelConstants.from_array(np.round(result.x, 3))
     error = np.abs(np.expm1(residuals(fitted.as_array()) / weights))

@@ -26,9 +26,15 @@ activations, in memory clock cycles. Each term is a throughput bound:
 
 * data bus: ``n * max(tBURST, tCCD)`` (``tBURST = BL / data rate``): a burst
   per request, spaced by tCCD (tCCD_L between requests to one DDR4 bank
-  group); reads and writes add a ``WL + tBURST + tWTR`` turnaround per
-  direction switch (FrFcfsGrp groups directions within its window, so
-  switches fall).
+  group), plus a bus turnaround per read/write direction switch: the mean of
+  ``tRDWR = RL + tBURST + 2 - WL`` and ``tWRRD = WL + tBURST + tWTR`` (the
+  DDR3/DDR4 timing checkers of DRAMSys 4) less the ``tCCD`` it replaces,
+  times ``k_switch``. The controller groups directions: the command
+  multiplexer issues the oldest *ready* command, and a command of the other
+  direction is not ready until the bus turns, so among the ``W`` requests it
+  sees only the switches within one bank's queue remain (at least one where
+  both directions are present); FrFcfsGrp also groups a bank's row hits by
+  direction (:meth:`TraceProfile.grouped_switches`).
 * activation rate: ``A * max(tRRD, tFAW / 4)``: at most four ACTs per tFAW
   window (JEDEC JESD79-3, section 13) and one per tRRD (tRRD_L within a DDR4
   bank group).
@@ -67,6 +73,23 @@ activations, in memory clock cycles. Each term is a throughput bound:
   ``k_arbiter_reorder`` (on a sequential stream it behaves like Fifo, as in
   DRAMSys).
 
+* write recovery: a precharge waits ``tWRPRE = WL + tBURST + tWR`` after a
+  write instead of ``tRTP`` after a read (DRAMSys's checkers), so a bank
+  activated after a write is busy ``max(tRC, tRCD + tWRPRE + tRP)`` and a
+  conflict ``d`` requests after a write to its bank waits what is left of
+  the difference after ``d - 1`` requests' time (``k_write_wait`` of it), in
+  its buffer slot and its latency.
+* busiest bank: over each stretch of :data:`LOAD_HORIZON` requests, the bank
+  with the most work (an activation ``tRC`` per row opened, ``k_bank_hit`` per
+  hit) bounds the time; only lasting imbalance shows at that length (a
+  stream, hot rows), random traffic spreads evenly. It replaces the bank
+  cycling bound where it is larger.
+
+The ReadWrite buffer keeps one buffer of RequestBufferSize per direction and
+accepts requests while both have room (DRAMSys 4's ``BufferCounterReadWrite``),
+so its look-ahead is the number of consecutive requests until either
+direction's buffer fills (:meth:`TraceProfile.direction_window`).
+
 The block time blends the bounds with a p-norm, the usual smooth maximum of
 bottleneck analysis: the largest bound dominates and near-equal bounds
 interfere. The exponent ``p = k_blend * W ** k_blend_depth`` grows with the
@@ -84,6 +107,14 @@ row change of a sequential stream.
 Blocks add up, and the last request drains through the pipeline
 (``k_drain``). A block never finishes before its last request arrives, so
 traces with idle gaps are not over-credited.
+
+Sums over blocks miss what happens request by request when requests depend
+on each other (a short run of activations in one bank, a controller that
+admits the next request only when the one ``W`` places ahead issues). The
+request chains of :mod:`archgym.simulators.dram.chains` follow every request's
+issue time under those constraints, paced by the block model's time per
+request and by the arrivals; a configuration's total time is the larger of
+the two.
 
 Row outcomes per page policy (DRAMSys 4 semantics):
 
@@ -124,9 +155,11 @@ Average power is energy over total time. Average latency is the mean, over
 requests, of the time from the request's issue cycle to its completion.
 
 The ``k_*`` constants are the only fitted values (:class:`ModelConstants`);
-they were fitted (``benchmarks/dram_calibrate.py``, a robust fit on
-log total time) on the even design ids of the DRAMSys DDR3-1600 calibration
-set and checked on the odd ones (``benchmarks/dram_fidelity.py``).
+they were fitted (``benchmarks/dram_calibrate.py``, a robust fit on log total
+time) on the even design ids of the calibration traces of the DRAM fidelity
+suite (DRAMSys results bundled under ``data/dram/``) and of the DRAMSys
+DDR3-1600 reference measurements, and are checked on the suite's held-out
+traces and the odd design ids (``benchmarks/dram_fidelity.py``).
 """
 
 from __future__ import annotations
@@ -643,17 +676,14 @@ class DramAnalyticalModel(DramProblem):
         self._switch_cycles = (read_to_write + write_to_read) / 2 - max(burst, t["CCD"])
         self._write_to_precharge = t["WL"] + burst + t["WR"]
         self._write_cycle_extra = max(t["RCD"] + self._write_to_precharge + t["RP"] - t["RC"], 0)
-        # Request chains (see chains.py), by outcome (hit, miss, conflict): cycles from entering
-        # the controller to the column command, and least cycles after the bank's previous
-        # column command (columns: that access was a read, a write).
+        # Request chains (see chains.py): cycles from entering the controller to the
+        # column command by outcome, and the bank timings that space one bank's commands.
         k = self.constants
         self._chain_latency = np.zeros(3)
         self._chain_latency[[HIT, MISS, CONFLICT]] = (k.k_hit, t["RCD"] + k.k_miss, t["RP"] + t["RCD"] + k.k_miss)
-        reopen = np.array([t["RTP"], self._write_to_precharge]) + t["RP"] + t["RCD"]
-        self._chain_gap = np.zeros((3, 2))
-        self._chain_gap[HIT] = max(burst, t["CCD"])
-        self._chain_gap[CONFLICT] = reopen
-        self._chain_gap[MISS] = np.maximum(reopen, t["RC"])
+        self._chain_bank_timings = np.array(
+            [max(burst, t["CCD"]), t["RCD"], t["RP"], t["RC"], t["RTP"], self._write_to_precharge], dtype=np.float64
+        )
         self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
@@ -721,7 +751,7 @@ class DramAnalyticalModel(DramProblem):
                 np.stack([b.tau for b in blocks]),
                 profile.block,
                 self._chain_latency,
-                self._chain_gap,
+                self._chain_bank_timings,
             )
             for row, (b, chain) in enumerate(zip(blocks, chains)):
                 results[start + row] = (max(b.cycles, chain + self.constants.k_drain), b.activations, b.hits, b.latency)

@@ -11,16 +11,18 @@ request under exactly those constraints::
 
     t_i = max(clock_i,                       # the blended throughput of the other bounds
               arrival_i + lat_i,             # it cannot issue before it arrives
-              t_{prev bank} + gap_i,         # the bank's previous request, then this one's gap
+              bank_ready_i,                  # the bank's previous column command and activation
               t_{i - W} + lat_i)             # it enters the controller when request i - W issues
 
-``clock_i`` accumulates the per-request time of the block model, ``lat_i``
-is the request's own time from entering the controller to its column
-command (a hit, an activation, a precharge and an activation), and ``gap_i``
-the least time between two column commands to one bank: ``tCCD`` for a
-hit; for a conflict, the previous access's ``tRTP`` (``tWRPRE`` after a
-write) plus ``tRP + tRCD``; for a miss at least ``tRC`` (the bank was
-activated for its previous request and precharged since).
+``clock_i`` accumulates the per-request time of the block model and
+``lat_i`` is the request's own time from entering the controller to its
+column command (a hit, an activation, a precharge and an activation). A hit
+follows the bank's previous column command by ``tCCD``; a request that
+activates waits for the precharge, ``tRTP`` after the bank's previous read
+(``tWRPRE = WL + tBURST + tWR`` after a write) and ``tRAS`` after its
+activation, then ``tRP``, and issues ``tRCD`` after its activation, which is
+at least ``tRC`` after the bank's previous one (DRAMSys 4's DDR3/DDR4
+timing checkers).
 
 The bound is the largest ``t_i``. It runs in compiled code when numba is
 installed (the ``fast`` extra) and in NumPy, vectorised over the
@@ -50,34 +52,43 @@ def _chain_bounds_numpy(
     tau: np.ndarray,
     block: int,
     latency: np.ndarray,
-    gap: np.ndarray,
+    bank_timings: np.ndarray,
 ) -> np.ndarray:
+    hit_gap, rcd, rp, rc, read_close, write_close = bank_timings
     configurations = len(group)
     columns = np.arange(configurations)
     span = int(window.max()) + 1
     ring = np.zeros((span, configurations))
-    last = np.full((n_banks, configurations), -np.inf)
+    last_column = np.full((n_banks, configurations), -np.inf)
+    last_activate = np.full((n_banks, configurations), -np.inf)
     clock = np.zeros(configurations)
     finish = np.zeros(configurations)
     for i in range(len(arrival)):
         outcome = outcomes[group, i]
         own = latency[outcome]
+        b = bank[i]
+        close = write_close if after_write[i] else read_close
+        reopen = np.maximum(last_column[b] + close + rp, last_activate[b] + rc) + rcd
         issue = np.maximum(clock, arrival[i] + own)
-        np.maximum(issue, last[bank[i]] + gap[outcome, int(after_write[i])], out=issue)
+        np.maximum(issue, np.where(outcome == HIT, last_column[b] + hit_gap, reopen), out=issue)
         entered = i >= window
         if entered.any():
             ahead = ring[(i - window) % span, columns] + own
             np.maximum(issue, np.where(entered, ahead, -np.inf), out=issue)
         ring[i % span] = issue
-        last[bank[i]] = issue
+        last_column[b] = issue
+        last_activate[b] = np.where(outcome == HIT, last_activate[b], issue - rcd)
         np.maximum(finish, issue, out=finish)
         clock += tau[:, i // block]
     return finish
 
 
 def _chain_bounds_compiled(
-    arrival, bank, n_banks, after_write, outcomes, group, window, tau, block, latency, gap
+    arrival, bank, n_banks, after_write, outcomes, group, window, tau, block, latency, bank_timings
 ):  # pragma: no cover - compiled by numba
+    hit_gap, rcd, rp, rc, read_close, write_close = (
+        bank_timings[0], bank_timings[1], bank_timings[2], bank_timings[3], bank_timings[4], bank_timings[5]
+    )
     configurations = group.shape[0]
     finish = np.zeros(configurations)
     n = arrival.shape[0]
@@ -85,10 +96,12 @@ def _chain_bounds_compiled(
     for c in range(configurations):
         span = max(span, window[c] + 1)
     ring = np.zeros(span)
-    last = np.empty(n_banks)
+    last_column = np.empty(n_banks)
+    last_activate = np.empty(n_banks)
     for c in range(configurations):
         for b in range(n_banks):
-            last[b] = -np.inf
+            last_column[b] = -np.inf
+            last_activate[b] = -np.inf
         clock = 0.0
         best = 0.0
         w = window[c]
@@ -96,12 +109,19 @@ def _chain_bounds_compiled(
         for i in range(n):
             outcome = outcomes[g, i]
             own = latency[outcome]
+            b = bank[i]
             issue = max(clock, arrival[i] + own)
-            issue = max(issue, last[bank[i]] + gap[outcome, after_write[i]])
+            if outcome == HIT:
+                issue = max(issue, last_column[b] + hit_gap)
+            else:
+                close = write_close if after_write[i] else read_close
+                issue = max(issue, max(last_column[b] + close + rp, last_activate[b] + rc) + rcd)
             if i >= w:
                 issue = max(issue, ring[(i - w) % span] + own)
             ring[i % span] = issue
-            last[bank[i]] = issue
+            last_column[b] = issue
+            if outcome != HIT:
+                last_activate[b] = issue - rcd
             if issue > best:
                 best = issue
             clock += tau[c, i // block]
@@ -115,7 +135,8 @@ def _compile():
     except ImportError:
         _log.info("numba is not installed; the DRAM model's request chains run in NumPy (pip install 'archgym[fast]')")
         return None
-    return numba.njit(cache=False, nogil=True)(_chain_bounds_compiled)
+    # Cached on disk (beside the module, or in a per-user folder where that is read-only).
+    return numba.njit(cache=True, nogil=True)(_chain_bounds_compiled)
 
 
 _COMPILED = _compile()
@@ -132,7 +153,7 @@ def chain_bounds(
     tau: np.ndarray,
     block: int,
     latency: np.ndarray,
-    gap: np.ndarray,
+    bank_timings: np.ndarray,
     compiled: bool | None = None,
 ) -> np.ndarray:
     """The largest issue time of each configuration (see the module docstring).
@@ -149,8 +170,11 @@ def chain_bounds(
         tau: ``(configurations, blocks)`` time per request of the block model.
         block: Requests per block of ``tau``.
         latency: Cycles from entering the controller to the column command, per outcome.
-        gap: ``(3, 2)`` least cycles between column commands to one bank, per outcome
-            and whether the bank's previous access was a write.
+        bank_timings: ``(hit spacing, tRCD, tRP, tRC, tRTP, tWRPRE)`` in cycles: a hit
+            follows the bank's previous column command after the hit spacing; an
+            activation comes ``tRP`` after the precharge, which waits ``tRTP`` after a
+            read (``tWRPRE`` after a write), and ``tRC`` after the bank's previous
+            activation; its column command ``tRCD`` later.
         compiled: Force the compiled (True) or NumPy (False) version; by default the
             compiled one where numba is installed.
 
@@ -168,7 +192,7 @@ def chain_bounds(
         np.ascontiguousarray(tau, dtype=np.float64),
         int(block),
         np.ascontiguousarray(latency, dtype=np.float64),
-        np.ascontiguousarray(gap, dtype=np.float64),
+        np.ascontiguousarray(bank_timings, dtype=np.float64),
     )
     use_compiled = _COMPILED is not None if compiled is None else compiled
     if use_compiled:

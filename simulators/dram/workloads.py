@@ -509,11 +509,16 @@ def resolve_workload(workload: Workload) -> Trace:
             * a :class:`Trace` (returned as is);
             * a standard workload name (``stream``, ``random``, ``cloud-1``,
               ``cloud-2``), optionally with a seed: ``cloud-1:seed=3``;
+            * the name of a trace of the DRAM fidelity suite (``copy``,
+              ``gemm``, ... see :mod:`archgym.simulators.dram.suite`);
             * a path (``str`` or :class:`os.PathLike`) to a DRAMSys ``.stl``
               file, read at 800 MHz and cached until the file changes;
             * a generator spec ``<generator>:key=value,...`` with generator
-              ``stream``, ``random_uniform``, ``cloud`` or ``synthetic`` and
-              that function's keyword arguments, for example
+              ``stream``, ``random_uniform``, ``cloud`` or ``synthetic``, or a
+              program-like pattern of :mod:`archgym.simulators.dram.patterns`
+              (``hot_rows``, ``copy``, ``stencil``, ``tiled_gemm``,
+              ``pointer_chase``, ``bursts``, ``mix``), and that function's
+              keyword arguments, for example
               ``synthetic:read_fraction=0.7,locality=0.5,n_requests=5000,seed=3``.
 
     Raises:
@@ -556,7 +561,7 @@ def workload_name(workload: Workload) -> str:
     if isinstance(workload, os.PathLike):
         return os.fspath(workload)
     text = str(workload).strip()
-    if text.lower() in _STANDARD_BUILDERS:
+    if text.lower() in _STANDARD_BUILDERS or text.lower() in _suite_specs():
         return text.lower()
     try:
         parsed = _split_spec(text)

@@ -9,7 +9,8 @@ from archgym.simulators.dram import chains
 from archgym.simulators.dram.chains import CONFLICT, HIT, MISS, chain_bounds
 
 LATENCY = np.array([1.0, 10.0, 20.0])  # hit, miss, conflict
-GAP = np.array([[4.0, 4.0], [38.0, 44.0], [26.0, 44.0]])  # rows: outcome; columns: after a read, a write
+# Hit spacing, tRCD, tRP, tRC, tRTP, tWRPRE of DDR3-1600 (tWRPRE = WL + tBURST + tWR = 8 + 4 + 12).
+BANK_TIMINGS = np.array([4.0, 10.0, 10.0, 38.0, 6.0, 24.0])
 
 
 def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, compiled=False):
@@ -25,7 +26,7 @@ def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None,
         np.full((len(window), 1), tau),
         n,
         LATENCY,
-        GAP,
+        BANK_TIMINGS,
         compiled=compiled,
     )
 
@@ -41,11 +42,18 @@ def test_misses_to_different_banks_overlap_unless_the_window_is_one():
     assert narrow == 40  # each enters when the one before issues: 4 x tRCD
 
 
-def test_a_conflict_after_a_write_waits_the_write_recovery():
+def test_a_conflict_waits_the_row_cycle_or_the_write_recovery():
     after_read, after_write = (
         bounds([MISS, CONFLICT], [0, 0], [4], after_write=[False, flag])[0] for flag in (False, True)
     )
-    assert after_read == 10 + 26 and after_write == 10 + 44
+    assert after_read == 10 + 38  # tRC after the first activation
+    assert after_write == 10 + 24 + 10 + 10  # tWRPRE, tRP, tRCD after the write
+
+
+def test_a_conflict_long_after_the_activation_waits_only_the_precharge():
+    # Twenty hits keep the row open for 80 cycles; the conflict then pays tRTP + tRP + tRCD.
+    outcomes = [MISS] + [HIT] * 20 + [CONFLICT]
+    assert bounds(outcomes, [0] * 22, [64])[0] == 10 + 20 * 4 + 6 + 10 + 10
 
 
 def test_arrivals_and_the_block_clock_bound_the_issue_times():
@@ -68,6 +76,6 @@ def test_compiled_and_numpy_versions_agree_on_random_inputs():
         tau=rng.random((configurations, -(-n // 32))) * 6,
         block=32,
         latency=LATENCY,
-        gap=GAP,
+        bank_timings=BANK_TIMINGS,
     )
     np.testing.assert_array_equal(chain_bounds(**arguments, compiled=True), chain_bounds(**arguments, compiled=False))
