@@ -682,8 +682,10 @@ class DramAnalyticalModel(DramProblem):
         self._chain_latency = np.zeros(3)
         self._chain_latency[[HIT, MISS, CONFLICT]] = (k.k_hit, t["RCD"] + k.k_miss, t["RP"] + t["RCD"] + k.k_miss)
         self._chain_bank_timings = np.array(
-            [max(burst, t["CCD"]), t["RCD"], t["RP"], t["RC"], t["RTP"], self._write_to_precharge], dtype=np.float64
-        )
+            [max(burst, t["CCD"]), t["RCD"], t["RP"], t["RC"], t["RTP"], self._write_to_precharge,
+             read_to_write, write_to_read],
+            dtype=np.float64,
+        )  # fmt: skip
         self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]
@@ -745,6 +747,7 @@ class DramAnalyticalModel(DramProblem):
                 profile.bank,
                 profile.n_banks,
                 profile.after_write,
+                profile.is_write,
                 outcomes,
                 group,
                 np.array([round(b.outcome_key[2]) for b in blocks]),

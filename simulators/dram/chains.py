@@ -24,9 +24,10 @@ activation, then ``tRP``, and issues ``tRCD`` after its activation, which is
 at least ``tRC`` after the bank's previous one (DRAMSys 4's DDR3/DDR4
 timing checkers).
 
-The bound is the largest ``t_i``. It runs in compiled code when numba is
-installed (the ``fast`` extra) and in NumPy, vectorised over the
-configurations, otherwise; both give the same result.
+The bound is the largest ``t_i``. The loop is compiled with numba (a core
+dependency) and runs over configurations in parallel; where numba cannot be
+installed the same code runs as plain Python, with the same results, much
+more slowly (a warning says so).
 """
 
 from __future__ import annotations
@@ -41,67 +42,63 @@ HIT, MISS, CONFLICT = 0, 1, 2
 """Outcome codes of a request."""
 
 
-def _chain_bounds_numpy(
-    arrival: np.ndarray,
-    bank: np.ndarray,
-    n_banks: int,
-    after_write: np.ndarray,
-    outcomes: np.ndarray,
-    group: np.ndarray,
-    window: np.ndarray,
-    tau: np.ndarray,
-    block: int,
-    latency: np.ndarray,
-    bank_timings: np.ndarray,
-) -> np.ndarray:
-    hit_gap, rcd, rp, rc, read_close, write_close = bank_timings
-    configurations = len(group)
-    columns = np.arange(configurations)
-    span = int(window.max()) + 1
-    ring = np.zeros((span, configurations))
-    last_column = np.full((n_banks, configurations), -np.inf)
-    last_activate = np.full((n_banks, configurations), -np.inf)
-    clock = np.zeros(configurations)
-    finish = np.zeros(configurations)
-    for i in range(len(arrival)):
-        outcome = outcomes[group, i]
-        own = latency[outcome]
-        b = bank[i]
-        close = write_close if after_write[i] else read_close
-        reopen = np.maximum(last_column[b] + close + rp, last_activate[b] + rc) + rcd
-        issue = np.maximum(clock, arrival[i] + own)
-        np.maximum(issue, np.where(outcome == HIT, last_column[b] + hit_gap, reopen), out=issue)
-        entered = i >= window
-        if entered.any():
-            ahead = ring[(i - window) % span, columns] + own
-            np.maximum(issue, np.where(entered, ahead, -np.inf), out=issue)
-        ring[i % span] = issue
-        last_column[b] = issue
-        last_activate[b] = np.where(outcome == HIT, last_activate[b], issue - rcd)
-        np.maximum(finish, issue, out=finish)
-        clock += tau[:, i // block]
-    return finish
+_configuration_range = range
+"""Loop over configurations: numba's parallel range where compiled."""
 
 
-def _chain_bounds_compiled(
-    arrival, bank, n_banks, after_write, outcomes, group, window, tau, block, latency, bank_timings
-):  # pragma: no cover - compiled by numba
+def _push(heap: np.ndarray, size: int, value: float, sign: float) -> int:
+    """Push onto a binary heap of ``size`` items: a max-heap for ``sign`` 1, a min-heap for -1."""
+    position = size
+    heap[position] = value
+    while position > 0:
+        parent = (position - 1) // 2
+        if sign * heap[parent] >= sign * heap[position]:
+            break
+        heap[parent], heap[position] = heap[position], heap[parent]
+        position = parent
+    return size + 1
+
+
+def _pop(heap: np.ndarray, size: int, sign: float) -> int:
+    """Remove the top of a binary heap (see :func:`_push`); returns the new size."""
+    size -= 1
+    heap[0] = heap[size]
+    position = 0
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            break
+        if child + 1 < size and sign * heap[child + 1] > sign * heap[child]:
+            child += 1
+        if sign * heap[position] >= sign * heap[child]:
+            break
+        heap[position], heap[child] = heap[child], heap[position]
+        position = child
+    return size
+
+
+def _chain_bounds(
+    arrival, bank, n_banks, after_write, is_write, outcomes, group, window, tau, block, latency, bank_timings
+):
     hit_gap, rcd, rp, rc, read_close, write_close = (
         bank_timings[0], bank_timings[1], bank_timings[2], bank_timings[3], bank_timings[4], bank_timings[5]
     )
+    read_to_write, write_to_read = bank_timings[6], bank_timings[7]
     configurations = group.shape[0]
     finish = np.zeros(configurations)
     n = arrival.shape[0]
-    span = 0
-    for c in range(configurations):
-        span = max(span, window[c] + 1)
-    ring = np.zeros(span)
-    last_column = np.empty(n_banks)
-    last_activate = np.empty(n_banks)
-    for c in range(configurations):
+    for c in _configuration_range(configurations):
+        last_column = np.empty(n_banks)
+        last_activate = np.empty(n_banks)
+        earliest = np.empty(n)
+        later = np.empty(n)
         for b in range(n_banks):
             last_column[b] = -np.inf
             last_activate[b] = -np.inf
+        # The k earliest issue times so far (a max-heap) and the rest (a min-heap): request
+        # i enters when i - W + 1 requests have issued, in whatever order.
+        n_earliest = 0
+        n_later = 0
         clock = 0.0
         best = 0.0
         w = window[c]
@@ -112,19 +109,39 @@ def _chain_bounds_compiled(
             b = bank[i]
             issue = max(clock, arrival[i] + own)
             if outcome == HIT:
-                issue = max(issue, last_column[b] + hit_gap)
+                # The bank's accesses keep their order: a change of direction turns the bus.
+                if is_write[i] == after_write[i]:
+                    spacing = hit_gap
+                elif is_write[i]:
+                    spacing = read_to_write
+                else:
+                    spacing = write_to_read
+                issue = max(issue, last_column[b] + spacing)
             else:
                 close = write_close if after_write[i] else read_close
                 issue = max(issue, max(last_column[b] + close + rp, last_activate[b] + rc) + rcd)
             if i >= w:
-                issue = max(issue, ring[(i - w) % span] + own)
-            ring[i % span] = issue
+                issue = max(issue, earliest[0] + own)
             last_column[b] = issue
             if outcome != HIT:
                 last_activate[b] = issue - rcd
             if issue > best:
                 best = issue
             clock += tau[c, i // block]
+            # Keep the i + 2 - w earliest issue times in ``earliest`` for the next request.
+            if n_earliest > 0 and issue < earliest[0]:
+                n_earliest = _push(earliest, n_earliest, issue, 1.0)
+            else:
+                n_later = _push(later, n_later, issue, -1.0)
+            wanted = max(i + 2 - w, 0)
+            while n_earliest < wanted and n_later > 0:
+                value = later[0]
+                n_later = _pop(later, n_later, -1.0)
+                n_earliest = _push(earliest, n_earliest, value, 1.0)
+            while n_earliest > wanted:
+                value = earliest[0]
+                n_earliest = _pop(earliest, n_earliest, 1.0)
+                n_later = _push(later, n_later, value, -1.0)
         finish[c] = best
     return finish
 
@@ -133,10 +150,17 @@ def _compile():
     try:
         import numba
     except ImportError:
-        _log.info("numba is not installed; the DRAM model's request chains run in NumPy (pip install 'archgym[fast]')")
+        _log.warning(
+            "numba is not installed: the analytical DRAM model's request chains run in pure Python, "
+            "so preparing a workload takes minutes instead of seconds (pip install numba)"
+        )
         return None
     # Cached on disk (beside the module, or in a per-user folder where that is read-only).
-    return numba.njit(cache=True, nogil=True)(_chain_bounds_compiled)
+    global _push, _pop, _configuration_range
+    _push = numba.njit(cache=True)(_push)
+    _pop = numba.njit(cache=True)(_pop)
+    _configuration_range = numba.prange
+    return numba.njit(cache=True, nogil=True, parallel=True)(_chain_bounds)
 
 
 _COMPILED = _compile()
@@ -147,6 +171,7 @@ def chain_bounds(
     bank: np.ndarray,
     n_banks: int,
     after_write: np.ndarray,
+    is_write: np.ndarray,
     outcomes: np.ndarray,
     group: np.ndarray,
     window: np.ndarray,
@@ -175,8 +200,8 @@ def chain_bounds(
             activation comes ``tRP`` after the precharge, which waits ``tRTP`` after a
             read (``tWRPRE`` after a write), and ``tRC`` after the bank's previous
             activation; its column command ``tRCD`` later.
-        compiled: Force the compiled (True) or NumPy (False) version; by default the
-            compiled one where numba is installed.
+        compiled: Force the compiled (True) or plain Python (False) version; by default
+            the compiled one where numba is installed.
 
     Returns:
         One bound per configuration, in cycles.
@@ -186,6 +211,7 @@ def chain_bounds(
         np.ascontiguousarray(bank, dtype=np.int64),
         int(n_banks),
         np.ascontiguousarray(after_write, dtype=np.int64),
+        np.ascontiguousarray(is_write, dtype=np.int64),
         np.ascontiguousarray(outcomes, dtype=np.int64),
         np.ascontiguousarray(group, dtype=np.int64),
         np.maximum(np.ascontiguousarray(window, dtype=np.int64), 1),
@@ -197,6 +223,6 @@ def chain_bounds(
     use_compiled = _COMPILED is not None if compiled is None else compiled
     if use_compiled:
         if _COMPILED is None:
-            raise RuntimeError("the compiled request chains need numba (pip install 'archgym[fast]')")
+            raise RuntimeError("the compiled request chains need numba (pip install numba)")
         return _COMPILED(*arguments)
-    return _chain_bounds_numpy(*arguments)
+    return _chain_bounds(*arguments)

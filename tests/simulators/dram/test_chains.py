@@ -1,4 +1,4 @@
-"""Request chains of the analytical DRAM model: hand-checked cases, compiled and NumPy versions agree."""
+"""Request chains of the analytical DRAM model: hand-checked cases; compiled and Python versions agree."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from archgym.simulators.dram import chains
 from archgym.simulators.dram.chains import CONFLICT, HIT, MISS, chain_bounds
 
 LATENCY = np.array([1.0, 10.0, 20.0])  # hit, miss, conflict
-# Hit spacing, tRCD, tRP, tRC, tRTP, tWRPRE of DDR3-1600 (tWRPRE = WL + tBURST + tWR = 8 + 4 + 12).
-BANK_TIMINGS = np.array([4.0, 10.0, 10.0, 38.0, 6.0, 24.0])
+# Hit spacing, tRCD, tRP, tRC, tRTP, tWRPRE, tRDWR, tWRRD of DDR3-1600
+# (tWRPRE = WL + tBURST + tWR = 8 + 4 + 12, tRDWR = RL + tBURST + 2 - WL, tWRRD = WL + tBURST + tWTR).
+BANK_TIMINGS = np.array([4.0, 10.0, 10.0, 38.0, 6.0, 24.0, 8.0, 18.0])
 
 
-def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, compiled=False):
+def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, writes=None, compiled=False):
     n = len(outcome_row)
     return chain_bounds(
         np.zeros(n) if arrivals is None else np.asarray(arrivals, dtype=float),
         np.asarray(banks),
         8,
         np.zeros(n, dtype=bool) if after_write is None else np.asarray(after_write),
+        np.zeros(n, dtype=bool) if writes is None else np.asarray(writes),
         np.array([outcome_row]),
         np.zeros(len(window), dtype=np.int64),
         np.asarray(window),
@@ -56,13 +58,27 @@ def test_a_conflict_long_after_the_activation_waits_only_the_precharge():
     assert bounds(outcomes, [0] * 22, [64])[0] == 10 + 20 * 4 + 6 + 10 + 10
 
 
+def test_a_hit_that_changes_direction_waits_for_the_bus_to_turn():
+    # Read, write, read to one open row: tCCD would allow 4 apart; tRDWR is 8, tWRRD 18.
+    outcomes, writes = [MISS, HIT, HIT], [False, True, False]
+    assert bounds(outcomes, [0] * 3, [8], after_write=[False, False, True], writes=writes)[0] == 10 + 8 + 18
+
+
+def test_a_request_enters_when_enough_earlier_ones_have_issued_in_any_order():
+    # Window 2: the third request enters once two have issued; the second (another bank)
+    # issues at 10 long before the first's bank is free, so the third need not wait for it.
+    outcomes = [MISS, MISS, MISS, MISS]
+    finish = bounds(outcomes, [0, 1, 2, 0], [2])[0]
+    assert finish == 10 + 38  # the fourth shares bank 0 with the first: tRC after it
+
+
 def test_arrivals_and_the_block_clock_bound_the_issue_times():
     assert bounds([HIT, HIT], [0, 1], [4], arrivals=[0, 100])[0] == 101
     assert bounds([HIT] * 10, list(range(8)) + [0, 1], [16], tau=5.0)[0] == 45  # the clock reaches 9 x 5
 
 
-@pytest.mark.skipif(chains._COMPILED is None, reason="numba is not installed (the fast extra); only the NumPy version runs")
-def test_compiled_and_numpy_versions_agree_on_random_inputs():
+@pytest.mark.skipif(chains._COMPILED is None, reason="numba is not installed (the fast extra); only the Python version runs")
+def test_compiled_and_python_versions_agree_on_random_inputs():
     rng = np.random.default_rng(3)
     n, configurations, groups = 500, 40, 5
     arguments = dict(
@@ -70,6 +86,7 @@ def test_compiled_and_numpy_versions_agree_on_random_inputs():
         bank=rng.integers(0, 8, n),
         n_banks=8,
         after_write=rng.random(n) < 0.3,
+        is_write=rng.random(n) < 0.3,
         outcomes=rng.integers(0, 3, (groups, n)),
         group=rng.integers(0, groups, configurations),
         window=rng.integers(1, 70, configurations),
