@@ -345,7 +345,9 @@ class TraceProfile:
 
     def _outcome_masks(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-request (hit, miss, conflict) masks under a page policy and scheduler window."""
-        key = ("masks", policy, scheduler, round(window, 3))
+        # Results depend only on the rounded window, whatever order windows come in.
+        window = round(window, 3)
+        key = ("masks", policy, scheduler, window)
         if key in self._cache:
             return self._cache[key]
         reorders = scheduler != "Fifo"
@@ -370,7 +372,8 @@ class TraceProfile:
     def outcome_codes(self, policy: str, scheduler: str, window: float) -> np.ndarray:
         """Per-request outcome code (:data:`~archgym.simulators.dram.chains.HIT`, ``MISS``,
         ``CONFLICT``) under a page policy and scheduler window."""
-        key = ("codes", policy, scheduler, round(window, 3))
+        window = round(window, 3)
+        key = ("codes", policy, scheduler, window)
         if key in self._cache:
             return self._cache[key]
         _, miss, conflict = self._outcome_masks(policy, scheduler, window)
@@ -382,7 +385,8 @@ class TraceProfile:
         self, policy: str, scheduler: str, window: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per-block hits, misses, conflicts, and activations of a bank last written."""
-        key = ("rows", policy, scheduler, round(window, 3))
+        window = round(window, 3)
+        key = ("rows", policy, scheduler, window)
         if key in self._cache:
             return self._cache[key]
         hit, miss, conflict = self._outcome_masks(policy, scheduler, window)
@@ -398,10 +402,11 @@ class TraceProfile:
     def bank_load(self, policy: str, scheduler: str, window: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Activations, activations after a write and hits of each bank per stretch of
         :data:`LOAD_HORIZON` requests (arrays of shape ``(stretches, banks)``)."""
-        key = ("load", policy, scheduler, round(window, 3))
+        window = round(window, 3)
+        key = ("load", policy, scheduler, window)
         if key in self._cache:
             return self._cache[key]
-        hit, miss, conflict = self._outcome_masks(policy, scheduler, window)
+        hit = self._outcome_masks(policy, scheduler, window)[0]
         stretches = -(-self.n // LOAD_HORIZON)
         slot = (np.arange(self.n) // LOAD_HORIZON) * self.n_banks + self.bank
         size = stretches * self.n_banks
@@ -434,10 +439,11 @@ class TraceProfile:
         in groups. The per-window count is spread over the window's switches
         in trace order.
         """
-        key = ("switches", round(window, 2), groups_hits)
+        window = round(window, 2)
+        key = ("switches", window, groups_hits)
         if key in self._cache:
             return self._cache[key]
-        width = max(int(round(window)), 1)
+        width = max(round(window), 1)
         chunks = -(-self.n // width)
         chunk = np.arange(self.n) // width
         raw = np.bincount(chunk, weights=self.switch, minlength=chunks)
@@ -459,7 +465,8 @@ class TraceProfile:
         (the last column: ``d >=`` :data:`WRITE_REACH`); a conflict soon after a
         write waits for its write recovery, a later one finds it elapsed.
         """
-        key = ("after-write", policy, scheduler, round(window, 3))
+        window = round(window, 3)
+        key = ("after-write", policy, scheduler, window)
         if key in self._cache:
             return self._cache[key]
         conflict = self._outcome_masks(policy, scheduler, window)[2] & self.after_write
@@ -498,7 +505,8 @@ class TraceProfile:
         per bank take ``tRC * (1 - W / L)`` per request for ``W <= L / 2``,
         as DRAMSys does.
         """
-        key = ("serial", round(window, 2))
+        window = round(window, 2)
+        key = ("serial", window)
         if key in self._cache:
             return self._cache[key]
         low = max(math.floor(window), 1)
@@ -563,6 +571,7 @@ class _CoreTable:
     n_requests: int
     request_bytes: int
     idle_cycles: float
+    profile: TraceProfile | None = None  # kept to fill a lazily built table
 
     @property
     def rows(self) -> list[tuple[float, float, float, float]]:
@@ -615,6 +624,11 @@ class DramAnalyticalModel(DramProblem):
         address_mapping: Address mapping; defaults to row-bank-column for the memspec.
         constants: Fitted constants; defaults to the DDR3-1600 calibration.
         default_workload: Workload used when ``evaluate`` gets none.
+        full_tables: Build each workload's table of all 13,824 structural
+            configurations at once (a few seconds), after which every evaluation is a
+            lookup. False computes only the configurations evaluated, as they come
+            (about a millisecond each): for scoring a few hundred designs on many
+            workloads, as a fidelity check does.
     """
 
     name = "dram/analytical"
@@ -625,14 +639,16 @@ class DramAnalyticalModel(DramProblem):
         address_mapping: AddressMapping | None = None,
         constants: ModelConstants | None = None,
         default_workload: Any = "stream",
+        full_tables: bool = True,
     ) -> None:
+        self.full_tables = bool(full_tables)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.constants = constants or ModelConstants()
         self.default_workload = default_workload
         self._tables: dict[Any, _CoreTable] = {}
         # What besides the trace determines a table, for the cache shared across instances.
-        self._cache_identity = (repr(self.memspec), repr(self.mapping), self.constants)
+        self._cache_identity = (repr(self.memspec), repr(self.mapping), self.constants, self.full_tables)
         self._knob_lookup = [
             {value: i for i, value in enumerate(self.design_space[name].values)}
             for name in self.design_space.names
@@ -707,9 +723,12 @@ class DramAnalyticalModel(DramProblem):
         return table
 
     def _build_table(self, profile: TraceProfile) -> _CoreTable:
-        space = self.design_space
-        configurations = list(itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS)))
-        results = self.structural_timings(profile, configurations)
+        if self.full_tables:
+            space = self.design_space
+            configurations = list(itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS)))
+            results = self.structural_timings(profile, configurations)
+        else:
+            results = np.full((int(np.prod(self._radix)), 4), np.nan)
         return _CoreTable(
             cycles=results[:, 0],
             activations=results[:, 1],
@@ -720,7 +739,22 @@ class DramAnalyticalModel(DramProblem):
             n_requests=profile.n,
             request_bytes=profile.request_bytes,
             idle_cycles=profile.idle_cycles,
+            profile=None if self.full_tables else profile,
         )
+
+    def _fill(self, table: _CoreTable, flat: np.ndarray) -> None:
+        """Compute the table entries at ``flat`` that a lazily built table lacks."""
+        if table.profile is None:
+            return
+        missing = np.unique(flat[np.isnan(table.cycles[flat])])
+        if not len(missing):
+            return
+        knob_indices = np.unravel_index(missing, tuple(int(r) for r in self._radix))
+        values = [self.design_space[name].values for name in _STRUCTURAL_KNOBS]
+        configurations = [tuple(v[i] for v, i in zip(values, row)) for row in zip(*(k.tolist() for k in knob_indices))]
+        results = self.structural_timings(table.profile, configurations)
+        for column, array in enumerate((table.cycles, table.activations, table.hits, table.latency_cycles)):
+            array[missing] = results[:, column]
 
     def structural_timings(self, profile: TraceProfile, configurations: Sequence[Sequence[Any]]) -> np.ndarray:
         """Timing of structural configurations, before refresh.
@@ -735,6 +769,14 @@ class DramAnalyticalModel(DramProblem):
             issue-to-completion latency in cycles (see the module docstring). Total
             cycles are the larger of the block model's and the request chains' bound.
         """
+        # Behind the Simple arbiter, MaxActiveTransactions and the response queue change nothing.
+        canonical = [
+            (*c[:4], "Fifo", c[5], 1) if c[5] == "Simple" else tuple(c) for c in map(tuple, configurations)
+        ]
+        unique = list(dict.fromkeys(canonical))
+        if len(unique) < len(canonical):
+            position = {configuration: i for i, configuration in enumerate(unique)}
+            return self.structural_timings(profile, unique)[[position[c] for c in canonical]]
         results = np.empty((len(configurations), 4))
         for start in range(0, len(configurations), _CHAIN_CHUNK):
             chunk = configurations[start : start + _CHAIN_CHUNK]
@@ -943,7 +985,11 @@ class DramAnalyticalModel(DramProblem):
         refresh_on = idx[self._refresh_positions[0]] == 1
         postponed = self._postponed_list[idx[self._refresh_positions[1]]]
         pulled_in = self._pulledin_list[idx[self._refresh_positions[2]]]
-        rows = table.rows[flat]
+        if table.profile is None:
+            rows = table.rows[flat]
+        else:
+            self._fill(table, np.array([flat]))
+            rows = (table.cycles[flat], table.activations[flat], table.hits[flat], table.latency_cycles[flat])
         energy, time_ns, latency_ns = self._finish(
             *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
         )
@@ -962,6 +1008,7 @@ class DramAnalyticalModel(DramProblem):
         table = self._table(self.default_workload if workload is None else workload)
         structural = indices[:, self._structural_positions]
         flat = np.ravel_multi_index(tuple(structural.T), tuple(int(r) for r in self._radix))
+        self._fill(table, flat)
         refresh = indices[:, self._refresh_positions]
         energy, time_ns, latency_ns = self._finish(
             table.cycles[flat],

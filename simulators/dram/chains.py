@@ -125,8 +125,7 @@ def _chain_bounds(
             last_column[b] = issue
             if outcome != HIT:
                 last_activate[b] = issue - rcd
-            if issue > best:
-                best = issue
+            best = max(best, issue)
             clock += tau[c, i // block]
             # Keep the i + 2 - w earliest issue times in ``earliest`` for the next request.
             if n_earliest > 0 and issue < earliest[0]:

@@ -164,9 +164,10 @@ def test_synthetic_workload_with_writes_and_idle_gaps(model):
 
 
 @pytest.mark.shared_reference
-def test_ranks_designs_like_dramsys_on_the_reference_traces(model):
+def test_ranks_designs_like_dramsys_on_the_reference_traces():
     # The fidelity target: on every reference trace, rank correlation >= 0.95 and median
     # error <= 5 % for time, energy and power (benchmarks/dram_fidelity.py reports the split).
+    model = DramAnalyticalModel(full_tables=False)
     rows = pd.read_csv(REFERENCE / "dramsys_ddr3_calibration.csv")
     rows = rows[rows["ok"] == 1]
     for trace, group in rows.groupby("trace"):

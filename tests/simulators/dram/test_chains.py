@@ -81,18 +81,18 @@ def test_arrivals_and_the_block_clock_bound_the_issue_times():
 def test_compiled_and_python_versions_agree_on_random_inputs():
     rng = np.random.default_rng(3)
     n, configurations, groups = 500, 40, 5
-    arguments = dict(
-        arrival=np.sort(rng.integers(0, 2000, n)).astype(float),
-        bank=rng.integers(0, 8, n),
-        n_banks=8,
-        after_write=rng.random(n) < 0.3,
-        is_write=rng.random(n) < 0.3,
-        outcomes=rng.integers(0, 3, (groups, n)),
-        group=rng.integers(0, groups, configurations),
-        window=rng.integers(1, 70, configurations),
-        tau=rng.random((configurations, -(-n // 32))) * 6,
-        block=32,
-        latency=LATENCY,
-        bank_timings=BANK_TIMINGS,
-    )
+    arguments = {
+        "arrival": np.sort(rng.integers(0, 2000, n)).astype(float),
+        "bank": rng.integers(0, 8, n),
+        "n_banks": 8,
+        "after_write": rng.random(n) < 0.3,
+        "is_write": rng.random(n) < 0.3,
+        "outcomes": rng.integers(0, 3, (groups, n)),
+        "group": rng.integers(0, groups, configurations),
+        "window": rng.integers(1, 70, configurations),
+        "tau": rng.random((configurations, -(-n // 32))) * 6,
+        "block": 32,
+        "latency": LATENCY,
+        "bank_timings": BANK_TIMINGS,
+    }
     np.testing.assert_array_equal(chain_bounds(**arguments, compiled=True), chain_bounds(**arguments, compiled=False))
