@@ -82,7 +82,7 @@ def calibration_rows(reference: Path | None) -> tuple[pd.DataFrame, dict[str, ob
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
-    parser.add_argument("--max-evals", type=int, default=400, help="model evaluations of the Powell search")
+    parser.add_argument("--max-evals", type=int, default=400, help="model evaluations of the Powell search (0: none)")
     parser.add_argument("--polish-evals", type=int, default=30, help="least-squares steps after the search")
     args = parser.parse_args()
     rows, sources = calibration_rows(args.reference)
@@ -103,13 +103,19 @@ def main() -> None:
     bounds = list(zip(LOWER.as_array(), UPPER.as_array()))
     start = ModelConstants().as_array()
     print(f"start cost {robust_cost(start):.1f}", flush=True)
-    search = minimize(
-        robust_cost, start, method="Powell", bounds=bounds,
-        options={"maxfev": args.max_evals, "xtol": 1e-3, "ftol": 1e-5},
-    )
-    print(f"Powell cost {search.fun:.1f}: {dataclasses.asdict(ModelConstants.from_array(np.round(search.x, 3)))}", flush=True)
+    if args.max_evals > 0:
+        search = minimize(
+            robust_cost, start, method="Powell", bounds=bounds,
+            options={"maxfev": args.max_evals, "xtol": 1e-3, "ftol": 1e-5},
+        )
+        # Powell can stop mid line search on a worse point than it started from.
+        polish_from = search.x if search.fun < robust_cost(start) else start
+        constants = dataclasses.asdict(ModelConstants.from_array(np.round(search.x, 3)))
+        print(f"Powell cost {search.fun:.1f}: {constants}", flush=True)
+    else:
+        polish_from = start
     result = least_squares(
-        residuals, search.x, bounds=(LOWER.as_array(), UPPER.as_array()),
+        residuals, polish_from, bounds=(LOWER.as_array(), UPPER.as_array()),
         diff_step=1e-3, max_nfev=args.polish_evals, loss="soft_l1", f_scale=LOSS_SCALE,
     )
     fitted = ModelConstants.from_array(np.round(result.x, 3))

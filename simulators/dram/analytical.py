@@ -556,6 +556,7 @@ class _BlockTiming:
     latency: float
     tau: np.ndarray  # cycles per request of each block
     outcome_key: tuple[str, str, float]  # page policy, scheduler, window
+    release: float  # cycles from a request's issue until its place in the window frees
 
 
 @dataclass(frozen=True)
@@ -793,6 +794,7 @@ class DramAnalyticalModel(DramProblem):
                 outcomes,
                 group,
                 np.array([round(b.outcome_key[2]) for b in blocks]),
+                np.array([b.release for b in blocks]),
                 np.stack([b.tau for b in blocks]),
                 profile.block,
                 self._chain_latency,
@@ -914,6 +916,9 @@ class DramAnalyticalModel(DramProblem):
             latency,
             blended / n,
             (policy, scheduler, window),
+            # Behind an arbiter that bounds the transactions in flight, a place frees when
+            # the response returns, ``CL + tBURST`` and the arbiter's overhead after issue.
+            max(t["CL"] + burst + overhead, 0.0) if limited and in_flight_limit <= capacity else 0.0,
         )
 
     # -- evaluation -------------------------------------------------------------------

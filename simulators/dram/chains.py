@@ -12,7 +12,8 @@ request under exactly those constraints::
     t_i = max(clock_i,                       # the blended throughput of the other bounds
               arrival_i + lat_i,             # it cannot issue before it arrives
               bank_ready_i,                  # the bank's previous column command and activation
-              t_{i - W} + lat_i)             # it enters the controller when request i - W issues
+              t_(i-W+1) + release + lat_i)   # it enters when i - W + 1 earlier ones have issued
+                                             # (and, behind a Fifo or Reorder arbiter, returned)
 
 ``clock_i`` accumulates the per-request time of the block model and
 ``lat_i`` is the request's own time from entering the controller to its
@@ -78,7 +79,7 @@ def _pop(heap: np.ndarray, size: int, sign: float) -> int:
 
 
 def _chain_bounds(
-    arrival, bank, n_banks, after_write, is_write, outcomes, group, window, tau, block, latency, bank_timings
+    arrival, bank, n_banks, after_write, is_write, outcomes, group, window, release, tau, block, latency, bank_timings
 ):
     hit_gap, rcd, rp, rc, read_close, write_close = (
         bank_timings[0], bank_timings[1], bank_timings[2], bank_timings[3], bank_timings[4], bank_timings[5]
@@ -121,7 +122,7 @@ def _chain_bounds(
                 close = write_close if after_write[i] else read_close
                 issue = max(issue, max(last_column[b] + close + rp, last_activate[b] + rc) + rcd)
             if i >= w:
-                issue = max(issue, earliest[0] + own)
+                issue = max(issue, earliest[0] + release[c] + own)
             last_column[b] = issue
             if outcome != HIT:
                 last_activate[b] = issue - rcd
@@ -174,6 +175,7 @@ def chain_bounds(
     outcomes: np.ndarray,
     group: np.ndarray,
     window: np.ndarray,
+    release: np.ndarray,
     tau: np.ndarray,
     block: int,
     latency: np.ndarray,
@@ -191,6 +193,9 @@ def chain_bounds(
             :data:`CONFLICT`), one row per page-policy / scheduler / window group.
         group: Row of ``outcomes`` of each configuration.
         window: Requests each configuration's controller sees at once (at least 1).
+        release: Cycles from a request's column command until its place is free for
+            the next: 0 when the scheduler buffer is the limit, the round trip to the
+            response when an arbiter's limit on transactions in flight is.
         tau: ``(configurations, blocks)`` time per request of the block model.
         block: Requests per block of ``tau``.
         latency: Cycles from entering the controller to the column command, per outcome.
@@ -214,6 +219,7 @@ def chain_bounds(
         np.ascontiguousarray(outcomes, dtype=np.int64),
         np.ascontiguousarray(group, dtype=np.int64),
         np.maximum(np.ascontiguousarray(window, dtype=np.int64), 1),
+        np.ascontiguousarray(release, dtype=np.float64),
         np.ascontiguousarray(tau, dtype=np.float64),
         int(block),
         np.ascontiguousarray(latency, dtype=np.float64),

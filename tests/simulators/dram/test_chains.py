@@ -14,7 +14,7 @@ LATENCY = np.array([1.0, 10.0, 20.0])  # hit, miss, conflict
 BANK_TIMINGS = np.array([4.0, 10.0, 10.0, 38.0, 6.0, 24.0, 8.0, 18.0])
 
 
-def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, writes=None, compiled=False):
+def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None, writes=None, release=0.0):
     n = len(outcome_row)
     return chain_bounds(
         np.zeros(n) if arrivals is None else np.asarray(arrivals, dtype=float),
@@ -25,11 +25,12 @@ def bounds(outcome_row, banks, window, tau=0.0, arrivals=None, after_write=None,
         np.array([outcome_row]),
         np.zeros(len(window), dtype=np.int64),
         np.asarray(window),
+        np.full(len(window), release),
         np.full((len(window), 1), tau),
         n,
         LATENCY,
         BANK_TIMINGS,
-        compiled=compiled,
+        compiled=False,
     )
 
 
@@ -72,6 +73,11 @@ def test_a_request_enters_when_enough_earlier_ones_have_issued_in_any_order():
     assert finish == 10 + 38  # the fourth shares bank 0 with the first: tRC after it
 
 
+def test_behind_an_arbiter_a_place_frees_only_when_the_response_returns():
+    # Window 1: each request enters 14 cycles (CL + tBURST) after the previous one issued.
+    assert bounds([MISS] * 3, [0, 1, 2], [1], release=14.0)[0] == 10 + 2 * (14 + 10)
+
+
 def test_arrivals_and_the_block_clock_bound_the_issue_times():
     assert bounds([HIT, HIT], [0, 1], [4], arrivals=[0, 100])[0] == 101
     assert bounds([HIT] * 10, list(range(8)) + [0, 1], [16], tau=5.0)[0] == 45  # the clock reaches 9 x 5
@@ -90,6 +96,7 @@ def test_compiled_and_python_versions_agree_on_random_inputs():
         "outcomes": rng.integers(0, 3, (groups, n)),
         "group": rng.integers(0, groups, configurations),
         "window": rng.integers(1, 70, configurations),
+        "release": rng.random(configurations) * 20,
         "tau": rng.random((configurations, -(-n // 32))) * 6,
         "block": 32,
         "latency": LATENCY,
