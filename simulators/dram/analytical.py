@@ -250,22 +250,22 @@ class ModelConstants:
         k_bank_hit: Cycles a row hit keeps its bank from precharging.
     """
 
-    k_hit: float = 1.087
-    k_miss: float = 0.15
-    k_arbiter_fifo: float = -1.207
-    k_arbiter_reorder: float = 0.986
-    k_reorder: float = 0.491
-    k_blend: float = 4.909
+    k_hit: float = 1.272
+    k_miss: float = 0.556
+    k_arbiter_fifo: float = -1.302
+    k_arbiter_reorder: float = 0.531
+    k_reorder: float = -0.277
+    k_blend: float = 4.834
     k_drain: float = 0.001
-    k_inflight: float = 0.724
-    k_bank_window: float = 0.286
-    k_reorder_scale: float = 1.327
-    k_reorder_exponent: float = 0.573
-    k_expose: float = -0.516
-    k_blend_depth: float = 0.03
-    k_switch: float = 1.018
-    k_write_wait: float = 0.89
-    k_bank_hit: float = 3.394
+    k_inflight: float = 0.706
+    k_bank_window: float = 0.301
+    k_reorder_scale: float = 1.338
+    k_reorder_exponent: float = 0.574
+    k_expose: float = -0.532
+    k_blend_depth: float = 0.058
+    k_switch: float = 1.013
+    k_write_wait: float = 0.242
+    k_bank_hit: float = 4.588
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
