@@ -35,6 +35,7 @@ from archgym.simulators.dram.workloads import (
     REQUEST_BYTES,
     _integer,
     _number,
+    _random_addresses,
     _rng,
     _span,
     _trace,
@@ -204,7 +205,7 @@ def pointer_chase(
     n = _integer("n_requests", n_requests, 1)
     span = _span(span)
     rng = _rng(seed)
-    addresses = rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+    addresses = _random_addresses(rng, n, span)
     cycles = _arrivals(n, arrival_interval, rng)
     return _finish(cycles, np.zeros(n, dtype=bool), addresses, span, "pointer_chase")
 
@@ -239,7 +240,7 @@ def bursts(
     if sequential:
         addresses = _bases(rng, 1, n * REQUEST_BYTES, span)[0] + i * REQUEST_BYTES
     else:
-        addresses = rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+        addresses = _random_addresses(rng, n, span)
     return _finish(cycles, _directions(rng, n, read_fraction), addresses, span, "bursts")
 
 
@@ -273,7 +274,7 @@ def mix(
     from_reads = source < read_share
     from_writes = (source >= read_share) & (source < read_share + write_share)
     read_base, write_base = _bases(rng, 2, n * REQUEST_BYTES, span)
-    addresses = rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+    addresses = _random_addresses(rng, n, span)
     addresses[from_reads] = read_base + np.arange(from_reads.sum(), dtype=np.int64) * REQUEST_BYTES
     addresses[from_writes] = write_base + np.arange(from_writes.sum(), dtype=np.int64) * REQUEST_BYTES
     cycles = _arrivals(n, arrival_interval, rng, poisson)

@@ -105,6 +105,11 @@ def _rng(seed: Any) -> np.random.Generator:
     return np.random.default_rng(_integer("seed", seed, 0))
 
 
+def _random_addresses(rng: np.random.Generator, n: int, span: int) -> np.ndarray:
+    """``n`` uniformly random 64-byte aligned addresses in ``[0, span)`` (int64)."""
+    return rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+
+
 def _trace(cycles: np.ndarray, is_write: np.ndarray, addresses: np.ndarray, name: str) -> Trace:
     return Trace(
         cycles, is_write, addresses, name=name, clock_mhz=TRACE_CLOCK_MHZ, request_bytes=REQUEST_BYTES
@@ -157,7 +162,7 @@ def random_uniform(n_requests: int = DEFAULT_REQUESTS, span: int = DEFAULT_SPAN,
     n = _integer("n_requests", n_requests, 1)
     span = _span(span)
     rng = _rng(seed)
-    addresses = rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+    addresses = _random_addresses(rng, n, span)
     return _trace(_back_to_back(n), np.zeros(n, dtype=bool), addresses.astype(np.uint64), "random_uniform")
 
 
@@ -276,9 +281,7 @@ def cloud(
     addresses = np.empty(n, dtype=np.int64)
     n_sequential = int(np.count_nonzero(sequential))
     addresses[sequential] = (np.arange(n_sequential, dtype=np.int64) * REQUEST_BYTES) % span
-    addresses[~sequential] = (
-        rng.integers(0, span // REQUEST_BYTES, size=n - n_sequential, dtype=np.int64) * REQUEST_BYTES
-    )
+    addresses[~sequential] = _random_addresses(rng, n - n_sequential, span)
     return _trace(_back_to_back(n), np.zeros(n, dtype=bool), addresses.astype(np.uint64), "cloud")
 
 
@@ -320,7 +323,7 @@ def synthetic(
     stride = _aligned("stride", stride, span)
     rng = _rng(seed)
 
-    fresh = rng.integers(0, span // REQUEST_BYTES, size=n, dtype=np.int64) * REQUEST_BYTES
+    fresh = _random_addresses(rng, n, span)
     continues = rng.random(n) < locality
     continues[0] = False
     index = np.arange(n, dtype=np.int64)

@@ -317,4 +317,5 @@ def test_beats_random_search_on_a_peaked_dram_objective(dram: CostModel) -> None
     aco_hits, random_hits = sum(r >= best for r in aco), sum(r >= best for r in random)
     assert aco_hits >= 7
     assert aco_hits >= random_hits + 4
-    assert np.mean(aco) > np.mean(random)
+    # The median, not the mean: a colony that converges early on one seed should not outweigh nine hits.
+    assert np.median(aco) > np.median(random)
