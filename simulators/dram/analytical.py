@@ -250,20 +250,20 @@ class ModelConstants:
         k_bank_hit: Cycles a row hit keeps its bank from precharging.
     """
 
-    k_hit: float = 1.272
-    k_miss: float = 0.556
-    k_arbiter_fifo: float = -1.302
-    k_arbiter_reorder: float = 0.531
-    k_reorder: float = -0.277
-    k_blend: float = 4.834
+    k_hit: float = 1.269
+    k_miss: float = 0.751
+    k_arbiter_fifo: float = -1.266
+    k_arbiter_reorder: float = 0.499
+    k_reorder: float = -0.314
+    k_blend: float = 4.863
     k_drain: float = 0.001
-    k_inflight: float = 0.706
-    k_bank_window: float = 0.301
-    k_reorder_scale: float = 1.338
-    k_reorder_exponent: float = 0.574
-    k_expose: float = -0.532
+    k_inflight: float = 0.703
+    k_bank_window: float = 0.31
+    k_reorder_scale: float = 1.334
+    k_reorder_exponent: float = 0.568
+    k_expose: float = -0.53
     k_blend_depth: float = 0.058
-    k_switch: float = 1.013
+    k_switch: float = 1.008
     k_write_wait: float = 0.242
     k_bank_hit: float = 4.588
 

@@ -23,7 +23,10 @@ activates waits for the precharge, ``tRTP`` after the bank's previous read
 (``tWRPRE = WL + tBURST + tWR`` after a write) and ``tRAS`` after its
 activation, then ``tRP``, and issues ``tRCD`` after its activation, which is
 at least ``tRC`` after the bank's previous one (DRAMSys 4's DDR3/DDR4
-timing checkers).
+timing checkers). A column command that would come after the latest one of
+the other direction waits for the bus to turn (``tRDWR`` after a read,
+``tWRRD`` after a write); one that can go earlier is not held back, as the
+controller issues whichever command is ready.
 
 The bound is the largest ``t_i``. The loop is compiled with numba (a core
 dependency) and runs over configurations in parallel; where numba cannot be
@@ -102,6 +105,8 @@ def _chain_bounds(
         n_later = 0
         clock = 0.0
         best = 0.0
+        last_read = -np.inf
+        last_write = -np.inf
         w = window[c]
         g = group[c]
         for i in range(n):
@@ -123,6 +128,15 @@ def _chain_bounds(
                 issue = max(issue, max(last_column[b] + close + rp, last_activate[b] + rc) + rcd)
             if i >= w:
                 issue = max(issue, earliest[0] + release[c] + own)
+            # A command after the other direction's latest one waits for the bus to turn.
+            if is_write[i]:
+                if issue >= last_read:
+                    issue = max(issue, last_read + read_to_write)
+                last_write = max(last_write, issue)
+            else:
+                if issue >= last_write:
+                    issue = max(issue, last_write + write_to_read)
+                last_read = max(last_read, issue)
             last_column[b] = issue
             if outcome != HIT:
                 last_activate[b] = issue - rcd

@@ -65,6 +65,13 @@ def test_a_hit_that_changes_direction_waits_for_the_bus_to_turn():
     assert bounds(outcomes, [0] * 3, [8], after_write=[False, False, True], writes=writes)[0] == 10 + 8 + 18
 
 
+def test_the_bus_turns_for_a_command_that_follows_the_other_direction():
+    # A write to another bank right after a read waits tRDWR; a write that can go before
+    # the latest read (its bank is free long before) does not wait for that read.
+    assert bounds([MISS, MISS], [0, 1], [8], writes=[False, True])[0] == 10 + 8
+    assert bounds([MISS, MISS, MISS], [0, 0, 1], [8], writes=[False, False, True])[0] == 10 + 38
+
+
 def test_a_request_enters_when_enough_earlier_ones_have_issued_in_any_order():
     # Window 2: the third request enters once two have issued; the second (another bank)
     # issues at 10 long before the first's bank is free, so the third need not wait for it.
