@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
 # Arbiter overheads are relative to CL + tBURST, so they may go down to minus a burst.
-LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0, 0)
+LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0, 0, 0)
 # The drain is one request's trip through the pipeline: tens of cycles, not thousands.
-UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2, 16)
+UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2, 16, 2)
 # Soft-L1 scale of the log-time residuals: errors beyond about 2 % count roughly linearly.
 LOSS_SCALE = 0.02
 

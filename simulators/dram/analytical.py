@@ -37,7 +37,9 @@ activations, in memory clock cycles. Each term is a throughput bound:
   direction (:meth:`TraceProfile.grouped_switches`).
 * activation rate: ``A * max(tRRD, tFAW / 4)``: at most four ACTs per tFAW
   window (JEDEC JESD79-3, section 13) and one per tRRD (tRRD_L within a DDR4
-  bank group).
+  bank group), plus ``k_switch_act`` of the bus turnarounds: a column command
+  held back by a turnaround keeps its bank and buffer slot, and so delays the
+  activations behind it.
 * bank cycling: ``A * tRC * mean(1 / B_i)``: back-to-back activations of one
   bank are at least ``tRC = tRAS + tRP`` apart, and a request's activation
   overlaps only with those of the ``B_i`` distinct banks among the requests
@@ -248,24 +250,26 @@ class ModelConstants:
             controller cannot overlap with other commands.
         k_write_wait: Share of a pending write recovery that a conflict in its bank waits.
         k_bank_hit: Cycles a row hit keeps its bank from precharging.
+        k_switch_act: Share of each bus turnaround that also delays the activation stream.
     """
 
-    k_hit: float = 1.269
-    k_miss: float = 0.751
-    k_arbiter_fifo: float = -1.266
-    k_arbiter_reorder: float = 0.499
-    k_reorder: float = -0.314
-    k_blend: float = 4.863
+    k_hit: float = 1.663
+    k_miss: float = 0.832
+    k_arbiter_fifo: float = -1.767
+    k_arbiter_reorder: float = -2.06
+    k_reorder: float = 0.37
+    k_blend: float = 5.155
     k_drain: float = 0.001
-    k_inflight: float = 0.703
+    k_inflight: float = 0.714
     k_bank_window: float = 0.31
-    k_reorder_scale: float = 1.334
-    k_reorder_exponent: float = 0.568
-    k_expose: float = -0.53
-    k_blend_depth: float = 0.058
-    k_switch: float = 1.008
-    k_write_wait: float = 0.242
-    k_bank_hit: float = 4.588
+    k_reorder_scale: float = 1.296
+    k_reorder_exponent: float = 0.56
+    k_expose: float = -0.28
+    k_blend_depth: float = 0.048
+    k_switch: float = 0.993
+    k_write_wait: float = 0.214
+    k_bank_hit: float = 3.704
+    k_switch_act: float = 0.652
 
     def as_array(self) -> np.ndarray:
         """The constants in field order, for fitting."""
@@ -866,7 +870,8 @@ class DramAnalyticalModel(DramProblem):
         rrd = t["RRD"] + (t.get("RRD_L", t["RRD"]) - t["RRD"]) * same_group / n
         terms = [
             column_spacing + switches * k.k_switch * self._switch_cycles,
-            acts * np.maximum(rrd, t["FAW"] / 4),
+            # A turnaround holds back the column command, and with it the next activations.
+            acts * np.maximum(rrd, t["FAW"] / 4) + switches * k.k_switch_act * self._switch_cycles,
             (h * k.k_hit + m * (t["RCD"] + k.k_miss) + c * (t["RP"] + t["RCD"] + k.k_miss)) / capacity,
         ]
         service = h * (t["CL"] + burst) + m * (t["RCD"] + t["CL"] + burst) + c * (t["RP"] + t["RCD"] + t["CL"] + burst)
