@@ -136,8 +136,9 @@ Row outcomes per page policy (DRAMSys 4 semantics):
 
 Refresh (AllBank): one refresh is due every ``tREFI``; while requests are
 pending DRAMSys postpones up to RefreshMaxPostponed of them, so
-``max(0, floor(T / tREFI) - RefreshMaxPostponed)`` refreshes fall inside a
-busy trace, each stalling the device for ``tRP + tRFC``, plus ``tRCD`` to
+``max(0, floor(T_busy / tREFI) - RefreshMaxPostponed)`` refreshes fall inside
+the ``T_busy`` cycles the controller has work (the blocks' service times; a
+refresh due while it waits for the trace's next request stalls nothing), each stalling the device for ``tRP + tRFC``, plus ``tRCD`` to
 reopen the row for the share of requests that would have hit it. Refreshes
 pulled in during idle gaps (up to RefreshMaxPulledin) cost energy but no time.
 
@@ -561,6 +562,7 @@ class _BlockTiming:
     tau: np.ndarray  # cycles per request of each block
     outcome_key: tuple[str, str, float]  # page policy, scheduler, window
     release: float  # cycles from a request's issue until its place in the window frees
+    busy: float  # cycles the controller has work: the blocks' service times
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,7 @@ class _CoreTable:
     activations: np.ndarray
     hits: np.ndarray
     latency_cycles: np.ndarray  # mean issue-to-completion time without refresh
+    busy_cycles: np.ndarray  # cycles the controller has work (refresh stalls only then)
     reads: float
     writes: float
     n_requests: int
@@ -583,7 +586,15 @@ class _CoreTable:
         """(cycles, activations, hits, latency) per configuration as plain floats, for single evaluations."""
         rows = self.__dict__.get("_rows")
         if rows is None:
-            rows = list(zip(self.cycles.tolist(), self.activations.tolist(), self.hits.tolist(), self.latency_cycles.tolist()))
+            rows = list(
+                zip(
+                    self.cycles.tolist(),
+                    self.activations.tolist(),
+                    self.hits.tolist(),
+                    self.latency_cycles.tolist(),
+                    self.busy_cycles.tolist(),
+                )
+            )
             object.__setattr__(self, "_rows", rows)
         return rows
 
@@ -733,12 +744,13 @@ class DramAnalyticalModel(DramProblem):
             configurations = list(itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS)))
             results = self.structural_timings(profile, configurations)
         else:
-            results = np.full((int(np.prod(self._radix)), 4), np.nan)
+            results = np.full((int(np.prod(self._radix)), 5), np.nan)
         return _CoreTable(
             cycles=results[:, 0],
             activations=results[:, 1],
             hits=results[:, 2],
             latency_cycles=results[:, 3],
+            busy_cycles=results[:, 4],
             reads=float(profile.block_reads.sum()),
             writes=float(profile.block_writes.sum()),
             n_requests=profile.n,
@@ -758,7 +770,9 @@ class DramAnalyticalModel(DramProblem):
         values = [self.design_space[name].values for name in _STRUCTURAL_KNOBS]
         configurations = [tuple(v[i] for v, i in zip(values, row)) for row in zip(*(k.tolist() for k in knob_indices))]
         results = self.structural_timings(table.profile, configurations)
-        for column, array in enumerate((table.cycles, table.activations, table.hits, table.latency_cycles)):
+        for column, array in enumerate(
+            (table.cycles, table.activations, table.hits, table.latency_cycles, table.busy_cycles)
+        ):
             array[missing] = results[:, column]
 
     def structural_timings(self, profile: TraceProfile, configurations: Sequence[Sequence[Any]]) -> np.ndarray:
@@ -770,9 +784,10 @@ class DramAnalyticalModel(DramProblem):
                 order) of each configuration.
 
         Returns:
-            ``(configurations, 4)``: total cycles, activations, row hits, and mean
-            issue-to-completion latency in cycles (see the module docstring). Total
-            cycles are the larger of the block model's and the request chains' bound.
+            ``(configurations, 5)``: total cycles, activations, row hits, mean
+            issue-to-completion latency, and cycles the controller has work (see the
+            module docstring). Total cycles are the larger of the block model's and
+            the request chains' bound.
         """
         # Behind the Simple arbiter, MaxActiveTransactions and the response queue change nothing.
         canonical = [
@@ -782,7 +797,7 @@ class DramAnalyticalModel(DramProblem):
         if len(unique) < len(canonical):
             position = {configuration: i for i, configuration in enumerate(unique)}
             return self.structural_timings(profile, unique)[[position[c] for c in canonical]]
-        results = np.empty((len(configurations), 4))
+        results = np.empty((len(configurations), 5))
         for start in range(0, len(configurations), _CHAIN_CHUNK):
             chunk = configurations[start : start + _CHAIN_CHUNK]
             blocks = [self._block_timing(profile, *configuration) for configuration in chunk]
@@ -805,10 +820,11 @@ class DramAnalyticalModel(DramProblem):
                 self._chain_bank_timings,
             )
             for row, (b, chain) in enumerate(zip(blocks, chains)):
-                results[start + row] = (max(b.cycles, chain + self.constants.k_drain), b.activations, b.hits, b.latency)
+                total = max(b.cycles, chain + self.constants.k_drain)
+                results[start + row] = (total, b.activations, b.hits, b.latency, min(b.busy, total))
         return results
 
-    def structural_timing(self, profile: TraceProfile, *configuration: Any) -> tuple[float, float, float, float]:
+    def structural_timing(self, profile: TraceProfile, *configuration: Any) -> tuple[float, ...]:
         """:meth:`structural_timings` of one configuration."""
         return tuple(self.structural_timings(profile, [configuration])[0])  # type: ignore[return-value]
 
@@ -924,6 +940,7 @@ class DramAnalyticalModel(DramProblem):
             # Behind an arbiter that bounds the transactions in flight, a place frees when
             # the response returns, ``CL + tBURST`` and the arbiter's overhead after issue.
             max(t["CL"] + burst + overhead, 0.0) if limited and in_flight_limit <= capacity else 0.0,
+            float(np.sum(blended + exposed)) + k.k_drain,
         )
 
     # -- evaluation -------------------------------------------------------------------
@@ -937,39 +954,45 @@ class DramAnalyticalModel(DramProblem):
         valid = self.design_space.validate(design)
         return [lookup[valid[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
 
-    def _finish(self, core, acts, hits, latency, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops):
+    def _finish(
+        self, core, acts, hits, latency, busy, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops
+    ):
         """Apply refresh and energy to structural timings.
 
         Written once for scalars and arrays: ``ops`` is :data:`_SCALAR_OPS`
         for one design (plain floats are several times faster than NumPy
         scalars) or the ``numpy`` module for batches.
         """
-        stalling = self.stalling_refreshes(core, refresh_on, postponed, ops)
+        stalling = self.stalling_refreshes(busy, refresh_on, postponed, ops)
         cycles = core + stalling * self.refresh_stall(hits / table.n_requests)
-        # Refreshes pulled in during idle gaps cost energy, not time.
+        # Every refresh that comes due costs energy, stalling or not, and so do those
+        # pulled in during idle gaps.
+        issued = self.stalling_refreshes(cycles, refresh_on, postponed, ops)
         idle_refreshes = ops.where(refresh_on, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
         # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
-        busy = (acts * self._ras + hits * self.memspec.burst_cycles) / cycles
-        active_share = ops.where(closed_policy, ops.minimum(busy, 1.0), 1.0)
+        open_share = (acts * self._ras + hits * self.memspec.burst_cycles) / cycles
+        active_share = ops.where(closed_policy, ops.minimum(open_share, 1.0), 1.0)
         background = cycles * (active_share * self._p_active + (1 - active_share) * self._p_precharged)
         energy = (
             background
             + acts * self._e_act
             + table.reads * self._e_read
             + table.writes * self._e_write
-            + (stalling + idle_refreshes) * self._e_refresh
+            + (issued + idle_refreshes) * self._e_refresh
         )
         time_ns = cycles * self.memspec.tck_ns
         latency_ns = (latency + (cycles - core) / 2) * self.memspec.tck_ns
         return energy, time_ns, latency_ns
 
-    def stalling_refreshes(self, core_cycles, refresh_on, postponed, ops=np):
-        """Refreshes that stall a busy run of ``core_cycles`` (each costs ``tRP + tRFC``).
+    def stalling_refreshes(self, busy_cycles, refresh_on, postponed, ops=np):
+        """Refreshes that stall a run with ``busy_cycles`` of work (each costs ``tRP + tRFC``).
 
         One is due every tREFI; up to RefreshMaxPostponed are postponed while
-        requests are pending and never come due before the run ends.
+        requests are pending and never come due before the run ends. Those due
+        while the controller has nothing to do (waiting for the trace's next
+        request) are issued then and stall nothing.
         """
-        due = ops.floor(core_cycles / self._refi)
+        due = ops.floor(busy_cycles / self._refi)
         return ops.where(refresh_on, ops.maximum(due - postponed, 0.0), 0.0)
 
     def refresh_stall(self, hit_share):
@@ -977,9 +1000,9 @@ class DramAnalyticalModel(DramProblem):
         the row for the share ``hit_share`` of requests that would have hit it."""
         return self._refresh_stall + self._rcd * hit_share
 
-    def refresh_stall_cycles(self, core_cycles, refresh_on, postponed, hit_share):
-        """Cycles refresh adds to busy runs of ``core_cycles`` (arrays)."""
-        return self.stalling_refreshes(core_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
+    def refresh_stall_cycles(self, busy_cycles, refresh_on, postponed, hit_share):
+        """Cycles refresh adds to runs with ``busy_cycles`` of work (arrays)."""
+        return self.stalling_refreshes(busy_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
 
     def _idle_refreshes(self, table: _CoreTable) -> float:
         return float(math.floor(table.idle_cycles / self._refi))
@@ -999,7 +1022,10 @@ class DramAnalyticalModel(DramProblem):
             rows = table.rows[flat]
         else:
             self._fill(table, np.array([flat]))
-            rows = (table.cycles[flat], table.activations[flat], table.hits[flat], table.latency_cycles[flat])
+            rows = tuple(
+                array[flat]
+                for array in (table.cycles, table.activations, table.hits, table.latency_cycles, table.busy_cycles)
+            )
         energy, time_ns, latency_ns = self._finish(
             *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
         )
@@ -1025,6 +1051,7 @@ class DramAnalyticalModel(DramProblem):
             table.activations[flat],
             table.hits[flat],
             table.latency_cycles[flat],
+            table.busy_cycles[flat],
             table,
             flat >= self._closed_from,
             refresh[:, 0] == 1,
