@@ -167,7 +167,6 @@ traces and the odd design ids (``benchmarks/dram_fidelity.py``).
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -488,17 +487,30 @@ class TraceProfile:
         key = ("direction", size)
         if key in self._cache:
             return self._cache[key]
-        limit = np.full(self.n, self.n, dtype=np.int64)
-        for positions in (np.flatnonzero(self.is_write), np.flatnonzero(~self.is_write)):
-            if len(positions) == 0:
-                continue
-            before = np.searchsorted(positions, np.arange(self.n))  # requests of this direction before i
-            kth = before + size - 1  # the one that fills this direction's buffer
-            fits = kth < len(positions)
-            limit = np.where(fits, np.minimum(limit, positions[np.minimum(kth, len(positions) - 1)]), limit)
+        directions = (np.flatnonzero(self.is_write), np.flatnonzero(~self.is_write))
+        # The request that fills its direction's buffer is the last one admitted.
+        limit = self._first_over(directions, size - 1)
         result = float(np.maximum(limit - np.arange(self.n) + 1, 1).mean())
         self._cache[key] = result
         return result
+
+    def _first_over(self, classes: Sequence[np.ndarray], allowed: int) -> np.ndarray:
+        """For each request ``i``, the position of the first request from ``i`` on that is
+        the ``allowed + 1``-th of its class (``n`` where none is).
+
+        Args:
+            classes: Sorted positions of each class's requests (a bank's, a direction's).
+            allowed: Requests of one class that may come before it.
+        """
+        limit = np.full(self.n, self.n, dtype=np.int64)
+        requests = np.arange(self.n)
+        for positions in classes:
+            if len(positions) == 0:
+                continue
+            kth = np.searchsorted(positions, requests) + allowed
+            fits = kth < len(positions)
+            limit = np.where(fits, np.minimum(limit, positions[np.minimum(kth, len(positions) - 1)]), limit)
+        return limit
 
     def bank_serialisation(self, window: float) -> np.ndarray:
         """Per-block mean of ``1 / B_i``: how little a request's activation overlaps others.
@@ -538,14 +550,8 @@ class TraceProfile:
         key = ("bankwise", size)
         if key in self._cache:
             return self._cache[key]
-        limit = np.full(self.n, self.n, dtype=np.int64)
-        for b in range(self.n_banks):
-            positions = np.flatnonzero(self.bank == b)
-            if len(positions) == 0:
-                continue
-            kth = self.bank_counts[b, : self.n] + size  # index of the first request that would not fit
-            fits = kth < len(positions)
-            limit = np.where(fits, np.minimum(limit, positions[np.minimum(kth, len(positions) - 1)]), limit)
+        banks = [np.flatnonzero(self.bank == b) for b in range(self.n_banks)]
+        limit = self._first_over(banks, size)  # the first request that would not fit
         result = float(np.maximum(limit - np.arange(self.n), 1).mean())
         self._cache[key] = result
         return result
@@ -740,9 +746,7 @@ class DramAnalyticalModel(DramProblem):
 
     def _build_table(self, profile: TraceProfile) -> _CoreTable:
         if self.full_tables:
-            space = self.design_space
-            configurations = list(itertools.product(*(space[name].values for name in _STRUCTURAL_KNOBS)))
-            results = self.structural_timings(profile, configurations)
+            results = self.structural_timings(profile, self._configurations(np.arange(int(np.prod(self._radix)))))
         else:
             results = np.full((int(np.prod(self._radix)), 5), np.nan)
         return _CoreTable(
@@ -766,14 +770,17 @@ class DramAnalyticalModel(DramProblem):
         missing = np.unique(flat[np.isnan(table.cycles[flat])])
         if not len(missing):
             return
-        knob_indices = np.unravel_index(missing, tuple(int(r) for r in self._radix))
-        values = [self.design_space[name].values for name in _STRUCTURAL_KNOBS]
-        configurations = [tuple(v[i] for v, i in zip(values, row)) for row in zip(*(k.tolist() for k in knob_indices))]
-        results = self.structural_timings(table.profile, configurations)
+        results = self.structural_timings(table.profile, self._configurations(missing))
         for column, array in enumerate(
             (table.cycles, table.activations, table.hits, table.latency_cycles, table.busy_cycles)
         ):
             array[missing] = results[:, column]
+
+    def _configurations(self, flat: np.ndarray) -> list[tuple[Any, ...]]:
+        """Structural knob values of the table rows ``flat``."""
+        knob_indices = np.unravel_index(flat, tuple(int(r) for r in self._radix))
+        values = [self.design_space[name].values for name in _STRUCTURAL_KNOBS]
+        return [tuple(v[i] for v, i in zip(values, row)) for row in zip(*(k.tolist() for k in knob_indices))]
 
     def structural_timings(self, profile: TraceProfile, configurations: Sequence[Sequence[Any]]) -> np.ndarray:
         """Timing of structural configurations, before refresh.
@@ -823,10 +830,6 @@ class DramAnalyticalModel(DramProblem):
                 total = max(b.cycles, chain + self.constants.k_drain)
                 results[start + row] = (total, b.activations, b.hits, b.latency, min(b.busy, total))
         return results
-
-    def structural_timing(self, profile: TraceProfile, *configuration: Any) -> tuple[float, ...]:
-        """:meth:`structural_timings` of one configuration."""
-        return tuple(self.structural_timings(profile, [configuration])[0])  # type: ignore[return-value]
 
     def _block_timing(
         self,
@@ -923,7 +926,8 @@ class DramAnalyticalModel(DramProblem):
         # activation that outlasts the time those requests take stalls the pipeline.
         hidden = window * blended / n + k.k_expose
         exposed = m * np.maximum(t["RCD"] - hidden, 0.0) + c * np.maximum(t["RP"] + t["RCD"] - hidden, 0.0)
-        block_time = np.maximum(blended + exposed, profile.block_arrival_span)
+        service_time = blended + exposed
+        block_time = np.maximum(service_time, profile.block_arrival_span)
         finish = np.maximum.accumulate(np.maximum(np.cumsum(block_time), profile.block_arrival_start + block_time))
         # Requests of a block complete evenly over it; each waits from its own issue cycle.
         mid_completion = finish - block_time / 2
@@ -940,7 +944,7 @@ class DramAnalyticalModel(DramProblem):
             # Behind an arbiter that bounds the transactions in flight, a place frees when
             # the response returns, ``CL + tBURST`` and the arbiter's overhead after issue.
             max(t["CL"] + burst + overhead, 0.0) if limited and in_flight_limit <= capacity else 0.0,
-            float(np.sum(blended + exposed)) + k.k_drain,
+            float(np.sum(service_time)) + k.k_drain,
         )
 
     # -- evaluation -------------------------------------------------------------------
@@ -963,11 +967,11 @@ class DramAnalyticalModel(DramProblem):
         for one design (plain floats are several times faster than NumPy
         scalars) or the ``numpy`` module for batches.
         """
-        stalling = self.stalling_refreshes(busy, refresh_on, postponed, ops)
+        stalling = self.refreshes_due(busy, refresh_on, postponed, ops)
         cycles = core + stalling * self.refresh_stall(hits / table.n_requests)
         # Every refresh that comes due costs energy, stalling or not, and so do those
         # pulled in during idle gaps.
-        issued = self.stalling_refreshes(cycles, refresh_on, postponed, ops)
+        issued = self.refreshes_due(cycles, refresh_on, postponed, ops)
         idle_refreshes = ops.where(refresh_on, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
         # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
         open_share = (acts * self._ras + hits * self.memspec.burst_cycles) / cycles
@@ -984,15 +988,16 @@ class DramAnalyticalModel(DramProblem):
         latency_ns = (latency + (cycles - core) / 2) * self.memspec.tck_ns
         return energy, time_ns, latency_ns
 
-    def stalling_refreshes(self, busy_cycles, refresh_on, postponed, ops=np):
-        """Refreshes that stall a run with ``busy_cycles`` of work (each costs ``tRP + tRFC``).
+    def refreshes_due(self, cycles, refresh_on, postponed, ops=np):
+        """Refreshes issued over ``cycles``: one is due every tREFI, and up to
+        RefreshMaxPostponed are postponed while requests are pending and never come due
+        before the run ends.
 
-        One is due every tREFI; up to RefreshMaxPostponed are postponed while
-        requests are pending and never come due before the run ends. Those due
-        while the controller has nothing to do (waiting for the trace's next
-        request) are issued then and stall nothing.
+        Over the cycles the controller has work, these are the refreshes that stall it
+        (each for ``tRP + tRFC``); those due while it waits for the trace's next
+        request are issued then and stall nothing.
         """
-        due = ops.floor(busy_cycles / self._refi)
+        due = ops.floor(cycles / self._refi)
         return ops.where(refresh_on, ops.maximum(due - postponed, 0.0), 0.0)
 
     def refresh_stall(self, hit_share):
@@ -1002,7 +1007,7 @@ class DramAnalyticalModel(DramProblem):
 
     def refresh_stall_cycles(self, busy_cycles, refresh_on, postponed, hit_share):
         """Cycles refresh adds to runs with ``busy_cycles`` of work (arrays)."""
-        return self.stalling_refreshes(busy_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
+        return self.refreshes_due(busy_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
 
     def _idle_refreshes(self, table: _CoreTable) -> float:
         return float(math.floor(table.idle_cycles / self._refi))
