@@ -37,6 +37,7 @@ from archgym.simulators.dram.analytical import (
     ModelConstants,
     TraceProfile,
 )
+from archgym.simulators.dram.fidelity import SHARED_MEASUREMENTS, shared_reference_rows
 from archgym.simulators.dram.workloads import resolve_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,19 +65,16 @@ def total_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile],
     return (core + stall) * model.memspec.tck_ns
 
 
-def calibration_rows(reference: Path | None) -> tuple[pd.DataFrame, dict[str, object]]:
+def calibration_rows(reference: Path | None) -> tuple[pd.DataFrame, dict[str, str]]:
     """Rows to fit on (even design ids of calibration traces) and the workload of each trace key."""
     suite = pd.read_csv(SUITE_DATA)
-    suite = suite[suite.split.isin(["calibration", "standard"]) & suite.feasible & (suite.design_id % 2 == 0)]
-    frames, sources = [suite], {name: name for name in suite.trace.unique()}
-    if reference is not None and (reference / "dramsys_ddr3_calibration.csv").exists():
-        measured = pd.read_csv(reference / "dramsys_ddr3_calibration.csv")
-        measured = measured[(measured.ok == 1) & (measured.design_id % 2 == 0)].copy()
-        measured["trace"] = "reference/" + measured.trace
-        frames.append(measured)
-        for key in measured.trace.unique():
-            sources[key] = reference / "traces" / f"{key.split('/', 1)[1]}.stl"
-    return pd.concat(frames, ignore_index=True), sources
+    frames = [suite[suite.split.isin(["calibration", "standard"])]]
+    if reference is not None and (reference / SHARED_MEASUREMENTS).exists():
+        frames.append(shared_reference_rows(reference))
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows.feasible.astype(bool) & (rows.design_id % 2 == 0)].reset_index(drop=True)
+    sources = rows.workload_source.fillna(rows.trace) if "workload_source" in rows.columns else rows.trace
+    return rows, dict(zip(rows.trace, sources))
 
 
 def main() -> None:

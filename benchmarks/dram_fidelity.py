@@ -23,10 +23,12 @@ import pandas as pd
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.fidelity import (
     REFERENCE_TARGETS,
+    SHARED_MEASUREMENTS,
     TARGETS,
     fidelity_table,
     missed_targets,
     predict,
+    shared_reference_rows,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +43,8 @@ def reference_rows(memspec: str, reference: Path | None) -> pd.DataFrame:
         raise SystemExit(f"no bundled DRAMSys results for {memspec} at {suite_file}; make them with "
                          "benchmarks/dram_reference.py")
     frames = [pd.read_csv(suite_file)]
-    measured_file = None if reference is None else reference / "dramsys_ddr3_calibration.csv"
-    if memspec == "ddr3-1600" and measured_file is not None and measured_file.exists():
-        measured = pd.read_csv(measured_file)
-        measured["feasible"] = measured.ok == 1
-        measured["workload_source"] = [str(reference / "traces" / f"{t}.stl") for t in measured.trace]
-        measured["trace"] = "reference/" + measured.trace
-        measured["split"] = "reference"
-        frames.append(measured)
+    if memspec == "ddr3-1600" and reference is not None and (reference / SHARED_MEASUREMENTS).exists():
+        frames.append(shared_reference_rows(reference))
     rows = pd.concat(frames, ignore_index=True)
     if "workload_source" in rows.columns:
         rows["workload_source"] = rows.workload_source.fillna(rows.trace)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,30 @@ REFERENCE_TARGETS = FidelityTargets(
     pick_gap_pct=float("inf"),
 )
 """The bars on DRAMSys's four reference traces: median error and rank on every metric."""
+
+
+SHARED_MEASUREMENTS = "dramsys_ddr3_calibration.csv"
+"""File of DRAMSys's measurements on its four exact reference traces (DDR3-1600)."""
+
+
+def shared_reference_rows(directory: str | Path) -> pd.DataFrame:
+    """DRAMSys's measurements on its exact reference traces, as rows like the bundled suite's.
+
+    Args:
+        directory: A folder holding :data:`SHARED_MEASUREMENTS` and the traces in
+            ``traces/<name>.stl`` (``../shared/reference/dram`` beside the project).
+
+    Returns:
+        The rows, with trace ``reference/<name>``, split ``reference``, a boolean
+        ``feasible`` (the run succeeded) and the trace file as ``workload_source``.
+    """
+    directory = Path(directory)
+    rows = pd.read_csv(directory / SHARED_MEASUREMENTS)
+    rows["feasible"] = rows["ok"] == 1
+    rows["workload_source"] = [str(directory / "traces" / f"{name}.stl") for name in rows["trace"]]
+    rows["trace"] = "reference/" + rows["trace"]
+    rows["split"] = "reference"
+    return rows
 
 
 def predict(model: CostModel, reference: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from archgym.simulators.dram.fidelity import (
     fidelity_table,
     missed_targets,
     predict,
+    shared_reference_rows,
 )
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.simulators.dram.suite import FIDELITY_SUITE, suite_traces
@@ -138,8 +139,8 @@ def test_standard_workloads_meet_the_reference_bars(table):
 
 @pytest.mark.shared_reference
 def test_exact_reference_traces_meet_their_bars():
-    rows = pd.read_csv(SHARED_REFERENCE / "dramsys_ddr3_calibration.csv")
-    rows = rows[rows.ok == 1].assign(workload_source=lambda r: [str(SHARED_REFERENCE / "traces" / f"{t}.stl") for t in r.trace])
+    rows = shared_reference_rows(SHARED_REFERENCE)
+    rows = rows[rows.feasible]
     pairs = predict(DramAnalyticalModel("ddr3-1600", full_tables=False), rows)
     assert missed_targets(fidelity_table(pairs), REFERENCE_TARGETS) == []
 
