@@ -1,22 +1,22 @@
 """Fit the analytical DRAM model's constants on the calibration half of the DRAMSys reference data.
 
-Fits :class:`~archgym.simulators.dram.analytical.ModelConstants` on log total
+Fits :class:`~archgym.simulators.dram.controller.ControllerConstants` on log total
 time over the even design ids of the calibration traces of the bundled
 fidelity suite (``data/dram/dramsys_ddr3-1600_suite.csv``: the ``calibration``
 traces and the four standard workloads) and, where ``--reference`` points to
 it, of the DRAMSys reference measurements on the exact reference traces.
 The held-out traces and the odd design ids are never used here;
 ``benchmarks/dram_fidelity.py`` reports them. Paste the printed constants
-into the ``ModelConstants`` defaults.
+into the ``ControllerConstants`` defaults.
 
 Every trace weighs the same in the loss, whatever its number of rows. The
 loss is robust (soft L1 with a 2 % scale, close to the median absolute error
 the fidelity targets are stated in), so a few designs where DRAMSys behaves
-idiosyncratically do not pull the bulk off. The model has steps (regime
-switches, refresh counts), which stall gradient methods: a derivative-free
+idiosyncratically do not pull the bulk off. The model has steps (whole
+cycles, refresh counts), which stall gradient methods: a derivative-free
 Powell search runs first and least squares polishes it.
 
-Takes about half an hour on one core.
+Takes a few minutes on two cores.
 
 Usage: python benchmarks/dram_calibrate.py [--reference DIR] [--max-evals N] [--polish-evals N]
 """
@@ -31,22 +31,18 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
 
-from archgym.simulators.dram.analytical import (
-    _STRUCTURAL_KNOBS,
-    DramAnalyticalModel,
-    ModelConstants,
-    TraceProfile,
-)
+from archgym.simulators.dram.analytical import _STRUCTURAL_KNOBS, DramAnalyticalModel, TraceProfile
+from archgym.simulators.dram.controller import ControllerConstants
 from archgym.simulators.dram.fidelity import SHARED_MEASUREMENTS, shared_reference_rows
 from archgym.simulators.dram.workloads import resolve_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
-# Arbiter overheads are relative to CL + tBURST, so they may go down to minus a burst.
-LOWER = ModelConstants(0, 0, -4, -4, -4, 1.5, 0, 0, 0, 0.3, 0.3, -4, 0, 0, 0, 0, 0)
-# The drain is one request's trip through the pipeline: tens of cycles, not thousands.
-UPPER = ModelConstants(40, 40, 40, 40, 40, 20, 60, 64, 4, 3, 1.5, 20, 1, 2, 2, 16, 2)
+# Each constant is a few cycles of pipeline: a response may free its place up to a burst
+# before its data ends, and the run ends tens of cycles after the last data, not thousands.
+LOWER = ControllerConstants(k_enter=0, k_release=-4, k_drain=0)
+UPPER = ControllerConstants(k_enter=8, k_release=16, k_drain=60)
 # Soft-L1 scale of the log-time residuals: errors beyond about 2 % count roughly linearly.
 LOSS_SCALE = 0.02
 
@@ -91,7 +87,7 @@ def main() -> None:
     weights = np.sqrt(1.0 / rows.groupby("trace").trace.transform("size").to_numpy() * len(rows) / len(profiles))
 
     def residuals(values: np.ndarray) -> np.ndarray:
-        model = DramAnalyticalModel(base.memspec, constants=ModelConstants.from_array(values))
+        model = DramAnalyticalModel(base.memspec, constants=ControllerConstants.from_array(values))
         return weights * (np.log(total_time_ns(model, profiles, rows)) - np.log(rows.total_time_ns.to_numpy()))
 
     def robust_cost(values: np.ndarray) -> float:
@@ -99,7 +95,7 @@ def main() -> None:
         return float(np.sum(2 * (np.sqrt(1 + scaled * scaled) - 1)))  # soft L1, as least_squares
 
     bounds = list(zip(LOWER.as_array(), UPPER.as_array()))
-    start = ModelConstants().as_array()
+    start = ControllerConstants().as_array()
     print(f"start cost {robust_cost(start):.1f}", flush=True)
     if args.max_evals > 0:
         search = minimize(
@@ -108,7 +104,7 @@ def main() -> None:
         )
         # Powell can stop mid line search on a worse point than it started from.
         polish_from = search.x if search.fun < robust_cost(start) else start
-        constants = dataclasses.asdict(ModelConstants.from_array(np.round(search.x, 3)))
+        constants = dataclasses.asdict(ControllerConstants.from_array(np.round(search.x, 3)))
         print(f"Powell cost {search.fun:.1f}: {constants}", flush=True)
     else:
         polish_from = start
@@ -116,7 +112,7 @@ def main() -> None:
         residuals, polish_from, bounds=(LOWER.as_array(), UPPER.as_array()),
         diff_step=1e-3, max_nfev=args.polish_evals, loss="soft_l1", f_scale=LOSS_SCALE,
     )
-    fitted = ModelConstants.from_array(np.round(result.x, 3))
+    fitted = ControllerConstants.from_array(np.round(result.x, 3))
     error = np.abs(np.expm1(residuals(fitted.as_array()) / weights))
     for trace, trace_error in pd.Series(error).groupby(rows.trace.to_numpy()):
         print(f"{trace:28s} median APE of total time {np.median(trace_error) * 100:5.2f}%")

@@ -241,7 +241,8 @@ def test_finds_the_optimum_of_a_separable_toy_far_faster_than_random_search(spac
 
 @pytest.fixture(scope="module")
 def dram() -> CostModel:
-    model = make_backend("dram/analytical")
+    # A cloud trace: on the sequential stream many designs tie, so no objective is sharply peaked.
+    model = make_backend("dram/analytical", default_workload="cloud-1")
     model.evaluate(DRAM_DESIGN_SPACE.sample(0))  # the first evaluation builds the model's timing table
     return model
 
@@ -277,11 +278,11 @@ def test_reaches_the_sampled_best_latency_on_dram(dram: CostModel) -> None:
 
 
 def test_beats_random_search_on_a_peaked_dram_objective(dram: CostModel) -> None:
-    # ArchGym's exact latency reward peaks sharply at its target: about one design in 6,000 attains it.
-    best = sampled_best(dram, "archgym-latency")
+    # On a cloud trace the lowest latency is rare: about one design in 700 attains it.
+    best = sampled_best(dram, "latency")
     seeds = range(10)
-    ga = [max(t.reward for t in dram_run(dram, "archgym-latency", seed, 300)) for seed in seeds]
-    random = [max(t.reward for t in dram_run(dram, "archgym-latency", seed, 300, "random")) for seed in seeds]
+    ga = [max(t.reward for t in dram_run(dram, "latency", seed, 300)) for seed in seeds]
+    random = [max(t.reward for t in dram_run(dram, "latency", seed, 300, "random")) for seed in seeds]
     ga_hits, random_hits = sum(r >= best for r in ga), sum(r >= best for r in random)
     assert ga_hits >= 7
     assert ga_hits >= random_hits + 4

@@ -1,0 +1,469 @@
+"""Request-level model of DRAMSys 4's memory controller, the timing core of the analytical model.
+
+The controller is followed request by request and command by command, with
+the rules of DRAMSys 4's controller (``src/libdramsys/DRAMSys/controller``)
+and its DDR3/DDR4 timing checkers, but without a clock: time jumps from one
+event (a request accepted, a command issued) to the next, so a 10,000-request
+trace takes a few milliseconds per configuration.
+
+* **Front end.** A request is accepted at its trace cycle once the scheduler
+  buffer has room. The Fifo and Reorder arbiters also keep at most
+  MaxActiveTransactions requests in flight: a place frees ``k_release``
+  cycles after the request's data has moved. The Reorder arbiter, and the
+  Reorder response queue, return responses in request order, so a finished
+  request keeps its place until every earlier one has returned.
+* **Scheduler buffer** (DRAMSys's ``BufferCounter*``): Shared accepts while it
+  holds fewer than RequestBufferSize requests; ReadWrite while both its read
+  and its write buffer have room; Bankwise while the bank of the last
+  accepted request has room. A request leaves the buffer with its column
+  command.
+* **Bank machines.** Each bank serves one request at a time, chosen by the
+  scheduler: the oldest of the bank (Fifo); the oldest that hits the open row,
+  else the oldest (FrFcfs); among the hits, first those of the direction of
+  the last column command (FrFcfsGrp). Its next command is a precharge (another
+  row is open), an activation (the bank is precharged) or the read or write.
+* **Page policy**, decided with each column command: Open keeps the row open;
+  Closed precharges automatically; OpenAdaptive precharges when the bank has
+  another row queued and no hit; ClosedAdaptive keeps the row only while a hit
+  to it is queued.
+* **Command multiplexer** (``CmdMuxOldest``): of the banks' next commands the
+  one that may issue earliest goes first (the oldest request on a tie), one
+  command per cycle. Each command waits for its timing constraints: tRCD from
+  the activation to a column command; tRP from a precharge to the next
+  activation; a precharge tRAS after the activation, tRTP after a read and
+  ``WL + tBURST + tWR`` after a write; tRC between activations of one bank,
+  tRRD between any two and at most four in tFAW; tCCD between column
+  commands, ``RL + tBURST + 2 - WL`` from a read to a write and ``WL + tBURST +
+  tWTR`` from a write to a read (the ``_L`` variants within a DDR4 bank
+  group). Because a command of the other direction is ready only after the
+  bus turns, the multiplexer groups reads and writes as DRAMSys does.
+
+Refresh is left to the caller (it stalls the device for whole refresh
+cycles, applied in closed form per refresh setting), and so is energy. The
+three ``k_*`` constants (:class:`ControllerConstants`) are the only fitted
+values. The loop is compiled with numba (a core dependency) and runs
+configurations in parallel; where numba cannot be installed the same code
+runs as plain Python, with the same results, far more slowly (a warning says
+so).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+_log = logging.getLogger(__name__)
+
+POLICIES = ("Open", "OpenAdaptive", "Closed", "ClosedAdaptive")
+SCHEDULERS = ("Fifo", "FrFcfs", "FrFcfsGrp")
+ORGANISATIONS = ("Shared", "ReadWrite", "Bankwise")
+ARBITERS = ("Simple", "Fifo", "Reorder")
+"""Codes of the structural knob values: their position in these tuples."""
+
+TIMING_NAMES = (
+    "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
+    "RL", "WL", "BURST",
+)  # fmt: skip
+"""Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`."""
+
+RESULT_COLUMNS = ("cycles", "activations", "latency", "busy")
+"""Columns of :func:`simulate`'s result."""
+
+_NEVER = -1e18
+_UNKNOWN = 1e18
+
+
+@dataclass(frozen=True)
+class ControllerConstants:
+    """Fitted constants of the controller model, in memory clock cycles.
+
+    Attributes:
+        k_enter: From a request's acceptance to its first command.
+        k_release: From the end of a request's data to the arbiter freeing its place.
+        k_drain: From the last request's data to the end of the run.
+    """
+
+    k_enter: float = 0.006
+    k_release: float = 0.0
+    k_drain: float = 8.994
+
+    def as_array(self) -> np.ndarray:
+        """The constants in field order, for fitting."""
+        return np.array([self.k_enter, self.k_release, self.k_drain], dtype=np.float64)
+
+    @classmethod
+    def from_array(cls, values) -> ControllerConstants:
+        """Inverse of :meth:`as_array`."""
+        return cls(*(float(v) for v in values))
+
+
+def controller_timings(timings: dict[str, float], burst: float) -> np.ndarray:
+    """The timing array of :func:`simulate` from a memspec's timings (cycles).
+
+    DDR3 has no bank groups: its ``_L`` timings equal the short ones.
+    """
+    ccd = max(burst, timings["CCD"])
+    wtr_l = timings.get("WTR_L", timings["WTR"])
+    values = {
+        "CCD": ccd,
+        "CCD_L": max(burst, timings.get("CCD_L", timings["CCD"])),
+        "RCD": timings["RCD"],
+        "RP": timings["RP"],
+        "RAS": timings["RAS"],
+        "RC": timings["RC"],
+        "RTP": timings["RTP"],
+        "WRPRE": timings["WL"] + burst + timings["WR"],
+        "RDWR": timings["RL"] + burst + 2 - timings["WL"],
+        "WRRD": timings["WL"] + burst + timings.get("WTR_S", timings["WTR"]),
+        "WRRD_L": timings["WL"] + burst + wtr_l,
+        "RRD": timings.get("RRD_S", timings["RRD"]),
+        "RRD_L": timings.get("RRD_L", timings["RRD"]),
+        "FAW": timings["FAW"],
+        "RL": timings["RL"],
+        "WL": timings["WL"],
+        "BURST": burst,
+    }
+    return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
+
+
+def _heap_push(heap: np.ndarray, size: int, value: float) -> int:
+    """Push onto a binary min-heap of ``size`` items; returns the new size."""
+    position = size
+    heap[position] = value
+    while position > 0:
+        parent = (position - 1) // 2
+        if heap[parent] <= heap[position]:
+            break
+        heap[parent], heap[position] = heap[position], heap[parent]
+        position = parent
+    return size + 1
+
+
+def _heap_pop(heap: np.ndarray, size: int) -> int:
+    """Remove the smallest item of a binary min-heap; returns the new size."""
+    size -= 1
+    heap[0] = heap[size]
+    position = 0
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[position] <= heap[child]:
+            break
+        heap[position], heap[child] = heap[child], heap[position]
+        position = child
+    return size
+
+
+def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configuration, tm, k, result):
+    policy, scheduler, organisation, size = configuration[0], configuration[1], configuration[2], configuration[3]
+    arbiter, max_active, in_order = configuration[4], configuration[5], configuration[6] != 0 or configuration[4] == 2
+    ccd, ccd_l, rcd, rp, ras, rc, rtp, wrpre = tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], tm[7]
+    rdwr, wrrd, wrrd_l, rrd, rrd_l, faw, rl, wl, burst = tm[8], tm[9], tm[10], tm[11], tm[12], tm[13], tm[14], tm[15], tm[16]
+    k_enter, k_release, k_drain = k[0], k[1], k[2]
+    n = arrival.shape[0]
+    n_groups = (n_banks + banks_per_group - 1) // banks_per_group
+    capacity = 2 * size + 1
+    queue = np.empty((n_banks, capacity), dtype=np.int64)
+    queued = np.zeros(n_banks, dtype=np.int64)
+    accepted_at = np.empty(n)
+    finished_at = np.full(n, _UNKNOWN)
+    open_row = np.full(n_banks, -1, dtype=np.int64)
+    stale = np.ones(n_banks, dtype=np.bool_)  # the bank's choice below must be redone
+    pick_slot = np.zeros(n_banks, dtype=np.int64)
+    pick_kind = np.zeros(n_banks, dtype=np.int64)  # 0 column, 1 activation, 2 precharge
+    pick_ready = np.zeros(n_banks)  # earliest issue by the bank's own timings
+    chosen = n
+    activated = np.full(n_banks, _NEVER)
+    precharged = np.full(n_banks, _NEVER)  # earliest activation after the bank's last precharge
+    bank_read = np.full(n_banks, _NEVER)
+    bank_write = np.full(n_banks, _NEVER)
+    group_read = np.full(n_groups, _NEVER)
+    group_write = np.full(n_groups, _NEVER)
+    group_activate = np.full(n_groups, _NEVER)
+    last_four = np.full(4, _NEVER)  # the last four activations, for tFAW
+    oldest_of_four = 0
+    last_activate = _NEVER
+    last_read = _NEVER
+    last_write = _NEVER
+    last_command = _NEVER
+    last_direction = 0
+    in_buffer = 0
+    reads_in = 0
+    writes_in = 0
+    last_accepted_bank = -1
+    in_flight = 0
+    freed = np.empty(n + 1)  # release times of finished transactions (a min-heap)
+    n_freed = 0
+    next_delivery = 0
+    last_delivery = _NEVER
+    accepted = 0
+    served = 0
+    now = 0.0
+    finish = 0.0
+    activations = 0
+    latency = 0.0
+    busy = 0.0
+    busy_since = 0.0
+    while served < n:
+        # When the next request can be accepted.
+        accept_at = _UNKNOWN
+        if accepted < n:
+            if organisation == 0:
+                room = in_buffer < size
+            elif organisation == 1:
+                room = reads_in < size and writes_in < size
+            else:
+                room = last_accepted_bank < 0 or queued[last_accepted_bank] < size
+            if room:
+                accept_at = max(arrival[accepted], now)
+                if arbiter > 0 and in_flight >= max_active:
+                    accept_at = max(accept_at, freed[0]) if n_freed > 0 else _UNKNOWN
+        # The command that can issue first, over the banks' chosen requests. A bank's choice
+        # and the timings of its own changes only with its queue and commands.
+        command_at = _UNKNOWN
+        chosen_bank = -1
+        earliest = last_command + 1.0
+        for b in range(n_banks):
+            if queued[b] == 0:
+                continue
+            if stale[b]:
+                stale[b] = False
+                slot = 0
+                if scheduler > 0 and open_row[b] >= 0:
+                    hit = -1
+                    hit_same_direction = -1
+                    for q in range(queued[b]):
+                        request = queue[b, q]
+                        if row[request] == open_row[b]:
+                            if hit < 0:
+                                hit = q
+                            if scheduler == 2 and hit_same_direction < 0 and is_write[request] == last_direction:
+                                hit_same_direction = q
+                    if hit_same_direction >= 0:
+                        slot = hit_same_direction
+                    elif hit >= 0:
+                        slot = hit
+                request = queue[b, slot]
+                own = accepted_at[request] + k_enter
+                if open_row[b] == row[request]:
+                    kind = 0
+                    own = max(own, activated[b] + rcd)
+                elif open_row[b] >= 0:
+                    kind = 2
+                    own = max(own, activated[b] + ras, bank_read[b] + rtp, bank_write[b] + wrpre)
+                else:
+                    kind = 1
+                    own = max(own, precharged[b], activated[b] + rc)
+                pick_slot[b] = slot
+                pick_kind[b] = kind
+                pick_ready[b] = own
+            request = queue[b, pick_slot[b]]
+            g = b // banks_per_group
+            kind = pick_kind[b]
+            t = max(pick_ready[b], earliest)
+            if kind == 0:
+                if is_write[request]:
+                    t = max(t, last_write + ccd, group_write[g] + ccd_l, last_read + rdwr)
+                else:
+                    t = max(t, last_read + ccd, group_read[g] + ccd_l, last_write + wrrd, group_write[g] + wrrd_l)
+            elif kind == 1:
+                t = max(t, last_activate + rrd, group_activate[g] + rrd_l, last_four[oldest_of_four] + faw)
+            if t < command_at or (t == command_at and request < chosen):
+                command_at = t
+                chosen_bank = b
+                chosen = request
+        if accept_at <= command_at:
+            request = accepted
+            b = bank[request]
+            queue[b, queued[b]] = request
+            queued[b] += 1
+            stale[b] = True
+            accepted_at[request] = accept_at
+            if in_buffer == 0:
+                busy_since = accept_at
+            in_buffer += 1
+            if is_write[request]:
+                writes_in += 1
+            else:
+                reads_in += 1
+            last_accepted_bank = b
+            if arbiter > 0:
+                while n_freed > 0 and freed[0] <= accept_at:
+                    n_freed = _heap_pop(freed, n_freed)
+                    in_flight -= 1
+                in_flight += 1
+            accepted += 1
+            now = accept_at
+            continue
+        b = chosen_bank
+        g = b // banks_per_group
+        t = command_at
+        now = t
+        last_command = t
+        request = chosen
+        stale[b] = True
+        if pick_kind[b] == 2:
+            open_row[b] = -1
+            precharged[b] = t + rp
+            continue
+        if pick_kind[b] == 1:
+            open_row[b] = row[request]
+            activated[b] = t
+            last_activate = t
+            group_activate[g] = t
+            last_four[oldest_of_four] = t
+            oldest_of_four = (oldest_of_four + 1) % 4
+            activations += 1
+            continue
+        # The column command: the request leaves the buffer.
+        if is_write[request]:
+            last_write = t
+            bank_write[b] = t
+            group_write[g] = t
+            done = t + wl + burst
+            writes_in -= 1
+        else:
+            last_read = t
+            bank_read[b] = t
+            group_read[g] = t
+            done = t + rl + burst
+            reads_in -= 1
+        if scheduler == 2 and is_write[request] != last_direction:
+            stale[:] = True  # FrFcfsGrp prefers hits of the last direction
+        last_direction = is_write[request]
+        for q in range(pick_slot[b], queued[b] - 1):
+            queue[b, q] = queue[b, q + 1]
+        queued[b] -= 1
+        in_buffer -= 1
+        served += 1
+        latency += done - arrival[request]
+        finish = max(finish, done)
+        if in_buffer == 0:
+            busy += done - busy_since
+        if policy == 2:
+            close = True
+        elif policy == 0:
+            close = False
+        else:
+            same_row = False
+            other_row = False
+            for q in range(queued[b]):
+                if row[queue[b, q]] == open_row[b]:
+                    same_row = True
+                else:
+                    other_row = True
+            close = (other_row and not same_row) if policy == 1 else not same_row
+        if close:
+            precharge = max(t + (wrpre if is_write[request] else rtp), activated[b] + ras)
+            precharged[b] = precharge + rp
+            open_row[b] = -1
+        if arbiter > 0:
+            finished_at[request] = done + k_release
+            if in_order:
+                # Responses return in request order: a finished one waits for the earlier ones.
+                while next_delivery < accepted and finished_at[next_delivery] < _UNKNOWN:
+                    last_delivery = max(last_delivery, finished_at[next_delivery])
+                    n_freed = _heap_push(freed, n_freed, last_delivery)
+                    next_delivery += 1
+            else:
+                n_freed = _heap_push(freed, n_freed, finished_at[request])
+    result[0] = finish + k_drain
+    result[1] = activations
+    result[2] = latency / n
+    result[3] = min(busy, finish) + k_drain
+
+
+_configuration_range = range
+"""Loop over configurations: numba's parallel range where compiled."""
+
+
+def _simulate_all(arrival, bank, row, is_write, n_banks, banks_per_group, configurations, tm, k):
+    results = np.empty((configurations.shape[0], len(RESULT_COLUMNS)))
+    for c in _configuration_range(configurations.shape[0]):
+        _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configurations[c], tm, k, results[c])
+    return results
+
+
+def _compile():
+    try:
+        import numba
+    except ImportError:
+        _log.warning(
+            "numba is not installed: the analytical DRAM model's controller runs in pure Python, "
+            "so preparing a workload takes minutes instead of seconds (pip install numba)"
+        )
+        return None
+    # Cached on disk (beside the module, or in a per-user folder where that is read-only).
+    global _heap_push, _heap_pop, _simulate_one, _configuration_range
+    _heap_push = numba.njit(cache=True)(_heap_push)
+    _heap_pop = numba.njit(cache=True)(_heap_pop)
+    _simulate_one = numba.njit(cache=True)(_simulate_one)
+    _configuration_range = numba.prange
+    return numba.njit(cache=True, nogil=True, parallel=True)(_simulate_all)
+
+
+_COMPILED = _compile()
+
+
+def simulate(
+    arrival: np.ndarray,
+    bank: np.ndarray,
+    row: np.ndarray,
+    is_write: np.ndarray,
+    n_banks: int,
+    banks_per_group: int,
+    configurations: np.ndarray,
+    timings: np.ndarray,
+    constants: ControllerConstants,
+    compiled: bool | None = None,
+) -> np.ndarray:
+    """Simulate the controller on one trace for many configurations.
+
+    Args:
+        arrival: Cycle each request arrives (float, from 0, non-decreasing).
+        bank: Bank of each request (``0 .. n_banks - 1``).
+        row: Row of each request within its bank.
+        is_write: Whether each request writes.
+        n_banks: Banks of the device.
+        banks_per_group: Banks per DDR4 bank group (the number of banks where
+            the device has no groups).
+        configurations: ``(configurations, 7)`` integer codes: page policy,
+            scheduler, buffer organisation, RequestBufferSize, arbiter,
+            MaxActiveTransactions, and whether the response queue reorders (the
+            positions in :data:`POLICIES`, :data:`SCHEDULERS`,
+            :data:`ORGANISATIONS`, :data:`ARBITERS`).
+        timings: See :func:`controller_timings`.
+        constants: The fitted constants.
+        compiled: Force the compiled (True) or plain Python (False) version; by
+            default the compiled one where numba is installed.
+
+    Returns:
+        ``(configurations, 4)``: cycles until the last request completes,
+        activations, mean cycles from a request's arrival to its completion, and
+        cycles the controller had requests to serve (:data:`RESULT_COLUMNS`).
+    """
+    configurations = np.ascontiguousarray(configurations, dtype=np.int64).reshape(-1, 7)
+    if len(configurations) and (configurations[:, 3].min() < 1 or configurations[:, 5].min() < 1):
+        raise ValueError("RequestBufferSize and MaxActiveTransactions must be at least 1")
+    arguments = (
+        np.ascontiguousarray(arrival, dtype=np.float64),
+        np.ascontiguousarray(bank, dtype=np.int64),
+        np.ascontiguousarray(row, dtype=np.int64),
+        np.ascontiguousarray(is_write, dtype=np.int64),
+        int(n_banks),
+        max(int(banks_per_group), 1),
+        configurations,
+        np.ascontiguousarray(timings, dtype=np.float64),
+        constants.as_array(),
+    )
+    use_compiled = _COMPILED is not None if compiled is None else compiled
+    if use_compiled:
+        if _COMPILED is None:
+            raise RuntimeError("the compiled controller model needs numba (pip install numba)")
+        return _COMPILED(*arguments)
+    return _simulate_all(*arguments)
