@@ -15,8 +15,8 @@ It has two stages:
    buffers, bank machines, page policies, command multiplexer and DDR3/DDR4
    timing constraints, request by request, without a clock. That gives each
    configuration's total time, activations, mean latency and the cycles the
-   controller had work, cached as a table (about 1.5 ms per configuration on
-   a 10,000-request trace, on every core).
+   controller had work, cached as a table (1-4 ms per configuration and core
+   on a 10,000-request trace).
 2. **Per design**, refresh and energy in closed form, so a single evaluation
    is a table lookup plus a few multiplications.
 
