@@ -71,6 +71,11 @@ from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_add
 from archgym.simulators.dram.trace import Trace
 from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload
 
+FULL_TABLE_REQUESTS = 20_000
+"""Longest trace whose table of every configuration is built at once by default (about half a
+minute on two cores); on longer traces a full table would take far longer than the searches
+that use it, so configurations are computed as they are evaluated."""
+
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
 
@@ -199,8 +204,11 @@ class DramAnalyticalModel(DramProblem):
         full_tables: Build each workload's table of all 13,824 structural
             configurations at once (seconds on a 10,000-request trace), after which
             every evaluation is a lookup. False computes only the configurations
-            evaluated, as they come (milliseconds each): for scoring a few hundred
-            designs on many workloads, as a fidelity check does.
+            evaluated, as they come (milliseconds each on 10,000 requests, time
+            linear in the trace's length): for scoring a few hundred designs on many
+            workloads, as a fidelity check does, or on long traces. None (the
+            default) builds full tables for traces of up to
+            :data:`FULL_TABLE_REQUESTS` requests and computes longer ones as they come.
     """
 
     name = "dram/analytical"
@@ -211,9 +219,9 @@ class DramAnalyticalModel(DramProblem):
         address_mapping: AddressMapping | None = None,
         constants: ControllerConstants | None = None,
         default_workload: Any = "stream",
-        full_tables: bool = True,
+        full_tables: bool | None = None,
     ) -> None:
-        self.full_tables = bool(full_tables)
+        self.full_tables = None if full_tables is None else bool(full_tables)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.constants = constants or ControllerConstants()
@@ -280,7 +288,8 @@ class DramAnalyticalModel(DramProblem):
         return table
 
     def _build_table(self, profile: TraceProfile) -> _CoreTable:
-        if self.full_tables:
+        full = profile.n <= FULL_TABLE_REQUESTS if self.full_tables is None else self.full_tables
+        if full:
             results = self.structural_timings(profile, self._configurations(np.arange(int(np.prod(self._radix)))))
         else:
             results = np.full((int(np.prod(self._radix)), 5), np.nan)
@@ -295,7 +304,7 @@ class DramAnalyticalModel(DramProblem):
             n_requests=profile.n,
             request_bytes=profile.request_bytes,
             idle_cycles=profile.idle_cycles,
-            profile=None if self.full_tables else profile,
+            profile=None if full else profile,
         )
 
     def _fill(self, table: _CoreTable, flat: np.ndarray) -> None:

@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 
 from archgym.cost_model import make_backend
 from archgym.errors import InvalidDesignError
-from archgym.simulators.dram.analytical import DramAnalyticalModel
+from archgym.simulators.dram.analytical import FULL_TABLE_REQUESTS, DramAnalyticalModel
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 
 REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
@@ -176,3 +176,15 @@ def test_ranks_designs_like_dramsys_on_the_reference_traces():
             truth, predicted = group[metric].to_numpy(), batch.metrics[metric]
             assert spearmanr(truth, predicted)[0] >= 0.95, (trace, metric)
             assert np.median(np.abs(predicted / truth - 1)) <= 0.05, (trace, metric)
+
+
+def test_long_traces_compute_configurations_as_they_are_evaluated():
+    model = DramAnalyticalModel()
+    long_spec = f"synthetic:read_fraction=0.7,locality=0.5,n_requests={FULL_TABLE_REQUESTS + 1},seed=4"
+    single = model.evaluate(design(), long_spec).metrics
+    table = model._table(long_spec)
+    assert table.profile is not None  # no full table was built
+    assert np.isfinite(table.cycles).sum() == 1
+    # The same numbers as a model that builds only what is asked for.
+    lazy = DramAnalyticalModel(full_tables=False).evaluate(design(), long_spec).metrics
+    assert single == lazy
