@@ -53,10 +53,10 @@ def total_time_ns(model: DramAnalyticalModel, profiles: dict[str, TraceProfile],
     for trace, positions in rows.groupby("trace").indices.items():
         configurations = list(rows[list(_STRUCTURAL_KNOBS)].iloc[positions].itertuples(index=False, name=None))
         timings[positions] = model.structural_timings(profiles[trace], configurations)
-    core, hits, busy = timings[:, 0], timings[:, 2], timings[:, 4]
+    core, hits, exposed = timings[:, 0], timings[:, 2], timings[:, 4]
     hit_share = hits / np.array([profiles[trace].n for trace in rows.trace])
     stall = model.refresh_stall_cycles(
-        busy, (rows.RefreshPolicy == "AllBank").to_numpy(), rows.RefreshMaxPostponed.to_numpy(dtype=float), hit_share
+        exposed, (rows.RefreshPolicy == "AllBank").to_numpy(), rows.RefreshMaxPostponed.to_numpy(dtype=float), hit_share
     )
     return (core + stall) * model.memspec.tck_ns
 

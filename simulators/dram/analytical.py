@@ -21,12 +21,14 @@ It has two stages:
    is a table lookup plus a few multiplications.
 
 Refresh (AllBank): one refresh is due every ``tREFI``; while requests are
-pending DRAMSys postpones up to RefreshMaxPostponed of them, so
-``max(0, floor(T_busy / tREFI) - RefreshMaxPostponed)`` refreshes fall inside
-the ``T_busy`` cycles the controller has work (a refresh due while it waits
-for the trace's next request stalls nothing), each stalling the device for
-``tRP + tRFC``, plus ``tRCD`` to reopen the row for the share of requests
-that would have hit it. Refreshes pulled in during idle gaps (up to
+pending DRAMSys postpones up to RefreshMaxPostponed of them. Each refresh
+stalls the device for ``tRP + tRFC``, plus ``tRCD`` to reopen the row for the
+share of requests that would have hit it, but a stall delays the end of the
+run only where the controller cannot catch up: the controller model reports
+the exposed span ``T_exp``, the longest tail of the run whose due refreshes
+stall longer than the controller then waits idle for the trace (the whole run
+when it never waits), and ``max(0, floor(T_exp / tREFI) -
+RefreshMaxPostponed)`` stalls are added. Refreshes pulled in during idle gaps (up to
 RefreshMaxPulledin) cost energy but no time.
 
 Energy follows DRAMPower (Chandrasekar et al., "Improved Power Modeling of
@@ -134,7 +136,7 @@ class _CoreTable:
     activations: np.ndarray
     hits: np.ndarray
     latency_cycles: np.ndarray  # mean issue-to-completion time without refresh
-    busy_cycles: np.ndarray  # cycles the controller has work (refresh stalls only then)
+    exposed_cycles: np.ndarray  # cycles over which due refreshes delay the end (see controller.simulate)
     reads: float
     writes: float
     n_requests: int
@@ -153,7 +155,7 @@ class _CoreTable:
                     self.activations.tolist(),
                     self.hits.tolist(),
                     self.latency_cycles.tolist(),
-                    self.busy_cycles.tolist(),
+                    self.exposed_cycles.tolist(),
                 )
             )
             object.__setattr__(self, "_rows", rows)
@@ -298,7 +300,7 @@ class DramAnalyticalModel(DramProblem):
             activations=results[:, 1],
             hits=results[:, 2],
             latency_cycles=results[:, 3],
-            busy_cycles=results[:, 4],
+            exposed_cycles=results[:, 4],
             reads=profile.reads,
             writes=profile.writes,
             n_requests=profile.n,
@@ -316,7 +318,7 @@ class DramAnalyticalModel(DramProblem):
             return
         results = self.structural_timings(table.profile, self._configurations(missing))
         for column, array in enumerate(
-            (table.cycles, table.activations, table.hits, table.latency_cycles, table.busy_cycles)
+            (table.cycles, table.activations, table.hits, table.latency_cycles, table.exposed_cycles)
         ):
             array[missing] = results[:, column]
 
@@ -336,7 +338,8 @@ class DramAnalyticalModel(DramProblem):
 
         Returns:
             ``(configurations, 5)``: total cycles, activations, row hits, mean
-            issue-to-completion latency, and cycles the controller has work.
+            issue-to-completion latency, and the cycles over which refresh stalls delay
+            the end.
         """
         # Behind the Simple arbiter, MaxActiveTransactions and the response queue change nothing.
         canonical = [
@@ -369,8 +372,8 @@ class DramAnalyticalModel(DramProblem):
             self._controller_timings,
             self.constants,
         )
-        cycles, activations, latency, busy = simulated.T
-        results = np.column_stack([cycles, activations, profile.n - activations, latency, busy])
+        cycles, activations, latency, exposed = simulated.T
+        results = np.column_stack([cycles, activations, profile.n - activations, latency, exposed])
         position = {configuration: i for i, configuration in enumerate(unique)}
         return results[[position[c] for c in canonical]]
 
@@ -386,7 +389,7 @@ class DramAnalyticalModel(DramProblem):
         return [lookup[valid[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
 
     def _finish(
-        self, core, acts, hits, latency, busy, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops
+        self, core, acts, hits, latency, exposed, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops
     ):
         """Apply refresh and energy to structural timings.
 
@@ -394,7 +397,7 @@ class DramAnalyticalModel(DramProblem):
         for one design (plain floats are several times faster than NumPy
         scalars) or the ``numpy`` module for batches.
         """
-        stalling = self.refreshes_due(busy, refresh_on, postponed, ops)
+        stalling = self.refreshes_due(exposed, refresh_on, postponed, ops)
         cycles = core + stalling * self.refresh_stall(hits / table.n_requests)
         # Every refresh that comes due costs energy, stalling or not, and so do those
         # pulled in during idle gaps.
@@ -420,9 +423,9 @@ class DramAnalyticalModel(DramProblem):
         RefreshMaxPostponed are postponed while requests are pending and never come due
         before the run ends.
 
-        Over the cycles the controller has work, these are the refreshes that stall it
-        (each for ``tRP + tRFC``); those due while it waits for the trace's next
-        request are issued then and stall nothing.
+        Over the span where refresh stalls are exposed (see the module docstring),
+        these are the refreshes that delay the end (each by :meth:`refresh_stall`);
+        the idle time after the others absorbs them.
         """
         due = ops.floor(cycles / self._refi)
         return ops.where(refresh_on, ops.maximum(due - postponed, 0.0), 0.0)
@@ -432,9 +435,9 @@ class DramAnalyticalModel(DramProblem):
         the row for the share ``hit_share`` of requests that would have hit it."""
         return self._refresh_stall + self._rcd * hit_share
 
-    def refresh_stall_cycles(self, busy_cycles, refresh_on, postponed, hit_share):
-        """Cycles refresh adds to runs with ``busy_cycles`` of work (arrays)."""
-        return self.refreshes_due(busy_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
+    def refresh_stall_cycles(self, exposed_cycles, refresh_on, postponed, hit_share):
+        """Cycles refresh adds to runs whose stalls are exposed over ``exposed_cycles`` (arrays)."""
+        return self.refreshes_due(exposed_cycles, refresh_on, postponed) * self.refresh_stall(hit_share)
 
     def _idle_refreshes(self, table: _CoreTable) -> float:
         return float(math.floor(table.idle_cycles / self._refi))
@@ -456,7 +459,7 @@ class DramAnalyticalModel(DramProblem):
             self._fill(table, np.array([flat]))
             rows = tuple(
                 array[flat]
-                for array in (table.cycles, table.activations, table.hits, table.latency_cycles, table.busy_cycles)
+                for array in (table.cycles, table.activations, table.hits, table.latency_cycles, table.exposed_cycles)
             )
         energy, time_ns, latency_ns = self._finish(
             *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
@@ -483,7 +486,7 @@ class DramAnalyticalModel(DramProblem):
             table.activations[flat],
             table.hits[flat],
             table.latency_cycles[flat],
-            table.busy_cycles[flat],
+            table.exposed_cycles[flat],
             table,
             flat >= self._closed_from,
             refresh[:, 0] == 1,

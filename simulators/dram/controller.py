@@ -38,8 +38,10 @@ trace takes a few milliseconds per configuration.
   group). Because a command of the other direction is ready only after the
   bus turns, the multiplexer groups reads and writes as DRAMSys does.
 
-Refresh is left to the caller (it stalls the device for whole refresh
-cycles, applied in closed form per refresh setting), and so is energy. The
+Refresh is left to the caller, applied in closed form per refresh setting
+(it stalls the device for whole refresh cycles); the model reports over how
+much of the run those stalls delay the end, since the idle time after a stall
+absorbs it. Energy is left to the caller too. The
 three ``k_*`` constants (:class:`ControllerConstants`) are the only fitted
 values. The loop is compiled with numba (a core dependency) and runs
 configurations in parallel; where numba cannot be installed the same code
@@ -64,11 +66,11 @@ ARBITERS = ("Simple", "Fifo", "Reorder")
 
 TIMING_NAMES = (
     "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
-    "RL", "WL", "BURST",
+    "RL", "WL", "BURST", "REFI", "RFC",
 )  # fmt: skip
 """Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`."""
 
-RESULT_COLUMNS = ("cycles", "activations", "latency", "busy")
+RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed")
 """Columns of :func:`simulate`'s result."""
 
 _NEVER = -1e18
@@ -124,6 +126,8 @@ def controller_timings(timings: dict[str, float], burst: float) -> np.ndarray:
         "RL": timings["RL"],
         "WL": timings["WL"],
         "BURST": burst,
+        "REFI": timings["REFI"],
+        "RFC": timings["RFC"],
     }
     return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
 
@@ -159,11 +163,23 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
+def _add_idle(idle: np.ndarray, start: float, end: float, refi: float) -> None:
+    """Add the idle interval ``[start, end)`` to the per-tREFI bins ``idle``."""
+    k = int(start // refi)
+    last = idle.shape[0] - 1
+    while start < end:
+        stop = min(end, (k + 1) * refi)
+        idle[min(k, last)] += stop - start
+        start = stop
+        k += 1
+
+
 def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configuration, tm, k, result):
     policy, scheduler, organisation, size = configuration[0], configuration[1], configuration[2], configuration[3]
     arbiter, max_active, in_order = configuration[4], configuration[5], configuration[6] != 0 or configuration[4] == 2
     ccd, ccd_l, rcd, rp, ras, rc, rtp, wrpre = tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], tm[7]
     rdwr, wrrd, wrrd_l, rrd, rrd_l, faw, rl, wl, burst = tm[8], tm[9], tm[10], tm[11], tm[12], tm[13], tm[14], tm[15], tm[16]
+    refi, refresh_stall = tm[17], tm[3] + tm[18]
     k_enter, k_release, k_drain = k[0], k[1], k[2]
     n = arrival.shape[0]
     n_groups = (n_banks + banks_per_group - 1) // banks_per_group
@@ -207,8 +223,10 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     finish = 0.0
     activations = 0
     latency = 0.0
-    busy = 0.0
-    busy_since = 0.0
+    # Cycles the controller waited with nothing to do, per tREFI interval (refresh stalls
+    # that idle time can absorb cost nothing).
+    idle = np.zeros(int((arrival[n - 1] + n * 64.0) // refi) + 2)
+    idle_since = 0.0
     while served < n:
         # When the next request can be accepted.
         accept_at = _UNKNOWN
@@ -277,15 +295,19 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 command_at = t
                 chosen_bank = b
                 chosen = request
-        if accept_at <= command_at:
+        # A command due in the cycle a request is accepted goes first: the request is seen
+        # from the next decision on (a write stream behind a four-transaction arbiter closes
+        # its row under ClosedAdaptive in DRAMSys only so).
+        if accept_at < command_at:
             request = accepted
             b = bank[request]
             queue[b, queued[b]] = request
             queued[b] += 1
             stale[b] = True
             accepted_at[request] = accept_at
-            if in_buffer == 0:
-                busy_since = accept_at
+            if in_buffer == 0 and arrival[request] > idle_since:
+                # Waiting for the trace, not for a place behind the arbiter.
+                _add_idle(idle, idle_since, arrival[request], refi)
             in_buffer += 1
             if is_write[request]:
                 writes_in += 1
@@ -344,7 +366,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         latency += done - arrival[request]
         finish = max(finish, done)
         if in_buffer == 0:
-            busy += done - busy_since
+            idle_since = t
         if policy == 2:
             close = True
         elif policy == 0:
@@ -375,7 +397,23 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     result[0] = finish + k_drain
     result[1] = activations
     result[2] = latency / n
-    result[3] = min(busy, finish) + k_drain
+    # A refresh stalls the device for tRP + tRFC (and tRCD to reopen the row for the requests
+    # that would have hit it); a stall delays the end only where the idle time after it cannot
+    # absorb it. The exposed span is the longest tail of due refreshes whose stalls outweigh
+    # the idle time after them: refreshes due there delay the end (the caller subtracts the
+    # postponed ones).
+    total = finish + k_drain
+    due = int(total // refi)
+    stall = refresh_stall + rcd * (n - activations) / n
+    exposed = total - due * refi
+    after = 0.0
+    for interval in range(due + 1, idle.shape[0]):
+        after += idle[interval]
+    for j in range(due, 0, -1):
+        after += idle[j]
+        if (due - j + 1) * stall > after:
+            exposed = total - (j - 1) * refi
+    result[3] = exposed
 
 
 _configuration_range = range
@@ -399,9 +437,10 @@ def _compile():
         )
         return None
     # Cached on disk (beside the module, or in a per-user folder where that is read-only).
-    global _heap_push, _heap_pop, _simulate_one, _configuration_range
+    global _heap_push, _heap_pop, _add_idle, _simulate_one, _configuration_range
     _heap_push = numba.njit(cache=True)(_heap_push)
     _heap_pop = numba.njit(cache=True)(_heap_pop)
+    _add_idle = numba.njit(cache=True)(_add_idle)
     _simulate_one = numba.njit(cache=True)(_simulate_one)
     _configuration_range = numba.prange
     return numba.njit(cache=True, nogil=True, parallel=True)(_simulate_all)
@@ -445,7 +484,9 @@ def simulate(
     Returns:
         ``(configurations, 4)``: cycles until the last request completes,
         activations, mean cycles from a request's arrival to its completion, and
-        cycles the controller had requests to serve (:data:`RESULT_COLUMNS`).
+        the cycles over which due refreshes delay the end (:data:`RESULT_COLUMNS`):
+        the longest tail of the run whose refresh stalls outweigh the cycles the
+        controller waits idle after them (the whole run when it never waits).
     """
     configurations = np.ascontiguousarray(configurations, dtype=np.int64).reshape(-1, 7)
     if len(configurations) and (configurations[:, 3].min() < 1 or configurations[:, 5].min() < 1):

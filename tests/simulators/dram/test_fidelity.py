@@ -63,19 +63,19 @@ TRACE_FINGERPRINTS = {
 CEILINGS: dict[str, tuple[float, float, float, float, float]] = {
     "rand-w30": (0.4, 0.3, 0.3, 1.0, 0.96),
     "hot16-w50": (0.4, 0.4, 0.4, 1.5, 0.96),
-    "copy": (0.3, 0.3, 0.3, 0.6, 0.96),
+    "copy": (0.3, 0.3, 0.3, 0.5, 0.96),
     "write-stream": (0.3, 0.3, 0.3, 0.6, 0.96),
-    "rand-gap12": (0.3, 0.3, 0.3, 1.9, 0.73),
-    "bursts-seq": (0.3, 0.3, 0.3, 1.2, 0.68),
+    "rand-gap12": (0.3, 0.3, 0.3, 1.5, 0.92),
+    "bursts-seq": (0.3, 0.3, 0.3, 0.3, 0.87),
     "stride-bank-w20": (0.3, 0.3, 0.3, 0.3, 0.97),
-    "stencil": (0.3, 0.3, 0.3, 0.5, 0.96),
+    "stencil": (0.3, 0.3, 0.3, 0.4, 0.96),
     "rand-w50-gap4": (0.4, 0.3, 0.4, 0.9, 0.96),
-    "hot64-w20": (0.4, 0.3, 0.4, 0.9, 0.96),
+    "hot64-w20": (0.4, 0.3, 0.4, 1.0, 0.96),
     "gemm": (0.3, 0.3, 0.3, 1.3, 0.96),
-    "pointer-chase": (0.3, 0.3, 0.3, 1.4, 0.49),
-    "mix": (0.4, 0.3, 0.3, 0.9, 0.96),
-    "seq-rand-w30": (0.4, 0.3, 0.3, 0.9, 0.96),
-    "bursts-rand-w30": (0.3, 0.3, 0.3, 1.4, 0.51),
+    "pointer-chase": (0.3, 0.3, 0.3, 0.3, 0.97),
+    "mix": (0.3, 0.3, 0.3, 0.9, 0.96),
+    "seq-rand-w30": (0.3, 0.3, 0.3, 0.8, 0.96),
+    "bursts-rand-w30": (0.3, 0.3, 0.3, 0.3, 0.92),
     "stride-8k-w25": (0.3, 0.3, 0.3, 0.9, 0.96),
 }
 
@@ -132,10 +132,11 @@ def test_fidelity_does_not_regress(table, entry):
     assert row.time_spearman >= spearman
 
 
-def test_held_out_traces_meet_the_targets(table):
-    held_out = table[table.split == "held-out"].reset_index()
-    assert len(held_out) == len(suite_traces("held-out"))
-    assert missed_targets(held_out, TARGETS) == []
+def test_every_suite_trace_meets_the_targets(table):
+    # The targets are set for the held-out traces; the calibration ones meet them too.
+    suite = table[table.split.isin(["held-out", "calibration"])].reset_index()
+    assert len(suite) == len(FIDELITY_SUITE)
+    assert missed_targets(suite, TARGETS) == []
 
 
 def test_standard_workloads_meet_the_reference_bars(table):
