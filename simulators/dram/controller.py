@@ -193,7 +193,6 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     pick_slot = np.zeros(n_banks, dtype=np.int64)
     pick_kind = np.zeros(n_banks, dtype=np.int64)  # 0 column, 1 activation, 2 precharge
     pick_ready = np.zeros(n_banks)  # earliest issue by the bank's own timings
-    chosen = n
     activated = np.full(n_banks, _NEVER)
     precharged = np.full(n_banks, _NEVER)  # earliest activation after the bank's last precharge
     bank_read = np.full(n_banks, _NEVER)
@@ -245,6 +244,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         # and the timings of its own changes only with its queue and commands.
         command_at = _UNKNOWN
         chosen_bank = -1
+        chosen = n
         earliest = last_command + 1.0
         for b in range(n_banks):
             if queued[b] == 0:
@@ -394,7 +394,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                     next_delivery += 1
             else:
                 n_freed = _heap_push(freed, n_freed, finished_at[request])
-    result[0] = finish + k_drain
+    total = finish + k_drain
+    result[0] = total
     result[1] = activations
     result[2] = latency / n
     # A refresh stalls the device for tRP + tRFC (and tRCD to reopen the row for the requests
@@ -402,7 +403,6 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     # absorb it. The exposed span is the longest tail of due refreshes whose stalls outweigh
     # the idle time after them: refreshes due there delay the end (the caller subtracts the
     # postponed ones).
-    total = finish + k_drain
     due = int(total // refi)
     stall = refresh_stall + rcd * (n - activations) / n
     exposed = total - due * refi
