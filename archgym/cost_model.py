@@ -10,6 +10,7 @@ and built with :func:`make_backend`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import time
 from abc import ABC, abstractmethod
@@ -183,12 +184,14 @@ class BackendInfo:
         factory: Called with keyword arguments to build the cost model.
         description: One line for listings.
         availability: Returns None when the backend can run here, else the reason it cannot.
+            A check with keyword parameters receives the factory arguments it names
+            (all of them if it takes ``**kwargs``), so that ``binary=...`` can satisfy it.
     """
 
     name: str
     factory: Callable[..., CostModel]
     description: str = ""
-    availability: Callable[[], str | None] | None = None
+    availability: Callable[..., str | None] | None = None
 
     @property
     def env(self) -> str:
@@ -200,9 +203,15 @@ class BackendInfo:
         """The backend name without its problem prefix."""
         return self.name.split("/", 1)[1]
 
-    def unavailable_reason(self) -> str | None:
-        """None if the backend can run here, else why not and how to fix it."""
-        return self.availability() if self.availability else None
+    def unavailable_reason(self, **factory_kwargs: Any) -> str | None:
+        """None if the backend can run here (built with ``factory_kwargs``), else why not and how to fix."""
+        if self.availability is None:
+            return None
+        parameters = inspect.signature(self.availability).parameters.values()
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            named = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+            factory_kwargs = {k: v for k, v in factory_kwargs.items() if k in named}
+        return self.availability(**factory_kwargs)
 
 
 _BACKENDS: dict[str, BackendInfo] = {}
@@ -214,7 +223,7 @@ def register_backend(
     name: str,
     factory: Callable[..., CostModel],
     description: str = "",
-    availability: Callable[[], str | None] | None = None,
+    availability: Callable[..., str | None] | None = None,
 ) -> None:
     """Register a backend under ``"<env>/<backend>"``; re-registering replaces it."""
     if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
@@ -251,7 +260,7 @@ def make_backend(name: str, env: str | None = None, **kwargs: Any) -> CostModel:
         BackendUnavailableError: the backend cannot run here; the message says why.
     """
     info = backend_info(name, env)
-    reason = info.unavailable_reason()
+    reason = info.unavailable_reason(**kwargs)
     if reason:
         raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")
     return info.factory(**kwargs)
