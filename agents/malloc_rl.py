@@ -1,6 +1,6 @@
 """MaskablePPO (sb3-contrib) playing the mallocGame.
 
-The policy sees :class:`~archgym.envs.malloc_game.MallocGameEnv`'s
+The policy sees :class:`~archgym.simulators.malloc.env.MallocGameEnv`'s
 observation and picks among the legal moves only (the env's
 ``action_masks``), as mallocMuZero's policy does over its action set. The
 agent is trained on one instance and its placement is the best episode seen
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.envs.malloc_game import MallocGameEnv
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.errors import ConfigurationError
 from archgym.simulators.malloc.instances import Instance
 

@@ -24,9 +24,8 @@ from rich.table import Column, Table
 
 from archgym import __version__
 from archgym.cost_model import CostModel, list_backends, make_backend
-from archgym.envs import ENV_ID_BY_PROBLEM
 from archgym.errors import ArchGymError, ConfigurationError, DatasetError, UnknownNameError
-from archgym.malloc_cli import malloc_app
+from archgym.problem import get_problem, list_problems, problem_clis
 
 app = typer.Typer(
     name="archgym",
@@ -51,7 +50,7 @@ def _backend(env: str, backend: str, memspec: str | None, proxy: Path | None = N
         if backend.split("/")[-1] != "proxy":
             raise ConfigurationError(f"--proxy applies to --backend proxy, not {backend!r}")
         kwargs["proxy"] = proxy
-    return make_backend(backend, env=env, **kwargs)
+    return make_backend(backend, env, **kwargs)
 
 
 def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
@@ -84,9 +83,9 @@ def _load_plugins(plugins: list[str]) -> None:
 
 
 def _check_env(env: str) -> None:
-    envs = sorted({b.env for b in list_backends()})
-    if env not in envs:
-        raise ConfigurationError(f"unknown env {env!r}; available envs are {', '.join(envs)}")
+    problems = [name for name in list_problems() if get_problem(name).is_design_problem]
+    if env not in problems:
+        raise ConfigurationError(f"unknown env {env!r}; available envs are {', '.join(problems)}")
 
 
 def _format(value: Any) -> str:
@@ -113,53 +112,54 @@ def version() -> None:
 
 @app.command()
 def envs(
-    env: Annotated[str | None, typer.Option(help="Only this problem (e.g. dram).")] = None,
+    env: Annotated[str | None, typer.Option("--problem", "--env", help="Only this problem (e.g. dram).")] = None,
+    plugin: Annotated[list[str] | None, typer.Option(
+        help="Module or .py file to import first, e.g. one that registers your problem (repeatable).")] = None,
 ) -> None:
     """List problems, their backends, workloads and knobs."""
     from archgym.agents.base import list_agents
-    from archgym.objective import list_objectives
 
     try:
-        if env is not None:
-            _check_env(env)
-        backends = list_backends(env)
+        _load_plugins(plugin or [])
+        names = [get_problem(env).name] if env is not None else list(list_problems())
+        backends = list_backends()
     except ArchGymError as error:
         raise _fail(error) from None
-    for problem in sorted({b.env for b in backends}):
-        console.rule(f"[bold]{problem}[/]  gymnasium id {ENV_ID_BY_PROBLEM.get(problem, '-')}")
-        table = Table("backend", "status", "description", title="backends", title_justify="left")
-        available = None
-        for info in (b for b in backends if b.env == problem):
-            reason = info.unavailable_reason()
-            status = "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {escape(reason)}"
-            table.add_row(info.name, status, escape(info.description))
-            if reason is None and available is None:
-                available = info
-        console.print(table)
-        if available is None:
+    for name in names:
+        problem = get_problem(name)
+        console.rule(f"[bold]{name}[/]  gymnasium id {problem.env_id}")
+        if problem.description:
+            console.print(problem.description)
+        served = [b for b in backends if b.problem == name]
+        if served:
+            table = Table("backend", "status", "description", title="backends", title_justify="left")
+            for info in served:
+                reason = info.unavailable_reason()
+                status = "[green]available[/]" if reason is None else f"[yellow]unavailable[/]: {escape(reason)}"
+                table.add_row(info.name, status, escape(info.description))
+            console.print(table)
+        if problem.design_space is None:
+            if problem.cli:
+                console.print(f"[bold]commands[/]: archgym {name} --help")
             continue
-        model = available.factory()
-        # The built-in presets name the DRAM metrics; other problems bring their own.
-        objectives = (list(model.objective_presets) if model.objective_presets else list(list_objectives()))
-        console.print(f"[bold]workloads[/]: {', '.join(model.workloads())} (or a workload file; see the README)")
+        console.print(f"[bold]workloads[/]: {', '.join(problem.workloads)} (or a workload file; see the README)")
         metrics = Table(title="metrics", title_justify="left")
         for column in ("metric", "unit", "goal"):
             metrics.add_column(column, no_wrap=True)
         metrics.add_column("description")
-        for m in model.metrics:
+        for m in problem.metrics:
             metrics.add_row(m.name, m.unit, m.goal, m.description)
         console.print(metrics)
-        knobs = Table(title=f"knobs ({model.design_space.size:,} designs)", title_justify="left")
+        knobs = Table(title=f"knobs ({problem.design_space.size:,} designs)", title_justify="left")
         knobs.add_column("knob", no_wrap=True)
         knobs.add_column("kind")
         knobs.add_column("values")
         knobs.add_column("description")
-        for p in model.design_space:
+        for p in problem.design_space:
             knobs.add_row(p.name, p.kind.value, p.allowed(), p.description)
         console.print(knobs)
-        console.print(f"[bold]objectives[/]: {', '.join(objectives)}, or a spec string "
+        console.print(f"[bold]objectives[/]: {', '.join(problem.objective_presets)}, or a spec string "
                       "(target:..., weighted:..., see the README)")
-        model.close()
     console.print(f"[bold]agents[/]: {', '.join(list_agents())} (settings: archgym agents)")
 
 
@@ -898,7 +898,18 @@ proxy_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(proxy_app, name="proxy")
-app.add_typer(malloc_app, name="malloc")
+
+
+def _mount_problem_clis() -> None:
+    """Add each registered problem's own commands as ``archgym <problem> ...``."""
+    import importlib
+
+    for name, target in problem_clis().items():
+        module, attr = target.split(":")
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+
+
+_mount_problem_clis()
 
 
 def _metrics_table(metrics: Any, title: str) -> Table:

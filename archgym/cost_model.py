@@ -3,25 +3,31 @@
 A cost model evaluates a design on a workload and returns an
 :class:`Evaluation` (metrics plus a feasibility flag). An infeasible or failed
 design is a value, not an exception; only programming errors and bad input
-raise. Backends are registered under ``"<env>/<name>"`` (``dram/analytical``)
-and built with :func:`make_backend`.
+raise. Backends are registered under ``"<problem>/<name>"`` (``dram/analytical``)
+and built with :func:`make_backend`; every backend points to its
+:class:`~archgym.problem.Problem`, and every design problem gets a
+``<problem>/proxy`` backend serving a learned proxy.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from archgym.errors import BackendUnavailableError, UnknownNameError
+from archgym.errors import BackendUnavailableError, ConfigurationError, UnknownNameError
+from archgym.problem import get_problem, list_problems, problem_argument
 from archgym.space import DesignSpace
+
+if TYPE_CHECKING:
+    from archgym.objective import ObjectivePreset
+    from archgym.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -112,24 +118,58 @@ class BatchEvaluation(Sequence[Evaluation]):
 class CostModel(ABC):
     """Scores designs of one :class:`DesignSpace` on workloads.
 
-    Subclasses set :attr:`name`, :attr:`design_space` and :attr:`metrics` and
-    implement :meth:`evaluate`; models that can vectorise override
-    :meth:`evaluate_batch`.
+    Subclasses set :attr:`name` and implement :meth:`evaluate`; models that
+    can vectorise override :meth:`evaluate_batch`. A backend of a registered
+    problem sets :attr:`problem`, and takes its design space, metrics,
+    default workload, objective presets and Pareto metrics from it (a
+    subclass may still override any of them); a stand-alone model sets
+    :attr:`design_space` and :attr:`metrics` itself.
     """
 
     name: str = ""
     """Registered backend name, e.g. ``dram/analytical``."""
+    problem: ClassVar[Problem | None] = None
+    """The problem this backend serves."""
     design_space: DesignSpace
     metrics: tuple[MetricSpec, ...] = ()
     default_workload: Any = None
     pareto_metrics: tuple[str, str] | None = None
     """The two metrics whose trade-off reports draw by default (else the first two metrics)."""
-    objective_presets: ClassVar[Mapping[str, str]] = {}
-    """Objective names of this problem mapped to spec strings, e.g. ``{"latency": "weighted:latency_cycles=1"}``.
+    objective_presets: ClassVar[Mapping[str, str | ObjectivePreset]] = {}
+    """Objective names of this problem mapped to spec strings or presets, e.g. ``{"latency": "weighted:latency_cycles=1"}``.
 
-    They take precedence over the built-in presets (which name the DRAM metrics)
-    wherever an objective is given by name (see :func:`archgym.objective.make_objective`).
+    Used wherever an objective is given by name (see :func:`archgym.objective.make_objective`).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        problem = cls.__dict__.get("problem")
+        if problem is None:
+            return
+        facts = {
+            "design_space": problem.design_space,
+            "metrics": problem.metrics,
+            "default_workload": problem.default_workload,
+            "pareto_metrics": problem.pareto_metrics,
+            "objective_presets": problem.objective_presets,
+        }
+        for attribute, value in facts.items():
+            if attribute not in cls.__dict__:
+                setattr(cls, attribute, value)
+
+    def default_design(self) -> dict[str, Any]:
+        """A sensible starting design: the problem's default design.
+
+        Raises:
+            ConfigurationError: the model serves no problem and has no default design.
+        """
+        if self.problem is None or not self.problem.default_design:
+            raise ConfigurationError(f"{self.name or type(self).__name__} has no default design")
+        return dict(self.problem.default_design)
+
+    def describe(self) -> str:
+        """One line naming the model."""
+        return self.name or type(self).__name__
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -144,8 +184,8 @@ class CostModel(ABC):
         raise UnknownNameError(f"unknown metric {name!r}; {self.name} reports {', '.join(self.metric_names)}")
 
     def workloads(self) -> tuple[str, ...]:
-        """Names of the workloads this backend knows without a file."""
-        return ()
+        """Names of the workloads this backend knows without a file (its problem's, by default)."""
+        return self.problem.workloads if self.problem is not None else ()
 
     def prepare(self, workload: Any = None) -> None:
         """Check ``workload`` and do any per-workload set-up now rather than on first use.
@@ -180,7 +220,7 @@ class BackendInfo:
     """A registered backend.
 
     Args:
-        name: ``"<env>/<backend>"``.
+        name: ``"<problem>/<backend>"``.
         factory: Called with keyword arguments to build the cost model.
         description: One line for listings.
         availability: Returns None when the backend can run here, else the reason it cannot.
@@ -194,9 +234,14 @@ class BackendInfo:
     availability: Callable[..., str | None] | None = None
 
     @property
-    def env(self) -> str:
+    def problem(self) -> str:
         """The problem this backend serves (the part before the slash)."""
         return self.name.split("/", 1)[0]
+
+    @property
+    def env(self) -> str:
+        """Deprecated name of :attr:`problem`."""
+        return self.problem
 
     @property
     def short_name(self) -> str:
@@ -215,8 +260,8 @@ class BackendInfo:
 
 
 _BACKENDS: dict[str, BackendInfo] = {}
-# Modules whose import registers the bundled backends.
-_BUILTIN_BACKEND_MODULES = ("archgym.simulators.dram", "archgym.simulators.accelerator", "archgym.simulators.soc")
+PROXY_BACKEND = "proxy"
+"""Short name of the backend every design problem gets: a learned proxy (option ``proxy=DIR``)."""
 
 
 def register_backend(
@@ -225,41 +270,61 @@ def register_backend(
     description: str = "",
     availability: Callable[..., str | None] | None = None,
 ) -> None:
-    """Register a backend under ``"<env>/<backend>"``; re-registering replaces it."""
+    """Register a backend under ``"<problem>/<backend>"``; re-registering replaces it."""
     if name.count("/") != 1 or name.startswith("/") or name.endswith("/"):
-        raise ValueError(f"backend names look like 'env/backend', got {name!r}")
+        raise ValueError(f"backend names look like 'problem/backend', got {name!r}")
     _BACKENDS[name] = BackendInfo(name, factory, description, availability)
 
 
-def _load_builtin_backends() -> None:
-    for module in _BUILTIN_BACKEND_MODULES:
-        importlib.import_module(module)
+def _proxy_factory(problem: str) -> Callable[..., CostModel]:
+    def build(**options: Any) -> CostModel:
+        # Imported on use: the proxy pulls in scikit-learn, which scoring with other backends does not need.
+        from archgym.proxy import ProxyCostModel
+
+        return ProxyCostModel(env=problem, **options)
+
+    return build
 
 
-def list_backends(env: str | None = None) -> list[BackendInfo]:
-    """Registered backends, optionally only those of one problem."""
-    _load_builtin_backends()
-    return [b for b in _BACKENDS.values() if env is None or b.env == env]
+def _load_problem_backends() -> None:
+    """Import every problem (its package registers its backends) and add the derived proxy backends."""
+    for name in list_problems():
+        problem = get_problem(name)
+        proxy = f"{name}/{PROXY_BACKEND}"
+        if problem.is_design_problem and proxy not in _BACKENDS:
+            register_backend(proxy, _proxy_factory(name),
+                             "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)")
 
 
-def backend_info(name: str, env: str | None = None) -> BackendInfo:
-    """Look up a backend by full name, or by short name within ``env``."""
-    _load_builtin_backends()
-    full = name if "/" in name or env is None else f"{env}/{name}"
+def list_backends(problem: str | None = None, env: str | None = None) -> list[BackendInfo]:
+    """Registered backends, optionally only those of one problem (``env=`` is its deprecated name)."""
+    problem = problem_argument(problem, env, "list_backends", default=None)
+    _load_problem_backends()
+    return [b for b in _BACKENDS.values() if problem is None or b.problem == problem]
+
+
+def backend_info(name: str, problem: str | None = None, env: str | None = None) -> BackendInfo:
+    """Look up a backend by full name, or by short name within ``problem`` (``env=`` is its deprecated name)."""
+    problem = problem_argument(problem, env, "backend_info", default=None)
+    _load_problem_backends()
+    full = name if "/" in name or problem is None else f"{problem}/{name}"
     if full not in _BACKENDS:
-        known = ", ".join(sorted(b.name for b in list_backends(env))) or "none"
+        known = ", ".join(sorted(b.name for b in list_backends(problem))) or "none"
         raise UnknownNameError(f"unknown backend {name!r}; registered backends are {known}")
     return _BACKENDS[full]
 
 
-def make_backend(name: str, env: str | None = None, **kwargs: Any) -> CostModel:
-    """Build the backend called ``name`` (``"dram/analytical"``, or ``"analytical"`` with ``env``).
+def make_backend(name: str, problem: str | None = None, env: str | None = None, **kwargs: Any) -> CostModel:
+    """Build the backend called ``name`` (``"dram/analytical"``, or ``"analytical"`` with ``problem``).
+
+    ``env=`` is the deprecated name of ``problem=``.
 
     Raises:
         UnknownNameError: no such backend.
         BackendUnavailableError: the backend cannot run here; the message says why.
     """
-    info = backend_info(name, env)
+    problem = problem_argument(problem, env, "make_backend", default=None)
+    info = backend_info(name, problem)
     reason = info.unavailable_reason(**kwargs)
     if reason:
         raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")

@@ -11,20 +11,18 @@ Three formulations cover the common cases:
 * :class:`Constrained`: any objective plus bounds on metrics; a violated bound
   lowers the reward.
 
-:func:`make_objective` builds an objective from a preset name
+:func:`make_objective` builds an objective from a problem's preset name
 (:func:`list_objectives`), a spec string the command line can pass, or a
 mapping (as written by :meth:`Objective.to_dict`)::
 
-    make_objective("latency", target_latency_ns=5e4)
+    make_objective("latency", problem="dram", target_latency_ns=5e4)
     make_objective("target:power_mw=1000,total_time_ns=60000")
     make_objective("archgym:power_mw=1000")
     make_objective("weighted:energy_pj=1,total_time_ns=0.5")
-    make_objective("energy|power_mw<=1200")
+    make_objective("energy|power_mw<=1200", problem="dram")
 
-The DRAM presets keep ArchGym's names: ``power``, ``latency`` (the run's
-total time) and ``both`` are target distances in the relative form;
-``archgym-power``, ``archgym-latency`` and ``archgym-both`` give ArchGym's
-exact values; ``energy`` and ``time`` minimise one normalised metric.
+Presets belong to their problem (:attr:`archgym.problem.Problem.objective_presets`),
+as spec strings or :class:`ObjectivePreset` objects with keyword targets.
 
 Every objective maps infeasible evaluations, and evaluations with a NaN or
 infinite metric, to its :attr:`Objective.infeasible_reward`.
@@ -35,19 +33,22 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from archgym.cost_model import BatchEvaluation, Evaluation, MetricSpec
 from archgym.errors import ConfigurationError, UnknownNameError
+from archgym.problem import DEFAULT_PROBLEM, Problem, get_problem
 
 __all__ = [
     "DEFAULT_TARGET_LATENCY_NS",
     "DEFAULT_TARGET_POWER_MW",
     "Constrained",
     "Objective",
+    "ObjectivePreset",
     "TargetDistance",
     "WeightedSum",
     "list_objectives",
@@ -539,57 +540,34 @@ class Constrained(Objective):
 # -- presets and parsing -------------------------------------------------------------------
 
 
-def _power(
-    target_power_mw: float = DEFAULT_TARGET_POWER_MW, *, exact: bool, name: str, metrics: Sequence[MetricSpec]
-) -> Objective:
-    return TargetDistance({"power_mw": target_power_mw}, exact=exact, name=name, metrics=metrics)
+@dataclass(frozen=True)
+class ObjectivePreset:
+    """A named objective of a problem, written as a spec string with keyword targets.
 
+    Args:
+        spec: A spec string :func:`make_objective` understands, with
+            ``{keyword}`` fields for the targets (``"target:power_mw={target_power_mw}"``).
+        targets: Each keyword target the preset takes, with its default value.
+        description: One line for listings.
+    """
 
-def _latency(
-    target_latency_ns: float = DEFAULT_TARGET_LATENCY_NS,
-    *,
-    exact: bool,
-    name: str,
-    metrics: Sequence[MetricSpec],
-) -> Objective:
-    return TargetDistance({"total_time_ns": target_latency_ns}, exact=exact, name=name, metrics=metrics)
+    spec: str
+    targets: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
 
+    def resolve(self, name: str, targets: Mapping[str, Any]) -> str:
+        """The spec string with ``targets`` (over the defaults) filled in.
 
-def _both(
-    target_power_mw: float = DEFAULT_TARGET_POWER_MW,
-    target_latency_ns: float = DEFAULT_TARGET_LATENCY_NS,
-    *,
-    exact: bool,
-    name: str,
-    metrics: Sequence[MetricSpec],
-) -> Objective:
-    targets = {"power_mw": target_power_mw, "total_time_ns": target_latency_ns}
-    return TargetDistance(targets, exact=exact, name=name, metrics=metrics)
+        Raises:
+            ConfigurationError: a keyword the preset does not take, or a target that is not a number.
+        """
+        unknown = [k for k in targets if k not in self.targets]
+        if unknown:
+            takes = f"takes {', '.join(self.targets)}" if self.targets else "takes no keyword targets"
+            raise ConfigurationError(f"objective {name!r} got unexpected keyword(s) {', '.join(unknown)}; it {takes}")
+        values = {**self.targets, **{k: _number(v, k) for k, v in targets.items()}}
+        return self.spec.format(**{k: repr(float(v)) for k, v in values.items()})
 
-
-def _minimise(metric: str) -> Callable[..., Objective]:
-    def build(*, exact: bool, name: str, metrics: Sequence[MetricSpec]) -> Objective:
-        return WeightedSum({metric: 1.0}, goals={metric: "min"}, name=name, metrics=metrics)
-
-    return build
-
-
-# name -> (builder, exact, keyword targets it takes, description)
-_PRESETS: dict[str, tuple[Callable[..., Objective], bool, tuple[str, ...], str]] = {
-    "power": (_power, False, ("target_power_mw",), "relative distance of power_mw to its target"),
-    "latency": (_latency, False, ("target_latency_ns",), "relative distance of total_time_ns to its target"),
-    "both": (_both, False, ("target_power_mw", "target_latency_ns"), "sum of the power and latency terms"),
-    "archgym-power": (_power, True, ("target_power_mw",), "ArchGym's exact power reward"),
-    "archgym-latency": (_latency, True, ("target_latency_ns",), "ArchGym's exact latency reward"),
-    "archgym-both": (
-        _both,
-        True,
-        ("target_power_mw", "target_latency_ns"),
-        "ArchGym's exact power*latency reward",
-    ),
-    "energy": (_minimise("energy_pj"), False, (), "minimise energy_pj (normalised by its scale)"),
-    "time": (_minimise("total_time_ns"), False, (), "minimise total_time_ns (normalised by its scale)"),
-}
 
 _SYNTAX = (
     "a preset name, 'target:<metric>[:min|max]=<target>,...', 'archgym:<metric>=<target>,...', "
@@ -598,21 +576,26 @@ _SYNTAX = (
 )
 
 
-def list_objectives() -> tuple[str, ...]:
-    """Names of the preset objectives (for the DRAM metrics), in a stable order."""
-    return tuple(_PRESETS)
+def list_objectives(problem: str | Problem | None = None) -> tuple[str, ...]:
+    """Names of a problem's objective presets (the default problem's if None), in a stable order."""
+    return tuple(_problem_presets(problem))
+
+
+def _problem_presets(problem: str | Problem | None) -> Mapping[str, str | ObjectivePreset]:
+    return get_problem(DEFAULT_PROBLEM if problem is None else problem).objective_presets
 
 
 def make_objective(
     spec: str | Objective | Mapping[str, Any],
     metrics: Sequence[MetricSpec] = (),
-    presets: Mapping[str, str] | None = None,
+    presets: Mapping[str, str | ObjectivePreset] | None = None,
+    problem: str | Problem | None = None,
     **targets: float,
 ) -> Objective:
     """Build an objective from a preset name, a spec string, a mapping or an objective.
 
     Args:
-        spec: A preset (:func:`list_objectives`); a spec string
+        spec: A preset of the problem (:func:`list_objectives`); a spec string
             (``"target:power_mw=1000,total_time_ns=6e4"``, ``"archgym:power_mw=1000"``,
             ``"weighted:energy_pj=1,bandwidth_gbps:max=0.5"``, any of them
             followed by ``"|power_mw<=1200"`` constraints); a mapping with a
@@ -620,10 +603,13 @@ def make_objective(
             preset name) and its arguments, as :meth:`Objective.to_dict`
             writes; or an :class:`Objective`, returned as is.
         metrics: The cost model's metric specs. They supply goals and scales,
-            and every metric the objective reads must be among them.
-        presets: The problem's own preset names, each mapped to a spec string
-            (a cost model's :attr:`~archgym.cost_model.CostModel.objective_presets`);
-            they take precedence over the built-in presets.
+            and every metric the objective reads must be among them. The
+            problem's metrics if empty and ``problem`` is given.
+        presets: Preset names, each mapped to a spec string or an
+            :class:`ObjectivePreset`; the problem's presets if None.
+        problem: The problem (a name or :class:`~archgym.problem.Problem`)
+            whose presets and metrics apply; the default problem (DRAM) if
+            neither it nor ``presets`` is given.
         **targets: Targets of a preset, e.g. ``target_power_mw=800`` or
             ``target_latency_ns=5e4``.
 
@@ -632,16 +618,10 @@ def make_objective(
         ConfigurationError: a malformed spec, a keyword the preset does not
             take, or a metric the cost model does not report.
     """
+    if problem is not None:
+        metrics = metrics or get_problem(problem).metrics
     metrics = tuple(metrics)
-    if presets and isinstance(spec, str) and spec.strip().lower() in presets:
-        if targets:
-            raise ConfigurationError(
-                f"objective {spec!r} is a preset of this problem ({presets[spec.strip().lower()]}) and takes no "
-                f"keyword targets ({', '.join(targets)}); give a spec string with targets instead"
-            )
-        objective = make_objective(presets[spec.strip().lower()], metrics)
-        objective.name = spec.strip().lower()
-        return objective
+    presets = _problem_presets(problem) if not presets else presets
     if isinstance(spec, Objective):
         if targets:
             raise ConfigurationError(
@@ -650,9 +630,9 @@ def make_objective(
             )
         objective = spec
     elif isinstance(spec, Mapping):
-        objective = _from_mapping(spec, metrics, targets)
+        objective = _from_mapping(spec, metrics, presets, targets)
     elif isinstance(spec, str):
-        objective = _from_string(spec, metrics, targets)
+        objective = _from_string(spec, metrics, presets, targets)
     else:
         raise ConfigurationError(
             f"an objective is a name, spec string, mapping or Objective, got {type(spec).__name__}"
@@ -668,19 +648,22 @@ def make_objective(
     return objective
 
 
-def _from_string(spec: str, metrics: Sequence[MetricSpec], targets: Mapping[str, float]) -> Objective:
+def _from_string(
+    spec: str, metrics: Sequence[MetricSpec], presets: Mapping[str, str | ObjectivePreset],
+    targets: Mapping[str, float],
+) -> Objective:
     text = spec.strip()
     base, sep, constraint_text = text.partition("|")
     base = base.strip()
     kind, colon, body = base.partition(":")
     kind = kind.strip().lower()
-    if not colon and kind in _PRESETS:
-        objective = _preset(kind, metrics, targets)
+    if not colon and kind in presets:
+        objective = _preset(kind, presets[kind], metrics, targets)
     elif colon and kind in ("target", "archgym", "weighted"):
         if targets:
             raise ConfigurationError(
                 f"keyword targets ({', '.join(targets)}) only apply to presets "
-                f"({', '.join(_PRESETS)}); give targets inside the spec string {spec!r}"
+                f"({', '.join(presets)}); give targets inside the spec string {spec!r}"
             )
         values, goals = _parse_assignments(body, spec)
         if kind == "weighted":
@@ -689,23 +672,20 @@ def _from_string(spec: str, metrics: Sequence[MetricSpec], targets: Mapping[str,
             objective = TargetDistance(values, goals=goals, metrics=metrics, exact=kind == "archgym")
     else:
         raise UnknownNameError(
-            f"unknown objective {spec!r}; presets are {', '.join(_PRESETS)}; or give {_SYNTAX}"
+            f"unknown objective {spec!r}; presets are {', '.join(presets) or 'none'}; or give {_SYNTAX}"
         )
     if sep:
         objective = Constrained(objective, _parse_constraints(constraint_text, spec))
     return objective
 
 
-def _preset(name: str, metrics: Sequence[MetricSpec], targets: Mapping[str, float]) -> Objective:
-    builder, exact, allowed, _ = _PRESETS[name]
-    unknown = [k for k in targets if k not in allowed]
-    if unknown:
-        takes = f"takes {', '.join(allowed)}" if allowed else "takes no keyword targets"
-        raise ConfigurationError(
-            f"objective {name!r} got unexpected keyword(s) {', '.join(unknown)}; it {takes}"
-        )
-    values = {k: _number(v, k) for k, v in targets.items()}
-    return builder(**values, exact=exact, name=name, metrics=metrics)
+def _preset(
+    name: str, preset: str | ObjectivePreset, metrics: Sequence[MetricSpec], targets: Mapping[str, float]
+) -> Objective:
+    entry = preset if isinstance(preset, ObjectivePreset) else ObjectivePreset(preset)
+    objective = _from_string(entry.resolve(name, targets), metrics, {}, {})
+    objective.name = name
+    return objective
 
 
 def _parse_assignments(body: str, spec: str) -> tuple[dict[str, float], dict[str, str]]:
@@ -751,36 +731,37 @@ def _parse_constraints(text: str, spec: str) -> dict[str, tuple[str, float]]:
 
 
 def _from_mapping(
-    spec: Mapping[str, Any], metrics: Sequence[MetricSpec], targets: Mapping[str, float]
+    spec: Mapping[str, Any], metrics: Sequence[MetricSpec], presets: Mapping[str, str | ObjectivePreset],
+    targets: Mapping[str, float],
 ) -> Objective:
     params = dict(spec)
     kind = params.pop("type", None)
     if not isinstance(kind, str):
         raise ConfigurationError(
             f"an objective mapping needs a 'type': target, weighted, constrained or a preset "
-            f"({', '.join(_PRESETS)}); got keys {', '.join(map(str, spec)) or 'none'}"
+            f"({', '.join(presets)}); got keys {', '.join(map(str, spec)) or 'none'}"
         )
     params.pop("metric_names", None)  # derived, written by to_dict for readers of logs
     kind = kind.lower()
-    if kind in _PRESETS:
+    if kind in presets:
         params.pop("name", None)
-        return _preset(kind, metrics, {**params, **targets})
+        return _preset(kind, presets[kind], metrics, {**params, **targets})
     if targets:
         raise ConfigurationError(
-            f"keyword targets ({', '.join(targets)}) only apply to presets ({', '.join(_PRESETS)})"
+            f"keyword targets ({', '.join(targets)}) only apply to presets ({', '.join(presets)})"
         )
     if kind == "constrained":
         inner = params.pop("objective", None)
         if inner is None:
             raise ConfigurationError("a 'constrained' objective mapping needs an 'objective' entry")
         params.pop("infeasible_reward", None)  # always the wrapped objective's
-        inner_objective = make_objective(inner, metrics)
+        inner_objective = make_objective(inner, metrics, presets)
         return _construct(Constrained, "constrained", params, inner_objective)
     classes: dict[str, type[Objective]] = {"target": TargetDistance, "weighted": WeightedSum}
     if kind not in classes:
         raise UnknownNameError(
             f"unknown objective type {kind!r}; types are target, weighted, constrained and the presets "
-            f"{', '.join(_PRESETS)}"
+            f"{', '.join(presets)}"
         )
     return _construct(classes[kind], kind, {**params, "metrics": metrics})
 

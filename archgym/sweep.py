@@ -264,7 +264,7 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
             raise UnknownNameError(f"{source}: unknown env {env!r}; available envs are {', '.join(known_envs)}")
     # Build what the runs will build, once, so that no bad name or setting surfaces mid-sweep.
     for env in envs:
-        model = make_backend(backend, env=env, **backend_options)
+        model = make_backend(backend, problem=env, **backend_options)
         try:
             for workload in workloads:
                 if workload not in model.workloads():
@@ -462,7 +462,7 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
 
     if run.agent == "marl":
         return _execute_marl_run(run, out, rows)
-    model = make_backend(run.backend, env=run.env, **dict(run.backend_options))
+    model = make_backend(run.backend, problem=run.env, **dict(run.backend_options))
     try:
         objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
                                    **dict(run.objective.targets))

@@ -28,7 +28,7 @@ def test_envs_lists_backends_workloads_knobs_and_agents():
 def test_unknown_env_is_an_error():
     result = invoke("envs", "--env", "gpu")
     assert result.exit_code == 2
-    assert "unknown env 'gpu'" in result.output
+    assert "unknown problem 'gpu'" in result.output
 
 
 def test_run_writes_a_dataset_and_prints_the_best_design(tmp_path):

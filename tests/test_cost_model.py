@@ -84,7 +84,7 @@ def test_bundled_dram_backend_is_listed() -> None:
     dram = [b.name for b in list_backends("dram")]
     assert "dram/analytical" in dram
     assert all(n.startswith("dram/") for n in dram)
-    info = backend_info("analytical", env="dram")
+    info = backend_info("analytical", problem="dram")
     assert info.name == "dram/analytical"
     assert info.env == "dram"
     assert info.short_name == "analytical"
@@ -93,12 +93,12 @@ def test_bundled_dram_backend_is_listed() -> None:
 
 def test_make_backend_by_full_and_short_name(toy_backends: list[str]) -> None:
     full = make_backend("toy/sum")
-    short = make_backend("sum", env="toy")
-    both = make_backend("toy/sum", env="toy")
+    short = make_backend("sum", problem="toy")
+    both = make_backend("toy/sum", problem="toy")
     for model in (full, short, both):
         assert isinstance(model, ToySum)
         assert model.offset == 0.0
-    assert make_backend("sum", env="toy", offset=2.5).offset == 2.5
+    assert make_backend("sum", problem="toy", offset=2.5).offset == 2.5
 
 
 def test_list_backends_filters_by_env(toy_backends: list[str]) -> None:
@@ -122,7 +122,7 @@ def test_unknown_backend_lists_registered(toy_backends: list[str]) -> None:
     assert not message.startswith('"')
 
     with pytest.raises(UnknownNameError) as err:
-        make_backend("product", env="toy")
+        make_backend("product", problem="toy")
     message = str(err.value)
     assert "toy/sum" in message and "toy/fine" in message
     assert "dram/analytical" not in message
@@ -133,7 +133,7 @@ def test_unknown_backend_lists_registered(toy_backends: list[str]) -> None:
 
 def test_unknown_backend_with_empty_env() -> None:
     with pytest.raises(UnknownNameError, match="registered backends are none"):
-        make_backend("x", env="no-such-env")
+        make_backend("x", problem="no-such-env")
 
 
 def test_unavailable_backend_reports_reason(toy_backends: list[str]) -> None:
@@ -141,14 +141,14 @@ def test_unavailable_backend_reports_reason(toy_backends: list[str]) -> None:
         make_backend("toy/broken")
     assert "toy/broken" in str(err.value)
     assert "needs the toy simulator; install it" in str(err.value)
-    assert backend_info("broken", env="toy").unavailable_reason() == "needs the toy simulator; install it"
+    assert backend_info("broken", problem="toy").unavailable_reason() == "needs the toy simulator; install it"
     assert isinstance(make_backend("toy/fine"), ToySum)
 
 
 @pytest.mark.parametrize("name", ["noslash", "a/b/c", "", "/sum", "toy/"])
 def test_register_backend_rejects_bad_names(name: str) -> None:
     before = dict(cm._BACKENDS)
-    with pytest.raises(ValueError, match="env/backend"):
+    with pytest.raises(ValueError, match="problem/backend"):
         register_backend(name, ToySum)
     assert cm._BACKENDS == before
 

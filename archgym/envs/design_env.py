@@ -21,6 +21,7 @@ from gymnasium import spaces
 from archgym.cost_model import CostModel, Evaluation, make_backend
 from archgym.errors import ConfigurationError, InvalidDesignError
 from archgym.objective import Objective, make_objective
+from archgym.problem import get_problem, problem_argument
 from archgym.space import Design, ParameterKind
 
 __all__ = ["DesignEnv"]
@@ -57,17 +58,18 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     sampled actions reproducible.
 
     Args:
-        env: The design problem (``"dram"``), used to look up ``backend``.
+        problem: The design problem (``"dram"``), used to look up ``backend``.
         backend: A registered backend name (``"analytical"`` or
             ``"dram/analytical"``) or a :class:`~archgym.cost_model.CostModel`.
         workload: The workload every design is evaluated on; None for the
             backend's default.
         objective: A preset or spec understood by
             :func:`archgym.objective.make_objective`, a mapping, or an
-            :class:`~archgym.objective.Objective`.
+            :class:`~archgym.objective.Objective`; the problem's default objective if None.
         max_steps: Steps per episode before ``truncated`` is set.
         render_mode: None or ``"ansi"``.
         log_dir: If given, every evaluation is appended to a dataset there.
+        env: Deprecated name of ``problem``.
         **backend_kwargs: Passed to the backend's factory (``memspec="ddr4-2400"``);
             only valid when ``backend`` is a name.
 
@@ -81,15 +83,17 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
     def __init__(
         self,
-        env: str = "dram",
+        problem: str | None = None,
         backend: str | CostModel = "analytical",
         workload: Any = None,
-        objective: str | Objective | Mapping[str, Any] = "latency",
+        objective: str | Objective | Mapping[str, Any] | None = None,
         max_steps: int = 100,
         render_mode: str | None = None,
         log_dir: str | None = None,
+        env: str | None = None,
         **backend_kwargs: Any,
     ) -> None:
+        problem = problem_argument(problem, env, "DesignEnv")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigurationError(
                 f"render_mode {render_mode!r} is not supported; choose None or "
@@ -99,7 +103,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             raise ConfigurationError(f"max_steps must be a positive integer, got {max_steps!r}")
         self.render_mode = render_mode
         self.max_steps = int(max_steps)
-        self.env_name = env
+        self.problem = get_problem(problem)
 
         if isinstance(backend, CostModel):
             if backend_kwargs:
@@ -110,7 +114,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             model = backend
             self._owns_model = False
         elif isinstance(backend, str):
-            model = make_backend(backend, env=env, **backend_kwargs)
+            model = make_backend(backend, problem, **backend_kwargs)
             self._owns_model = True
         else:
             raise ConfigurationError(
@@ -120,8 +124,9 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.design_space = model.design_space
         self.metric_specs = tuple(model.metrics)
         try:
-            self.objective: Objective = make_objective(objective, metrics=self.metric_specs,
-                                                       presets=model.objective_presets)
+            self.objective: Objective = make_objective(
+                self.problem.objective if objective is None else objective, metrics=self.metric_specs,
+                presets=model.objective_presets or self.problem.objective_presets)
         except Exception:
             if self._owns_model:
                 model.close()
@@ -137,7 +142,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
             context = RunContext(
                 run_id=new_run_id("env"),
-                env=env,
+                env=problem,
                 backend=model.name,
                 workload=_workload_name(self.workload),
                 agent="",
@@ -218,7 +223,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             )
             return None
         progress = f"step {self._steps}/{self.max_steps}"
-        lines = [f"{self.env_name} design space, {progress}, objective {self.objective.name}"]
+        lines = [f"{self.problem.name} design space, {progress}, objective {self.objective.name}"]
         if self.last_design is None or self.last_evaluation is None:
             lines.append("no design evaluated since reset")
             return "\n".join(lines) + "\n"

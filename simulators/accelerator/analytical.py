@@ -75,14 +75,19 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.simulators.accelerator import technology as tech
-from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE, DEFAULT_ACCELERATOR_DESIGN
-from archgym.simulators.accelerator.workloads import ZOO, Layer, Network, resolve_workload
+from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
+from archgym.simulators.accelerator.problem import (
+    ACCELERATOR_METRICS,
+    ACCELERATOR_OBJECTIVES,
+    ACCELERATOR_PROBLEM,
+)
+from archgym.simulators.accelerator.workloads import Layer, Network, resolve_workload
 
 __all__ = [
     "ACCELERATOR_METRICS",
@@ -93,23 +98,6 @@ __all__ = [
     "design_area_mm2",
 ]
 
-ACCELERATOR_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("latency_cycles", "cycles", "min", 1e7, "cycles to run the network once"),
-    MetricSpec("energy_pj", "pJ", "min", 1e10, "energy of one inference: MACs, register files, buffer, DRAM"),
-    MetricSpec("area_mm2", "mm^2", "min", 10.0, "area of the PE array, memories, network and DRAM interface"),
-    MetricSpec("utilisation", "", "max", 1.0, "network MACs over latency times PEs"),
-    MetricSpec("edp_pj_cycles", "pJ*cycles", "min", 1e17, "energy-delay product"),
-)
-"""Metrics of every accelerator backend."""
-
-ACCELERATOR_OBJECTIVES: dict[str, str] = {
-    "latency": "weighted:latency_cycles=1",
-    "energy": "weighted:energy_pj=1",
-    "edp": "weighted:edp_pj_cycles=1",
-    "area": "weighted:area_mm2=1",
-    "balanced": "weighted:latency_cycles=1,energy_pj=1,area_mm2=1",
-}
-"""Objective presets of the accelerator problem."""
 
 _DATAFLOWS = ACCELERATOR_DESIGN_SPACE["Dataflow"].values
 _ROWS = np.array(ACCELERATOR_DESIGN_SPACE["PERows"].values, dtype=np.int64)
@@ -319,20 +307,9 @@ _TABLE_CACHE: dict[tuple[Layer, ...], _NetworkTables] = {}
 
 
 class AcceleratorProblem(CostModel):
-    """What every accelerator backend shares: the design space, metrics, objectives and network zoo."""
+    """What every accelerator backend shares: the problem's design space, metrics, objectives and network zoo."""
 
-    design_space = ACCELERATOR_DESIGN_SPACE
-    metrics = ACCELERATOR_METRICS
-    pareto_metrics = ("latency_cycles", "energy_pj")
-    objective_presets: ClassVar[Mapping[str, str]] = ACCELERATOR_OBJECTIVES
-
-    def workloads(self) -> tuple[str, ...]:
-        return ZOO
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A mid-sized weight-stationary design (see :data:`DEFAULT_ACCELERATOR_DESIGN`)."""
-        return dict(DEFAULT_ACCELERATOR_DESIGN)
+    problem = ACCELERATOR_PROBLEM
 
 
 class AcceleratorAnalyticalModel(AcceleratorProblem):

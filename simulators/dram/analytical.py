@@ -65,13 +65,13 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.simulators.dram import controller
 from archgym.simulators.dram.controller import ControllerConstants
-from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
+from archgym.simulators.dram.problem import DRAM_PROBLEM
 from archgym.simulators.dram.trace import Trace
-from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_workload
+from archgym.simulators.dram.workloads import resolve_workload
 
 FULL_TABLE_REQUESTS = 20_000
 """Longest trace whose table of every configuration is built at once by default (about half a
@@ -80,14 +80,6 @@ that use it, so configurations are computed as they are evaluated."""
 
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
-
-DRAM_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("energy_pj", "pJ", "min", 2e8, "total DRAM energy to serve the trace"),
-    MetricSpec("power_mw", "mW", "min", 2e3, "average DRAM power over the run"),
-    MetricSpec("total_time_ns", "ns", "min", 1e5, "time until the last request completes"),
-    MetricSpec("avg_latency_ns", "ns", "min", 1e4, "mean time from a request's issue to its completion"),
-    MetricSpec("bandwidth_gbps", "GB/s", "max", 10.0, "bytes served per second over the run"),
-)
 
 # Knob order of the structural table; the refresh knobs are applied per design.
 _STRUCTURAL_KNOBS = (
@@ -178,20 +170,9 @@ _SCALAR_OPS = _ScalarOps()
 
 
 class DramProblem(CostModel):
-    """What every DRAM backend shares: the controller knobs, metrics and standard workloads."""
+    """What every DRAM backend shares: the problem's knobs, metrics, standard workloads and objectives."""
 
-    design_space = DRAM_DESIGN_SPACE
-    metrics = DRAM_METRICS
-    # Faster designs draw more power; time and energy mostly fall together, so they trade off little.
-    pareto_metrics = ("total_time_ns", "power_mw")
-
-    def workloads(self) -> tuple[str, ...]:
-        return STANDARD_WORKLOADS
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A sensible starting design (DRAMSys's example DDR3 controller configuration)."""
-        return dict(DEFAULT_DRAM_DESIGN)
+    problem = DRAM_PROBLEM
 
 
 class DramAnalyticalModel(DramProblem):

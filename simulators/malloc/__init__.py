@@ -7,5 +7,5 @@ allocation instances. :mod:`.cost` scores a placement with a roofline time
 model and :mod:`.placement` checks legality. Methods: the greedy allocators
 (:mod:`.heuristics`), the exact MILP and brute force (:mod:`.exact`), the
 branch-and-bound allocator (:mod:`.branch_and_bound`), all behind
-:func:`.solve.solve`. The game itself is :class:`archgym.envs.malloc_game.MallocGameEnv`.
+:func:`.solve.solve`. The game itself is :class:`archgym.simulators.malloc.env.MallocGameEnv`.
 """

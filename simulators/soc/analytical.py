@@ -51,27 +51,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.simulators.soc.hardware import KERNELS, HardwareLibrary
-from archgym.simulators.soc.knobs import DEFAULT_SOC_DESIGN, SOC_DESIGN_SPACE
+from archgym.simulators.soc.problem import SOC_PROBLEM
 from archgym.simulators.soc.schedule import NO_ELEMENT, Schedule, ScheduleInput, simulate
 from archgym.simulators.soc.taskgraph import Workload
-from archgym.simulators.soc.workloads import BUNDLED_WORKLOADS, resolve_workload
-
-SOC_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("latency_ms", "ms", "min", 10.0, "time until every application has finished (longest application)"),
-    MetricSpec("energy_uj", "uJ", "min", 200.0, "energy of one period: tasks, transfers and static power"),
-    MetricSpec("power_mw", "mW", "min", 10.0, "average power over the period (or the latency if longer)"),
-    MetricSpec("area_mm2", "mm2", "min", 10.0, "on-chip area: cores, accelerators, SRAM, DRAM PHYs, bus"),
-    MetricSpec(
-        "budget_distance", "", "min", 1.0,
-        "FARSI distance to budget: sum of max(0, (value - budget) / budget) over latencies, power and area",
-    ),
-)
+from archgym.simulators.soc.workloads import resolve_workload
 
 _CACHE_LIMIT = 200_000
 """Evaluations kept per model instance (designs repeat during a search)."""
@@ -180,19 +169,10 @@ class SocAnalyticalModel(CostModel):
     """
 
     name = "soc/analytical"
-    metrics = SOC_METRICS
-    pareto_metrics = ("latency_ms", "power_mw")
-    objective_presets: ClassVar[Mapping[str, str]] = {
-        "latency": "weighted:latency_ms=1",
-        "energy": "weighted:energy_uj=1",
-        "power": "weighted:power_mw=1",
-        "area": "weighted:area_mm2=1",
-        "budget": "weighted:budget_distance=1",
-    }
+    problem = SOC_PROBLEM
 
     def __init__(self, library: HardwareLibrary | None = None, default_workload: Any = "audio-decoder") -> None:
         self.library = library or HardwareLibrary()
-        self.design_space = SOC_DESIGN_SPACE
         self.default_workload = default_workload
         self._compiled: dict[Any, _Compiled] = {}
         self._placements: dict[tuple[int, float], _Placement] = {}
@@ -201,10 +181,6 @@ class SocAnalyticalModel(CostModel):
         self._values = [p.values for p in self.design_space]
 
     # -- workloads ----------------------------------------------------------------------------
-    def workloads(self) -> tuple[str, ...]:
-        """The bundled workloads (a YAML / CSV task-graph file works too)."""
-        return BUNDLED_WORKLOADS
-
     def prepare(self, workload: Any = None) -> None:
         """Resolve and compile the workload now (it is otherwise done on first use)."""
         self._workload(workload)
@@ -392,11 +368,6 @@ class SocAnalyticalModel(CostModel):
             placement = _Placement(tuple(sram), tuple(dram), in_sram, in_dram)
             self._placements[key] = placement
         return placement
-
-    @staticmethod
-    def default_design() -> dict[str, Any]:
-        """A software-only starting design (two cores, one DRAM channel)."""
-        return dict(DEFAULT_SOC_DESIGN)
 
 
 def _over(value: float, budget: float | None) -> float:

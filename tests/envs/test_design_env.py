@@ -16,6 +16,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import archgym.envs
+import archgym.problem
 from archgym.cost_model import CostModel, Evaluation, MetricSpec
 from archgym.envs import REGISTERED_ENV_IDS, DesignEnv
 from archgym.envs.design_env import OBSERVATION_HIGH
@@ -387,9 +388,10 @@ def test_registration_is_idempotent():
     assert "archgym/DRAM-v0" in REGISTERED_ENV_IDS
     spec = gymnasium.spec("archgym/DRAM-v0")
     assert spec.entry_point == "archgym.envs.design_env:DesignEnv"
-    assert spec.kwargs == {"env": "dram"}
+    assert spec.kwargs == {"problem": "dram"}
     importlib.reload(archgym.envs)
-    assert gymnasium.spec("archgym/DRAM-v0").kwargs == {"env": "dram"}
+    archgym.problem.register_problem("dram", "archgym.simulators.dram.problem:DRAM_PROBLEM", env_id="archgym/DRAM-v0")
+    assert gymnasium.spec("archgym/DRAM-v0").kwargs == {"problem": "dram"}
 
 
 def test_log_dir_wraps_the_model(monkeypatch, tmp_path):

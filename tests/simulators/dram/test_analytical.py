@@ -34,7 +34,7 @@ def time_ns(model, workload, **changes) -> float:
 
 def test_registered_backend_builds_the_model():
     assert isinstance(make_backend("dram/analytical"), DramAnalyticalModel)
-    assert make_backend("analytical", env="dram", memspec="ddr4-2400").memspec.memory_type == "DDR4"
+    assert make_backend("analytical", problem="dram", memspec="ddr4-2400").memspec.memory_type == "DDR4"
 
 
 @pytest.mark.parametrize("workload", ["stream", "random", "cloud-1", "cloud-2"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archgym.envs.malloc_game import MallocGameEnv
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.simulators.malloc.cost import TimeModel
 from archgym.simulators.malloc.generator import random_instance
 from archgym.simulators.malloc.placement import check_placement

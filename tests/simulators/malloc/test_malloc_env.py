@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archgym  # noqa: F401  (registers the environments)
-from archgym.envs.malloc_game import MallocGameEnv
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.errors import ConfigurationError, InvalidDesignError, WorkloadError
 from archgym.simulators.malloc.cost import SLOW, TimeModel
 from archgym.simulators.malloc.generator import random_instance, zero_slack_instance
