@@ -210,7 +210,9 @@ class SocAnalyticalModel(CostModel):
         start = time.perf_counter()
         compiled = self._workload(workload)
         metrics, feasible, reason = self._cached(compiled, self._values_of(design))
-        return Evaluation(dict(metrics), feasible, reason, time.perf_counter() - start)
+        # Infeasible results carry no metrics; every metric is then NaN, as in evaluate_batch.
+        values = {name: metrics.get(name, math.nan) for name in self.metric_names}
+        return Evaluation(values, feasible, reason, time.perf_counter() - start)
 
     def evaluate_batch(self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None) -> BatchEvaluation:
         """Evaluate many designs, given as design dicts or an ``(n, knobs)`` index array."""
