@@ -74,9 +74,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import archgym
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import DatasetError, InvalidDesignError
 from archgym.space import DesignSpace, Parameter, ParameterKind
+from archgym.wrappers import CostModelWrapper
 
 if TYPE_CHECKING:  # typing.Self needs Python 3.11
     from typing_extensions import Self
@@ -966,12 +967,13 @@ class EvaluationLogger:
 # -- cost model wrapper -------------------------------------------------------------------------
 
 
-class LoggedCostModel(CostModel):
+class LoggedCostModel(CostModelWrapper):
     """Wraps a cost model so every evaluation is logged.
 
     Logging is a wrapper, not agent code: whatever calls :meth:`evaluate` or
     :meth:`evaluate_batch` (a search loop, an environment step) gets one row
     per design. The ``workload`` column comes from the logger's run context.
+    Everything else is the wrapped model's (see :class:`~archgym.wrappers.CostModelWrapper`).
 
     Args:
         model: The cost model doing the work.
@@ -992,49 +994,11 @@ class LoggedCostModel(CostModel):
         reward_fn: Callable[[Evaluation], float] | None = None,
         reward_batch_fn: Callable[[BatchEvaluation], np.ndarray] | None = None,
     ) -> None:
-        self.model = model
+        super().__init__(model)
         self.logger = logger
         self.reward_fn = reward_fn
         self.reward_batch_fn = reward_batch_fn
         self.last_steps: list[int] = []
-
-    @property  # type: ignore[override]
-    def name(self) -> str:
-        """The wrapped model's backend name."""
-        return self.model.name
-
-    @property  # type: ignore[override]
-    def design_space(self) -> DesignSpace:
-        """The wrapped model's design space."""
-        return self.model.design_space
-
-    @property  # type: ignore[override]
-    def objective_presets(self) -> Mapping[str, str]:
-        """The wrapped model's objective presets."""
-        return self.model.objective_presets
-
-    @property  # type: ignore[override]
-    def pareto_metrics(self) -> tuple[str, str] | None:
-        """The wrapped model's Pareto metric pair."""
-        return self.model.pareto_metrics
-
-    @property  # type: ignore[override]
-    def metrics(self) -> tuple[MetricSpec, ...]:
-        """The wrapped model's metrics."""
-        return self.model.metrics
-
-    @property  # type: ignore[override]
-    def default_workload(self) -> Any:
-        """The wrapped model's default workload."""
-        return self.model.default_workload
-
-    def workloads(self) -> tuple[str, ...]:
-        """The wrapped model's named workloads."""
-        return self.model.workloads()
-
-    def prepare(self, workload: Any = None) -> None:
-        """Let the wrapped model check and set up ``workload``."""
-        self.model.prepare(workload)
 
     def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
         """Evaluate with the wrapped model, then log the row."""

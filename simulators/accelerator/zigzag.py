@@ -13,14 +13,17 @@ YAML inputs, in its own temporary directory::
     <tmp>/layer<i>.yaml        one layer of the network (each shape once)
     <tmp>/mapping<i>.yaml      the dataflow's spatial mapping for that layer
     <tmp>/layer<i>/            ZigZag's own outputs
-    <tmp>/zigzag.log           ZigZag's log and any traceback
+    <tmp>/result.json          the per-layer results
 
-and runs ZigZag there in a child process (forked on Linux, after the parent
-has imported ZigZag once; spawned elsewhere), which is killed, with any
-process it started, if it outlives ``timeout_s``. A crash, a ZigZag error
+and runs ZigZag there in a Python process of its own
+(:mod:`archgym.simulators.accelerator.zigzag_worker`), which is killed, with
+any process it started, if it outlives ``timeout_s``. A crash, a ZigZag error
 or a timeout gives an infeasible :class:`~archgym.cost_model.Evaluation`
 whose reason names the layer and the end of ZigZag's log; the temporary
-directory is deleted afterwards.
+directory is deleted afterwards (with ``keep_dirs`` it is kept, ZigZag's log
+saved in it as ``archgym-stderr.log``). Folders, timeout and process clean-up
+are those of every external simulator (:class:`~archgym.external.ExternalSimulator`);
+each process imports ZigZag afresh, which takes a few seconds.
 
 The translation mirrors the analytical model's hardware:
 
@@ -59,45 +62,31 @@ utilisation is the network's MACs over latency times PEs.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import multiprocessing
 import os
-import random
 import re
-import shutil
-import signal
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import yaml
 
-from archgym.cost_model import BatchEvaluation, Evaluation
-from archgym.errors import BackendUnavailableError, ConfigurationError
+from archgym.errors import ConfigurationError
+from archgym.external import ExternalSimulator, RunOutcome, SimulatorOutputError, SimulatorRun, tail
 from archgym.simulators.accelerator import technology as tech
+from archgym.simulators.accelerator import zigzag_worker as worker
 from archgym.simulators.accelerator.analytical import AcceleratorProblem, design_area_mm2
 from archgym.simulators.accelerator.workloads import Layer, resolve_workload
 
 __all__ = ["ZigZagModel", "accelerator_yaml", "layer_yaml", "mapping_yaml", "zigzag_unavailable_reason"]
 
-_log = logging.getLogger(__name__)
-
 _STATIONARY = {"WS": "I2", "OS": "O", "IS": "I1", "RS": "I2"}
 """The ZigZag memory operand each dataflow keeps in the PEs (I2 weights, I1 inputs, O outputs)."""
 
-_RESULT_FILE = "result.json"
-_LOG_FILE = "zigzag.log"
+_TAIL_LINES = 4
 _TAIL_CHARS = 600
-_FAILED_MARK = "ZigZag failed on layer"
-_OVERFLOW_COST = 1e300
-"""SALSA's cost of a loop order that overflows a memory: finite, so two such orders compare as equal."""
 
 
 def zigzag_unavailable_reason() -> str | None:
@@ -217,133 +206,7 @@ def mapping_yaml(design: Mapping[str, Any], layer: Layer) -> list[dict[str, Any]
     }]
 
 
-# -- the child process ----------------------------------------------------------------------
-class _NoMapping(Exception):
-    """ZigZag's search found no mapping of a layer on the design."""
-
-
-def _run_zigzag(folder: str, n_layers: int, lpf_limit: int, mapper_objective: str, search_engine: str,
-                seed: int) -> None:
-    """Run ZigZag on every layer in ``folder`` and write ``result.json`` (in the child process)."""
-    if hasattr(os, "setpgrp"):
-        os.setpgrp()  # SALSA runs in a grandchild: a timeout kills the whole group
-    log = os.open(os.path.join(folder, _LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    results: list[dict[str, float]] = []
-    i = 0
-    try:
-        from zigzag.api import get_hardware_performance_zigzag
-
-        if search_engine == "salsa":
-            _prepare_salsa(seed)
-
-        logging.getLogger().setLevel(logging.WARNING)
-        for i in range(n_layers):
-            try:
-                energy, latency, cmes = get_hardware_performance_zigzag(
-                    os.path.join(folder, f"layer{i}.yaml"),
-                    os.path.join(folder, "accelerator.yaml"),
-                    os.path.join(folder, f"mapping{i}.yaml"),
-                    opt=mapper_objective,
-                    dump_folder=os.path.join(folder, f"layer{i}"),
-                    lpf_limit=lpf_limit,
-                    loma_show_progress_bar=False,
-                    temporal_mapping_search_engine=search_engine,
-                )
-            except AssertionError as error:  # SALSA's stage asserts that its annealing found a mapping
-                if traceback.extract_tb(error.__traceback__)[-1].filename.endswith("salsa.py"):
-                    raise _NoMapping("SALSA found no valid mapping: every loop order it tried overflows a "
-                                     "memory, or the spatial mapping does not fit the array") from None
-                raise
-            cme = cmes[0][1][0][0]
-            results.append({
-                "latency_cycles": float(latency),
-                "energy_pj": float(energy),
-                "compute_cycles": float(cme.ideal_temporal_cycle),
-                "macs": float(cme.layer.total_mac_count),
-            })
-            logging.getLogger().setLevel(logging.WARNING)  # ZigZag's API re-enables INFO logging on each call
-    except _NoMapping as error:  # a finding about the design, not a crash: the message alone is the reason
-        os.write(log, f"{_FAILED_MARK} {i}: {error}\n".encode())
-        os._exit(1)
-    except BaseException:  # noqa: BLE001 - the child reports any failure in its log, then exits
-        os.write(log, f"{traceback.format_exc()}{_FAILED_MARK} {i}\n".encode())
-        os._exit(1)
-    with open(os.path.join(folder, _RESULT_FILE), "w", encoding="utf-8") as handle:
-        json.dump(results, handle)
-    os._exit(0)
-
-
-def _prepare_salsa(seed: int) -> None:
-    """Seed SALSA and let it walk through loop orders that overflow a memory (in the child process).
-
-    SALSA anneals in a process of its own, forked per layer, where Python
-    reseeds ``random`` from the OS; its annealing is seeded at its start instead.
-    ZigZag 3.9's SALSA builds a state for every loop order it visits and lets a
-    memory overflow escape from its worker process, after which its stage
-    waits forever for a result. Here such a state gets one huge, finite cost
-    instead: the annealing accepts moves between overflowing orders (equal
-    cost) and into fitting ones, and out of a fitting one only with
-    probability ``exp(-1 / temperature)`` (below 1e-8 at SALSA's starting
-    temperature of 0.05), so from a random start it walks until an order fits
-    and then anneals as usual. A run that
-    never finds a fitting order reports no mapping rather than hanging.
-    """
-    from zigzag.opt.loma.memory_allocator import MemoryTooSmallException
-    from zigzag.opt.salsa.engine import SalsaEngine
-    from zigzag.opt.salsa.state import SalsaState
-
-    anneal = SalsaEngine.run_simulated_annealing_opt
-
-    def seeded_anneal(self: Any, *args: Any, **kwargs: Any) -> Any:
-        random.seed(seed)  # the start order is shuffled with random, the moves drawn with numpy
-        np.random.seed(seed)
-        return anneal(self, *args, **kwargs)
-
-    build = SalsaState.__init__
-
-    def tolerant_build(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            build(self, *args, **kwargs)
-        except MemoryTooSmallException:  # the order and hardware are already set, so swap() still works
-            self.cme = None
-            self.opt_criterion = _OVERFLOW_COST
-
-    SalsaEngine.run_simulated_annealing_opt = seeded_anneal
-    SalsaState.__init__ = tolerant_build
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    """Fork on Linux, where the child inherits the imported ZigZag; spawn elsewhere (scripts need a main guard)."""
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _kill(process: multiprocessing.process.BaseProcess) -> None:
-    """Kill a ZigZag child and any process it started (its process group, where there are groups)."""
-    if hasattr(os, "killpg") and process.pid is not None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            process.kill()
-    else:
-        process.kill()
-    process.join()
-
-
-def _tail(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    lines = [line.rstrip() for line in text.splitlines() if line.strip() and not line.startswith(_FAILED_MARK)]
-    tail = " | ".join(lines[-4:])
-    return tail if len(tail) <= _TAIL_CHARS else "..." + tail[-_TAIL_CHARS:]
-
-
-class ZigZagModel(AcceleratorProblem):
+class ZigZagModel(AcceleratorProblem, ExternalSimulator):
     """Scores accelerator designs by running ZigZag on each layer (see the module docstring).
 
     Args:
@@ -376,6 +239,7 @@ class ZigZagModel(AcceleratorProblem):
     """
 
     name = "accelerator/zigzag"
+    tool: ClassVar[str] = "ZigZag"
 
     def __init__(
         self,
@@ -388,16 +252,9 @@ class ZigZagModel(AcceleratorProblem):
         workers: int = 1,
         keep_dirs: bool = False,
     ) -> None:
-        reason = zigzag_unavailable_reason()
-        if reason:
-            raise BackendUnavailableError(f"backend accelerator/zigzag is unavailable: {reason}")
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
-            math.isfinite(timeout_s) and timeout_s > 0
-        ):
-            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
-        for label, value in (("lpf_limit", lpf_limit), ("workers", workers)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigurationError(f"{label} must be a positive integer, got {value!r}")
+        super().__init__(timeout_s=timeout_s, workers=workers, keep_dirs=keep_dirs)
+        if isinstance(lpf_limit, bool) or not isinstance(lpf_limit, (int, np.integer)) or lpf_limit < 1:
+            raise ConfigurationError(f"lpf_limit must be a positive integer, got {lpf_limit!r}")
         if mapper_objective not in ("latency", "energy", "EDP"):
             raise ConfigurationError(
                 f"mapper_objective must be 'latency', 'energy' or 'EDP', got {mapper_objective!r}"
@@ -407,15 +264,15 @@ class ZigZagModel(AcceleratorProblem):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
             raise ConfigurationError(f"seed must be an integer in [0, 2**32), got {seed!r}")
         self.default_workload = default_workload
-        self.timeout_s = float(timeout_s)
         self.lpf_limit = int(lpf_limit)
         self.mapper_objective = mapper_objective
         self.search_engine = search_engine
         self.seed = int(seed)
-        self.workers = int(workers)
-        self.keep_dirs = bool(keep_dirs)
-        self._context = _context()
-        import zigzag.api  # noqa: F401  (imported once here, so forked children start with it)
+
+    @classmethod
+    def unavailable_reason(cls, binary: str | os.PathLike[str] | None = None) -> str | None:
+        """None if ZigZag can be imported, else how to install it (ZigZag runs in this Python: no binary)."""
+        return zigzag_unavailable_reason()
 
     def describe(self) -> str:
         """One line naming the tool and its mapper settings."""
@@ -430,62 +287,56 @@ class ZigZagModel(AcceleratorProblem):
             UnknownNameError: An unknown network name.
             WorkloadError: A malformed layer file or spec.
         """
-        resolve_workload(self.default_workload if workload is None else workload)
+        self.workload_inputs(workload)
 
-    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
-        """Run ZigZag on every layer of the workload for one design.
+    def workload_inputs(self, workload: Any) -> tuple[Layer, ...]:
+        """The layers of the workload (each shape once, with its ``repeat``).
 
         Raises:
-            InvalidDesignError: The design is not in the design space.
-            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+            UnknownNameError: An unknown network name.
+            WorkloadError: A malformed layer file or spec.
         """
-        valid = self.design_space.validate(design)
-        network = resolve_workload(self.default_workload if workload is None else workload)
-        return self._summarise(valid, network.layers, *self.run_layers(valid, network.layers))
+        return tuple(resolve_workload(self.default_workload if workload is None else workload).layers)
 
-    def evaluate_batch(
-        self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
-    ) -> BatchEvaluation:
-        """Run ZigZag on many designs, ``workers`` at a time; results are in input order."""
-        start = time.perf_counter()
-        if isinstance(designs, np.ndarray):
-            valid = [self.design_space.decode(row) for row in self.design_space.validate_indices(designs)]
-        else:
-            valid = [self.design_space.validate(d) for d in designs]
-        network = resolve_workload(self.default_workload if workload is None else workload)
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: Sequence[Layer]) -> None:
+        """Write ZigZag's hardware description and each layer's workload and mapping files."""
+        (folder / "accelerator.yaml").write_text(yaml.safe_dump(accelerator_yaml(design), sort_keys=False))
+        for i, layer in enumerate(inputs):
+            (folder / f"layer{i}.yaml").write_text(yaml.safe_dump(layer_yaml(layer), sort_keys=False))
+            (folder / f"mapping{i}.yaml").write_text(yaml.safe_dump(mapping_yaml(design, layer), sort_keys=False))
 
-        def run(design: Mapping[str, Any]) -> Evaluation:
-            return self._summarise(design, network.layers, *self.run_layers(design, network.layers))
+    def command(self, folder: Path, design: Mapping[str, Any], inputs: Sequence[Layer]) -> Sequence[str]:
+        """The worker module, in this Python, on every layer in ``folder``."""
+        return [sys.executable, "-m", worker.__name__, str(folder), str(len(inputs)), str(self.lpf_limit),
+                self.mapper_objective, self.search_engine, str(self.seed)]
 
-        if min(self.workers, len(valid)) <= 1:
-            results = [run(d) for d in valid]
-        else:
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="zigzag") as pool:
-                results = list(pool.map(run, valid))
-        batch = BatchEvaluation.from_evaluations(results, self.metric_names)
-        batch.wall_time_s = time.perf_counter() - start
-        return batch
-
-    def _summarise(self, design: Mapping[str, Any], layers: Sequence[Layer],
-                   per_layer: list[dict[str, float]] | None, reason: str, wall_time_s: float) -> Evaluation:
-        if per_layer is None:
-            return Evaluation.failure(reason, self.metric_names, wall_time_s)
-        latency = math.fsum(r["latency_cycles"] * layer.repeat for r, layer in zip(per_layer, layers))
-        energy = math.fsum(r["energy_pj"] * layer.repeat for r, layer in zip(per_layer, layers))
-        macs = math.fsum(layer.total_macs for layer in layers)
+    def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Sequence[Layer]) -> dict[str, float]:
+        """The network's metrics: per-layer results times each layer's ``repeat``, summed."""
+        per_layer = self._layer_results(run, inputs)
+        latency = math.fsum(r["latency_cycles"] * layer.repeat for r, layer in zip(per_layer, inputs))
+        energy = math.fsum(r["energy_pj"] * layer.repeat for r, layer in zip(per_layer, inputs))
+        macs = math.fsum(layer.total_macs for layer in inputs)
         pes = int(design["PERows"]) * int(design["PECols"])
-        metrics = {
+        return {
             "latency_cycles": latency,
             "energy_pj": energy,
             "area_mm2": design_area_mm2(design),
             "utilisation": macs / (latency * pes),
             "edp_pj_cycles": energy * latency,
         }
-        return Evaluation(metrics, True, "", wall_time_s)
 
-    def run_layers(
-        self, design: Mapping[str, Any], layers: Sequence[Layer]
-    ) -> tuple[list[dict[str, float]] | None, str, float]:
+    def failure_reason(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Sequence[Layer]) -> str:
+        """The failing layer and ZigZag's finding, or else the end of its log."""
+        failed = re.findall(rf"{worker.FAILED_MARK} (\d+)(?:: (.*))?", run.stderr)  # (layer, finding)
+        where = f" on layer {inputs[int(failed[-1][0])].name!r}" if failed else ""
+        if failed and failed[-1][1]:
+            detail = failed[-1][1]
+        else:
+            log = "\n".join(line for line in run.stderr.splitlines() if not line.startswith(worker.FAILED_MARK))
+            detail = tail(log, _TAIL_LINES, _TAIL_CHARS) or tail(run.stdout, _TAIL_LINES, _TAIL_CHARS) or "(no log)"
+        return f"ZigZag failed{where} (exit code {run.returncode}): {detail}"
+
+    def run_layers(self, design: Mapping[str, Any], layers: Sequence[Layer]) -> RunOutcome:
         """Run ZigZag on each layer (one occurrence) of a validated design in a fresh temporary directory.
 
         Returns:
@@ -493,62 +344,13 @@ class ZigZagModel(AcceleratorProblem):
             ``macs`` (None on failure), the failure reason ("" on success) and
             the wall time in seconds.
         """
-        start = time.perf_counter()
-        try:
-            folder = Path(tempfile.mkdtemp(prefix="archgym-zigzag-"))
-        except OSError as error:
-            return None, f"could not create a temporary directory for ZigZag: {error}", 0.0
-        try:
-            try:
-                self._write_inputs(folder, design, layers)
-            except OSError as error:
-                return None, f"could not write the ZigZag inputs to {folder}: {error}", time.perf_counter() - start
-            results, reason = self._execute(folder, [layer.name for layer in layers])
-            return results, reason, time.perf_counter() - start
-        finally:
-            if self.keep_dirs:
-                _log.info("kept ZigZag run directory %s", folder)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
+        layers = tuple(layers)
+        return self.run(design, layers, lambda run: self._layer_results(run, layers))
 
     @staticmethod
-    def _write_inputs(folder: Path, design: Mapping[str, Any], layers: Sequence[Layer]) -> None:
-        (folder / "accelerator.yaml").write_text(yaml.safe_dump(accelerator_yaml(design), sort_keys=False))
-        for i, layer in enumerate(layers):
-            (folder / f"layer{i}.yaml").write_text(yaml.safe_dump(layer_yaml(layer), sort_keys=False))
-            (folder / f"mapping{i}.yaml").write_text(yaml.safe_dump(mapping_yaml(design, layer), sort_keys=False))
-
-    def _execute(self, folder: Path, names: Sequence[str]) -> tuple[list[dict[str, float]] | None, str]:
-        n_layers = len(names)
-        # Not a daemon, so that SALSA may start its own process; every exit path below ends it.
-        process = self._context.Process(
-            target=_run_zigzag,
-            args=(str(folder), n_layers, self.lpf_limit, self.mapper_objective, self.search_engine, self.seed),
-        )
-        try:
-            process.start()
-        except OSError as error:
-            return None, f"could not start a ZigZag process: {error}"
-        try:
-            process.join(self.timeout_s)
-            if process.is_alive():
-                _kill(process)
-                return None, f"ZigZag timed out after {self.timeout_s:g} s"
-        except BaseException:
-            _kill(process)
-            raise
-        if process.exitcode != 0:
-            log = folder / _LOG_FILE
-            text = log.read_text(errors="replace") if log.exists() else ""
-            failed = re.findall(rf"{_FAILED_MARK} (\d+)(?:: (.*))?", text)  # (layer, message of a finding)
-            where = f" on layer {names[int(failed[-1][0])]!r}" if failed else ""
-            detail = failed[-1][1] if failed and failed[-1][1] else _tail(log)
-            return None, f"ZigZag failed{where} (exit code {process.exitcode}): {detail}"
-        try:
-            results = json.loads((folder / _RESULT_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            return None, f"ZigZag wrote no readable result ({error}): {_tail(folder / _LOG_FILE)}"
+    def _layer_results(run: SimulatorRun, layers: Sequence[Layer]) -> list[dict[str, float]]:
+        results = json.loads((run.folder / worker.RESULT_FILE).read_text(encoding="utf-8"))
         bad = [i for i, r in enumerate(results) if not all(math.isfinite(v) and v > 0 for v in r.values())]
-        if len(results) != n_layers or bad:
-            return None, f"ZigZag returned incomplete or non-positive results for layer(s) {bad}"
-        return results, ""
+        if len(results) != len(layers) or bad:
+            raise SimulatorOutputError(f"ZigZag returned incomplete or non-positive results for layer(s) {bad}")
+        return results

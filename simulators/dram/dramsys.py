@@ -20,7 +20,9 @@ temporary directory and runs the binary there::
 and calls ``DRAMSys <tmp>/simulation.json <tmp>/`` with ``<tmp>`` as working
 directory (DRAMSys writes any output files there), then deletes the folder. No
 file is shared between evaluations, so any number of them can run at once, in
-threads of one process (``workers``) or in separate processes.
+threads of one process (``workers``) or in separate processes. Finding the
+binary, the folders, the timeout and process clean-up are those of every
+external simulator (:class:`~archgym.external.ExternalSimulator`).
 
 Controller settings outside the design space are fixed as in the DRAMSys
 reference measurements: command multiplexer ``Oldest``, no power-down, power
@@ -52,42 +54,28 @@ input (an invalid design, an unknown workload) raises.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-
-from archgym.cost_model import BatchEvaluation, Evaluation
-from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError, WorkloadError
+from archgym.errors import WorkloadError
+from archgym.external import ExternalSimulator, SimulatorOutputError, SimulatorRun
 from archgym.simulators.dram.analytical import DramProblem
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.trace import Trace, write_stl
 from archgym.simulators.dram.workloads import resolve_workload, workload_name
 
-_log = logging.getLogger(__name__)
-
 ENV_VAR = "ARCHGYM_DRAMSYS"
 """Environment variable holding the path of the DRAMSys 4 binary."""
-
-_HOW_TO_FIX = (
-    f"set {ENV_VAR} to the path of a DRAMSys 4 binary (e.g. the one shipped in the ArchGym "
-    "repository at sims/DRAM/binary/DRAMSys/DRAMSys)"
-)
 
 FIXED_CONTROLLER_SETTINGS: dict[str, str] = {"CmdMux": "Oldest", "PowerDownPolicy": "NoPowerDown"}
 """``mcconfig`` options that are not knobs, as in the DRAMSys reference measurements."""
@@ -164,12 +152,10 @@ _SUMMARY_LINES: dict[str, tuple[re.Pattern[str], dict[str, int]]] = {
 }
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
-_TAIL_LINES = 5
-_TAIL_CHARS = 500
 _TRACE_CACHE_SIZE = 16
 
 
-class DramSysOutputError(ArchGymError, ValueError):
+class DramSysOutputError(SimulatorOutputError):
     """DRAMSys's output lacks a summary line or holds an unreadable value.
 
     :class:`DramSysModel` turns it into an infeasible evaluation; only
@@ -251,88 +237,11 @@ def parse_dramsys_output(text: str) -> DramSysResult:
     )
 
 
-# -- finding the binary -------------------------------------------------------------------------
-def _executable(path: str) -> str | None:
-    """The absolute path of ``path`` if it is an executable file (bare names are looked up on PATH)."""
-    if os.sep not in path and (os.altsep is None or os.altsep not in path):
-        found = shutil.which(path)
-        if found:
-            return os.path.abspath(found)
-    if os.path.isfile(path) and os.access(path, os.X_OK):
-        return os.path.abspath(path)
-    return None
-
-
-def dramsys_unavailable_reason() -> str | None:
-    """None if ``ARCHGYM_DRAMSYS`` names an executable file, else what to do.
-
-    This is the availability check of the registered ``dram/dramsys`` backend.
-    """
-    value = os.environ.get(ENV_VAR, "")
-    if not value:
-        return f"{ENV_VAR} is not set; {_HOW_TO_FIX}"
-    if _executable(value) is None:
-        return f"{ENV_VAR}={value!r} is not an executable file; {_HOW_TO_FIX}"
-    return None
-
-
-def _resolve_binary(binary: str | os.PathLike[str] | None) -> str:
-    if binary is not None:
-        path = os.fspath(binary)
-        found = _executable(path) if path else None
-        if found is None:
-            raise BackendUnavailableError(
-                f"DRAMSys binary {path!r} does not exist or is not an executable file; pass the path of a "
-                f"DRAMSys 4 binary as binary=..., or leave binary unset and {_HOW_TO_FIX}"
-            )
-        return found
-    found = _executable(os.environ.get(ENV_VAR, ""))
-    if found is None:
-        raise BackendUnavailableError(f"backend dram/dramsys is unavailable: {dramsys_unavailable_reason()}")
-    return found
-
-
-# -- process handling ---------------------------------------------------------------------------
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """Kill a process and everything it started (it leads its own process group)."""
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _decode(data: bytes | None) -> str:
-    return _ANSI_ESCAPE.sub("", (data or b"").decode("utf-8", errors="replace"))
-
-
-def _tail(text: str) -> str:
-    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    tail = " | ".join(lines[-_TAIL_LINES:])
-    return tail if len(tail) <= _TAIL_CHARS else "..." + tail[-_TAIL_CHARS:]
-
-
-def _output_tails(stdout: str, stderr: str) -> str:
-    return f"stderr: {_tail(stderr) or '(empty)'}; stdout: {_tail(stdout) or '(empty)'}"
-
-
-def _exit_description(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"DRAMSys was killed by {name} (return code {returncode})"
-    return f"DRAMSys exited with return code {returncode}"
-
-
 def _dump(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, indent=1).encode("utf-8")
 
 
-class DramSysModel(DramProblem):
+class DramSysModel(DramProblem, ExternalSimulator):
     """Scores DRAM controller designs by running DRAMSys 4 (see the module docstring).
 
     Args:
@@ -345,7 +254,7 @@ class DramSysModel(DramProblem):
             the design reported infeasible.
         workers: DRAMSys processes :meth:`evaluate_batch` runs at once.
         keep_dirs: Keep each run's temporary folder (and log its path) for
-            debugging, instead of deleting it.
+            debugging, with DRAMSys's output saved in it, instead of deleting it.
 
     Raises:
         BackendUnavailableError: No binary is given and ``ARCHGYM_DRAMSYS`` is
@@ -356,6 +265,11 @@ class DramSysModel(DramProblem):
 
     name = "dram/dramsys"
     default_workload: Any = "stream"
+    tool: ClassVar[str] = "DRAMSys"
+    binary_variable: ClassVar[str | None] = ENV_VAR
+    binary_description: ClassVar[str] = (
+        "a DRAMSys 4 binary (e.g. the one shipped in the ArchGym repository at sims/DRAM/binary/DRAMSys/DRAMSys)"
+    )
 
     def __init__(
         self,
@@ -366,21 +280,10 @@ class DramSysModel(DramProblem):
         workers: int = 1,
         keep_dirs: bool = False,
     ) -> None:
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
-            math.isfinite(timeout_s) and timeout_s > 0
-        ):
-            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
-        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-            raise ConfigurationError(
-                f"workers must be a positive integer (DRAMSys processes at once), got {workers!r}"
-            )
-        self.binary = _resolve_binary(binary)
+        super().__init__(binary=binary, timeout_s=timeout_s, workers=workers, keep_dirs=keep_dirs)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.mapping.check(self.memspec)
-        self.timeout_s = float(timeout_s)
-        self.workers = int(workers)
-        self.keep_dirs = bool(keep_dirs)
         # Documents that are the same for every run, serialised once.
         self._fixed_files: dict[str, bytes] = {
             f"configs/memspecs/{_MEMSPEC_FILE}": _dump(self.memspec.to_dramsys_json()),
@@ -404,7 +307,7 @@ class DramSysModel(DramProblem):
             WorkloadError: The workload is malformed, or its request size is
                 not one burst of the memory.
         """
-        self._trace_bytes(self._trace(workload))
+        self.workload_inputs(workload)
 
     # -- inputs ------------------------------------------------------------------------------------
     def _trace(self, workload: Any) -> Trace:
@@ -458,7 +361,20 @@ class DramSysModel(DramProblem):
         knobs = {name: design[name] for name in DRAM_DESIGN_SPACE.names}
         return {"mcconfig": {**knobs, **FIXED_CONTROLLER_SETTINGS}}
 
-    def _write_inputs(self, folder: Path, design: Mapping[str, Any], trace: Trace, trace_text: bytes) -> None:
+    def workload_inputs(self, workload: Any) -> tuple[Trace, bytes]:
+        """The workload's trace and the text of its trace file (rendered once, then cached).
+
+        Raises:
+            UnknownNameError: No such workload.
+            WorkloadError: The workload is malformed, or its request size is
+                not one burst of the memory.
+        """
+        trace = self._trace(workload)
+        return trace, self._trace_bytes(trace)
+
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: tuple[Trace, bytes]) -> None:
+        """Write the complete DRAMSys resources folder of one run (see the module docstring)."""
+        trace, trace_text = inputs
         files = dict(self._fixed_files)
         files[f"configs/mcconfigs/{_MCCONFIG_FILE}"] = _dump(self.mcconfig(design))
         files[f"traces/{_TRACE_FILE}"] = trace_text
@@ -468,110 +384,25 @@ class DramSysModel(DramProblem):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
 
-    # -- evaluation --------------------------------------------------------------------------------
-    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
-        """Run DRAMSys on one design.
-
-        Raises:
-            InvalidDesignError: The design is not in the design space.
-            UnknownNameError, WorkloadError: The workload is unknown or malformed.
-        """
-        valid = self.design_space.validate(design)
-        trace = self._trace(workload)
-        return self._run(valid, trace, self._trace_bytes(trace))
-
-    def evaluate_batch(
-        self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
-    ) -> BatchEvaluation:
-        """Run DRAMSys on many designs, ``workers`` at a time; results are in input order.
-
-        Every design is validated before any run starts.
-
-        Raises:
-            InvalidDesignError: A design is not in the design space.
-            UnknownNameError, WorkloadError: The workload is unknown or malformed.
-        """
-        start = time.perf_counter()
-        if isinstance(designs, np.ndarray):
-            valid = [self.design_space.decode(row) for row in self.design_space.validate_indices(designs)]
-        else:
-            valid = [self.design_space.validate(d) for d in designs]
-        trace = self._trace(workload)
-        text = self._trace_bytes(trace)
-        workers = min(self.workers, len(valid))
-        if workers <= 1:
-            results = [self._run(d, trace, text) for d in valid]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dramsys") as pool:
-                results = list(pool.map(lambda d: self._run(d, trace, text), valid))
-        batch = BatchEvaluation.from_evaluations(results, self.metric_names)
-        batch.wall_time_s = time.perf_counter() - start
-        return batch
-
-    def _run(self, design: Mapping[str, Any], trace: Trace, trace_text: bytes) -> Evaluation:
-        """One DRAMSys run in its own folder; failures become infeasible evaluations."""
-        start = time.perf_counter()
-        names = self.metric_names
-        try:
-            folder = Path(tempfile.mkdtemp(prefix="archgym-dramsys-"))
-        except OSError as exc:
-            return Evaluation.failure(f"could not create a temporary folder for DRAMSys: {exc}", names)
-        try:
-            try:
-                self._write_inputs(folder, design, trace, trace_text)
-            except OSError as exc:
-                reason = f"could not write the DRAMSys inputs to {folder}: {exc}"
-                return Evaluation.failure(reason, names, time.perf_counter() - start)
-            evaluation = self._simulate(folder)
-            return Evaluation(
-                evaluation.metrics, evaluation.feasible, evaluation.reason, time.perf_counter() - start
-            )
-        finally:
-            if self.keep_dirs:
-                _log.info("kept DRAMSys run folder %s", folder)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def _simulate(self, folder: Path) -> Evaluation:
-        names = self.metric_names
+    def command(self, folder: Path, design: Mapping[str, Any], inputs: tuple[Trace, bytes]) -> Sequence[str]:
+        """``DRAMSys <folder>/simulation.json <folder>/``."""
         # DRAMSys appends "configs/..." to the resources folder as text, so it must end with a slash.
-        command = [self.binary, str(folder / _SIMULATION_FILE), str(folder) + "/"]
-        try:
-            # Popen rather than subprocess.run: on timeout the whole process group must be
-            # killed, or a child holding the output pipes would keep the call waiting.
-            process = subprocess.Popen(
-                command,
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return Evaluation.failure(f"could not start DRAMSys ({self.binary}): {exc}", names)
-        try:
-            out, err = process.communicate(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            try:
-                process.communicate(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            return Evaluation.failure(f"DRAMSys timed out after {self.timeout_s:g} s", names)
-        except BaseException:
-            # Interrupted (KeyboardInterrupt): do not leave the simulator running.
-            _kill(process)
-            process.wait()
-            raise
-        stdout, stderr = _decode(out), _decode(err)
-        if process.returncode != 0:
-            return Evaluation.failure(
-                f"{_exit_description(process.returncode)}; {_output_tails(stdout, stderr)}", names
-            )
-        try:
-            result = parse_dramsys_output(stdout)
-        except DramSysOutputError as exc:
-            reason = f"could not parse DRAMSys output: {exc} (return code 0); {_output_tails(stdout, stderr)}"
-            return Evaluation.failure(reason, names)
-        return Evaluation(result.metrics())
+        return [str(self.binary), str(folder / _SIMULATION_FILE), str(folder) + "/"]
+
+    def parse_outputs(
+        self, run: SimulatorRun, design: Mapping[str, Any], inputs: tuple[Trace, bytes]
+    ) -> dict[str, float]:
+        """The metrics in DRAMSys's summary lines.
+
+        Raises:
+            DramSysOutputError: A summary line is missing or unreadable.
+        """
+        return parse_dramsys_output(run.stdout).metrics()
+
+
+def dramsys_unavailable_reason(binary: str | os.PathLike[str] | None = None) -> str | None:
+    """None if ``binary``, or else ``ARCHGYM_DRAMSYS``, names an executable file; otherwise what to do.
+
+    This is the availability check of the registered ``dram/dramsys`` backend.
+    """
+    return DramSysModel.unavailable_reason(binary)

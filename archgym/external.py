@@ -1,0 +1,449 @@
+"""External simulators: cost models that run a program once per evaluation.
+
+:class:`ExternalSimulator` owns what every such backend needs, so that a
+wrapper around a real simulator only says how to talk to it:
+
+* finding the executable: an explicit ``binary`` argument, else the
+  environment variable the subclass names (:attr:`~ExternalSimulator.binary_variable`),
+  with an error naming both when neither gives an executable file;
+* an availability check (:meth:`~ExternalSimulator.unavailable_reason`) for
+  :func:`~archgym.cost_model.register_backend`, which is given the factory's
+  ``binary`` argument;
+* one private temporary directory per evaluation (``archgym-<tool>-*``, the
+  program's working directory), removed afterwards unless ``keep_dirs``;
+* a timeout per run; the program leads its own process group, and the whole
+  group is killed on a timeout, on an error or interrupt in the caller, and
+  after every run (so a background child cannot outlive it); on Linux the
+  program also dies if the Python process does;
+* crashes, hangs, non-zero exits and unreadable output become infeasible
+  :class:`~archgym.cost_model.Evaluation` values whose reason holds the end of
+  the program's standard error and output; only bad input raises;
+* batches run ``workers`` programs at a time, results in input order.
+
+A subclass sets :attr:`~ExternalSimulator.tool` (and, if it runs a binary,
+:attr:`~ExternalSimulator.binary_variable` and
+:attr:`~ExternalSimulator.binary_description`) and implements three hooks:
+:meth:`~ExternalSimulator.write_inputs`, :meth:`~ExternalSimulator.command`
+and :meth:`~ExternalSimulator.parse_outputs`. Optional hooks resolve a
+workload once per batch (:meth:`~ExternalSimulator.workload_inputs`) and word
+the reason of a non-zero exit (:meth:`~ExternalSimulator.failure_reason`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, ClassVar, NamedTuple, TypeVar
+
+import numpy as np
+
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
+from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
+
+__all__ = ["ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable"]
+
+T = TypeVar("T")
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TAIL_LINES = 5
+_TAIL_CHARS = 500
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_KEPT_STDOUT = "archgym-stdout.log"
+_KEPT_STDERR = "archgym-stderr.log"
+
+
+class SimulatorOutputError(ArchGymError, ValueError):
+    """A simulator's output lacks what was expected or holds an unreadable value.
+
+    :meth:`ExternalSimulator.parse_outputs` raises it (or any ``ValueError``
+    or ``OSError``); the evaluation becomes infeasible with its message.
+    """
+
+
+@dataclass(frozen=True)
+class SimulatorRun:
+    """One finished run of a simulator.
+
+    Args:
+        folder: The run's private directory (its working directory).
+        returncode: Exit status; negative ``-N`` when killed by signal ``N``.
+        stdout: Everything the program printed on standard output (colour codes removed).
+        stderr: Everything it printed on standard error (colour codes removed).
+    """
+
+    folder: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def output_tails(self) -> str:
+        """The last few lines of standard error and output, for failure reasons."""
+        return f"stderr: {tail(self.stderr) or '(empty)'}; stdout: {tail(self.stdout) or '(empty)'}"
+
+
+class RunOutcome(NamedTuple):
+    """What one run in a private directory gave: a parsed result, or None and the reason it failed."""
+
+    result: Any
+    reason: str
+    wall_time_s: float
+
+
+def tail(text: str, lines: int = _TAIL_LINES, chars: int = _TAIL_CHARS) -> str:
+    """The last ``lines`` non-blank lines of ``text`` joined by ``" | "``, at most ``chars`` long."""
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+    joined = " | ".join(kept[-lines:])
+    return joined if len(joined) <= chars else "..." + joined[-chars:]
+
+
+def find_executable(path: str | os.PathLike[str]) -> str | None:
+    """The absolute path of ``path`` if it is an executable file (bare names are looked up on PATH)."""
+    text = os.fspath(path)
+    if not text:
+        return None
+    if os.sep not in text and (os.altsep is None or os.altsep not in text):
+        found = shutil.which(text)
+        if found:
+            return os.path.abspath(found)
+    if os.path.isfile(text) and os.access(text, os.X_OK):
+        return os.path.abspath(text)
+    return None
+
+
+def _exit_description(tool: str, returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"{tool} was killed by {name} (return code {returncode})"
+    return f"{tool} exited with return code {returncode}"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the process group ``process`` leads (the program and anything it started)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Looked up once in the parent: the child between fork and exec should only call it.
+_PRCTL = _prctl()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has Linux kill the child when this process dies (None elsewhere)."""
+    if _PRCTL is None:
+        return None
+    prctl, parent = _PRCTL, os.getpid()
+
+    def arrange() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return arrange
+
+
+def _read(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return _ANSI_ESCAPE.sub("", handle.read().decode("utf-8", errors="replace"))
+
+
+class ExternalSimulator(CostModel):
+    """A cost model that runs an external program for every evaluation (see the module docstring).
+
+    Args:
+        binary: Path (or name on PATH) of the program; by default the value of
+            :attr:`binary_variable`. Ignored by tools that need no binary.
+        timeout_s: Seconds one run may take before its process group is
+            killed and the design reported infeasible.
+        workers: Runs :meth:`evaluate_batch` keeps going at once.
+        keep_dirs: Keep each run's directory (its path is logged), with the
+            program's output saved in it, instead of deleting it.
+
+    Raises:
+        BackendUnavailableError: The program cannot be found (the message says
+            what was tried and which variable to set).
+        ConfigurationError: ``timeout_s`` or ``workers`` is out of range.
+    """
+
+    tool: ClassVar[str] = ""
+    """The simulator's name, e.g. ``"DRAMSys"``: in reasons, logs and scratch directory names."""
+    binary_variable: ClassVar[str | None] = None
+    """Environment variable naming the binary (e.g. ``"ARCHGYM_DRAMSYS"``); None if the tool needs none."""
+    binary_description: ClassVar[str] = "the simulator's binary"
+    """What the binary is, for error messages (``"a DRAMSys 4 binary"``)."""
+
+    def __init__(
+        self,
+        binary: str | os.PathLike[str] | None = None,
+        timeout_s: float = 60.0,
+        workers: int = 1,
+        keep_dirs: bool = False,
+    ) -> None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
+            math.isfinite(timeout_s) and timeout_s > 0
+        ):
+            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ConfigurationError(
+                f"workers must be a positive integer ({self.tool} runs at once), got {workers!r}"
+            )
+        reason = self.unavailable_reason(binary)
+        if reason:
+            raise BackendUnavailableError(f"backend {self.name or self.tool} is unavailable: {reason}")
+        self.binary: str | None = self._locate(binary)[0]
+        self.timeout_s = float(timeout_s)
+        self.workers = int(workers)
+        self.keep_dirs = bool(keep_dirs)
+        self._log = logging.getLogger(type(self).__module__)
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._running_lock = threading.Lock()
+
+    # -- finding the program ---------------------------------------------------------------------
+    @classmethod
+    def unavailable_reason(cls, binary: str | os.PathLike[str] | None = None) -> str | None:
+        """None if the simulator can run here (with ``binary``, if given), else why not and how to fix it.
+
+        This is the availability check to register the backend with.
+        """
+        return cls._locate(binary)[1]
+
+    @classmethod
+    def _locate(cls, binary: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
+        """The absolute path of the binary and None, or None and why it cannot be found."""
+        variable = cls.binary_variable
+        if variable is None:
+            return None, None
+        how = f"set {variable} to the path of {cls.binary_description}, or pass binary=..."
+        if binary is not None:
+            path = os.fspath(binary)
+            found = find_executable(path)
+            if found is None:
+                return None, (
+                    f"{cls.tool} binary {path!r} (given as binary=) does not exist or is not an executable "
+                    f"file; pass the path of {cls.binary_description} as binary=..., or leave binary unset "
+                    f"and set {variable} to it"
+                )
+            return found, None
+        value = os.environ.get(variable, "")
+        if not value:
+            return None, f"no binary= was given and {variable} is not set; {how}"
+        found = find_executable(value)
+        if found is None:
+            return None, f"no binary= was given and {variable}={value!r} is not an executable file; {how}"
+        return found, None
+
+    # -- hooks -----------------------------------------------------------------------------------
+    def workload_inputs(self, workload: Any) -> Any:
+        """Resolve ``workload`` (None for the default) into what the other hooks need; once per batch.
+
+        Raises:
+            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+        """
+        return self.default_workload if workload is None else workload
+
+    @abstractmethod
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> None:
+        """Write the files one run reads into its private ``folder``.
+
+        Args:
+            folder: The run's empty directory.
+            design: A validated design.
+            inputs: What :meth:`workload_inputs` returned.
+        """
+
+    @abstractmethod
+    def command(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> Sequence[str]:
+        """The program and its arguments for one run (started with ``folder`` as working directory)."""
+
+    @abstractmethod
+    def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Any) -> Mapping[str, float]:
+        """The metrics of a run that exited with status 0.
+
+        Raises:
+            SimulatorOutputError: The output lacks a value or holds an
+                unreadable one (``ValueError`` and ``OSError`` count too).
+        """
+
+    def failure_reason(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Any) -> str:
+        """Why a run that exited with a non-zero status failed: its status and the end of its output."""
+        return f"{_exit_description(self.tool, run.returncode)}; {run.output_tails()}"
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        """Run the simulator on one design.
+
+        Raises:
+            InvalidDesignError: The design is not in the design space.
+            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+        """
+        valid = self.design_space.validate(design)
+        return self._evaluate(valid, self.workload_inputs(workload))
+
+    def evaluate_batch(
+        self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
+    ) -> BatchEvaluation:
+        """Run the simulator on many designs, ``workers`` at a time; results are in input order.
+
+        Every design is validated before any run starts.
+
+        Raises:
+            InvalidDesignError: A design is not in the design space.
+            UnknownNameError, WorkloadError: The workload is unknown or malformed.
+        """
+        start = time.perf_counter()
+        if isinstance(designs, np.ndarray):
+            valid = [self.design_space.decode(row) for row in self.design_space.validate_indices(designs)]
+        else:
+            valid = [self.design_space.validate(d) for d in designs]
+        inputs = self.workload_inputs(workload)
+        results = self._map(lambda design: self._evaluate(design, inputs), valid)
+        batch = BatchEvaluation.from_evaluations(results, self.metric_names)
+        batch.wall_time_s = time.perf_counter() - start
+        return batch
+
+    def _map(self, function: Callable[[Mapping[str, Any]], T], designs: Sequence[Mapping[str, Any]]) -> list[T]:
+        """``function`` of every design, ``workers`` at a time, in input order.
+
+        If the caller is interrupted, queued designs are dropped and running
+        programs killed before the interrupt propagates.
+        """
+        workers = min(self.workers, len(designs))
+        if workers <= 1:
+            return [function(design) for design in designs]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.tool.lower()) as pool:
+            futures = [pool.submit(function, design) for design in designs]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                self.close()
+                raise
+
+    def _evaluate(self, design: Mapping[str, Any], inputs: Any) -> Evaluation:
+        outcome = self.run(design, inputs, lambda run: self.parse_outputs(run, design, inputs))
+        if outcome.result is None:
+            return Evaluation.failure(outcome.reason, self.metric_names, outcome.wall_time_s)
+        return Evaluation(dict(outcome.result), True, "", outcome.wall_time_s)
+
+    def run(self, design: Mapping[str, Any], inputs: Any, parse: Callable[[SimulatorRun], T]) -> RunOutcome:
+        """Run the program once on a validated design in a fresh private directory.
+
+        Args:
+            design: A validated design.
+            inputs: What :meth:`workload_inputs` returned.
+            parse: Reads the result (not None) of a run that exited with status 0
+                (may raise ``SimulatorOutputError``, ``ValueError`` or ``OSError``).
+
+        Returns:
+            ``parse``'s result (None on failure), the failure reason ("" on
+            success) and the wall time in seconds.
+        """
+        start = time.perf_counter()
+
+        def failed(reason: str) -> RunOutcome:
+            return RunOutcome(None, reason, time.perf_counter() - start)
+
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f"archgym-{self.tool.lower()}-"))
+        except OSError as error:
+            return failed(f"could not create a temporary directory for {self.tool}: {error}")
+        try:
+            try:
+                self.write_inputs(folder, design, inputs)
+            except OSError as error:
+                return failed(f"could not write the {self.tool} inputs to {folder}: {error}")
+            command = [os.fspath(part) for part in self.command(folder, design, inputs)]
+            run, reason = self._execute(folder, command)
+            if run is None:
+                return failed(reason)
+            if run.returncode != 0:
+                return failed(self.failure_reason(run, design, inputs))
+            try:
+                result = parse(run)
+            except (ValueError, OSError) as error:
+                return failed(f"could not parse {self.tool} output: {error} (return code 0); {run.output_tails()}")
+            return RunOutcome(result, "", time.perf_counter() - start)
+        finally:
+            if self.keep_dirs:
+                self._log.info("kept %s run directory %s", self.tool, folder)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _execute(self, folder: Path, command: list[str]) -> tuple[SimulatorRun | None, str]:
+        """Run ``command`` in ``folder`` under the timeout; the run, or None and why it did not finish."""
+        # Output goes to unnamed files rather than pipes: a background child holding a pipe
+        # open would keep the wait going after the program itself has exited.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    cwd=folder,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # its own process group, killed as a whole
+                    # Safe with threads: it only calls prctl (looked up beforehand) and getppid, taking no lock.
+                    preexec_fn=_die_with_parent(),  # noqa: PLW1509
+                )
+            except OSError as error:
+                return None, f"could not start {self.tool} ({command[0]}): {error}"
+            with self._running_lock:
+                self._running.add(process)
+            timed_out = False
+            try:
+                process.wait(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                # Also after a normal exit: anything the program left running goes with it.
+                _kill_group(process)
+                process.wait()
+                with self._running_lock:
+                    self._running.discard(process)
+            run = SimulatorRun(folder, process.returncode, _read(out), _read(err))
+        if self.keep_dirs:
+            (folder / _KEPT_STDOUT).write_text(run.stdout, encoding="utf-8")
+            (folder / _KEPT_STDERR).write_text(run.stderr, encoding="utf-8")
+        if timed_out:
+            said = f"; {run.output_tails()}" if run.stdout.strip() or run.stderr.strip() else ""
+            return None, f"{self.tool} timed out after {self.timeout_s:g} s{said}"
+        return run, ""
+
+    def close(self) -> None:
+        """Kill every program this model is running (their evaluations become infeasible). Safe to call twice."""
+        with self._running_lock:
+            running = list(self._running)
+        for process in running:
+            _kill_group(process)

@@ -1,0 +1,356 @@
+"""The external-simulator base: finding programs, private folders, timeouts, process clean-up, batches.
+
+Every test runs small real executables (shell scripts) written into tmp_path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import archgym.cost_model as cm
+from archgym.cost_model import MetricSpec, make_backend, register_backend
+from archgym.errors import BackendUnavailableError, ConfigurationError, InvalidDesignError
+from archgym.external import ExternalSimulator, SimulatorOutputError, SimulatorRun, find_executable
+from archgym.space import DesignSpace, Parameter, ParameterKind
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the stand-in simulators are shell scripts")
+
+ENV_VAR = "ARCHGYM_TEST_ECHO_SIM"
+
+
+class EchoSimulator(ExternalSimulator):
+    """Runs a script as ``<binary> <folder>/design.txt``; it must print ``score: <number>``."""
+
+    name = "toy/echo"
+    tool = "EchoSim"
+    binary_variable = ENV_VAR
+    binary_description = "an echo simulator script"
+    design_space = DesignSpace([Parameter("size", (1, 2, 4, 8), ParameterKind.ORDINAL)], name="echo")
+    metrics = (MetricSpec("score", "units"),)
+    default_workload = "w0"
+
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> None:
+        (folder / "design.txt").write_text(f"{design['size']} {inputs}\n")
+
+    def command(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> Sequence[str]:
+        return [str(self.binary), str(folder / "design.txt")]
+
+    def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Any) -> dict[str, float]:
+        for line in run.stdout.splitlines():
+            if line.startswith("score:"):
+                return {"score": float(line.split(":", 1)[1])}
+        raise SimulatorOutputError("no 'score: <number>' line")
+
+
+def script(folder: Path, name: str, body: str) -> Path:
+    """An executable shell script."""
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: os.kill said it exists
+
+
+def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(autouse=True)
+def private_temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every temporary folder the base creates lands here, so tests can see what is left behind."""
+    root = tmp_path / "temp-root"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    return root
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def scoring(bin_dir: Path) -> Path:
+    """Prints the design's size times ten as the score."""
+    return script(bin_dir, "scoring", 'read size workload < "$1"\necho "simulating $workload"\n'
+                                      'echo "score: $((size * 10))"\n')
+
+
+# -- finding the program --------------------------------------------------------------------------
+def test_binary_from_argument_or_environment_variable(scoring, monkeypatch):
+    assert EchoSimulator(binary=scoring).binary == str(scoring)
+    monkeypatch.setenv(ENV_VAR, str(scoring))
+    assert EchoSimulator().binary == str(scoring)
+    assert EchoSimulator.unavailable_reason() is None
+
+
+def test_missing_binary_names_the_variable_and_what_was_tried(tmp_path, monkeypatch):
+    reason = EchoSimulator.unavailable_reason()
+    assert f"{ENV_VAR} is not set" in reason and "binary=" in reason and "an echo simulator script" in reason
+    with pytest.raises(BackendUnavailableError, match=f"backend toy/echo is unavailable: .*{ENV_VAR}"):
+        EchoSimulator()
+
+    text = tmp_path / "not-a-program.txt"
+    text.write_text("hello")
+    monkeypatch.setenv(ENV_VAR, str(text))
+    reason = EchoSimulator.unavailable_reason()
+    assert f"{ENV_VAR}={str(text)!r} is not an executable file" in reason
+
+    missing = tmp_path / "nowhere" / "sim"
+    reason = EchoSimulator.unavailable_reason(missing)
+    assert str(missing) in reason and "given as binary=" in reason and ENV_VAR in reason
+
+
+def test_find_executable_looks_up_bare_names_on_path(scoring, monkeypatch):
+    monkeypatch.setenv("PATH", str(scoring.parent))
+    assert find_executable("scoring") == str(scoring)
+    assert find_executable("no-such-program") is None
+    assert find_executable("") is None
+
+
+def test_make_backend_accepts_an_explicit_binary_without_the_variable(scoring):
+    register_backend("toy/echo", EchoSimulator, "test only", availability=EchoSimulator.unavailable_reason)
+    try:
+        with pytest.raises(BackendUnavailableError, match=ENV_VAR):
+            make_backend("toy/echo")
+        model = make_backend("toy/echo", binary=scoring, timeout_s=5)
+        assert model.evaluate({"size": 2}).metrics == {"score": 20.0}
+    finally:
+        cm._BACKENDS.pop("toy/echo", None)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"timeout_s": 0}, "timeout_s"), ({"timeout_s": math.nan}, "timeout_s"), ({"timeout_s": True}, "timeout_s"),
+     ({"workers": 0}, "workers"), ({"workers": 1.5}, "workers")],
+)
+def test_bad_settings_raise(scoring, kwargs, message):
+    with pytest.raises(ConfigurationError, match=message):
+        EchoSimulator(binary=scoring, **kwargs)
+
+
+# -- one run --------------------------------------------------------------------------------------
+def test_success_runs_in_a_private_folder_that_is_removed(scoring, tmp_path, monkeypatch, private_temp_root):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    model = EchoSimulator(binary=scoring)
+    evaluation = model.evaluate({"size": 4}, "w7")
+    assert evaluation.feasible and evaluation.reason == ""
+    assert evaluation.metrics == {"score": 40.0} and evaluation.wall_time_s > 0
+    assert list(private_temp_root.iterdir()) == [] and list(work.iterdir()) == []
+
+
+def test_scratch_folders_are_named_after_the_tool(bin_dir, private_temp_root):
+    where = bin_dir / "where"
+    recorder = script(bin_dir, "recorder", f'pwd -P > "{where}"\necho "score: 1"\n')
+    EchoSimulator(binary=recorder).evaluate({"size": 1})
+    folder = Path(where.read_text().strip())
+    assert folder.parent == private_temp_root.resolve() and folder.name.startswith("archgym-echosim-")
+    assert not folder.exists()
+
+
+def test_nonzero_exit_is_infeasible_with_status_and_output_tails(bin_dir, private_temp_root):
+    failing = script(bin_dir, "failing", 'echo "starting"\necho "config: bad size" >&2\nexit 3\n')
+    evaluation = EchoSimulator(binary=failing).evaluate({"size": 1})
+    assert not evaluation.feasible and math.isnan(evaluation.metrics["score"])
+    assert "EchoSim exited with return code 3" in evaluation.reason
+    assert "stderr: config: bad size" in evaluation.reason and "stdout: starting" in evaluation.reason
+    assert list(private_temp_root.iterdir()) == []
+
+
+def test_crash_names_the_signal(bin_dir):
+    crashing = script(bin_dir, "crashing", 'echo "assertion failed" >&2\nkill -SEGV $$\n')
+    reason = EchoSimulator(binary=crashing).evaluate({"size": 1}).reason
+    assert "killed by SIGSEGV (return code -11)" in reason and "assertion failed" in reason
+
+
+def test_garbage_output_is_infeasible(bin_dir, private_temp_root):
+    garbage = script(bin_dir, "garbage", "echo 'hello world'\nprintf '\\033[31mred\\033[0m\\n'\n")
+    reason = EchoSimulator(binary=garbage).evaluate({"size": 1}).reason
+    assert reason.startswith("could not parse EchoSim output: no 'score: <number>' line (return code 0)")
+    assert "hello world | red" in reason  # colour codes removed
+    assert list(private_temp_root.iterdir()) == []
+
+
+def test_unreadable_number_is_infeasible(bin_dir):
+    wrong = script(bin_dir, "wrong", "echo 'score: lots'\n")
+    reason = EchoSimulator(binary=wrong).evaluate({"size": 1}).reason
+    assert "could not parse EchoSim output" in reason and "lots" in reason
+
+
+def test_long_output_keeps_only_its_tail(bin_dir):
+    noisy = script(bin_dir, "noisy", 'i=0\nwhile [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done\nexit 2\n')
+    reason = EchoSimulator(binary=noisy).evaluate({"size": 1}).reason
+    assert "line 499" in reason and "line 400" not in reason and len(reason) < 1200
+
+
+def test_program_that_cannot_start_is_infeasible(bin_dir, scoring):
+    model = EchoSimulator(binary=scoring)
+    scoring.unlink()
+    reason = model.evaluate({"size": 1}).reason
+    assert reason.startswith(f"could not start EchoSim ({scoring})")
+
+
+def test_hang_is_killed_at_the_timeout(bin_dir, private_temp_root):
+    pid_file = bin_dir / "pid"
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\necho "warming up"\nsleep 60\necho "score: 1"\n')
+    model = EchoSimulator(binary=hanging, timeout_s=0.5)
+    start = time.perf_counter()
+    evaluation = model.evaluate({"size": 1})
+    assert time.perf_counter() - start < 5
+    assert not evaluation.feasible
+    assert evaluation.reason.startswith("EchoSim timed out after 0.5 s") and "warming up" in evaluation.reason
+    assert wait_until_gone(int(pid_file.read_text()))
+    assert list(private_temp_root.iterdir()) == []
+
+
+def test_background_grandchild_does_not_outlive_the_run(bin_dir):
+    pid_file = bin_dir / "grandchild"
+    spawning = script(bin_dir, "spawning", f'sleep 60 &\necho $! > "{pid_file}"\necho "score: 5"\n')
+    start = time.perf_counter()
+    evaluation = EchoSimulator(binary=spawning, timeout_s=20).evaluate({"size": 1})
+    assert time.perf_counter() - start < 5  # the grandchild's open output did not keep the run waiting
+    assert evaluation.feasible and evaluation.metrics == {"score": 5.0}
+    assert wait_until_gone(int(pid_file.read_text()))
+
+
+def test_hung_grandchild_is_killed_with_its_parent_at_the_timeout(bin_dir):
+    pid_file = bin_dir / "grandchild"
+    spawning = script(bin_dir, "spawning", f'sleep 60 &\necho $! > "{pid_file}"\nwait\n')
+    evaluation = EchoSimulator(binary=spawning, timeout_s=0.5).evaluate({"size": 1})
+    assert "timed out" in evaluation.reason
+    assert wait_until_gone(int(pid_file.read_text()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_program_dies_with_the_python_process(bin_dir, tmp_path):
+    pid_file = bin_dir / "pid"
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import os, threading, time\n"
+        "from archgym.external import ExternalSimulator\n"
+        "from archgym.space import DesignSpace, Parameter\n"
+        "class Sim(ExternalSimulator):\n"
+        "    tool = 'Sim'\n"
+        "    design_space = DesignSpace([Parameter('size', (1,))])\n"
+        "    def write_inputs(self, folder, design, inputs): pass\n"
+        f"    def command(self, folder, design, inputs): return [{str(hanging)!r}]\n"
+        "    def parse_outputs(self, run, design, inputs): return {}\n"
+        "threading.Thread(target=Sim(timeout_s=60).evaluate, args=({'size': 1},), daemon=True).start()\n"
+        f"while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read().strip():\n"
+        "    time.sleep(0.05)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run([sys.executable, str(driver)], timeout=60, check=False)
+    assert wait_until_gone(int(pid_file.read_text()))
+
+
+def test_interrupt_kills_the_run_and_propagates(bin_dir, private_temp_root):
+    pid_file = bin_dir / "pid"
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    model = EchoSimulator(binary=hanging, timeout_s=60)
+    main = threading.get_ident()
+
+    def interrupt_when_started() -> None:
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            time.sleep(0.02)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        model.evaluate({"size": 1})
+    assert wait_until_gone(int(pid_file.read_text()))
+    assert list(private_temp_root.iterdir()) == []
+
+
+def test_keep_dirs_keeps_the_folder_and_the_output(scoring, caplog, private_temp_root):
+    model = EchoSimulator(binary=scoring, keep_dirs=True)
+    with caplog.at_level("INFO", logger=__name__):
+        model.evaluate({"size": 2}, "w3")
+    (kept,) = private_temp_root.iterdir()
+    assert (kept / "design.txt").read_text() == "2 w3\n"
+    assert "score: 20" in (kept / "archgym-stdout.log").read_text()
+    assert str(kept) in caplog.text
+
+
+# -- batches --------------------------------------------------------------------------------------
+def test_batch_runs_in_parallel_in_input_order(bin_dir, private_temp_root):
+    slow = script(bin_dir, "slow", 'read size workload < "$1"\nsleep 0.5\necho "score: $size"\n')
+    model = EchoSimulator(binary=slow, workers=4)
+    start = time.perf_counter()
+    batch = model.evaluate_batch([{"size": s} for s in (8, 1, 4, 2)])
+    assert time.perf_counter() - start < 1.8  # four half-second runs at once, not one after another
+    assert batch.metrics["score"].tolist() == [8.0, 1.0, 4.0, 2.0]
+    assert list(private_temp_root.iterdir()) == []
+
+
+def test_batch_keeps_good_results_when_some_runs_fail(bin_dir):
+    flaky = script(bin_dir, "flaky", 'read size workload < "$1"\n[ "$size" -gt 2 ] && { echo "too big" >&2; exit 4; }\n'
+                                     'echo "score: $size"\n')
+    batch = EchoSimulator(binary=flaky, workers=3).evaluate_batch(np.array([[0], [3], [1], [2]]))
+    assert batch.feasible.tolist() == [True, False, True, False]
+    assert batch.metrics["score"][[0, 2]].tolist() == [1.0, 2.0]
+    assert "return code 4" in batch.reasons[1] and "too big" in batch.reasons[1]
+
+
+def test_bad_designs_raise_before_any_run(bin_dir, tmp_path):
+    counter = tmp_path / "runs"
+    counting = script(bin_dir, "counting", f'echo run >> "{counter}"\necho "score: 1"\n')
+    model = EchoSimulator(binary=counting, workers=2)
+    with pytest.raises(InvalidDesignError, match="size"):
+        model.evaluate_batch([{"size": 1}, {"size": 3}])
+    assert not counter.exists()
+
+
+def test_close_kills_running_programs(bin_dir):
+    pid_file = bin_dir / "pid"
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    model = EchoSimulator(binary=hanging, timeout_s=60)
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(model.evaluate({"size": 1})))
+    thread.start()
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        time.sleep(0.02)
+    model.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert "killed by SIGKILL" in results[0].reason
+    model.close()  # twice is fine
