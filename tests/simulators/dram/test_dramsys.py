@@ -348,6 +348,15 @@ def test_explicit_binary_needs_no_environment_variable(monkeypatch, well_formed,
     assert "ARCHGYM_DRAMSYS" in str(error.value)
 
 
+def test_make_backend_with_an_explicit_binary_needs_no_environment_variable(monkeypatch, well_formed, tmp_path):
+    monkeypatch.delenv("ARCHGYM_DRAMSYS", raising=False)
+    assert backend_info("dram/dramsys").unavailable_reason(binary=well_formed) is None
+    model = make_backend("dram/dramsys", binary=well_formed, timeout_s=5)
+    assert model.binary == str(well_formed) and model.evaluate(DEFAULT_DRAM_DESIGN).feasible
+    with pytest.raises(BackendUnavailableError, match="nowhere/DRAMSys"):
+        make_backend("dram/dramsys", binary=tmp_path / "nowhere" / "DRAMSys")
+
+
 # -- logging a search over a failing simulator ------------------------------------------------------
 def test_search_logs_every_row_when_some_runs_fail(flaky, tmp_path):
     model = DramSysModel(binary=flaky, workers=2)
