@@ -41,7 +41,7 @@ Statistics (:func:`compare`), of the *predicted* values relative to the
 ``bias_pct``
     Median signed percentage error: positive when the model over-predicts.
 
-Paired values (the input of :func:`compare_pairs` and :func:`scatter_plot`)
+Paired values (the input of :func:`compare_pairs` and :func:`archgym.plots.scatter_plot`)
 are one row per design and workload: the ``workload`` label, every knob,
 ``feasible_predicted``, ``reason_predicted``, ``feasible_reference``,
 ``reason_reference``, and ``<metric>_predicted`` / ``<metric>_reference``
@@ -63,7 +63,7 @@ import pandas as pd
 
 from archgym.cost_model import CostModel
 from archgym.errors import ConfigurationError, DatasetError, WorkloadError
-from archgym.plots import require_matplotlib
+from archgym.plots import require_matplotlib, scatter_plot
 from archgym.space import DesignSpace
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "compare",
     "compare_pairs",
     "load_reference",
+    "require_matplotlib",  # with scatter_plot, from archgym.plots, where every plot is drawn
     "sample_designs",
     "scatter_plot",
     "select_designs",
@@ -687,109 +688,3 @@ def validate_against_reference(
     )
     return _pairs_frame(reference[names], reference[WORKLOAD_COLUMN].astype(str).tolist(),
                         (values, feasible, reasons), recorded, metrics)
-
-
-# -- plots ------------------------------------------------------------------------------------------------
-
-
-def _log_tick_subs(low: float, high: float) -> tuple[float, ...] | None:
-    """Multiples of powers of ten to label on a log axis from ``low`` to ``high``.
-
-    Wide ranges get fewer labels per decade; None when fewer than two of the
-    candidates fall in the range (then evenly spaced ticks are used).
-    """
-    ratio = high / low
-    subs = (1.0,) if ratio >= 100 else (1.0, 2.0, 5.0) if ratio >= 20 else (1.0, 2.0, 3.0, 5.0)
-    ticks = [
-        s * 10.0**k for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1) for s in subs
-    ]
-    return subs if sum(low <= t <= high for t in ticks) >= 2 else None
-
-
-def scatter_plot(
-    pairs: pd.DataFrame,
-    metrics: Sequence[str] | None,
-    path: str | os.PathLike[str],
-    predicted_label: str = "predicted",
-    reference_label: str = "reference",
-    units: Mapping[str, str] | None = None,
-) -> Path:
-    """Log-log scatter of predicted against reference values, one panel per metric.
-
-    Each panel has a ``y = x`` line and is titled with the metric's Spearman
-    correlation and median absolute percentage error. Points are coloured by
-    workload. Only feasible pairs with positive values on both sides are drawn.
-
-    Args:
-        pairs: Paired values (see the module docstring).
-        metrics: Metrics to draw; by default every paired metric.
-        path: Image file to write (the format follows the suffix, e.g. ``.png``).
-        predicted_label: Axis label of the predicted values (the model name).
-        reference_label: Axis label of the reference values.
-        units: Metric name to unit, for the axis labels.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ConfigurationError: matplotlib is not installed, or a metric is not paired.
-    """
-    require_matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
-
-    metrics = pair_metrics(pairs) if metrics is None else list(metrics)
-    stats = compare_pairs(pairs, metrics, by=None).set_index("metric")
-    predicted, reference = split_pairs(pairs, metrics)
-    usable = _feasible(predicted) & _feasible(reference)
-    labels = pairs[WORKLOAD_COLUMN].astype(str).to_numpy() if WORKLOAD_COLUMN in pairs.columns else None
-    groups = list(pd.unique(labels)) if labels is not None else [None]
-    units = units or {}
-
-    columns = min(3, max(len(metrics), 1))
-    rows = -(-max(len(metrics), 1) // columns)
-    figure = Figure(figsize=(4.2 * columns, 4.0 * rows), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
-    for ax, m in zip(axes, metrics):
-        x = pd.to_numeric(reference[m], errors="coerce").to_numpy(dtype=np.float64)
-        y = pd.to_numeric(predicted[m], errors="coerce").to_numpy(dtype=np.float64)
-        drawn = usable & np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-        for group in groups:
-            mask = drawn if group is None else drawn & (labels == group)
-            if mask.any():
-                ax.scatter(x[mask], y[mask], s=10, alpha=0.6, label=None if group is None else str(group))
-        if drawn.any():
-            low = float(min(x[drawn].min(), y[drawn].min())) / 1.1
-            high = float(max(x[drawn].max(), y[drawn].max())) * 1.1
-            ax.plot([low, high], [low, high], color="black", linestyle="--", linewidth=1, label="y = x")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlim(low, high)
-            ax.set_ylim(low, high)
-            ax.set_aspect("equal", adjustable="box")
-            subs = _log_tick_subs(low, high)
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.set_major_locator(LogLocator(subs=subs) if subs else MaxNLocator(nbins=4))
-                axis.set_major_formatter(EngFormatter(sep=""))
-                axis.set_minor_formatter(NullFormatter())
-        else:
-            ax.text(0.5, 0.5, "no pairs with positive values on both sides", ha="center", va="center",
-                    transform=ax.transAxes)
-        unit = f" [{units[m]}]" if units.get(m) else ""
-        ax.set_xlabel(f"{reference_label}{unit}")
-        ax.set_ylabel(f"{predicted_label}{unit}")
-        rho, median = stats.loc[m, "spearman"], stats.loc[m, "median_ape_pct"]
-        rho_text = "-" if math.isnan(rho) else f"{rho:.3f}"
-        median_text = "-" if math.isnan(median) else f"{median:.1f} %"
-        ax.set_title(f"{m}\nSpearman {rho_text}, median |error| {median_text}", fontsize=10)
-        if len(groups) > 1 and drawn.any():
-            ax.legend(fontsize=7, loc="upper left")
-        ax.grid(True, which="major", alpha=0.3)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=120)
-    return out

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import archgym  # noqa: F401  (registers the environments)
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.cli import app
 from archgym.cost_model import Evaluation, make_backend
 from archgym.dataset import EvaluationLogger, RunContext, load_dataset
@@ -206,6 +206,22 @@ def test_save_load_round_trip(trained: Proxy, saved: Path) -> None:
     assert metadata["versions"]["scikit-learn"]
     assert sum(metadata["training"]["rows_per_workload"].values()) == metadata["training"]["train_rows"]
     assert loaded.info["test_metrics"] == trained.info["test_metrics"]
+
+
+SAVED_BEFORE = Path(__file__).parent / "data" / "proxy_v1"
+"""A proxy (extra trees, ten trees kept so the file stays small) saved by an earlier version of the package."""
+
+
+def test_a_proxy_saved_by_an_earlier_version_still_loads_and_predicts() -> None:
+    expected = json.loads((SAVED_BEFORE.parent / "proxy_v1_predictions.json").read_text())
+    loaded = Proxy.load(SAVED_BEFORE)
+    assert loaded.target_names == tuple(expected["predictions"])
+    predictions, feasible, _ = loaded.predict(expected["designs"], expected["workload"])
+    assert feasible.all()
+    for target, values in expected["predictions"].items():
+        np.testing.assert_allclose(predictions[target], values, rtol=1e-12)
+    model = make_backend("dram/proxy", proxy=SAVED_BEFORE)
+    assert model.metric_names == loaded.target_names
 
 
 def test_not_a_proxy_directory(tmp_path: Path, csv_path: Path) -> None:
