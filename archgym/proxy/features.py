@@ -73,7 +73,7 @@ def problem_reference(env: str) -> ProblemReference:
     Raises:
         UnknownNameError: no such problem.
     """
-    model = make_backend("analytical", env=env)
+    model = make_backend("analytical", problem=env)
     try:
         default_design = getattr(model, "default_design", dict)()
         return ProblemReference(model.design_space, tuple(model.metrics), dict(default_design))

@@ -145,7 +145,7 @@ class Proxy:
         if self.base is None:
             return None
         if self._base_model is None:
-            self._base_model = make_backend(self.base["backend"], env=self.env, **self.base.get("options", {}))
+            self._base_model = make_backend(self.base["backend"], problem=self.env, **self.base.get("options", {}))
         return self._base_model
 
     def close(self) -> None:

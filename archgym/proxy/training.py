@@ -117,7 +117,7 @@ def train_proxy(
     base_metrics: tuple[str, ...] = ()
     base_values: np.ndarray | None = None
     if base is not None:
-        base_model = make_backend(base, env=env, **dict(base_options or {}))
+        base_model = make_backend(base, problem=env, **dict(base_options or {}))
         base_info = {"backend": base_model.name, "options": dict(base_options or {})}
         base_metrics = base_model.metric_names
         say(f"evaluating {len(frame)} rows with the base backend {base_model.name}")
