@@ -332,7 +332,9 @@ class ExternalSimulator(CostModel):
         batch.wall_time_s = time.perf_counter() - start
         return batch
 
-    def _map(self, function: Callable[[Mapping[str, Any]], T], designs: Sequence[Mapping[str, Any]]) -> list[T]:
+    def _map(
+        self, function: Callable[[Mapping[str, Any]], T], designs: Sequence[Mapping[str, Any]]
+    ) -> list[T]:
         """``function`` of every design, ``workers`` at a time, in input order.
 
         If the caller is interrupted, queued designs are dropped and running
@@ -393,7 +395,9 @@ class ExternalSimulator(CostModel):
             try:
                 result = parse(run)
             except (ValueError, OSError) as error:
-                return failed(f"could not parse {self.tool} output: {error} (return code 0); {run.output_tails()}")
+                return failed(
+                    f"could not parse {self.tool} output: {error} (return code 0); {run.output_tails()}"
+                )
             return RunOutcome(result, "", time.perf_counter() - start)
         finally:
             if self.keep_dirs:
@@ -414,7 +418,7 @@ class ExternalSimulator(CostModel):
                     stdout=out,
                     stderr=err,
                     start_new_session=True,  # its own process group, killed as a whole
-                    # Safe with threads: it only calls prctl (looked up beforehand) and getppid, taking no lock.
+                    # Safe with threads: it calls only prctl (looked up beforehand) and getppid.
                     preexec_fn=_die_with_parent(),  # noqa: PLW1509
                 )
             except OSError as error:
@@ -442,7 +446,7 @@ class ExternalSimulator(CostModel):
         return run, ""
 
     def close(self) -> None:
-        """Kill every program this model is running (their evaluations become infeasible). Safe to call twice."""
+        """Kill every program this model is running (those evaluations become infeasible); safe to repeat."""
         with self._running_lock:
             running = list(self._running)
         for process in running:

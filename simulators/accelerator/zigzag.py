@@ -212,7 +212,8 @@ class ZigZagModel(AcceleratorProblem, ExternalSimulator):
     Args:
         default_workload: Workload used when ``evaluate`` gets none.
         timeout_s: Seconds one evaluation (all layers) may take before ZigZag is
-            killed and the design reported infeasible.
+            killed and the design reported infeasible; they count from the
+            start of its process, which spends a few seconds importing ZigZag.
         lpf_limit: ZigZag's LOMA limit on loop prime factors (its default, 6).
             Higher searches finer tilings, much more slowly; ZigZag raises it
             to the number of temporal loops, so a 3x3 convolution always
@@ -310,7 +311,9 @@ class ZigZagModel(AcceleratorProblem, ExternalSimulator):
         return [sys.executable, "-m", worker.__name__, str(folder), str(len(inputs)), str(self.lpf_limit),
                 self.mapper_objective, self.search_engine, str(self.seed)]
 
-    def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Sequence[Layer]) -> dict[str, float]:
+    def parse_outputs(
+        self, run: SimulatorRun, design: Mapping[str, Any], inputs: Sequence[Layer]
+    ) -> dict[str, float]:
         """The network's metrics: per-layer results times each layer's ``repeat``, summed."""
         per_layer = self._layer_results(run, inputs)
         latency = math.fsum(r["latency_cycles"] * layer.repeat for r, layer in zip(per_layer, inputs))
@@ -332,8 +335,9 @@ class ZigZagModel(AcceleratorProblem, ExternalSimulator):
         if failed and failed[-1][1]:
             detail = failed[-1][1]
         else:
-            log = "\n".join(line for line in run.stderr.splitlines() if not line.startswith(worker.FAILED_MARK))
-            detail = tail(log, _TAIL_LINES, _TAIL_CHARS) or tail(run.stdout, _TAIL_LINES, _TAIL_CHARS) or "(no log)"
+            lines = [line for line in run.stderr.splitlines() if not line.startswith(worker.FAILED_MARK)]
+            log = tail("\n".join(lines), _TAIL_LINES, _TAIL_CHARS)
+            detail = log or tail(run.stdout, _TAIL_LINES, _TAIL_CHARS) or "(no log)"
         return f"ZigZag failed{where} (exit code {run.returncode}): {detail}"
 
     def run_layers(self, design: Mapping[str, Any], layers: Sequence[Layer]) -> RunOutcome:
@@ -352,5 +356,7 @@ class ZigZagModel(AcceleratorProblem, ExternalSimulator):
         results = json.loads((run.folder / worker.RESULT_FILE).read_text(encoding="utf-8"))
         bad = [i for i, r in enumerate(results) if not all(math.isfinite(v) and v > 0 for v in r.values())]
         if len(results) != len(layers) or bad:
-            raise SimulatorOutputError(f"ZigZag returned incomplete or non-positive results for layer(s) {bad}")
+            raise SimulatorOutputError(
+                f"ZigZag returned incomplete or non-positive results for layer(s) {bad}"
+            )
         return results

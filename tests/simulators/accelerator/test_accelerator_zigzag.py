@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 
 import gymnasium
 import pytest
@@ -92,6 +93,15 @@ def test_batch_runs_in_parallel_in_input_order(model):
     assert batch.feasible.all()
     small, large = batch.metrics["latency_cycles"]
     assert small > 4 * large  # 64 times fewer PEs
+
+
+@needs_zigzag
+def test_run_layers_gives_per_layer_results_and_leaves_no_directory(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    results, reason, wall_time_s = model.run_layers(design(), SMALL.layers)
+    assert reason == "" and wall_time_s > 0
+    assert [set(r) for r in results] == [{"latency_cycles", "energy_pj", "compute_cycles", "macs"}] * 2
+    assert list(tmp_path.iterdir()) == []
 
 
 @needs_zigzag
