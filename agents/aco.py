@@ -51,7 +51,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from archgym.agents.base import Agent, Trial, register_agent
+from archgym.agent import Agent, Trial, register_agent
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 

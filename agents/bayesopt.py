@@ -48,7 +48,7 @@ from skopt import Optimizer
 from skopt.learning import ExtraTreesRegressor, RandomForestRegressor
 from skopt.space import Categorical, Dimension, Integer, Real
 
-from archgym.agents.base import Agent, Trial, register_agent
+from archgym.agent import Agent, Trial, register_agent
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 

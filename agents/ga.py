@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from archgym.agents.base import Agent, Trial, register_agent
+from archgym.agent import Agent, Trial, register_agent
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 

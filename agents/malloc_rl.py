@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.errors import ConfigurationError
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.simulators.malloc.instances import Instance
 
 __all__ = ["MASKABLE_PPO_DEFAULTS", "agent_placement", "rollout", "train_maskable_ppo"]

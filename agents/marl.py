@@ -36,13 +36,13 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from archgym.agent import Trainer, TrainingResult
 from archgym.errors import ConfigurationError
 
 try:
@@ -58,7 +58,7 @@ except ImportError as error:  # the marl extra
         f"multi-agent RL needs Ray RLlib and PettingZoo ({error.name} is missing): pip install 'archgym[marl]'"
     ) from None
 
-__all__ = ["MARL_DEFAULTS", "MarlResult", "check_marl_settings", "train_marl"]
+__all__ = ["MARL_DEFAULTS", "MarlTrainer", "check_marl_settings", "train_marl"]
 
 _log = logging.getLogger(__name__)
 
@@ -79,31 +79,6 @@ MARL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
 
 _ENV_NAME = "archgym_multi_agent_design"
 _SHARED = "shared"
-
-
-@dataclass
-class MarlResult:
-    """What a multi-agent training run found.
-
-    Args:
-        run_id: The run's id in the dataset (env runners > 0 log as ``<run_id>-runner<k>``).
-        best_design: The best design evaluated.
-        best_reward: Its reward.
-        evaluations: Designs evaluated (one per environment step).
-        iterations: Training iterations.
-        history: Per iteration: evaluations so far and the mean reward of recent episodes.
-        checkpoint: Directory of the final checkpoint, if one was saved.
-        wall_time_s: Seconds from start to end, Ray start-up included.
-    """
-
-    run_id: str
-    best_design: dict[str, Any]
-    best_reward: float
-    evaluations: int
-    iterations: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    checkpoint: Path | None = None
-    wall_time_s: float = 0.0
 
 
 def check_marl_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,7 +188,7 @@ def train_marl(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     num_cpus: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
-) -> MarlResult:
+) -> TrainingResult:
     """Train multi-agent PPO on a design problem and return the best design found.
 
     Args:
@@ -235,7 +210,7 @@ def train_marl(
         progress: Called after each iteration with ``(iteration, iterations, mean reward of recent episodes)``.
 
     Returns:
-        The :class:`MarlResult`.
+        The :class:`~archgym.agent.TrainingResult`.
 
     Raises:
         ConfigurationError: bad settings, budget or iterations.
@@ -325,8 +300,33 @@ def train_marl(
     rows = rows[(rows["run_id"] == run_id) | rows["run_id"].str.startswith(f"{run_id}-runner")]
     top = rows.loc[rows["reward"].idxmax()]
     best_design = {k: (v.item() if hasattr(v, "item") else v) for k, v in top[knobs].items()}
-    return MarlResult(run_id, best_design, float(top["reward"]), len(rows), count, history, checkpoint,
+    return TrainingResult(run_id, best_design, float(top["reward"]), len(rows), count, history, checkpoint,
                       time.perf_counter() - start)
+
+
+class MarlTrainer(Trainer):
+    """Multi-agent PPO (Ray RLlib): one policy per knob, or one shared, trained on the PettingZoo env."""
+
+    name = "marl"
+    description = "multi-agent PPO (Ray RLlib) on the PettingZoo env, one agent per knob"
+    defaults = MARL_DEFAULTS
+
+    def check_settings(self, settings: Mapping[str, Any], *, one_process: bool = False) -> dict[str, Any]:
+        """The full settings; with ``one_process`` (a sweep's run), env runners in other processes are refused."""
+        full = check_marl_settings(settings)
+        if one_process and full["num_env_runners"] != 0:
+            raise ConfigurationError("in a sweep each run is one process: num_env_runners must be 0")
+        return full
+
+    def prepare_worker(self) -> None:
+        """Start one Ray instance for all the runs of this process (starting Ray takes seconds)."""
+        if not ray.is_initialized():
+            ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                     configure_logging=False)
+
+    def train(self, problem: str, **options: Any) -> TrainingResult:
+        """Train on ``problem``; the options are those of :func:`train_marl`."""
+        return train_marl(problem, **options)
 
 
 def _own_mapping(agent_id: str, *args: Any, **kwargs: Any) -> str:

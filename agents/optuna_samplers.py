@@ -31,7 +31,7 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from archgym.agents.base import Agent, Trial, register_agent
+from archgym.agent import Agent, Trial, register_agent
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 

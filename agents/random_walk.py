@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from archgym.agents.base import Agent, register_agent
+from archgym.agent import Agent, register_agent
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, ParameterKind
 

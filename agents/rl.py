@@ -51,7 +51,7 @@ from stable_baselines3.common.distributions import MultiCategoricalDistribution
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from archgym.agents.base import Agent, Trial, register_agent
+from archgym.agent import Agent, Trial, register_agent
 from archgym.cost_model import Evaluation, MetricSpec
 from archgym.envs.design_env import OBSERVATION_HIGH, DesignEnv
 from archgym.errors import ConfigurationError
@@ -273,7 +273,7 @@ class _EpisodeEndIsTerminal(gymnasium.Wrapper):
 
 
 class _HistoryRecorder(BaseCallback):
-    """Records every environment step as a :class:`~archgym.agents.base.Trial`.
+    """Records every environment step as a :class:`~archgym.agent.Trial`.
 
     Args:
         objective: The environment's objective. SB3 keeps rewards as float32,
@@ -398,7 +398,7 @@ def train_ppo(
             ``target_kl``, ``policy_kwargs``, ...), passed through.
 
     Returns:
-        The trained model and the history: one :class:`~archgym.agents.base.Trial`
+        The trained model and the history: one :class:`~archgym.agent.Trial`
         per step, in order, with the env's ``info["evaluation"]`` (whose
         ``wall_time_s`` is 0 so that histories are reproducible). An environment
         that train_ppo built is closed on return; give the model a new one with

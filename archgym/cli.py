@@ -54,7 +54,7 @@ def _backend(env: str, backend: str, memspec: str | None, proxy: Path | None = N
 
 
 def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
-    from archgym.agents.base import parse_agent_config
+    from archgym.agent import parse_agent_config
 
     try:
         return parse_agent_config(items)
@@ -117,7 +117,7 @@ def envs(
         help="Module or .py file to import first, e.g. one that registers your problem (repeatable).")] = None,
 ) -> None:
     """List problems, their backends, workloads and knobs."""
-    from archgym.agents.base import list_agents
+    from archgym.agent import list_agents
 
     try:
         _load_plugins(plugin or [])
@@ -169,7 +169,7 @@ def agents(
         help="Module or .py file to import first, e.g. one that registers your agent (repeatable).")] = None,
 ) -> None:
     """List the search agents, what they do and their settings with defaults."""
-    from archgym.agents.base import agent_class, list_agents
+    from archgym.agent import agent_class, list_agents
 
     try:
         _load_plugins(plugin or [])
@@ -187,10 +187,11 @@ def agents(
         table.add_row(name, escape(summary), escape(settings) or "-")
     console.print(table)
     console.print("set with: archgym run --agent NAME --agent-config key=value ...")
-    from archgym.agents.base import TRAINERS
+    from archgym.agent import get_trainer, list_trainers
 
-    for name, description in TRAINERS.items():
-        console.print(f"{name}: {escape(description)}")
+    for name in list_trainers():
+        console.print(f"{name}: {escape(get_trainer(name).description)} (trains on its own environment: "
+                      f"`archgym {name} train`, or `name: {name}` in a sweep spec)")
 
 
 @app.command()
@@ -277,7 +278,7 @@ def run(
     --confirm-backend (search on a fast proxy, confirm on a faithful model)
     and logged to the same dataset as a run of their own.
     """
-    from archgym.agents.base import make_agent
+    from archgym.agent import make_agent
     from archgym.dataset import (
         EvaluationLogger,
         RunContext,
@@ -859,9 +860,10 @@ def marl_train(
             raise ConfigurationError("give --iterations or --budget, not both")
         settings = _parse_assignments(agent_config or [], "--agent-config")
         targets = _parse_assignments(target or [], "--target")
-        from archgym.agents.marl import check_marl_settings, train_marl
+        from archgym.agent import get_trainer
 
-        check_marl_settings(settings)
+        trainer = get_trainer("marl")
+        trainer.check_settings(settings)
     except ArchGymError as error:
         raise _fail(error) from None
     if iterations is None and budget is None:
@@ -875,7 +877,7 @@ def marl_train(
             bar.update(task, completed=done, total=total, reward=f"{reward:.4g}")
 
         try:
-            result = train_marl(env, backend=backend, workload=workload, objective=objective, targets=targets,
+            result = trainer.train(env, backend=backend, workload=workload, objective=objective, targets=targets,
                                 budget=budget, iterations=iterations, seed=seed, settings=settings, out=out,
                                 run_id=run_id, checkpoint_dir=checkpoint, progress=advance)
         except ArchGymError as error:

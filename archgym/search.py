@@ -1,6 +1,6 @@
 """The ask/tell loop that drives any agent against any cost model.
 
-:func:`run_search` asks an :class:`~archgym.agents.base.Agent` for designs,
+:func:`run_search` asks an :class:`~archgym.agent.Agent` for designs,
 evaluates them with a :class:`~archgym.cost_model.CostModel`, turns the
 results into rewards with an objective, logs them, and tells the agent. It
 stops after exactly ``budget`` evaluations.
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from archgym.agents.base import Agent, Trial, best_trial
+from archgym.agent import Agent, Trial, best_trial
 from archgym.cost_model import CostModel, Evaluation
 from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
 from archgym.space import Design, DesignSpace, ParameterKind

@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym.agent import Trainer, agent_class, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
 
 __all__ = [
@@ -283,14 +284,10 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
 
 
 def _check_agent(run: RunSpec, model: Any, source: str) -> None:
-    from archgym.agents.base import make_agent
 
     try:
-        if run.agent == "marl":
-            from archgym.agents.marl import check_marl_settings
-
-            if check_marl_settings(run.config)["num_env_runners"] != 0:
-                raise ConfigurationError("in a sweep each run is one process: num_env_runners must be 0")
+        if is_trainer(run.agent):
+            get_trainer(run.agent).check_settings(run.config, one_process=True)
             return
         make_agent(run.agent, model.design_space, seed=0, **dict(run.config))
     except ArchGymError as error:
@@ -346,7 +343,6 @@ def _objective(item: Any, source: str) -> ObjectiveSpec:
 
 
 def _agent(item: Any, source: str) -> AgentSpec:
-    from archgym.agents.base import agent_class
 
     if isinstance(item, str):
         item = {"name": item}
@@ -355,12 +351,8 @@ def _agent(item: Any, source: str) -> AgentSpec:
     name = str(item["name"])
     where = f"{source}: agent {name!r}"
     _check_keys(item, _AGENT_KEYS, where)
-    if name == "marl":
-        from archgym.agents.marl import MARL_DEFAULTS
-
-        defaults: Mapping[str, Any] = MARL_DEFAULTS
-    else:
-        defaults = agent_class(name).defaults  # unknown names fail here, listing the agents
+    # Unknown names fail here, listing the agents.
+    defaults: Mapping[str, Any] = get_trainer(name).defaults if is_trainer(name) else agent_class(name).defaults
     settings = dict(item.get("settings") or {})
     grid = dict(item.get("grid") or {})
     distributions = dict(item.get("distributions") or {})
@@ -447,7 +439,6 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
     skipped. A run with rows but no completion (it was interrupted) is
     resumed: the agent replays its logged rows and the search continues.
     """
-    from archgym.agents.base import make_agent
     from archgym.cost_model import make_backend
     from archgym.dataset import EvaluationLogger, load_run_rows, write_run_metadata
     from archgym.objective import make_objective
@@ -460,8 +451,8 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
         return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed, len(rows),
                          float(np.nanmax(rows["reward"].to_numpy(dtype=float), initial=-np.inf)), 0.0, True)
 
-    if run.agent == "marl":
-        return _execute_marl_run(run, out, rows)
+    if is_trainer(run.agent):
+        return _execute_trainer_run(get_trainer(run.agent), run, out, rows)
     model = make_backend(run.backend, problem=run.env, **dict(run.backend_options))
     try:
         objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
@@ -498,17 +489,16 @@ def _run_record(run: RunSpec, backend: str) -> tuple[Any, dict[str, Any]]:
     return context, extra
 
 
-def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
-    """A multi-agent RL run: RLlib cannot replay a trajectory, so an interrupted run starts over."""
-    from archgym.agents.marl import train_marl
+def _execute_trainer_run(trainer: Trainer, run: RunSpec, out: Path, rows: Any) -> RunResult:
+    """A trainer's run; one that cannot replay its trajectory (RLlib) starts over when interrupted."""
     from archgym.dataset import discard_run, write_run_metadata
 
-    if len(rows):
+    if len(rows) and not trainer.resumable:
         discard_run(out, run.run_id)
-    _ensure_ray()
+    trainer.prepare_worker()
     context, extra = _run_record(run, f"{run.env}/{run.backend.split('/')[-1]}")
     write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": 0})
-    result = train_marl(
+    result = trainer.train(
         run.env, backend=run.backend, backend_options=run.backend_options, workload=run.workload,
         objective=run.objective.name, targets=run.objective.targets, budget=run.budget, seed=run.seed,
         settings=run.config, out=out, run_id=run.run_id,
@@ -517,17 +507,6 @@ def _execute_marl_run(run: RunSpec, out: Path, rows: Any) -> RunResult:
                                       "evaluations": result.evaluations, "iterations": result.iterations})
     return RunResult(run.run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
                      result.evaluations, result.best_reward, result.wall_time_s, False)
-
-
-def _ensure_ray() -> None:
-    """Start one Ray instance per sweep worker, kept for all its runs (starting Ray takes seconds)."""
-    import logging
-
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 configure_logging=False)
 
 
 def _completed(out: Path, run_id: str) -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from archgym.agents.base import make_agent
+from archgym.agent import make_agent
 from archgym.cost_model import make_backend
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum, relative_regret

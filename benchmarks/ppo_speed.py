@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import archgym  # noqa: F401 - registers archgym/DRAM-v0
-from archgym.agents.base import Trial, best_trial
+from archgym.agent import Trial, best_trial
 from archgym.agents.rl import PPOAgent, train_ppo
 from archgym.search import run_search
 

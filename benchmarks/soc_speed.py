@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from archgym.agents.base import make_agent
+from archgym.agent import make_agent
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.soc import BUNDLED_WORKLOADS, SOC_DESIGN_SPACE, SocAnalyticalModel, resolve_workload

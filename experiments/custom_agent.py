@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from archgym.agents.base import Agent, Trial, make_agent, register_agent
+from archgym.agent import Agent, Trial, make_agent, register_agent
 from archgym.cost_model import make_backend
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from archgym.agents.base import make_agent
+from archgym.agent import make_agent
 from archgym.cost_model import make_backend
 from archgym.dataset import EvaluationLogger, RunContext, load_dataset, new_run_id
 from archgym.objective import make_objective

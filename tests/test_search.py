@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archgym.agents.base import Agent, Trial, make_agent
+from archgym.agent import Agent, Trial, make_agent
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
 from archgym.dataset import EvaluationLogger, RunContext, load_run_rows
 from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError

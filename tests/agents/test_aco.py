@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from archgym.agent import Trial, make_agent
 from archgym.agents.aco import AntColony
-from archgym.agents.base import Trial, make_agent
 from archgym.cost_model import CostModel, Evaluation, MetricSpec, make_backend
 from archgym.errors import ConfigurationError
 from archgym.objective import make_objective

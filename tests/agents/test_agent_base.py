@@ -1,4 +1,4 @@
-"""Tests for archgym.agents.base: Trial bookkeeping, the registry and config parsing."""
+"""Tests for archgym.agent: Trial bookkeeping, the registry and config parsing."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from archgym.agents import base
-from archgym.agents.base import (
+from archgym import agent as base
+from archgym.agent import (
     Agent,
     Trial,
     agent_class,

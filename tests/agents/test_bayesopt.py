@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skopt.learning import ExtraTreesRegressor, RandomForestRegressor
 
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.agents.bayesopt import BayesOpt, _ExtraTrees, _RandomForest
 from archgym.cost_model import Evaluation
 from archgym.errors import ConfigurationError

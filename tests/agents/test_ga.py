@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.agents.ga import GeneticAlgorithm
 from archgym.cost_model import CostModel, Evaluation, MetricSpec, make_backend
 from archgym.errors import ConfigurationError

@@ -14,7 +14,7 @@ pytest.importorskip("pettingzoo", reason="multi-agent RL needs the marl extra: p
 import ray
 from typer.testing import CliRunner
 
-from archgym.agents.base import make_agent
+from archgym.agent import make_agent
 from archgym.agents.marl import check_marl_settings, train_marl
 from archgym.cli import app
 from archgym.cost_model import make_backend

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("optuna", reason="the TPE and NSGA-II agents need the optuna extra: pip install 'archgym[optuna]'")
 
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.cost_model import Evaluation
 from archgym.errors import ConfigurationError
 from archgym.space import Design, DesignSpace, Parameter

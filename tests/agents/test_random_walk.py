@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.agents.random_walk import RandomWalk
 from archgym.cost_model import Evaluation
 from archgym.errors import ConfigurationError

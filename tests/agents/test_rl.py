@@ -11,7 +11,7 @@ pytest.importorskip("stable_baselines3", reason="PPO needs the rl extra: pip ins
 import torch
 from stable_baselines3.common.distributions import MultiCategoricalDistribution
 
-from archgym.agents.base import Trial, make_agent
+from archgym.agent import Trial, make_agent
 from archgym.agents.rl import PaddedMultiCategoricalDistribution, PPOAgent, train_ppo
 from archgym.cost_model import Evaluation, make_backend
 from archgym.errors import ConfigurationError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.simulators.malloc.cost import TimeModel
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.simulators.malloc.generator import random_instance
 from archgym.simulators.malloc.placement import check_placement
 

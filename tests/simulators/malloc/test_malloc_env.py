@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import archgym  # noqa: F401  (registers the environments)
-from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.errors import ConfigurationError, InvalidDesignError, WorkloadError
 from archgym.simulators.malloc.cost import SLOW, TimeModel
+from archgym.simulators.malloc.env import MallocGameEnv
 from archgym.simulators.malloc.generator import random_instance, zero_slack_instance
 from archgym.simulators.malloc.heuristics import HEURISTICS
 from archgym.simulators.malloc.instances import Instance
