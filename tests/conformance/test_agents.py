@@ -1,8 +1,10 @@
 """Every registered agent on every registered problem, through the common ask/tell loop.
 
-Checks what any agent owes its users: suggestions inside the design space,
-the budget respected exactly, the same seed giving the same trajectory, and
-logged rows matching the evaluations.
+Checks what any agent owes its users: the rules of
+:func:`archgym.testing.check_agent` (valid suggestions, ``suggest(n)`` giving
+``n`` designs, NaN rewards and infeasible results accepted, the same seed
+giving the same suggestions), the budget respected exactly on every problem,
+and logged rows matching the evaluations.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from archgym.agents.base import list_agents, make_agent
+from archgym.agent import list_agents, make_agent
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, make_backend
 from archgym.dataset import EvaluationLogger, RunContext, load_run_rows
 from archgym.envs import ENV_ID_BY_PROBLEM
 from archgym.errors import ConfigurationError
 from archgym.objective import make_objective
 from archgym.search import run_search
+from archgym.testing import check_agent
 
 BUDGET = 24
 # Small settings so that every agent learns something within the budget.
@@ -77,6 +80,20 @@ PROBLEMS = sorted(ENV_ID_BY_PROBLEM)
 
 def test_every_bundled_agent_is_listed():
     assert {"random", "ga", "aco", "bo", "ppo"} <= set(list_agents())
+
+
+@pytest.mark.parametrize("problem", [None, *PROBLEMS])
+@pytest.mark.parametrize("name", AGENTS)
+def test_agent_conformance(name, problem):
+    """The plug-in rules, on the kit's small space and (with a shorter search) on every problem's space."""
+    space = None if problem is None else make_backend(f"{problem}/analytical").design_space
+    budget = BUDGET if problem is None else BUDGET // 2
+    try:
+        check_agent(name, space, seed=7, budget=budget, config=FAST_SETTINGS.get(name))
+    except ConfigurationError as error:
+        if "not installed" in str(error):
+            pytest.skip(f"agent {name!r} needs an optional dependency: {error}")
+        raise
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
