@@ -34,7 +34,7 @@ Example:
 """
 
 from archgym.plots import plot_predictions
-from archgym.proxy.backend import ProxyCostModel, register_proxy_backend
+from archgym.proxy.backend import ProxyCostModel
 from archgym.proxy.data import WORKLOAD_COLUMN, load_training_data
 from archgym.proxy.features import (
     FeatureEncoding,
@@ -66,6 +66,5 @@ __all__ = [
     "plot_predictions",
     "prediction_metrics",
     "problem_reference",
-    "register_proxy_backend",
     "train_proxy",
 ]

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec, register_backend
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
 from archgym.errors import ConfigurationError
 from archgym.proxy.features import problem_reference
 from archgym.proxy.model import Proxy
 from archgym.space import Design
 
-__all__ = ["ProxyCostModel", "register_proxy_backend"]
+__all__ = ["ProxyCostModel"]
 
 
 class ProxyCostModel(CostModel):
@@ -92,15 +92,3 @@ class ProxyCostModel(CostModel):
 
     def __repr__(self) -> str:
         return f"ProxyCostModel({self.proxy.model_kind} on {', '.join(self.proxy.target_names)})"
-
-
-def register_proxy_backend(env: str) -> None:
-    """Register the backend ``<env>/proxy``, which serves a saved proxy of problem ``env`` (option ``proxy``)."""
-
-    def build(**options: Any) -> ProxyCostModel:
-        return ProxyCostModel(env=env, **options)
-
-    register_backend(
-        f"{env}/proxy", build,
-        "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)",
-    )

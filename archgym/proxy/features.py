@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from archgym.cost_model import CostModel, MetricSpec, make_backend
+from archgym.cost_model import CostModel, MetricSpec
 from archgym.errors import ConfigurationError, DatasetError, WorkloadError
+from archgym.problem import get_problem
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 
 __all__ = [
@@ -68,17 +69,16 @@ def problem_reference(env: str) -> ProblemReference:
     """The design space, metrics and default design of a registered problem.
 
     Every part of the proxy package asks this function, and only this one,
-    for its problem's facts. They come from the problem's analytical backend.
+    for its problem's facts, which come from the problem registry.
 
     Raises:
         UnknownNameError: no such problem.
+        ConfigurationError: the problem has no fixed design space (a game), so no proxy can learn it.
     """
-    model = make_backend("analytical", problem=env)
-    try:
-        default_design = getattr(model, "default_design", dict)()
-        return ProblemReference(model.design_space, tuple(model.metrics), dict(default_design))
-    finally:
-        model.close()
+    problem = get_problem(env)
+    if problem.design_space is None:
+        raise ConfigurationError(f"problem {env!r} has no fixed design space, so a proxy cannot be trained for it")
+    return ProblemReference(problem.design_space, problem.metrics, dict(problem.default_design))
 
 
 def design_space_of(env: str) -> DesignSpace:
