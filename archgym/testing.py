@@ -55,7 +55,7 @@ SMALL_DESIGN_SPACE = DesignSpace(
     ),
     name="toy",
 )
-"""The space :func:`check_agent` searches when given none: one knob of each discrete kind, 192 designs."""
+"""The space :func:`check_agent` searches when given none: every discrete kind of knob, 192 designs."""
 
 _NOT_A_VALUE = "<not a value of this knob>"
 
@@ -348,7 +348,7 @@ def _check_infeasible_seen(checker: _Checker, designs: list[Design], evaluations
     if any(not e.feasible for e in evaluations):
         checker.passed(check)
     else:
-        checker.skip(check, f"none of the {len(designs)} probe designs was infeasible")
+        checker.skip(check, f"no probe design was infeasible ({len(designs)} tried)")
 
 
 def _metric_difference(
@@ -386,7 +386,7 @@ def _check_default_workload(
         return
     with checker.calling(check, f"evaluate(design, {model.default_workload!r})", design):
         explicit = model.evaluate(dict(design), model.default_workload)
-    difference = _metric_difference(evaluation, explicit, rtol)
+    difference = _metric_difference(evaluation, explicit, rtol, ("with no workload", "with the default workload"))
     if difference:
         checker.fail(
             check,
