@@ -165,6 +165,7 @@ def check_cost_model(
 
     Raises:
         ConformanceError: a check failed; the message says which, on which design, and what was expected.
+        UnknownNameError, BackendUnavailableError: ``model`` names no backend, or one that cannot run here.
     """
     if n_designs < 1:
         raise ValueError(f"n_designs must be at least 1, got {n_designs}")
