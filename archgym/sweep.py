@@ -55,17 +55,17 @@ import json
 import math
 import multiprocessing
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from archgym.agent import Trainer, agent_class, get_trainer, is_trainer, make_agent
+from archgym.agent import agent_class, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
+from archgym.runner import ObjectiveSpec, RunSpec, execute, run_complete
 
 __all__ = [
     "EXECUTORS",
@@ -91,21 +91,6 @@ EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
-class ObjectiveSpec:
-    """One objective of a sweep.
-
-    Args:
-        name: A preset or spec string (see :func:`archgym.objective.make_objective`).
-        targets: The preset's targets, e.g. ``{"target_latency_ns": 60000}``.
-        success_reward: A run succeeds once its best reward reaches this (reports use it); None if unset.
-    """
-
-    name: str
-    targets: Mapping[str, float] = field(default_factory=dict)
-    success_reward: float | None = None
-
-
-@dataclass(frozen=True)
 class AgentSpec:
     """One agent entry of a sweep: fixed settings plus a grid and/or sampled distributions."""
 
@@ -121,40 +106,6 @@ class AgentSpec:
         points = [dict(zip(names, values)) for values in itertools.product(*(self.grid[n] for n in names))]
         drawn = [_draw(self.distributions, rng) for _ in range(self.samples)] if self.distributions else [{}]
         return [{**self.settings, **point, **sample} for point in points for sample in drawn]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One search of a sweep: everything needed to run (or find again) it."""
-
-    sweep: str
-    env: str
-    backend: str
-    backend_options: Mapping[str, Any]
-    workload: str
-    objective: ObjectiveSpec
-    agent: str
-    config: Mapping[str, Any]
-    seed: int
-    budget: int
-    batch_size: int
-
-    @property
-    def setting(self) -> str:
-        """Label of the hyperparameter setting, e.g. ``"mutation_prob=0.1,population=16"``."""
-        if not self.config:
-            return "defaults"
-        return ",".join(f"{key}={_label(value)}" for key, value in sorted(self.config.items()))
-
-    @property
-    def run_id(self) -> str:
-        """Derived from the run's content, so a rerun of the sweep finds the run again."""
-        identity = json.dumps(asdict(self), sort_keys=True, default=str)
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-        return f"{_safe(self.sweep)}-{_safe(self.agent)}-{digest}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=str))
 
 
 @dataclass(frozen=True)
@@ -182,8 +133,10 @@ class SweepSpec:
                 for config in agent.configs(rng):
                     for seed in self.seeds:
                         runs.append(RunSpec(
-                            self.name, env, self.backend, dict(self.backend_options), workload, objective,
-                            agent.name, config, seed, self.budget, self.batch_size,
+                            problem=env, backend=self.backend, workload=workload, objective=objective,
+                            agent=agent.name, budget=self.budget, seed=seed, config=config,
+                            backend_options=dict(self.backend_options), batch_size=self.batch_size,
+                            sweep=self.name,
                         ))
         return runs
 
@@ -259,7 +212,7 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
     spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
                      batch_size, Path(str(raw.get("out") or Path("runs") / name)))
 
-    known_envs = sorted({b.env for b in list_backends()})
+    known_envs = sorted({b.problem for b in list_backends()})
     for env in envs:
         if env not in known_envs:
             raise UnknownNameError(f"{source}: unknown env {env!r}; available envs are {', '.join(known_envs)}")
@@ -419,102 +372,19 @@ def _stable_seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
 
 
-def _label(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-.") or "run"
-
-
 # -- running -------------------------------------------------------------------------------------
 
 
 def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
     """Run one search of a sweep into dataset directory ``out``, or find it done.
 
-    A run whose metadata says it completed with its full budget logged is
+    A run whose record says it completed with its full budget logged is
     skipped. A run with rows but no completion (it was interrupted) is
-    resumed: the agent replays its logged rows and the search continues.
+    resumed (see :func:`archgym.runner.execute`).
     """
-    from archgym.cost_model import make_backend
-    from archgym.dataset import EvaluationLogger, load_run_rows, write_run_metadata
-    from archgym.objective import make_objective
-    from archgym.search import run_search
-
-    out = Path(out)
-    run_id = run.run_id
-    rows = load_run_rows(out, run_id)
-    if len(rows) >= run.budget and _completed(out, run_id):
-        return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed, len(rows),
-                         float(np.nanmax(rows["reward"].to_numpy(dtype=float), initial=-np.inf)), 0.0, True)
-
-    if is_trainer(run.agent):
-        return _execute_trainer_run(get_trainer(run.agent), run, out, rows)
-    model = make_backend(run.backend, problem=run.env, **dict(run.backend_options))
-    try:
-        objective = make_objective(run.objective.name, metrics=model.metrics, presets=model.objective_presets,
-                                   **dict(run.objective.targets))
-        agent = make_agent(run.agent, model.design_space, seed=run.seed, **dict(run.config))
-        context, extra = _run_record(run, model.name)
-        write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": len(rows)})
-        start = time.perf_counter()
-        with EvaluationLogger(out, context, model.design_space, model.metric_names) as logger:
-            result = run_search(agent, model, objective, run.budget, workload=run.workload,
-                                batch_size=run.batch_size, logger=logger, resume_rows=rows if len(rows) else None)
-        wall = time.perf_counter() - start
-        write_run_metadata(out, context, {**extra, "status": "complete", "wall_time_s": wall,
-                                          "evaluations": result.evaluations})
-    finally:
-        model.close()
-    best = result.best.reward if result.best is not None else math.nan
-    return RunResult(run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
-                     result.evaluations, best, wall, False)
-
-
-def _run_record(run: RunSpec, backend: str) -> tuple[Any, dict[str, Any]]:
-    """The run context of a run's rows and the sweep fields of its metadata."""
-    from archgym.dataset import RunContext
-
-    context = RunContext(
-        run_id=run.run_id, env=run.env, backend=backend, workload=run.workload, agent=run.agent,
-        agent_config=dict(run.config), seed=run.seed, objective=run.objective.name,
-    )
-    extra = {
-        "sweep": run.sweep, "setting": run.setting, "budget": run.budget, "targets": dict(run.objective.targets),
-        "success_reward": run.objective.success_reward, "batch_size": run.batch_size, "spec": run.to_dict(),
-    }
-    return context, extra
-
-
-def _execute_trainer_run(trainer: Trainer, run: RunSpec, out: Path, rows: Any) -> RunResult:
-    """A trainer's run; one that cannot replay its trajectory (RLlib) starts over when interrupted."""
-    from archgym.dataset import discard_run, write_run_metadata
-
-    if len(rows) and not trainer.resumable:
-        discard_run(out, run.run_id)
-    trainer.prepare_worker()
-    context, extra = _run_record(run, f"{run.env}/{run.backend.split('/')[-1]}")
-    write_run_metadata(out, context, {**extra, "status": "running", "wall_time_s": None, "evaluations": 0})
-    result = trainer.train(
-        run.env, backend=run.backend, backend_options=run.backend_options, workload=run.workload,
-        objective=run.objective.name, targets=run.objective.targets, budget=run.budget, seed=run.seed,
-        settings=run.config, out=out, run_id=run.run_id,
-    )
-    write_run_metadata(out, context, {**extra, "status": "complete", "wall_time_s": result.wall_time_s,
-                                      "evaluations": result.evaluations, "iterations": result.iterations})
-    return RunResult(run.run_id, run.agent, run.setting, run.workload, run.objective.name, run.seed,
-                     result.evaluations, result.best_reward, result.wall_time_s, False)
-
-
-def _completed(out: Path, run_id: str) -> bool:
-    path = out / "runs" / f"{run_id}.json"
-    try:
-        return json.loads(path.read_text()).get("status") == "complete"
-    except (OSError, ValueError):
-        return False
+    outcome = execute(run, out)
+    return RunResult(outcome.run_id, run.agent, run.setting, str(run.workload), run.objective.name, run.seed,
+                     outcome.evaluations, outcome.best_reward, outcome.wall_time_s, outcome.skipped)
 
 
 def _die_with_parent() -> None:
@@ -570,7 +440,7 @@ def run_sweep(
 
     pending = []
     for run in runs:
-        if _completed(spec.out, run.run_id):
+        if run_complete(spec.out, run.run_id):
             finished(execute_run(run, spec.out))  # verifies the rows and reports the run as skipped
         else:
             pending.append(run)

@@ -1,0 +1,455 @@
+"""Runs: one search of a problem by an agent, executed, logged and resumed the same way everywhere.
+
+A :class:`RunSpec` says everything needed to run a search (problem, backend
+and its options, workload, objective, agent or trainer and its settings,
+seed, budget, batch size). :func:`execute` runs it into a dataset directory:
+every evaluation becomes a row, and ``runs/<run_id>.json`` holds a typed
+:class:`RunRecord` (the spec, status, evaluations, wall time). ``archgym
+run``, sweeps, ``archgym marl train`` and scripts all go through it, so a run
+started by one can be resumed by any: an interrupted ask/tell run continues
+from its logged rows (the agent replays its trajectory), a trainer that cannot
+replay starts over, and a complete run is not run again.
+
+Run records written before this module (version 1: two schemas, one from
+``archgym run`` and one from sweeps) are read by :meth:`RunRecord.from_json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.agent import get_trainer, is_trainer, make_agent
+from archgym.cost_model import make_backend
+from archgym.errors import ConfigurationError, DatasetError
+from archgym.objective import make_objective
+from archgym.problem import DEFAULT_PROBLEM, get_problem
+
+__all__ = [
+    "RUN_RECORD_VERSION",
+    "ObjectiveSpec",
+    "RunOutcome",
+    "RunRecord",
+    "RunSpec",
+    "execute",
+    "latest_record",
+    "read_records",
+    "run_complete",
+]
+
+RUN_RECORD_VERSION = 2
+"""Version of the run record :func:`execute` writes; version 1 records are the two earlier schemas."""
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """The objective of a run.
+
+    Args:
+        name: A preset or spec string (see :func:`archgym.objective.make_objective`).
+        targets: The preset's targets, e.g. ``{"target_latency_ns": 60000}``.
+        success_reward: A run succeeds once its best reward reaches this (reports use it); None if unset.
+    """
+
+    name: str
+    targets: Mapping[str, float] = field(default_factory=dict)
+    success_reward: float | None = None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to run (or find again) one search.
+
+    Args:
+        problem: The design problem (``"dram"``).
+        backend: Backend name, short (``"analytical"``) or full (``"dram/analytical"``).
+        workload: Workload name, file or spec string; None for the backend's default.
+        objective: The objective.
+        agent: An ask/tell agent (:func:`archgym.agent.list_agents`) or a trainer
+            (:func:`archgym.agent.list_trainers`).
+        budget: Evaluations to spend.
+        seed: Random seed; the same spec and seed give the same run.
+        config: The agent's (or trainer's) settings.
+        backend_options: Keyword arguments of the backend (``{"memspec": "ddr4-2400"}``).
+        batch_size: Designs asked for and evaluated at once.
+        sweep: Name of the sweep the run belongs to ("" for a run of its own).
+    """
+
+    problem: str
+    backend: str
+    workload: str | None
+    objective: ObjectiveSpec
+    agent: str
+    budget: int
+    seed: int = 0
+    config: Mapping[str, Any] = field(default_factory=dict)
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int = 1
+    sweep: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, (int, np.integer)) or self.budget < 1:
+            raise ConfigurationError(f"a run's budget must be a positive integer, got {self.budget!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
+                or self.batch_size < 1:
+            raise ConfigurationError(f"a run's batch_size must be a positive integer, got {self.batch_size!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise ConfigurationError(f"a run's seed must be an integer in 0..2**63-1, got {self.seed!r}")
+        if isinstance(self.objective, str):
+            object.__setattr__(self, "objective", ObjectiveSpec(self.objective))
+
+    @property
+    def env(self) -> str:
+        """Deprecated name of :attr:`problem`."""
+        return self.problem
+
+    @property
+    def setting(self) -> str:
+        """Label of the settings, e.g. ``"mutation_prob=0.1,population=16"`` (``"defaults"`` if none)."""
+        if not self.config:
+            return "defaults"
+        return ",".join(f"{key}={_label(value)}" for key, value in sorted(self.config.items()))
+
+    @property
+    def run_id(self) -> str:
+        """Derived from the run's content, so that running the same spec again finds the run again."""
+        digest = hashlib.sha256(json.dumps(self._identity(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"{_safe(self.sweep)}-{_safe(self.agent)}-{digest}" if self.sweep else \
+            f"{_safe(self.agent)}-{digest}"
+
+    def _identity(self) -> dict[str, Any]:
+        # The keys sweeps hashed before runs had a module of their own, so earlier sweeps resume.
+        return {
+            "sweep": self.sweep, "env": self.problem, "backend": self.backend,
+            "backend_options": dict(self.backend_options), "workload": self.workload,
+            "objective": asdict(self.objective), "agent": self.agent, "config": dict(self.config),
+            "seed": self.seed, "budget": self.budget, "batch_size": self.batch_size,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form; :meth:`from_dict` reads it back."""
+        return json.loads(json.dumps({**self._identity(), "problem": self.problem}, default=str))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Read :meth:`to_dict`'s form (also as sweeps wrote it before, with ``env`` for the problem).
+
+        Raises:
+            DatasetError: a required field is missing or malformed.
+        """
+        try:
+            objective = data["objective"]
+            objective = ObjectiveSpec(objective) if isinstance(objective, str) else ObjectiveSpec(
+                str(objective["name"]), dict(objective.get("targets") or {}), objective.get("success_reward"))
+            return cls(
+                problem=str(data.get("problem") or data["env"]), backend=str(data["backend"]),
+                workload=data.get("workload"), objective=objective, agent=str(data["agent"]),
+                budget=int(data["budget"]), seed=int(data.get("seed") or 0), config=dict(data.get("config") or {}),
+                backend_options=dict(data.get("backend_options") or {}),
+                batch_size=int(data.get("batch_size") or 1), sweep=str(data.get("sweep") or ""),
+            )
+        except (KeyError, TypeError, ValueError, ConfigurationError) as error:
+            raise DatasetError(f"a run spec is malformed ({error!r}): {dict(data)!r}") from None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``runs/<run_id>.json`` says of a run.
+
+    Args:
+        run_id: The run's id.
+        spec: What was run.
+        status: ``"running"`` (started, or interrupted) or ``"complete"``; "" if unknown (version 1 records).
+        evaluations: Evaluations logged when the record was written.
+        wall_time_s: Seconds the run took, once complete.
+        written_at: ISO time the record was written.
+        version: Record version (1 for records written before typed records).
+        extra: Other fields (a trainer's iterations and history, ...).
+    """
+
+    run_id: str
+    spec: RunSpec
+    status: str = ""
+    evaluations: int = 0
+    wall_time_s: float | None = None
+    written_at: str = ""
+    version: int = RUN_RECORD_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run finished."""
+        return self.status == STATUS_COMPLETE
+
+    def fields(self, backend_name: str, workload: str) -> dict[str, Any]:
+        """The record's fields besides the run context (see :func:`archgym.dataset.write_run_metadata`)."""
+        spec = self.spec
+        return {
+            **dict(self.extra),
+            "record_version": RUN_RECORD_VERSION,
+            "spec": spec.to_dict(),
+            "sweep": spec.sweep,
+            "setting": spec.setting,
+            "budget": spec.budget,
+            "batch_size": spec.batch_size,
+            "targets": dict(spec.objective.targets),
+            "success_reward": spec.objective.success_reward,
+            "backend_options": dict(spec.backend_options),
+            "status": self.status,
+            "evaluations": self.evaluations,
+            "wall_time_s": self.wall_time_s,
+        }
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> RunRecord:
+        """Read a record as :func:`archgym.dataset.read_run_metadata` returns it, of any version.
+
+        Raises:
+            DatasetError: the record lacks what is needed to know what was run.
+        """
+        version = int(record.get("record_version") or 1)
+        extra = {k: v for k, v in record.items() if k in ("iterations", "history")}
+        if isinstance(record.get("spec"), Mapping):
+            spec = RunSpec.from_dict(record["spec"])
+        else:
+            spec = _legacy_cli_spec(record)
+        wall = record.get("wall_time_s")
+        return cls(
+            run_id=str(record.get("run_id")), spec=spec, status=str(record.get("status") or ""),
+            evaluations=int(record.get("evaluations") or 0),
+            wall_time_s=float(wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else None,
+            written_at=str(record.get("written_at") or ""), version=version, extra=extra,
+        )
+
+
+def _legacy_cli_spec(record: Mapping[str, Any]) -> RunSpec:
+    """The spec of a version 1 record written by ``archgym run`` (flat fields, memspec and proxy options)."""
+    try:
+        options = dict(record.get("backend_options") or {})
+        if record.get("memspec"):
+            options["memspec"] = record["memspec"]
+        if record.get("proxy"):
+            options["proxy"] = record["proxy"]
+        return RunSpec(
+            problem=str(record["env"]), backend=str(record["backend"]), workload=record.get("workload"),
+            objective=ObjectiveSpec(str(record["objective"]), dict(record.get("targets") or {})),
+            agent=str(record["agent"]), budget=int(record.get("budget") or 200), seed=int(record.get("seed") or 0),
+            config=dict(record.get("agent_config") or {}), backend_options=options,
+            batch_size=int(record.get("batch_size") or 1),
+        )
+    except (KeyError, TypeError, ValueError, ConfigurationError) as error:
+        raise DatasetError(f"run record {record.get('run_id')!r} is malformed ({error!r})") from None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`execute` did.
+
+    Args:
+        run_id: The run's id.
+        spec: What was run.
+        evaluations: Rows the run has in the dataset.
+        best_reward: The best reward among them (NaN if none).
+        best: The best trial of an ask/tell run (None for trainers and skipped runs).
+        wall_time_s: Seconds this call spent.
+        skipped: The run was already complete, so nothing ran.
+        resumed_from: Rows already logged when this call started (0 for a fresh run).
+        details: The search's or trainer's own result (None if skipped).
+    """
+
+    run_id: str
+    spec: RunSpec
+    evaluations: int
+    best_reward: float
+    best: Any = None
+    wall_time_s: float = 0.0
+    skipped: bool = False
+    resumed_from: int = 0
+    details: Any = None
+
+
+def read_records(out: str | os.PathLike[str]) -> list[RunRecord]:
+    """Every run record of a dataset directory, oldest first (by the time it was written).
+
+    Raises:
+        DatasetError: the directory does not exist or a record is unreadable.
+    """
+    from archgym.dataset import read_run_metadata
+
+    records = [RunRecord.from_json(r) for r in read_run_metadata(out)]
+    return sorted(records, key=lambda r: (r.written_at, r.run_id))
+
+
+def latest_record(out: str | os.PathLike[str], *, unfinished_first: bool = True) -> RunRecord:
+    """The run to resume in ``out``: the newest unfinished run, else the newest run.
+
+    Raises:
+        DatasetError: ``out`` has no runs.
+    """
+    records = read_records(out)
+    if not records:
+        raise DatasetError(f"no run to resume in {out}")
+    unfinished = [r for r in records if not r.complete]
+    return (unfinished or records)[-1] if unfinished_first else records[-1]
+
+
+def run_complete(out: str | os.PathLike[str], run_id: str) -> bool:
+    """Whether the record of ``run_id`` in ``out`` says the run finished."""
+    record = _record(Path(out), run_id)
+    return record is not None and record.complete
+
+
+def execute(
+    spec: RunSpec,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = True,
+    run_id: str | None = None,
+    callback: Callable[[Any], None] | None = None,
+) -> RunOutcome:
+    """Run ``spec`` into the dataset directory ``out``.
+
+    Args:
+        spec: The run.
+        out: Dataset directory (created if needed).
+        resume: Continue the run from its logged rows if it has some, and skip it if it is
+            complete; False refuses to touch a run that already has rows.
+        run_id: The run's id; :attr:`RunSpec.run_id` (derived from the content) if None.
+        callback: Called with the search's progress after every round (ask/tell agents) or with
+            ``(iteration, iterations, mean reward)`` after every training iteration (trainers).
+
+    Returns:
+        A :class:`RunOutcome`.
+
+    Raises:
+        ConfigurationError: a bad spec (unknown problem, backend, agent, setting, objective).
+        DatasetError: ``resume`` is False and the run already has rows, or the dataset is corrupt.
+    """
+    from archgym.dataset import load_run_rows
+
+    out = Path(out)
+    run_id = run_id or spec.run_id
+    problem = get_problem(spec.problem or DEFAULT_PROBLEM)
+    if not problem.is_design_problem:
+        raise ConfigurationError(f"problem {problem.name!r} is not searched with agents; see `archgym {problem.name}`")
+    rows = load_run_rows(out, run_id)
+    if len(rows) and not resume:
+        raise DatasetError(f"run {run_id} already has {len(rows)} rows in {out}; resume it or choose a new run id")
+    previous = _record(out, run_id)
+    if len(rows) >= spec.budget and previous is not None and previous.complete:
+        return RunOutcome(run_id, spec, len(rows), _best_reward(rows), skipped=True)
+    if is_trainer(spec.agent):
+        return _execute_trainer(spec, out, run_id, rows, callback)
+    return _execute_search(spec, out, run_id, rows, callback)
+
+
+def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None
+                    ) -> RunOutcome:
+    from archgym.dataset import EvaluationLogger
+    from archgym.search import run_search
+
+    model = make_backend(spec.backend, spec.problem, **dict(spec.backend_options))
+    try:
+        workload = spec.workload if spec.workload is not None else model.default_workload
+        model.prepare(workload)
+        objective = make_objective(spec.objective.name, metrics=model.metrics, presets=model.objective_presets,
+                                   **dict(spec.objective.targets))
+        agent = make_agent(spec.agent, model.design_space, seed=spec.seed, **dict(spec.config))
+        record = RunRecord(run_id, spec, STATUS_RUNNING, len(rows))
+        _write(out, record, model.name, workload)
+        start = time.perf_counter()
+        with EvaluationLogger(out, _context(run_id, spec, model.name, workload), model.design_space,
+                              model.metric_names) as logger:
+            result = run_search(agent, model, objective, spec.budget, workload=workload, batch_size=spec.batch_size,
+                                logger=logger, resume_rows=rows if len(rows) else None, callback=callback)
+        wall = time.perf_counter() - start
+        _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations, wall_time_s=wall),
+               model.name, workload)
+    finally:
+        model.close()
+    best = result.best.reward if result.best is not None else math.nan
+    return RunOutcome(run_id, spec, result.evaluations, best, result.best, wall, False, len(rows), result)
+
+
+def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None
+                     ) -> RunOutcome:
+    from archgym.dataset import discard_run
+
+    trainer = get_trainer(spec.agent)
+    trainer.check_settings(spec.config)
+    resumed = 0
+    if len(rows):
+        if trainer.resumable:
+            resumed = len(rows)
+        else:
+            discard_run(out, run_id)
+    trainer.prepare_worker()
+    backend_name = spec.backend if "/" in spec.backend else f"{spec.problem}/{spec.backend}"
+    workload = spec.workload if spec.workload is not None else get_problem(spec.problem).default_workload
+    record = RunRecord(run_id, spec, STATUS_RUNNING, resumed)
+    _write(out, record, backend_name, workload)
+    result = trainer.train(
+        spec.problem, backend=spec.backend, backend_options=spec.backend_options, workload=spec.workload,
+        objective=spec.objective.name, targets=spec.objective.targets, budget=spec.budget, seed=spec.seed,
+        settings=spec.config, out=out, run_id=run_id, **({"progress": callback} if callback else {}),
+    )
+    extra = {"iterations": result.iterations, "history": result.history}
+    _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations,
+                        wall_time_s=result.wall_time_s, extra=extra), backend_name, workload)
+    return RunOutcome(run_id, spec, result.evaluations, result.best_reward, None, result.wall_time_s, False, resumed,
+                      result)
+
+
+def _context(run_id: str, spec: RunSpec, backend_name: str, workload: Any) -> Any:
+    from archgym.dataset import RunContext
+
+    return RunContext(run_id=run_id, env=spec.problem, backend=backend_name, workload=str(workload),
+                      agent=spec.agent, agent_config=dict(spec.config), seed=spec.seed,
+                      objective=spec.objective.name)
+
+
+def _write(out: Path, record: RunRecord, backend_name: str, workload: Any) -> None:
+    from archgym.dataset import write_run_metadata
+
+    write_run_metadata(out, _context(record.run_id, record.spec, backend_name, workload),
+                       record.fields(backend_name, str(workload)))
+
+
+def _record(out: Path, run_id: str) -> RunRecord | None:
+    path = out / "runs" / f"{run_id}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        return RunRecord.from_json(data) if isinstance(data, dict) else None
+    except DatasetError:
+        return None
+
+
+def _best_reward(rows: Any) -> float:
+    rewards = rows["reward"].to_numpy(dtype=float) if len(rows) else np.array([])
+    finite = rewards[~np.isnan(rewards)]
+    return float(finite.max()) if finite.size else math.nan
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-.") or "run"
