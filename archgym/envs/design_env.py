@@ -60,7 +60,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     Args:
         problem: The design problem (``"dram"``), used to look up ``backend``.
         backend: A registered backend name (``"analytical"`` or
-            ``"dram/analytical"``) or a :class:`~archgym.cost_model.CostModel`.
+            ``"dram/analytical"``) or a :class:`~archgym.cost_model.CostModel`;
+            the problem's :attr:`~archgym.problem.Problem.default_backend` if None.
         workload: The workload every design is evaluated on; None for the
             backend's default.
         objective: A preset or spec understood by
@@ -84,7 +85,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def __init__(
         self,
         problem: str | None = None,
-        backend: str | CostModel = "analytical",
+        backend: str | CostModel | None = None,
         workload: Any = None,
         objective: str | Objective | Mapping[str, Any] | None = None,
         max_steps: int = 100,
@@ -104,6 +105,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self.max_steps = int(max_steps)
         self.problem = get_problem(problem)
+        if backend is None:
+            backend = self.problem.default_backend
 
         if isinstance(backend, CostModel):
             if backend_kwargs:
