@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,7 +76,13 @@ def _load_plugins(plugins: list[str]) -> None:
                     raise ConfigurationError(f"--plugin: no such file {plugin!r}")
                 spec = importlib.util.spec_from_file_location(f"archgym_plugin_{path.stem}", path)
                 module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
+                # In sys.modules like any imported module: dataclasses and pickling look the module up there.
+                sys.modules[spec.name] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    sys.modules.pop(spec.name, None)
+                    raise
             else:
                 importlib.import_module(plugin)
         except (ImportError, SyntaxError) as error:
