@@ -2,7 +2,7 @@
 
 Runs the random-walk agent with a fixed budget and several seeds on each of
 the four standard workloads and the latency, power and energy objectives,
-logs every evaluation to one dataset, and prints the best design found per
+logs every evaluation to one dataset (resuming where an interrupted run stopped), and prints the best design found per
 workload and objective (median over seeds). It is the baseline later agents
 are compared with.
 
@@ -16,12 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from archgym.agent import make_agent
-from archgym.cost_model import make_backend
-from archgym.dataset import EvaluationLogger, RunContext, load_dataset, new_run_id
-from archgym.objective import make_objective
-from archgym.search import run_search
-from archgym.simulators.dram.workloads import STANDARD_WORKLOADS
+from archgym.dataset import load_dataset
+from archgym.problem import get_problem
+from archgym.runner import ObjectiveSpec, RunSpec, execute
 
 OBJECTIVES = ("latency", "power", "energy")
 
@@ -33,18 +30,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/random_search_dram"))
     args = parser.parse_args()
 
-    model = make_backend("dram/analytical")
-    for workload in STANDARD_WORKLOADS:
-        for objective_name in OBJECTIVES:
-            objective = make_objective(objective_name, metrics=model.metrics)
+    # Run ids derive from the specs, so an interrupted script picks up where it stopped when run again.
+    for workload in get_problem("dram").workloads:
+        for objective in OBJECTIVES:
             for seed in range(args.seeds):
-                agent = make_agent("random", model.design_space, seed=seed)
-                context = RunContext(
-                    run_id=new_run_id(f"random-{workload}-{objective_name}"), env="dram", backend=model.name,
-                    workload=workload, agent="random", seed=seed, objective=objective_name,
-                )
-                with EvaluationLogger(args.out, context, model.design_space, model.metric_names) as logger:
-                    run_search(agent, model, objective, args.budget, workload=workload, batch_size=50, logger=logger)
+                spec = RunSpec(problem="dram", backend="analytical", workload=workload,
+                               objective=ObjectiveSpec(objective), agent="random", budget=args.budget, seed=seed,
+                               batch_size=50, sweep="random_search_dram")
+                execute(spec, args.out)
 
     rows = load_dataset(args.out)
     best = rows.loc[rows.groupby("run_id").reward.idxmax()]
