@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from archgym.errors import BackendUnavailableError, ConfigurationError, UnknownNameError
-from archgym.problem import get_problem, list_problems, problem_argument
+from archgym.problem import Problem, get_problem, list_problems, problem_argument
 from archgym.space import DesignSpace
 
 if TYPE_CHECKING:
     from archgym.objective import ObjectivePreset
-    from archgym.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class CostModel(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         problem = cls.__dict__.get("problem")
-        if problem is None:
+        if not isinstance(problem, Problem):  # None, or a wrapper's property forwarding its model's
             return
         facts = {
             "design_space": problem.design_space,

@@ -24,12 +24,13 @@ are looked up on the wrapped model; private ones (a leading underscore) are not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
+from archgym.problem import Problem
 from archgym.space import DesignSpace
 
 __all__ = ["CostModelWrapper"]
@@ -89,17 +90,18 @@ class CostModelWrapper(CostModel):
         """The wrapped model's Pareto metric pair."""
         return self.model.pareto_metrics
 
-    # Properties rather than methods: a model without them makes the lookup fail, so
-    # ``getattr(wrapper, "default_design", fallback)`` behaves as on the model itself.
-    @property
-    def describe(self) -> Callable[[], str]:
-        """The wrapped model's ``describe`` (an AttributeError where it has none)."""
-        return self.model.describe  # type: ignore[attr-defined]
+    @property  # type: ignore[override]
+    def problem(self) -> Problem | None:
+        """The wrapped model's problem."""
+        return self.model.problem
 
-    @property
-    def default_design(self) -> Callable[[], dict[str, Any]]:
-        """The wrapped model's ``default_design`` (an AttributeError where it has none)."""
-        return self.model.default_design  # type: ignore[attr-defined]
+    def describe(self) -> str:
+        """The wrapped model's description."""
+        return self.model.describe()
+
+    def default_design(self) -> dict[str, Any]:
+        """The wrapped model's default design."""
+        return self.model.default_design()
 
     def workloads(self) -> tuple[str, ...]:
         """The wrapped model's named workloads."""
