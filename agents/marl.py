@@ -44,6 +44,7 @@ import numpy as np
 
 from archgym.agent import Trainer, TrainingResult
 from archgym.errors import ConfigurationError
+from archgym.problem import problem_argument
 
 try:
     import ray
@@ -130,7 +131,7 @@ def _batch_plan(budget: int | None, iterations: int | None, batch: int) -> tuple
     return count, math.ceil(budget / count)
 
 
-def _make_env_factory(env: str, env_kwargs: Mapping[str, Any], settings: Mapping[str, Any],
+def _make_env_factory(problem: str, env_kwargs: Mapping[str, Any], settings: Mapping[str, Any],
                       log: Mapping[str, Any] | None) -> Callable[[Any], Any]:
     """An RLlib env creator: every process that samples builds its own env (and logger)."""
 
@@ -142,18 +143,18 @@ def _make_env_factory(env: str, env_kwargs: Mapping[str, Any], settings: Mapping
         from archgym.objective import make_objective
 
         options = dict(env_kwargs)
-        model = make_backend(options.pop("backend"), env=env, **options.pop("backend_options"))
+        model = make_backend(options.pop("backend"), problem, **options.pop("backend_options"))
         objective = make_objective(options.pop("objective"), metrics=model.metrics,
                                    presets=model.objective_presets, **options.pop("targets"))
         backend: Any = model
         if log is not None:
             index = int(getattr(config, "worker_index", 0) or 0)
             run_id = log["run_id"] if index == 0 else f"{log['run_id']}-runner{index}"
-            context = RunContext(run_id=run_id, env=env, backend=model.name, workload=log["workload"], agent="marl",
+            context = RunContext(run_id=run_id, env=problem, backend=model.name, workload=log["workload"], agent="marl",
                                  agent_config=log["agent_config"], seed=log["seed"], objective=log["objective"])
             logger = EvaluationLogger(log["out"], context, model.design_space, model.metric_names)
             backend = LoggedCostModel(model, logger, reward_fn=objective)
-        design_env = DesignEnv(env, backend=backend, objective=objective, max_steps=2**62, **options)
+        design_env = DesignEnv(problem, backend=backend, objective=objective, max_steps=2**62, **options)
         game = MultiAgentDesignEnv(design_env, groups=settings["groups"], max_steps=settings["episode_length"],
                                    uniform_actions=settings["shared_policy"], agent_ids=settings["shared_policy"])
         wrapped = ParallelPettingZooEnv(game)
@@ -172,7 +173,7 @@ def _make_env_factory(env: str, env_kwargs: Mapping[str, Any], settings: Mapping
 
 
 def train_marl(
-    env: str = "dram",
+    problem: str | None = None,
     *,
     backend: str = "analytical",
     backend_options: Mapping[str, Any] | None = None,
@@ -188,11 +189,12 @@ def train_marl(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     num_cpus: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    env: str | None = None,
 ) -> TrainingResult:
     """Train multi-agent PPO on a design problem and return the best design found.
 
     Args:
-        env: The design problem.
+        problem: The design problem (the default problem if None).
         backend: Cost model backend name.
         backend_options: Keyword arguments of the backend.
         workload: Workload (the backend's default if None).
@@ -208,6 +210,7 @@ def train_marl(
         num_cpus: CPUs of the Ray instance started here (default: ``1 + num_env_runners``).
             An already running Ray instance is used as it is.
         progress: Called after each iteration with ``(iteration, iterations, mean reward of recent episodes)``.
+        env: Deprecated name of ``problem``.
 
     Returns:
         The :class:`~archgym.agent.TrainingResult`.
@@ -215,9 +218,10 @@ def train_marl(
     Raises:
         ConfigurationError: bad settings, budget or iterations.
     """
+    problem = problem_argument(problem, env, "train_marl")
     if out is None:
         with tempfile.TemporaryDirectory(prefix="archgym-marl-") as scratch:
-            return train_marl(env, backend=backend, backend_options=backend_options, workload=workload,
+            return train_marl(problem, backend=backend, backend_options=backend_options, workload=workload,
                               objective=objective, targets=targets, budget=budget, iterations=iterations, seed=seed,
                               settings=settings, out=scratch, run_id=run_id, checkpoint_dir=checkpoint_dir,
                               num_cpus=num_cpus, progress=progress)
@@ -232,7 +236,7 @@ def train_marl(
                   "targets": dict(targets or {}), "workload": workload}
     log = {"out": str(Path(out).resolve()), "run_id": run_id, "workload": str(workload or ""),
            "agent_config": agent_config, "seed": seed, "objective": objective}
-    register_env(_ENV_NAME, _make_env_factory(env, env_kwargs, full, log))
+    register_env(_ENV_NAME, _make_env_factory(problem, env_kwargs, full, log))
 
     started_ray = not ray.is_initialized()
     if started_ray:
@@ -241,7 +245,7 @@ def train_marl(
                  configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     algorithm = None
     try:
-        probe = _make_env_factory(env, env_kwargs, full, None)(None)
+        probe = _make_env_factory(problem, env_kwargs, full, None)(None)
         agents = list(probe.par_env.possible_agents)
         knobs = list(probe.par_env.design_env.design_space.names)
         probe.close()
