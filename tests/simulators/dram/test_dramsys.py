@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archgym.agents.base import make_agent
+from archgym.agent import make_agent
 from archgym.cost_model import backend_info, list_backends, make_backend
 from archgym.dataset import EvaluationLogger, RunContext, load_run_rows
 from archgym.errors import (
@@ -31,7 +31,7 @@ from archgym.errors import (
 )
 from archgym.objective import make_objective
 from archgym.search import run_search
-from archgym.simulators.dram.analytical import DRAM_METRICS
+from archgym.simulators.dram.problem import DRAM_METRICS
 from archgym.simulators.dram.dramsys import (
     DramSysModel,
     DramSysOutputError,
