@@ -31,7 +31,6 @@ from archgym.errors import (
 )
 from archgym.objective import make_objective
 from archgym.search import run_search
-from archgym.simulators.dram.problem import DRAM_METRICS
 from archgym.simulators.dram.dramsys import (
     DramSysModel,
     DramSysOutputError,
@@ -39,6 +38,7 @@ from archgym.simulators.dram.dramsys import (
 )
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import list_memspecs
+from archgym.simulators.dram.problem import DRAM_METRICS
 
 REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
 SUITE_DATA = Path(__file__).resolve().parents[3] / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
