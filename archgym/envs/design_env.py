@@ -48,7 +48,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
       state); ``truncated`` is True once ``max_steps`` steps have been taken
       since the last reset.
     * ``info``: ``design`` (the canonical design dict), ``metrics`` (raw
-      values), ``feasible``, ``reason``, ``evaluation`` and ``step`` (steps
+      values of the metrics reported; none for an infeasible design), ``feasible``, ``reason``, ``evaluation`` and ``step`` (steps
       since reset). ``info["evaluation"]`` has ``wall_time_s`` set to 0 so
       that the same seed and actions give identical infos; the timed
       evaluation is :attr:`last_evaluation`.
@@ -208,7 +208,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.last_reward = reward
         info = {
             "design": dict(design),
-            "metrics": dict(evaluation.metrics),
+            # NaN (not reported, or an infeasible design) left out: NaN != NaN would make identical steps differ.
+            "metrics": {k: v for k, v in evaluation.metrics.items() if not math.isnan(v)},
             "feasible": bool(evaluation.feasible),
             "reason": evaluation.reason,
             # Wall time differs between identical runs; keep info reproducible.
