@@ -30,7 +30,9 @@ infinite metric, to its :attr:`Objective.infeasible_reward`.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -296,20 +298,16 @@ class TargetDistance(Objective):
         return f"{'archgym' if self.exact else 'target'}:{items}"
 
     def _raw_reward(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        # Folded left to right over the targets (never empty), as ArchGym's loop did.
         if self.exact:
-            reward = None
-            for metric, target in self.targets.items():
-                # ArchGym's expression, kept literally so values match its logs.
-                term = target / np.abs(columns[metric] - target)
-                reward = term if reward is None else reward * term
-            return np.minimum(reward, self.reward_cap)
-        total = None
+            # ArchGym's expression, kept literally so values match its logs.
+            terms = [target / np.abs(columns[metric] - target) for metric, target in self.targets.items()]
+            return np.minimum(functools.reduce(operator.mul, terms), self.reward_cap)
+        gains = []
         for metric, target in self.targets.items():
             gain = (target - columns[metric]) / target
-            if self.goals[metric] == "max":
-                gain = -gain
-            total = gain if total is None else total + gain
-        return np.maximum(total, -self.reward_cap)
+            gains.append(-gain if self.goals[metric] == "max" else gain)
+        return np.maximum(functools.reduce(operator.add, gains), -self.reward_cap)
 
     def describe(self) -> str:
         if self.exact:
@@ -410,13 +408,11 @@ class WeightedSum(Objective):
         )
 
     def _raw_reward(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        total = None
+        terms = []
         for metric, weight in self.weights.items():
             term = weight * columns[metric] / self.scales[metric]
-            if self.goals[metric] == "min":
-                term = -term
-            total = term if total is None else total + term
-        return total
+            terms.append(-term if self.goals[metric] == "min" else term)
+        return functools.reduce(operator.add, terms)  # weights are never empty
 
     def describe(self) -> str:
         terms = " ".join(
@@ -505,13 +501,12 @@ class Constrained(Objective):
 
     def violation(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """Summed relative violation of every constraint, per design (0 when all hold)."""
-        total = None
+        violations = []
         for metric, (op, bound) in self.constraints.items():
             x = np.asarray(columns[metric], dtype=np.float64)
             excess = x - bound if op == "<=" else bound - x
-            v = np.maximum(excess, 0.0) / (abs(bound) if bound != 0 else 1.0)
-            total = v if total is None else total + v
-        return total
+            violations.append(np.maximum(excess, 0.0) / (abs(bound) if bound != 0 else 1.0))
+        return functools.reduce(operator.add, violations)  # constraints are never empty
 
     def _raw_reward(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         inner = self.objective.reward_batch({m: columns[m] for m in self.objective.metric_names})

@@ -167,8 +167,8 @@ class Parameter:
             raise InvalidDesignError(f"knob {self.name!r} is continuous and has no index")
         return self._index[value]
 
-    def value_at(self, index: int) -> Any:
-        """The value at ``index`` (inverse of :meth:`index_of`)."""
+    def value_at(self, index: float) -> Any:
+        """The value at ``index`` (inverse of :meth:`index_of`); an integral float is accepted."""
         if self.kind is ParameterKind.FLOAT:
             raise InvalidDesignError(f"knob {self.name!r} is continuous and has no index")
         n = self.cardinality
@@ -197,7 +197,7 @@ class Parameter:
         if self.kind is ParameterKind.FLOAT:
             low, high = self.values
             return float(min(max(low + u * (high - low), low), high))  # rounding can overshoot high
-        n = self.cardinality
+        n = int(self.cardinality)  # finite: float knobs returned above
         return self.value_at(min(int(u * n), n - 1))
 
     def to_dict(self) -> dict[str, Any]:
@@ -338,7 +338,7 @@ class DesignSpace:
             if p.kind is ParameterKind.FLOAT:
                 design[p.name] = float(rng.uniform(p.values[0], p.values[1]))
             else:
-                design[p.name] = p.value_at(int(rng.integers(p.cardinality)))
+                design[p.name] = p.value_at(int(rng.integers(int(p.cardinality))))
         return design
 
     def sample_indices(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:

@@ -271,7 +271,7 @@ def base_metric_values(
     design_space: DesignSpace,
     metrics: Sequence[str],
     knobs: np.ndarray,
-    workloads: Sequence[Any],
+    workloads: Sequence[Any] | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A base backend's metrics for each row of a batch, evaluated in one batch per workload.
 

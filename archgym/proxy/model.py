@@ -362,7 +362,7 @@ def package_versions() -> dict[str, str]:
 
 
 def _space_mismatch(directory: Path, saved: Mapping[str, Any], space: DesignSpace) -> str:
-    saved_knobs = {k.get("name"): k for k in saved.get("knobs", []) if isinstance(k, dict)}
+    saved_knobs = {k["name"]: k for k in saved.get("knobs", []) if isinstance(k, dict) and "name" in k}
     current = {k["name"]: k for k in space.describe()}
     differences = [
         f"{name} ({'only in the proxy' if name not in current else 'only in the space' if name not in saved_knobs else 'values differ'})"

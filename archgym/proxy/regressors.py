@@ -97,7 +97,7 @@ def make_regressor(kind: str, seed: int, n_jobs: int) -> Any:
 
 def search_space(kind: str) -> dict[str, list[Any]]:
     """Hyperparameters tried by the optional randomised search, per regressor (as ``set_params`` names them)."""
-    space = {
+    spaces: dict[str, dict[str, list[Any]]] = {
         "et": {"n_estimators": [50, 100, 200, 300], "max_features": [0.3, 0.5, 0.7, 1.0],
                "min_samples_leaf": [1, 2, 4]},
         "rf": {"n_estimators": [50, 100, 200, 300], "max_features": [0.3, 0.5, 0.7, 1.0],
@@ -110,7 +110,8 @@ def search_space(kind: str) -> dict[str, list[Any]]:
                 "mlpregressor__alpha": [1e-5, 1e-4, 1e-3], "mlpregressor__learning_rate_init": [3e-4, 1e-3, 3e-3]},
         "xgboost": {"n_estimators": [300, 1000, 2000], "learning_rate": [0.02, 0.05, 0.1],
                     "max_depth": [4, 6, 8], "subsample": [0.6, 0.8, 1.0]},
-    }[kind]
+    }
+    space = spaces[kind]
     if kind in _SINGLE_OUTPUT_KINDS:
         return {f"estimator__{name}": values for name, values in space.items()}
     return space
