@@ -59,39 +59,40 @@ class CostModelWrapper(CostModel):
         model = self.model
         return model.unwrapped if isinstance(model, CostModelWrapper) else model
 
-    # CostModel declares these at class level, so __getattr__ would never see them.
-    @property  # type: ignore[override]
-    def name(self) -> str:
+    # CostModel declares these at class level, so __getattr__ would never see them. Read-only
+    # properties replace its writable attributes (hence the override ignores): a wrapper only forwards.
+    @property
+    def name(self) -> str:  # type: ignore[override]
         """The wrapped model's backend name."""
         return self.model.name
 
-    @property  # type: ignore[override]
-    def design_space(self) -> DesignSpace:
+    @property
+    def design_space(self) -> DesignSpace:  # type: ignore[override]
         """The wrapped model's design space."""
         return self.model.design_space
 
-    @property  # type: ignore[override]
-    def metrics(self) -> tuple[MetricSpec, ...]:
+    @property
+    def metrics(self) -> tuple[MetricSpec, ...]:  # type: ignore[override]
         """The wrapped model's metrics."""
         return self.model.metrics
 
-    @property  # type: ignore[override]
+    @property
     def default_workload(self) -> Any:
         """The wrapped model's default workload."""
         return self.model.default_workload
 
-    @property  # type: ignore[override]
-    def objective_presets(self) -> Mapping[str, Any]:
+    @property
+    def objective_presets(self) -> Mapping[str, Any]:  # type: ignore[override]
         """The wrapped model's objective presets."""
         return self.model.objective_presets
 
-    @property  # type: ignore[override]
-    def pareto_metrics(self) -> tuple[str, str] | None:
+    @property
+    def pareto_metrics(self) -> tuple[str, str] | None:  # type: ignore[override]
         """The wrapped model's Pareto metric pair."""
         return self.model.pareto_metrics
 
-    @property  # type: ignore[override]
-    def problem(self) -> Problem | None:
+    @property
+    def problem(self) -> Problem | None:  # type: ignore[override]
         """The wrapped model's problem."""
         return self.model.problem
 
