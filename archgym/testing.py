@@ -23,6 +23,7 @@ time; pass a small workload and ``n_designs=2`` for slow simulators.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -170,28 +171,29 @@ def check_cost_model(
     if n_designs < 1:
         raise ValueError(f"n_designs must be at least 1, got {n_designs}")
     registered = model if isinstance(model, str) else None
-    if registered is not None:
-        model = make_backend(registered)
-    checker = _Checker(f"cost model {getattr(model, 'name', '') or type(model).__name__!r}")
+    checked = make_backend(model) if isinstance(model, str) else model
+    checker = _Checker(f"cost model {getattr(checked, 'name', '') or type(checked).__name__!r}")
     try:
         if registered is not None:
-            if model.name != registered:
-                checker.fail("registered name", f"it is registered as {registered!r} but its name is {model.name!r}")
+            if checked.name != registered:
+                checker.fail(
+                    "registered name", f"it is registered as {registered!r} but its name is {checked.name!r}"
+                )
             checker.passed("registered name")
-        _check_metric_specs(checker, model)
-        _check_workloads(checker, model, workload)
-        designs = _probe_designs(checker, model, n_designs, seed)
-        evaluations = [_check_evaluate(checker, model, design, workload) for design in designs]
+        _check_metric_specs(checker, checked)
+        _check_workloads(checker, checked, workload)
+        designs = _probe_designs(checker, checked, n_designs, seed)
+        evaluations = [_check_evaluate(checker, checked, design, workload) for design in designs]
         checker.passed("evaluate")
         _check_infeasible_seen(checker, designs, evaluations)
-        _check_deterministic(checker, model, designs[:2], evaluations[:2], workload)
-        _check_default_workload(checker, model, designs[0], evaluations[0], workload, rtol)
-        _check_batch(checker, model, designs, evaluations, workload, rtol)
-        _check_invalid_designs(checker, model, designs[0], workload)
-        _check_close(checker, model)
+        _check_deterministic(checker, checked, designs[:2], evaluations[:2], workload)
+        _check_default_workload(checker, checked, designs[0], evaluations[0], workload, rtol)
+        _check_batch(checker, checked, designs, evaluations, workload, rtol)
+        _check_invalid_designs(checker, checked, designs[0], workload)
+        _check_close(checker, checked)
     finally:
         if registered is not None:
-            model.close()
+            checked.close()
     return checker.report
 
 
@@ -451,9 +453,9 @@ def _check_invalid_designs(checker: _Checker, model: CostModel, design: Design, 
     space = model.design_space
     for what, invalid in _invalid_variants(space, design):
         _expect_invalid(checker, check, f"evaluate() of a design with {what}", invalid,
-                        lambda invalid=invalid: model.evaluate(invalid, workload))
+                        functools.partial(model.evaluate, invalid, workload))
         _expect_invalid(checker, check, f"evaluate_batch() of a design with {what}", invalid,
-                        lambda invalid=invalid: model.evaluate_batch([dict(design), invalid], workload))
+                        functools.partial(model.evaluate_batch, [dict(design), invalid], workload))
     if space.is_discrete:
         indices = np.stack([space.encode(design)] * 2)
         indices[1, 0] = space.cardinalities[0]  # one past the first knob's last value

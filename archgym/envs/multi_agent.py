@@ -45,7 +45,7 @@ except ImportError:  # pettingzoo is the marl extra; the class below explains wh
 __all__ = ["MultiAgentDesignEnv"]
 
 
-class MultiAgentDesignEnv(ParallelEnv):  # type: ignore[misc]
+class MultiAgentDesignEnv(ParallelEnv):
     """A design problem as a PettingZoo ``ParallelEnv`` with one agent per knob (or knob group).
 
     Args:
