@@ -53,7 +53,8 @@ class Evaluation:
     """The result of evaluating one design.
 
     Args:
-        metrics: Metric name to value. Empty or NaN-valued for failed runs.
+        metrics: Metric name to value, one entry per metric of the cost model; NaN for every
+            metric of an infeasible design, and for metrics the backend cannot measure.
         feasible: False when the design is infeasible or the backend failed.
         reason: Why the design is infeasible or failed ("" when feasible).
         wall_time_s: Seconds the backend spent on this evaluation.
@@ -134,6 +135,8 @@ class CostModel(ABC):
     default_workload: Any = None
     pareto_metrics: tuple[str, str] | None = None
     """The two metrics whose trade-off reports draw by default (else the first two metrics)."""
+    unreported_metrics: tuple[str, ...] = ()
+    """Metrics of the problem this backend cannot measure: NaN in every evaluation, feasible or not."""
     objective_presets: ClassVar[Mapping[str, str | ObjectivePreset]] = {}
     """Objective names of this problem mapped to spec strings or presets, e.g. ``{"latency": "weighted:latency_cycles=1"}``.
 

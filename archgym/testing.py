@@ -143,9 +143,9 @@ def check_cost_model(
     Checks, in order: the metric specs (non-empty unique names, goal ``min`` or
     ``max``, a positive finite scale); ``workloads()`` and ``prepare()``; that
     :meth:`~CostModel.evaluate` returns an :class:`Evaluation` with exactly
-    the model's metrics, finite for feasible designs and NaN with a reason for
-    infeasible ones, without changing the design it was given; that it is
-    deterministic and that no workload means the default workload; that
+    the model's metrics, finite for feasible designs (except the model's
+    ``unreported_metrics``) and NaN with a reason for infeasible ones,
+    without changing the design it was given; that it is deterministic and that no workload means the default workload; that
     :meth:`~CostModel.evaluate_batch` agrees with it on design dicts and on
     index arrays; that designs outside the space raise
     :class:`~archgym.errors.InvalidDesignError`; and that ``close()`` can be
@@ -308,7 +308,8 @@ def _check_result(checker: _Checker, check: str, model: CostModel, evaluation: E
         checker.fail(check, f"feasible is {evaluation.feasible!r}; expected True or False", design)
     values = {name: _as_float(value) for name, value in evaluation.metrics.items()}
     if evaluation.feasible:
-        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+        unreported = set(model.unreported_metrics)
+        bad = {name: value for name, value in values.items() if not math.isfinite(value) and name not in unreported}
         if bad:
             checker.fail(
                 check,

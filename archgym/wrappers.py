@@ -92,6 +92,11 @@ class CostModelWrapper(CostModel):
         return self.model.pareto_metrics
 
     @property
+    def unreported_metrics(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The wrapped model's metrics it cannot measure."""
+        return self.model.unreported_metrics
+
+    @property
     def problem(self) -> Problem | None:  # type: ignore[override]
         """The wrapped model's problem."""
         return self.model.problem

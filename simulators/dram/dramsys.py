@@ -264,6 +264,7 @@ class DramSysModel(DramProblem, ExternalSimulator):
     """
 
     name = "dram/dramsys"
+    unreported_metrics = ("avg_latency_ns",)  # DRAMSys does not print it
     default_workload: Any = "stream"
     tool: ClassVar[str] = "DRAMSys"
     binary_variable: ClassVar[str | None] = ENV_VAR
