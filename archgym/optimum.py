@@ -22,7 +22,7 @@ import numpy as np
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ConfigurationError
 from archgym.objective import Objective
-from archgym.space import Design
+from archgym.space import Design, DesignSpace
 
 __all__ = ["DEFAULT_MAX_DESIGNS", "Optimum", "find_optimum", "relative_regret"]
 
@@ -70,6 +70,15 @@ class Optimum:
     def regret(self, reward: float) -> float:
         """Relative regret of ``reward`` (see :func:`relative_regret`)."""
         return relative_regret(self.reward, reward)
+
+    def best_designs(self, design_space: DesignSpace, n: int) -> list[tuple[Design, float]]:
+        """The ``n`` best designs of the enumerated ``design_space`` with their rewards, best first.
+
+        Ties keep enumeration order; designs the objective cannot score come last.
+        """
+        order = np.argsort(-np.nan_to_num(self.rewards, nan=-np.inf), kind="stable")[:n]
+        indices = design_space.all_indices()
+        return [(design_space.decode(indices[i]), float(self.rewards[i])) for i in order]
 
     def share_within(self, tolerance: float) -> float:
         """Share of all designs whose regret is at most ``tolerance`` (0.01 for 1 %)."""

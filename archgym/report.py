@@ -48,6 +48,7 @@ __all__ = [
     "Report",
     "convergence_curves",
     "pareto_fronts",
+    "parse_pareto_spec",
     "reference_rewards",
     "summarise_runs",
     "summarise_settings",
@@ -408,6 +409,31 @@ def pareto_fronts(rows: pd.DataFrame, x: str, y: str, maximise: Sequence[str] = 
     if not frames:
         return pd.DataFrame(columns=["env", "workload", "agent", "x", "y", "run_id", "step", "global_front"])
     return pd.concat(frames, ignore_index=True)
+
+
+def parse_pareto_spec(spec: str) -> tuple[tuple[str, str], list[str]]:
+    """Read ``"X,Y"`` (a metric may end in ``:max`` or ``:min``) as the Pareto pair and the metrics to maximise.
+
+    Example:
+        >>> parse_pareto_spec("total_time_ns,bandwidth_gbps:max")
+        (('total_time_ns', 'bandwidth_gbps'), ['bandwidth_gbps'])
+
+    Raises:
+        ConfigurationError: not two metrics, or a goal other than min or max.
+    """
+    names = [item.strip() for item in spec.split(",") if item.strip()]
+    if len(names) != 2:
+        raise ConfigurationError(f"a Pareto spec names two metrics, X,Y (append :max to maximise one); got {spec!r}")
+    metrics: list[str] = []
+    maximise: list[str] = []
+    for name in names:
+        metric, _, goal = name.partition(":")
+        if goal not in ("", "min", "max"):
+            raise ConfigurationError(f"Pareto metric {name!r}: the goal after ':' is min or max")
+        if goal == "max":
+            maximise.append(metric)
+        metrics.append(metric)
+    return (metrics[0], metrics[1]), maximise
 
 
 def _default_pareto_metrics(rows: pd.DataFrame) -> tuple[str, str, tuple[str, ...]] | None:

@@ -55,6 +55,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,13 @@ from archgym.space import DesignSpace
 
 __all__ = [
     "OVERALL",
+    "REFERENCE_SUFFIXES",
     "STATISTICS",
+    "Validation",
     "common_metrics",
     "compare",
     "compare_pairs",
+    "is_reference_file",
     "load_reference",
     "require_matplotlib",  # with scatter_plot, from archgym.plots, where every plot is drawn
     "sample_designs",
@@ -80,6 +84,7 @@ __all__ = [
     "split_pairs",
     "validate_against_reference",
     "validate_backends",
+    "validate_model",
     "workload_source",
 ]
 
@@ -688,3 +693,205 @@ def validate_against_reference(
     )
     return _pairs_frame(reference[names], reference[WORKLOAD_COLUMN].astype(str).tolist(),
                         (values, feasible, reasons), recorded, metrics)
+
+
+# -- a whole validation ---------------------------------------------------------------------------------
+
+REFERENCE_SUFFIXES = (".csv", ".parquet", ".jsonl")
+"""File suffixes that make a reference name read as recorded results even before the file exists."""
+
+StageCallback = Callable[[str, int, int], None]
+"""Called with a stage description, the evaluations done and the evaluations in all."""
+
+
+def is_reference_file(against: str | os.PathLike[str]) -> bool:
+    """Whether ``against`` names recorded results (an existing path, or a results file suffix), not a backend."""
+    path = Path(against)
+    return path.exists() or path.suffix.lower() in REFERENCE_SUFFIXES
+
+
+@dataclass
+class Validation:
+    """What :func:`validate_model` found.
+
+    Args:
+        model: Name of the validated model.
+        reference: Label of the reference (a backend name, or the results file's name).
+        designs: Designs compared.
+        seed: The seed that chose the designs; None when every recorded design was used.
+        metrics: Metrics compared.
+        units: The unit of each compared metric.
+        pairs: Paired values, one row per design and workload (see the module docstring).
+        statistics: :func:`compare_pairs` of ``pairs``, per workload and overall.
+        notes: What was left out and why, one line each.
+    """
+
+    model: str
+    reference: str
+    designs: int
+    seed: int | None
+    metrics: list[str]
+    units: dict[str, str]
+    pairs: pd.DataFrame
+    statistics: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def workloads(self) -> list[str]:
+        """The workload labels of :attr:`statistics`, without the pooled :data:`OVERALL` group."""
+        return [str(g) for g in pd.unique(self.statistics[WORKLOAD_COLUMN]) if g != OVERALL]
+
+    def save_pairs(self, path: str | os.PathLike[str]) -> None:
+        """Write :attr:`pairs` as CSV (parent folders are created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.pairs.to_csv(path, index=False)
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Write a log-log scatter plot (PNG) of predicted vs reference values (needs matplotlib)."""
+        scatter_plot(self.pairs, self.metrics, path, self.model, self.reference, self.units)
+
+
+def _recorded_reference(
+    path: Path,
+    model: CostModel,
+    workloads: Sequence[str] | None,
+    designs: int | None,
+    seed: int,
+    trace_dir: str | os.PathLike[str] | None,
+    notes: list[str],
+) -> pd.DataFrame:
+    """The successful recorded rows to compare with: of ``workloads`` only, ``designs`` of them at most."""
+    reference = load_reference(path, model.design_space, trace_dir)
+    if workloads:
+        recorded = list(pd.unique(reference[WORKLOAD_COLUMN]))
+        unknown = [w for w in workloads if w not in recorded]
+        if unknown:
+            raise ConfigurationError(
+                f"workload(s) {', '.join(map(repr, unknown))} not recorded in {path}; "
+                f"its workloads are {', '.join(recorded)}"
+            )
+        reference = reference[reference[WORKLOAD_COLUMN].isin(workloads)]
+    failed = int((~reference["feasible"]).sum())
+    if failed:
+        notes.append(f"dropped {failed} reference rows recorded as failed")
+    reference = reference[reference["feasible"]]
+    if reference.empty:
+        raise DatasetError(f"{path} has no successful rows to compare with")
+    return select_designs(reference, model.design_space, designs, seed)
+
+
+def _infeasible_notes(pairs: pd.DataFrame, model: str, reference: str) -> list[str]:
+    notes = []
+    for side, label in (("predicted", model), ("reference", reference)):
+        infeasible = ~pairs[f"feasible_{side}"].to_numpy(dtype=bool)
+        if infeasible.any():
+            reason = next((str(r) for r in pairs.loc[infeasible, f"reason_{side}"] if r), "")
+            reason = reason.strip().splitlines()[0][:200] if reason.strip() else "no reason given"
+            notes.append(
+                f"{int(infeasible.sum())} evaluations infeasible on {label}, excluded from the statistics "
+                f"(e.g. {reason})"
+            )
+    return notes
+
+
+def validate_model(
+    model: CostModel,
+    against: CostModel | str | os.PathLike[str],
+    *,
+    designs: int | None = None,
+    workloads: Sequence[str] | None = None,
+    seed: int = 0,
+    metrics: Sequence[str] | None = None,
+    trace_dir: str | os.PathLike[str] | None = None,
+    reference_label: str | None = None,
+    chunk_size: int = 16,
+    progress: StageCallback | None = None,
+) -> Validation:
+    """Compare ``model`` with a reference backend or recorded results, per workload and overall.
+
+    Against a backend, ``designs`` designs (default 200) are drawn with
+    ``seed`` and evaluated by both models on each workload. Against recorded
+    results (a path, see :func:`load_reference`), the recorded designs of
+    ``workloads`` are evaluated by ``model``: all of them, or a random subset
+    of ``designs``; rows recorded as failed are dropped. Unless ``metrics``
+    are named, a metric one side never reports is left out (DRAMSys reports no
+    latency). The models are prepared for the workloads here; closing them is
+    the caller's.
+
+    Args:
+        model: The model being validated.
+        against: The reference backend, or the path of recorded results.
+        designs: Designs to compare (at least 2; rank correlations need two).
+        workloads: Workload names or trace files; with recorded results, only their rows of these.
+        seed: Chooses the designs.
+        metrics: Metrics to compare; default: every metric on both sides.
+        trace_dir: Read each workload name as the trace file ``trace_dir/<name>.stl``.
+        reference_label: How the reference is named in the result (default: its name, or the file's).
+        chunk_size: Designs per ``evaluate_batch`` call.
+        progress: Called as the work advances (see :data:`StageCallback`).
+
+    Returns:
+        The :class:`Validation`.
+
+    Raises:
+        ConfigurationError: too few designs, no metric in common, or an unrecorded workload.
+        DatasetError: the recorded results are missing, malformed or all failed.
+    """
+    if designs is not None and designs < 2:
+        raise ConfigurationError(f"designs must be at least 2 (rank correlations need two designs), got {designs}")
+    if metrics is not None and not metrics:
+        raise ConfigurationError("metrics names no metric; name some, or give None for every metric on both sides")
+    requested = list(metrics) if metrics is not None else None
+    notes: list[str] = []
+    if isinstance(against, CostModel):
+        metric_names = common_metrics(model, against.metric_names, requested, against.name)
+        n_designs = designs if designs is not None else 200
+        sample = sample_designs(model.design_space, n_designs, seed)
+        sources = [workload_source(w, trace_dir) for w in workloads] if workloads else [model.default_workload]
+        label = reference_label or against.name
+        models = [model, against]
+        total = 2 * n_designs * len(sources)
+        chosen_by_seed: int | None = seed
+    else:
+        path = Path(against)
+        reference = _recorded_reference(path, model, workloads, designs, seed, trace_dir, notes)
+        metric_names = common_metrics(model, list(reference.columns), requested, str(path))
+        sources = list(pd.unique(reference[SOURCE_COLUMN]))
+        label = reference_label or path.name
+        models = [model]
+        n_designs = int(reference.groupby(list(model.design_space.names), sort=False).ngroups)
+        total = len(reference)
+        chosen_by_seed = seed if designs is not None else None
+
+    done = 0
+    stage = "preparing workloads"
+    if progress is not None:
+        progress(stage, done, total)
+    for source in sources:
+        for m in models:
+            m.prepare(source)
+    stage = f"evaluating {n_designs} designs"
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(stage, done, total)
+
+    if isinstance(against, CostModel):
+        pairs = validate_backends(model, against, sample, sources, metric_names, chunk_size, advance)
+    else:
+        pairs = validate_against_reference(model, reference, metric_names, chunk_size, advance)
+    if requested is None:
+        for m in list(metric_names):
+            for side, side_label in (("predicted", model.name), ("reference", label)):
+                if len(metric_names) > 1 and m in metric_names and pairs[f"{m}_{side}"].isna().all():
+                    metric_names.remove(m)
+                    notes.append(f"left out {m}: {side_label} reported no values")
+    statistics = compare_pairs(pairs, metric_names)
+    notes.extend(_infeasible_notes(pairs, model.name, label))
+    return Validation(
+        model=model.name, reference=label, designs=n_designs, seed=chosen_by_seed, metrics=metric_names,
+        units={m: model.metric(m).unit for m in metric_names}, pairs=pairs, statistics=statistics, notes=notes,
+    )

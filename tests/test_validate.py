@@ -195,7 +195,7 @@ def _reference_csv(tmp_path: Path, **columns) -> Path:
         (("--against", "analytical", "--designs", "1"), "--designs must be at least 2"),
         (("--against", "analytical", "--metrics", "speed"), "cannot compare metric(s) 'speed'"),
         (("--against", "missing/ref.csv"), "does not exist"),
-        (("--against", "analytical", "--env", "gpu"), "unknown env 'gpu'"),
+        (("--against", "analytical", "--env", "gpu"), "unknown problem 'gpu'"),
     ],
 )
 def test_bad_input_names_the_problem(args, message):

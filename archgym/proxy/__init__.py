@@ -20,7 +20,7 @@ The package, one concern per module:
   and how designs, workloads and base metrics become features;
 - :mod:`~archgym.proxy.regressors`: the regressor families (:data:`MODEL_KINDS`);
 - :mod:`~archgym.proxy.data`: reading training rows from datasets and CSV files;
-- :mod:`~archgym.proxy.metrics`: accuracy of predictions;
+- :mod:`~archgym.proxy.metrics`: accuracy of predictions (:func:`score_proxy`);
 - :mod:`~archgym.proxy.model`: the trained :class:`Proxy`, saved and loaded as a directory;
 - :mod:`~archgym.proxy.training`: :func:`train_proxy`, with a held-out split by design;
 - :mod:`~archgym.proxy.backend`: :class:`ProxyCostModel`, the ``<env>/proxy`` backend.
@@ -43,7 +43,7 @@ from archgym.proxy.features import (
     knob_matrix,
     problem_reference,
 )
-from archgym.proxy.metrics import prediction_metrics
+from archgym.proxy.metrics import ProxyScore, prediction_metrics, score_proxy
 from archgym.proxy.model import FORMAT_VERSION, METADATA_FILE, MODEL_FILE, PROXY_FORMAT, Proxy, TargetSpec
 from archgym.proxy.regressors import MODEL_KINDS
 from archgym.proxy.training import train_proxy
@@ -59,6 +59,7 @@ __all__ = [
     "ProblemReference",
     "Proxy",
     "ProxyCostModel",
+    "ProxyScore",
     "TargetSpec",
     "design_space_of",
     "knob_matrix",
@@ -66,5 +67,6 @@ __all__ = [
     "plot_predictions",
     "prediction_metrics",
     "problem_reference",
+    "score_proxy",
     "train_proxy",
 ]

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from archgym.proxy.data import WORKLOAD_COLUMN
+from archgym.errors import ConfigurationError, DatasetError
+from archgym.proxy.data import WORKLOAD_COLUMN, load_training_data
 
-__all__ = ["prediction_metrics"]
+if TYPE_CHECKING:
+    from archgym.proxy.model import Proxy
+
+__all__ = ["ProxyScore", "prediction_metrics", "score_proxy"]
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -61,3 +68,46 @@ def prediction_metrics(frame: pd.DataFrame, targets: Sequence[str]) -> pd.DataFr
             mask = (frame[WORKLOAD_COLUMN] == workload).to_numpy()
             rows.append({"target": target, "workload": str(workload), **_scores(true[mask], predicted[mask])})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class ProxyScore:
+    """A proxy scored on recorded results.
+
+    Args:
+        rows: The recorded rows with the proxy's predictions (``<target>_predicted`` columns).
+        metrics: :func:`prediction_metrics` of ``rows``.
+    """
+
+    rows: pd.DataFrame
+    metrics: pd.DataFrame
+
+
+def score_proxy(
+    proxy: Proxy,
+    data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    workload: str | None = None,
+) -> ProxyScore:
+    """Predict the recorded rows of ``data`` with ``proxy`` and measure its accuracy per target and workload.
+
+    Args:
+        proxy: A trained proxy.
+        data: Dataset directories or files (see :func:`archgym.proxy.load_training_data`).
+        workload: The workload of rows from files without a workload column.
+
+    Raises:
+        DatasetError: the data lacks a target of the proxy, or cannot be read.
+        ConfigurationError: the data has rows of workloads the proxy was not trained on.
+    """
+    rows = load_training_data(data, proxy.design_space, workload)
+    missing = [t for t in proxy.target_names if t not in rows.columns]
+    if missing:
+        raise DatasetError(f"the data has no column for target(s) {', '.join(missing)} of the proxy")
+    unknown = sorted(set(rows[WORKLOAD_COLUMN].astype(str)) - set(proxy.workloads))
+    if unknown:
+        raise ConfigurationError(
+            f"the data has rows of workload(s) {', '.join(unknown)}, which the proxy was not trained on "
+            f"(it knows {', '.join(proxy.workloads)})"
+        )
+    scored = proxy.predict_frame(rows)
+    return ProxyScore(scored, prediction_metrics(scored, proxy.target_names))

@@ -1,0 +1,218 @@
+"""What every command group shares: consoles, error handling, option types and parsing, backends, formatting."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from archgym.cost_model import PROXY_BACKEND, BackendInfo, CostModel, backend_info, make_backend
+from archgym.errors import ConfigurationError
+from archgym.problem import get_problem, list_problems, problem_clis
+
+console = Console()
+error_console = Console(stderr=True)
+
+# -- options shared by several commands ---------------------------------------------------------------
+
+ProblemOption = Annotated[str, typer.Option("--problem", "--env", help="Design problem (see `archgym envs`).")]
+BackendOption = Annotated[str, typer.Option(help="Cost model backend of the problem.")]
+BackendOptionsOption = Annotated[list[str] | None, typer.Option(
+    "--backend-option",
+    help="Backend option key=value, passed to the backend (repeatable), e.g. memspec=ddr4-2400 or "
+         "timeout_s=120; values are read as JSON, numbers, booleans or text.")]
+MemspecOption = Annotated[str | None, typer.Option(
+    help="DRAM memspec preset or JSON file: short for --backend-option memspec=MEMSPEC.")]
+ProxyOption = Annotated[Path | None, typer.Option(
+    help="Trained proxy directory, with --backend proxy: short for --backend-option proxy=DIR.")]
+WorkloadOption = Annotated[str | None, typer.Option(help="Workload name or trace file.")]
+TargetOption = Annotated[list[str] | None, typer.Option(
+    help="Objective target, e.g. target_latency_ns=60000 (repeatable).")]
+PluginOption = Annotated[list[str] | None, typer.Option(
+    help="Module or .py file to import first, e.g. one that registers your agent, backend or problem "
+         "(repeatable).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+__all__ = [
+    "backend_options",
+    "build_backend",
+    "check_problem",
+    "console",
+    "correlation",
+    "error_console",
+    "fail",
+    "format_value",
+    "load_plugins",
+    "mount_problem_clis",
+    "parse_assignments",
+    "percent",
+    "shared_options",
+]
+
+
+def fail(error: Exception) -> typer.Exit:
+    """Print ``error`` as the command's error message; raise the returned exit (code 2)."""
+    error_console.print(f"[bold red]error:[/] {escape(str(error))}")
+    return typer.Exit(code=2)
+
+
+# -- parsing ---------------------------------------------------------------------------------------------
+
+
+def parse_assignments(items: Sequence[str], option: str, example: str = "population=20") -> dict[str, Any]:
+    """Parse repeated ``key=value`` items of ``option`` into typed values (JSON, numbers, booleans, text).
+
+    Raises:
+        ConfigurationError: an item is not ``key=value``, or a key is repeated; the message names ``option``.
+    """
+    from archgym.agent import parse_agent_config
+
+    keys: list[str] = []
+    for item in items:
+        key, sep, _ = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{option} {item!r} is not of the form key=value (for example {example})")
+        if key.strip() in keys:
+            raise ConfigurationError(f"{option}: {key.strip()!r} is given more than once")
+        keys.append(key.strip())
+    return parse_agent_config(items)
+
+
+def backend_options(
+    items: Sequence[str] | None, *, memspec: str | None = None, proxy: Path | None = None
+) -> dict[str, Any]:
+    """The backend's keyword arguments: the ``--backend-option`` items, plus the ``--memspec`` and ``--proxy`` shortcuts.
+
+    Raises:
+        ConfigurationError: a malformed item, or a shortcut and an item giving one key two values.
+    """
+    options = parse_assignments(items or [], "--backend-option", "memspec=ddr4-2400")
+    for key, value, flag in (("memspec", memspec, "--memspec"), ("proxy", proxy, "--proxy")):
+        if value is None:
+            continue
+        if key in options and str(options[key]) != str(value):
+            raise ConfigurationError(
+                f"{flag} {value} and --backend-option {key}={options[key]} give {key} two values; give one of them"
+            )
+        options[key] = value
+    return options
+
+
+def load_plugins(plugins: Sequence[str]) -> None:
+    """Import modules or Python files that register agents, backends or problems."""
+    for plugin in plugins:
+        path = Path(plugin)
+        try:
+            if path.suffix == ".py":
+                if not path.is_file():
+                    raise ConfigurationError(f"--plugin: no such file {plugin!r}")
+                spec = importlib.util.spec_from_file_location(f"archgym_plugin_{path.stem}", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(plugin)
+        except (ImportError, SyntaxError) as error:
+            raise ConfigurationError(f"--plugin {plugin!r} could not be imported: {error}") from None
+
+
+def check_problem(problem: str) -> None:
+    """Raise unless ``problem`` is a registered design problem (one searched with backends and agents).
+
+    Raises:
+        ConfigurationError: it is not; the message lists the design problems.
+    """
+    problems = [name for name in list_problems() if get_problem(name).is_design_problem]
+    if problem not in problems:
+        raise ConfigurationError(
+            f"unknown problem {problem!r} for --problem (--env); the design problems are {', '.join(problems)}"
+        )
+
+
+# -- backends --------------------------------------------------------------------------------------------
+
+
+def _accepted_options(info: BackendInfo) -> set[str] | None:
+    """The keyword arguments ``info``'s factory takes; None when it takes any (``**kwargs``)."""
+    try:
+        parameters = inspect.signature(info.factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def shared_options(problem: str, backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``options`` that ``backend`` also takes (a reference or confirming backend inherits those)."""
+    accepted = _accepted_options(backend_info(backend, problem))
+    return {k: v for k, v in options.items() if accepted is None or k in accepted}
+
+
+def build_backend(problem: str, backend: str, options: Mapping[str, Any]) -> CostModel:
+    """``make_backend(backend, problem, **options)``, with a clear error for an option the backend does not take.
+
+    Raises:
+        UnknownNameError: no such backend.
+        ConfigurationError: an option the backend does not take.
+        BackendUnavailableError: the backend cannot run here.
+    """
+    info = backend_info(backend, problem)
+    if "proxy" in options and info.short_name != PROXY_BACKEND:
+        raise ConfigurationError(f"--proxy applies to --backend proxy, not {backend!r}")
+    accepted = _accepted_options(info)
+    unknown = sorted(set(options) - accepted) if accepted is not None else []
+    if unknown:
+        raise ConfigurationError(
+            f"backend {info.name} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(sorted(accepted)) or 'none'}"
+        )
+    try:
+        return make_backend(info.name, **options)
+    except TypeError as error:
+        # A factory taking **kwargs (the proxy backend) finds unknown options only when called.
+        if "unexpected keyword argument" not in str(error):
+            raise
+        raise ConfigurationError(f"backend {info.name}: {error}") from None
+
+
+# -- formatting ------------------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """A metric or knob value for a table: 4 significant digits, thousands separated."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def percent(value: float | None, signed: bool = False, digits: int = 1) -> str:
+    """``12.3 %`` (``-`` for a missing value)."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.{digits}f} %" if signed else f"{value:.{digits}f} %"
+
+
+def correlation(value: float | None) -> str:
+    """A correlation to three decimals (``-`` for a missing value)."""
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+# -- problems' own commands ------------------------------------------------------------------------------
+
+
+def mount_problem_clis(app: typer.Typer) -> None:
+    """Add each registered problem's own commands to ``app`` as ``archgym <problem> ...``."""
+    for name, target in problem_clis().items():
+        module, attr = target.split(":")
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name)

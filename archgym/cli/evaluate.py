@@ -1,0 +1,159 @@
+"""``archgym evaluate`` and ``optimum``: score one design, or find the best design of a whole space."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archgym.cli.common import (
+    BackendOption,
+    BackendOptionsOption,
+    JsonOption,
+    MemspecOption,
+    ProblemOption,
+    ProxyOption,
+    TargetOption,
+    WorkloadOption,
+    backend_options,
+    build_backend,
+    check_problem,
+    console,
+    error_console,
+    fail,
+    format_value,
+    parse_assignments,
+)
+from archgym.cost_model import CostModel, MetricSpec
+from archgym.errors import ArchGymError, ConfigurationError
+from archgym.problem import DEFAULT_PROBLEM
+
+app = typer.Typer()
+
+
+def _parse_design(text: str) -> dict[str, Any]:
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"--design is not valid JSON ({error.msg} at column {error.colno}): {text}") from None
+    if not isinstance(given, dict):
+        raise ConfigurationError("--design must be a JSON object mapping knob names to values")
+    return given
+
+
+def _design_table(design: dict[str, Any], title: str, bold: tuple[str, ...] = ()) -> Table:
+    table = Table("knob", "value", title=title, title_justify="left")
+    for name, value in design.items():
+        table.add_row(name, str(value), style="bold" if name in bold else None)
+    return table
+
+
+def _metrics_table(specs: tuple[MetricSpec, ...], values: dict[str, float], title: str) -> Table:
+    table = Table("metric", "value", "unit", title=title, title_justify="left")
+    for spec in specs:
+        table.add_row(spec.name, format_value(values.get(spec.name, math.nan)), spec.unit)
+    return table
+
+
+@app.command()
+def evaluate(
+    design: Annotated[str, typer.Option(help="Design as JSON; knobs left out take their default values.")] = "{}",
+    problem: ProblemOption = DEFAULT_PROBLEM,
+    backend: BackendOption = "analytical",
+    workload: WorkloadOption = None,
+    backend_option: BackendOptionsOption = None,
+    memspec: MemspecOption = None,
+    proxy: ProxyOption = None,
+    objective: Annotated[str | None, typer.Option(help="Also print this objective's reward.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate one design and print its metrics."""
+    from archgym.evaluate import evaluate_design
+
+    try:
+        check_problem(problem)
+        model = build_backend(problem, backend, backend_options(backend_option, memspec=memspec, proxy=proxy))
+        score = evaluate_design(model, _parse_design(design), workload, objective)
+    except ArchGymError as error:
+        raise fail(error) from None
+    result = score.evaluation
+    if as_json:
+        payload: dict[str, Any] = {"design": score.design, "metrics": dict(result.metrics), "feasible": result.feasible}
+        if result.reason:
+            payload["reason"] = result.reason
+        if score.reward is not None:
+            payload["reward"] = score.reward
+        console.print_json(json.dumps(payload))
+        return
+    console.print(_design_table(score.design, "design", bold=score.given))
+    console.print(_metrics_table(model.metrics, result.metrics, f"{model.name} on {score.workload}"))
+    if not result.feasible:
+        console.print(f"[yellow]infeasible[/]: {escape(result.reason)}")
+    if score.reward is not None:
+        console.print(f"reward ({objective}): {score.reward:.6g}")
+
+
+@app.command()
+def optimum(
+    problem: ProblemOption = DEFAULT_PROBLEM,
+    workload: WorkloadOption = None,
+    objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "time",
+    target: TargetOption = None,
+    backend: Annotated[str, typer.Option(help="Cost model backend (it must score batches fast).")] = "analytical",
+    backend_option: BackendOptionsOption = None,
+    memspec: MemspecOption = None,
+    proxy: ProxyOption = None,
+    top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Find the exact best design by evaluating every design (agents are scored by regret against it)."""
+    from archgym.objective import make_objective
+    from archgym.optimum import find_optimum
+
+    try:
+        check_problem(problem)
+        model: CostModel = build_backend(problem, backend,
+                                         backend_options(backend_option, memspec=memspec, proxy=proxy))
+        workload = workload if workload is not None else model.default_workload
+        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets,
+                              **parse_assignments(target or [], "--target", "target_latency_ns=60000"))
+        size = model.design_space.size
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=error_console, transient=True,
+        ) as progress:
+            task = progress.add_task(f"preparing {workload}", total=size if math.isfinite(size) else None)
+            model.prepare(workload)
+            progress.update(task, description=f"enumerating {problem}/{workload}")
+            best = find_optimum(model, goal, workload, callback=lambda done, total: progress.update(task, completed=done))
+    except ArchGymError as error:
+        raise fail(error) from None
+    leaders = best.best_designs(model.design_space, top)
+    if as_json:
+        console.print_json(json.dumps({
+            "env": problem, "backend": model.name, "workload": str(workload), "objective": goal.describe(),
+            "design": best.design, "reward": best.reward, "metrics": best.metrics,
+            "designs_evaluated": best.designs_evaluated, "wall_time_s": best.wall_time_s,
+            "within_1pct_share": best.share_within(0.01),
+            "top": [{"design": design, "reward": reward} for design, reward in leaders],
+        }, default=str))
+        return
+    console.print(_design_table(best.design, f"best of {best.designs_evaluated:,} designs"))
+    console.print(_metrics_table(model.metrics, best.metrics, f"its metrics ({model.name}, {workload})"))
+    if top > 1:
+        # One column per design keeps the table narrow whatever the number of knobs.
+        ranking = Table("", *(f"#{rank}" for rank in range(1, len(leaders) + 1)), title=f"top {top}",
+                        title_justify="left")
+        ranking.add_row("reward", *(f"{reward:.6g}" for _, reward in leaders))
+        for name in model.design_space.names:
+            ranking.add_row(name, *(str(design[name]) for design, _ in leaders))
+        console.print(ranking)
+    console.print(
+        f"reward ({goal.describe()}): {best.reward:.6g}; {best.share_within(0.01):.2%} of designs are within 1 % "
+        f"of it; enumeration took {best.wall_time_s:.1f} s"
+    )

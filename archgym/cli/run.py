@@ -1,0 +1,429 @@
+"""``archgym run``, ``sweep``, ``report`` and ``marl``: search design spaces and summarise the searches."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
+
+from archgym.cli.common import (
+    BackendOption,
+    BackendOptionsOption,
+    MemspecOption,
+    PluginOption,
+    ProblemOption,
+    ProxyOption,
+    TargetOption,
+    WorkloadOption,
+    backend_options,
+    build_backend,
+    check_problem,
+    console,
+    error_console,
+    fail,
+    format_value,
+    load_plugins,
+    parse_assignments,
+    percent,
+    shared_options,
+)
+from archgym.cost_model import CostModel
+from archgym.errors import ArchGymError, ConfigurationError
+from archgym.problem import DEFAULT_PROBLEM
+
+app = typer.Typer()
+marl_app = typer.Typer(help="Multi-agent reinforcement learning: one agent per knob, trained with Ray RLlib.",
+                       no_args_is_help=True)
+app.add_typer(marl_app, name="marl")
+
+
+def _recorded_options(record: dict[str, Any], proxy: Path | None) -> dict[str, Any]:
+    """The backend options of a run's metadata (runs written before ``backend_options`` kept memspec and proxy)."""
+    options = dict(record.get("backend_options") or {})
+    if record.get("memspec"):
+        options["memspec"] = record["memspec"]
+    if record.get("proxy"):
+        options["proxy"] = Path(record["proxy"])
+    elif proxy is not None:
+        options["proxy"] = proxy
+    return options
+
+
+def _options_metadata(options: dict[str, Any]) -> dict[str, Any]:
+    """Run metadata of the backend options: ``backend_options``, and memspec and proxy as ``--resume`` reads them."""
+    recorded = {k: str(Path(v).resolve()) if k == "proxy" else v for k, v in options.items()}
+    return {"memspec": recorded.get("memspec"), "proxy": recorded.get("proxy"), "backend_options": recorded}
+
+
+@app.command()
+def run(
+    problem: ProblemOption = DEFAULT_PROBLEM,
+    workload: WorkloadOption = None,
+    agent: Annotated[str, typer.Option(help="Search agent.")] = "random",
+    budget: Annotated[int, typer.Option(min=1, help="Evaluations to spend.")] = 200,
+    objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "latency",
+    target: TargetOption = None,
+    out: Annotated[Path, typer.Option(help="Run directory for the dataset.")] = Path("runs/latest"),
+    backend: BackendOption = "analytical",
+    backend_option: BackendOptionsOption = None,
+    memspec: MemspecOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    agent_config: Annotated[list[str] | None, typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Designs asked for and evaluated at once.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
+    plugin: PluginOption = None,
+    proxy: ProxyOption = None,
+    confirm_top: Annotated[int, typer.Option(
+        min=0, help="After the search, re-evaluate its best N distinct designs with --confirm-backend.")] = 0,
+    confirm_backend: Annotated[str, typer.Option(
+        help="Backend that confirms the best designs (with --confirm-top); it takes the backend options "
+             "it has.")] = "analytical",
+) -> None:
+    """Search the design space with an agent and log every evaluation.
+
+    With --confirm-top N the best N designs are then re-evaluated with
+    --confirm-backend (search on a fast proxy, confirm on a faithful model)
+    and logged to the same dataset as a run of their own.
+    """
+    from archgym.agent import make_agent
+    from archgym.dataset import (
+        EvaluationLogger,
+        RunContext,
+        load_run_rows,
+        new_run_id,
+        read_run_metadata,
+        write_run_metadata,
+    )
+    from archgym.objective import make_objective
+    from archgym.search import run_search
+
+    try:
+        load_plugins(plugin or [])
+        check_problem(problem)
+        if resume:
+            previous = read_run_metadata(out)
+            if not previous:
+                raise ConfigurationError(f"--resume: no run to resume in {out}")
+            last = previous[-1]
+            run_id, seed, agent = last["run_id"], last["seed"], last["agent"]
+            config = dict(last.get("agent_config") or {})
+            workload, objective = last["workload"], last["objective"]
+            backend, options = last["backend"], _recorded_options(last, proxy)
+            budget = max(budget, int(last.get("budget", budget)))
+            targets = dict(last.get("targets") or {})
+            batch_size = int(last.get("batch_size", batch_size))
+        else:
+            run_id = new_run_id(agent)
+            config = parse_assignments(agent_config or [], "--agent-config")
+            targets = parse_assignments(target or [], "--target", "target_latency_ns=60000")
+            options = backend_options(backend_option, memspec=memspec, proxy=proxy)
+        model = build_backend(problem, backend, options)
+        workload = workload if workload is not None else model.default_workload
+        model.prepare(workload)
+        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets, **targets)
+        confirmer = (_confirming_backend(problem, confirm_backend, options, model, workload, goal)
+                     if confirm_top else None)
+        searcher = make_agent(agent, model.design_space, seed=seed, **config)
+        context = RunContext(
+            run_id=run_id, env=problem, backend=model.name, workload=str(workload), agent=agent,
+            agent_config=config, seed=seed, objective=objective,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        resume_rows = load_run_rows(out, run_id) if resume else None
+        if not resume:
+            write_run_metadata(out, context, {
+                "budget": budget, "targets": targets, "batch_size": batch_size, **_options_metadata(options),
+            })
+        logger = EvaluationLogger(out, context, model.design_space, model.metric_names)
+    except ArchGymError as error:
+        raise fail(error) from None
+
+    done = 0 if resume_rows is None else len(resume_rows)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("best reward {task.fields[best]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=error_console, transient=False,
+    ) as progress:
+        task = progress.add_task(f"{agent} on {problem}/{workload}", total=budget, completed=0, best="-")
+
+        def update(state: Any) -> None:
+            best = "-" if math.isnan(state.best_reward) else f"{state.best_reward:.4g}"
+            progress.update(task, completed=state.evaluations, best=best)
+
+        try:
+            result = run_search(
+                searcher, model, goal, budget, workload=workload, batch_size=batch_size,
+                logger=logger, resume_rows=resume_rows, callback=update,
+            )
+        except ArchGymError as error:
+            logger.close()
+            raise fail(error) from None
+        finally:
+            logger.close()
+    if result.best is None:
+        console.print("no evaluations were run")
+        return
+    best = result.best
+    table = Table("knob", "value", title=f"best design after {result.evaluations} evaluations", title_justify="left")
+    for name, value in best.design.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    metrics = Table("metric", "value", "unit", title=f"its metrics ({model.name}, {workload})", title_justify="left")
+    for spec in model.metrics:
+        metrics.add_row(spec.name, format_value(best.evaluation.metrics.get(spec.name, math.nan)), spec.unit)
+    console.print(metrics)
+    console.print(
+        f"reward ({goal.describe()}): {best.reward:.6g} at evaluation {best.step}\n"
+        f"dataset: {out} (run {run_id}{', resumed after ' + str(done) + ' evaluations' if resume else ''}); "
+        f"load it with archgym.dataset.load_dataset('{out}')"
+    )
+    if confirmer is not None:
+        _confirm(result, confirm_top, confirmer, goal, workload, out, context)
+
+
+def _confirming_backend(problem: str, name: str, options: dict[str, Any], searched: CostModel, workload: Any,
+                        objective: Any) -> CostModel:
+    """The backend of --confirm-backend, checked against the searched one before the search starts."""
+    confirmer = build_backend(problem, name, shared_options(problem, name, options))
+    try:
+        if confirmer.design_space.fingerprint() != searched.design_space.fingerprint():
+            raise ConfigurationError(
+                f"--confirm-backend {confirmer.name} has a different design space from {searched.name}"
+            )
+        missing = [m for m in objective.metric_names if m not in confirmer.metric_names]
+        if missing:
+            raise ConfigurationError(
+                f"--confirm-backend {confirmer.name} does not report {', '.join(missing)}, which the objective reads"
+            )
+        confirmer.prepare(workload)
+    except ArchGymError:
+        confirmer.close()
+        raise
+    return confirmer
+
+
+def _confirm(result: Any, top: int, confirmer: CostModel, goal: Any, workload: Any, out: Path, context: Any) -> None:
+    """Re-evaluate the search's best designs with the confirming backend, log them and print a comparison."""
+    import dataclasses
+
+    from archgym.dataset import EvaluationLogger, write_run_metadata
+    from archgym.search import confirm_best
+
+    confirm_context = dataclasses.replace(context, run_id=f"{context.run_id}-confirm", backend=confirmer.name)
+    try:
+        write_run_metadata(out, confirm_context, {"confirms": context.run_id, "top": top})
+        with EvaluationLogger(out, confirm_context, confirmer.design_space, confirmer.metric_names) as logger:
+            confirmations = confirm_best(result.trials, top, confirmer, goal, workload, logger=logger)
+    except ArchGymError as error:
+        raise fail(error) from None
+    finally:
+        confirmer.close()
+    table = Table("rank", "searched reward", "confirmed reward", "difference",
+                  *[f"{m} (confirmed)" for m in goal.metric_names], title=f"best {len(confirmations)} designs of the search, confirmed on {confirmer.name}",
+                  title_justify="left")
+    for c in confirmations:
+        searched, confirmed = c.searched.reward, c.confirmed.reward
+        error = abs(searched - confirmed) / abs(confirmed) if confirmed and math.isfinite(confirmed) else math.nan
+        cells = [format_value(c.confirmed.evaluation.metrics.get(m, math.nan)) for m in goal.metric_names]
+        table.add_row(str(c.rank), f"{searched:.6g}", f"{confirmed:.6g}", percent(100 * error), *cells)
+    console.print(table)
+    best = max(confirmations, key=lambda c: -math.inf if math.isnan(c.confirmed.reward) else c.confirmed.reward)
+    console.print(
+        f"best confirmed: rank {best.rank} of the search, reward {best.confirmed.reward:.6g} on {confirmer.name}; "
+        f"logged as run {confirm_context.run_id}"
+    )
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (YAML), e.g. experiments/smoke_dram.yaml.")],
+    executor: Annotated[str, typer.Option(help="Where runs go: local (worker processes) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, or CPUs of a Ray instance started here.")] = 2,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (auto or HOST:PORT); default: start Ray on this machine.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Dataset directory (default: the spec's out).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs without running them.")] = False,
+) -> None:
+    """Run a sweep: agents x settings x workloads x objectives x seeds, into one dataset.
+
+    Rerunning a sweep skips its completed runs and resumes interrupted ones,
+    so the dataset ends with exactly one row per evaluation.
+    """
+    import statistics
+    import time
+
+    from archgym.sweep import load_spec as load_sweep_spec
+    from archgym.sweep import run_sweep
+
+    try:
+        if address is not None and executor != "ray":
+            raise ConfigurationError("--address applies to --executor ray")
+        with error_console.status("checking the spec"):
+            parsed = load_sweep_spec(spec, out)
+        runs = parsed.runs()
+    except ArchGymError as error:
+        raise fail(error) from None
+    settings = {(r.agent, r.setting) for r in runs}
+    console.print(
+        f"sweep [bold]{parsed.name}[/]: {len(runs)} runs ({len(settings)} agent settings x "
+        f"{len(parsed.envs) * len(parsed.workloads)} workloads x {len(parsed.objectives)} objectives x "
+        f"{len(parsed.seeds)} seeds), {parsed.budget} evaluations each, into {parsed.out}"
+    )
+    if dry_run:
+        table = Table("run id", "agent", "setting", "workload", "objective", "seed", title="runs", title_justify="left")
+        for r in runs:
+            table.add_row(r.run_id, r.agent, r.setting, r.workload, r.objective.name, str(r.seed))
+        console.print(table)
+        return
+    start = time.perf_counter()
+    evaluations = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=error_console,
+    ) as progress:
+        task = progress.add_task("runs", total=len(runs), rate="")
+
+        def advance(result: Any) -> None:
+            nonlocal evaluations
+            if not result.skipped:
+                evaluations += result.evaluations
+            rate = evaluations / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, advance=1, rate=f"{rate:,.0f} evaluations/s")
+
+        try:
+            results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
+        except ArchGymError as error:
+            raise fail(error) from None
+    skipped = sum(r.skipped for r in results)
+    table = Table("agent", "setting", "runs", "median best reward", title="best reward per setting (median over runs)",
+                  title_justify="left")
+    for agent, setting in sorted(settings):
+        rewards = [r.best_reward for r in results if (r.agent, r.setting) == (agent, setting)]
+        table.add_row(agent, setting, str(len(rewards)), f"{statistics.median(rewards):.6g}")
+    console.print(table)
+    console.print(
+        f"{len(results) - skipped} runs done, {skipped} already complete, in {time.perf_counter() - start:.1f} s; "
+        f"dataset: {parsed.out}; tables and plots: archgym report {parsed.out}"
+    )
+
+
+@app.command()
+def report(
+    dataset: Annotated[Path, typer.Argument(help="Dataset directory of a sweep (its out) or of any runs.")],
+    out: Annotated[Path | None, typer.Option(help="Directory for the tables and plots (default: DATASET/report).")]
+    = None,
+    tolerance: Annotated[float, typer.Option(
+        min=0.0, max=0.99,
+        help="A run without a success_reward succeeds within this relative regret of the reference.")] = 0.01,
+    optimum: Annotated[bool, typer.Option(
+        "--optimum", help="Measure regret against each problem's exact optimum (enumerates the design space) "
+                          "instead of the best reward any run found.")] = False,
+    pareto: Annotated[str | None, typer.Option(
+        help="Two metrics for the Pareto fronts, X,Y (append :max to maximise one); default: the cost model's "
+             "choice.")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNGs (needs matplotlib).")] = True,
+) -> None:
+    """Summarise a sweep: per-setting tables, the hyperparameter lottery, convergence curves, Pareto fronts."""
+    from archgym.report import parse_pareto_spec, write_report
+
+    target = out if out is not None else dataset / "report"
+    try:
+        pair, maximise = parse_pareto_spec(pareto) if pareto is not None else (None, [])
+        with error_console.status("reading the dataset") as status:
+            result = write_report(dataset, target, tolerance=tolerance, optimum=optimum, pareto=pair,
+                                  maximise=maximise, plots=plots, progress=lambda text: status.update(text))
+    except ArchGymError as error:
+        raise fail(error) from None
+    table = Table("agent", "settings", Column("best setting", overflow="fold"), "success\nbest", "success\nmedian",
+                  "success\nworst", title="hyperparameter lottery: success rate over problems and seeds, per setting",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for row in result.agents.itertuples(index=False):
+        table.add_row(row.agent, str(row.settings), row.best_setting, f"{row.best_success_rate:.0%}",
+                      f"{row.median_success_rate:.0%}", f"{row.worst_success_rate:.0%}")
+    console.print(table)
+    for line in result.headlines:
+        console.print(f"- {escape(line)}")
+    for note in result.notes:
+        error_console.print(f"[yellow]note:[/] {escape(note)}")
+    console.print(f"wrote {len(result.files)} files to {target}: {', '.join(p.name for p in result.files)}")
+
+
+@marl_app.command("train")
+def marl_train(
+    problem: ProblemOption = DEFAULT_PROBLEM,
+    workload: WorkloadOption = None,
+    objective: Annotated[str, typer.Option(help="Objective name or spec.")] = "latency",
+    target: Annotated[list[str] | None, typer.Option(
+        help="Objective target, e.g. target_power_mw=1000 (repeatable).")] = None,
+    iterations: Annotated[int | None, typer.Option(
+        min=1, help="Training iterations of train_batch_size designs each.")] = None,
+    budget: Annotated[int | None, typer.Option(
+        min=1, help="Evaluations to spend instead of --iterations (default 640).")] = None,
+    backend: BackendOption = "analytical",
+    backend_option: BackendOptionsOption = None,
+    memspec: MemspecOption = None,
+    proxy: ProxyOption = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    agent_config: Annotated[list[str] | None, typer.Option(
+        help="Setting key=value (repeatable), e.g. shared_policy=true, train_batch_size=128.")] = None,
+    out: Annotated[Path, typer.Option(help="Dataset directory for the evaluations.")] = Path("runs/marl"),
+    checkpoint: Annotated[Path | None, typer.Option(help="Save the trained policies in this directory.")] = None,
+) -> None:
+    """Train multi-agent PPO (one policy per knob, or one shared) and print the best design found."""
+    from archgym.dataset import RunContext, new_run_id, write_run_metadata
+
+    try:
+        check_problem(problem)
+        if iterations is not None and budget is not None:
+            raise ConfigurationError("give --iterations or --budget, not both")
+        settings = parse_assignments(agent_config or [], "--agent-config")
+        targets = parse_assignments(target or [], "--target", "target_power_mw=1000")
+        options = backend_options(backend_option, memspec=memspec, proxy=proxy)
+        from archgym.agent import get_trainer
+
+        trainer = get_trainer("marl")
+        trainer.check_settings(settings)
+    except ArchGymError as error:
+        raise fail(error) from None
+    if iterations is None and budget is None:
+        budget = 640
+    run_id = new_run_id("marl")
+    with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("mean reward {task.fields[reward]}"), TimeElapsedColumn(), console=error_console) as bar:
+        task = bar.add_task("iterations", total=iterations, reward="-")
+
+        def advance(done: int, total: int, reward: float) -> None:
+            bar.update(task, completed=done, total=total, reward=f"{reward:.4g}")
+
+        try:
+            result = trainer.train(problem, backend=backend, backend_options=options, workload=workload, objective=objective, targets=targets,
+                                   budget=budget, iterations=iterations, seed=seed, settings=settings, out=out,
+                                   run_id=run_id, checkpoint_dir=checkpoint, progress=advance)
+        except ArchGymError as error:
+            raise fail(error) from None
+    write_run_metadata(out, RunContext(run_id=run_id, env=problem, backend=backend, workload=str(workload or ""),
+                                       agent="marl", agent_config=settings, seed=seed, objective=objective),
+                       {"status": "complete", "evaluations": result.evaluations, "iterations": result.iterations,
+                        "history": result.history, "wall_time_s": result.wall_time_s, **_options_metadata(options)})
+    table = Table("knob", "value", title=f"best design (reward {result.best_reward:.6g})", title_justify="left",
+                  box=box.SIMPLE)
+    for knob, value in result.best_design.items():
+        table.add_row(knob, format_value(value))
+    console.print(table)
+    console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
+                  f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
+
