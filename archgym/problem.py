@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from archgym.errors import ConfigurationError, UnknownNameError
 
@@ -290,6 +290,10 @@ def problem_clis() -> dict[str, str]:
     return dict(sorted(clis.items()))
 
 
+@overload
+def problem_argument(problem: str | None, env: str | None, where: str, default: str = ...) -> str: ...
+@overload
+def problem_argument(problem: str | None, env: str | None, where: str, default: None) -> str | None: ...
 def problem_argument(problem: str | None, env: str | None, where: str, default: str | None = DEFAULT_PROBLEM) -> str | None:
     """The problem named by ``problem=``, or by the deprecated ``env=`` keyword of ``where``.
 

@@ -80,7 +80,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         UnknownNameError: an unknown backend.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    # A class-level constant; gymnasium.Env declares it as an instance attribute.
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}  # type: ignore[misc]
 
     def __init__(
         self,
@@ -127,8 +128,14 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.design_space = model.design_space
         self.metric_specs = tuple(model.metrics)
         try:
+            if objective is None:
+                objective = self.problem.objective
+            if objective is None:
+                raise ConfigurationError(
+                    f"problem {self.problem.name!r} has no default objective; name one with objective="
+                )
             self.objective: Objective = make_objective(
-                self.problem.objective if objective is None else objective, metrics=self.metric_specs,
+                objective, metrics=self.metric_specs,
                 presets=model.objective_presets or self.problem.objective_presets)
         except Exception:
             if self._owns_model:
@@ -155,7 +162,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             self._evaluator = LoggedCostModel(model, self._logger, reward_fn=self.objective)
 
         self.action_space = self.design_space.to_gym_space()
-        self.observation_space = spaces.Box(
+        self.observation_space: spaces.Box = spaces.Box(
             low=0.0, high=OBSERVATION_HIGH, shape=(len(self.metric_specs),), dtype=np.float32
         )
         self._scales = np.array([m.scale for m in self.metric_specs], dtype=np.float64)
@@ -219,7 +226,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         truncated = self._steps >= self.max_steps
         return self.observe(evaluation), reward, False, truncated, info
 
-    def render(self) -> str | None:
+    # gymnasium types render() as generic in its frame type, which no concrete return type matches.
+    def render(self) -> str | None:  # type: ignore[override]
         """A text summary of the last design, its metrics and reward (``render_mode="ansi"``)."""
         if self.render_mode is None:
             gymnasium.logger.warn(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import sys
@@ -459,3 +460,14 @@ def test_log_dir_writes_a_dataset(tmp_path):
     assert rows["reward"].tolist() == rewards
     assert rows["feasible"].tolist() == [True, False, True]
     assert set(rows["objective"]) == {"energy"} and set(rows["workload"]) == {"small"}
+
+
+def test_a_problem_without_objectives_needs_one_named(monkeypatch):
+    no_objectives = dataclasses.replace(archgym.problem.get_problem("dram"), objective_presets={},
+                                        default_objective=None)
+    monkeypatch.setattr("archgym.envs.design_env.get_problem", lambda problem: no_objectives)
+    with pytest.raises(ConfigurationError, match="no default objective; name one with objective="):
+        DesignEnv(problem="dram")
+    env = DesignEnv(problem="dram", objective="weighted:power_mw=1")
+    assert env.objective.metric_names == ("power_mw",)
+    env.close()
