@@ -14,6 +14,10 @@ from archgym.problem import env_ids
 
 __all__ = ["ENV_ID_BY_PROBLEM", "REGISTERED_ENV_IDS", "DesignEnv"]
 
+# Registers the gymnasium ids of problems that installed packages declare as entry points, so that
+# ``gymnasium.make`` finds them in a fresh process (the bundled problems register theirs themselves).
+env_ids()
+
 
 def __getattr__(name: str) -> object:
     # Computed on access, so problems registered after import (plug-ins, entry points) are included.
