@@ -57,7 +57,7 @@ def evaluate_design(
     given = dict(design or {})
     for name in given:
         model.design_space[name]  # names an unknown knob clearly
-    defaults = getattr(model, "default_design", dict)()
+    defaults: dict[str, Any] = getattr(model, "default_design", dict)()
     full = model.design_space.complete(given, defaults)
     goal = (make_objective(objective, metrics=model.metrics, presets=model.objective_presets, **dict(targets or {}))
             if objective else None)

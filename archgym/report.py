@@ -185,7 +185,7 @@ def reference_rewards(
             model = models[key]
             targets = _parse_targets(row["targets"])
             objective = make_objective(row["objective"], metrics=model.metrics, presets=model.objective_presets,
-                                       **targets)
+                                       problem=None, **targets)  # named, so no target is taken for it
             if progress is not None:
                 progress(f"exact optimum of {row['env']} / {row['workload']} / {row['objective']}")
             best = find_optimum(model, objective, row["workload"])
@@ -325,13 +325,13 @@ def _headlines(agents: pd.DataFrame, runs: pd.DataFrame, source: str, tolerance:
             f"({row.worst_setting}) over {row.settings} settings."
         )
     if len(agents) > 1:
-        best_agent = agents.loc[agents["best_success_rate"].idxmax()]
+        best_agent = agents.iloc[agents["best_success_rate"].argmax()]
         spread = agents["best_success_rate"] - agents["worst_success_rate"]
         between = agents["best_success_rate"].max() - agents["best_success_rate"].min()
         lines.append(
             f"Tuned, the agents span {agents['best_success_rate'].min():.0%}-{best_agent['best_success_rate']:.0%} "
             f"success ({between:.0%} apart; best: {best_agent['agent']}); within one agent, the setting moves success "
-            f"by up to {spread.max():.0%} ({agents.loc[spread.idxmax(), 'agent']})."
+            f"by up to {spread.max():.0%} ({agents['agent'].iloc[spread.argmax()]})."
         )
     return lines
 
@@ -590,7 +590,7 @@ def write_report(
         budget = float(runs["budget"].max()) if runs["budget"].notna().any() else float(runs["evaluations"].max())
         report.files.append(plot_lottery(settings, out / "lottery.png", budget=budget,
                                          title="hyperparameter lottery: one dot per setting"))
-        if fronts is not None and not fronts.empty:
+        if pareto is not None and fronts is not None and not fronts.empty:
             report.files.append(plot_pareto(fronts, pareto[0], pareto[1], out / "pareto.png",
                                             title="Pareto fronts per agent (all evaluations)"))
     return report

@@ -232,7 +232,7 @@ def compare(
     for label, mask in groups:
         for m in metrics:
             pred, ref = values[m]
-            row: dict[str, Any] = {} if group_source is None else {by: label}
+            row: dict[str, Any] = {} if group_source is None or by is None else {by: label}
             row["metric"] = m
             row.update(_statistics(pred[mask], ref[mask], usable[mask]))
             rows.append(row)
@@ -869,8 +869,8 @@ def validate_model(
     if progress is not None:
         progress(stage, done, total)
     for source in sources:
-        for m in models:
-            m.prepare(source)
+        for cost_model in models:
+            cost_model.prepare(source)
     stage = f"evaluating {n_designs} designs"
 
     def advance(count: int) -> None:
