@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from archgym import __version__
 from archgym.cli import app
-from archgym.dataset import load_dataset
+from archgym.dataset import load_dataset, read_run_metadata
 
 runner = CliRunner()
 
@@ -116,3 +117,73 @@ def test_agents_lists_settings_and_explains_missing_extras():
     assert "random" in result.output and "local_prob" in result.output
     # Rich markup must not swallow the extra's name in install hints.
     assert "[rl]" in result.output or "n_steps" in result.output
+
+
+def _evaluate_json(*args: str) -> dict:
+    result = invoke("evaluate", "--workload", "stream", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_backend_option_equals_its_shortcut():
+    by_option = _evaluate_json("--backend-option", "memspec=ddr4-2400")
+    by_shortcut = _evaluate_json("--memspec", "ddr4-2400")
+    assert by_option == by_shortcut
+    assert by_option["metrics"] != _evaluate_json()["metrics"]
+    # Both spellings may name one key, if they agree.
+    assert _evaluate_json("--memspec", "ddr4-2400", "--backend-option", "memspec=ddr4-2400") == by_option
+
+
+def test_backend_options_are_typed_like_agent_settings():
+    # full_tables=false is a boolean, not the text "false".
+    assert _evaluate_json("--backend-option", "full_tables=false") == _evaluate_json()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--backend-option", "colour=blue"), "backend dram/analytical has no option 'colour'; its options are"),
+        (("--backend-option", "memspec"), "--backend-option 'memspec' is not of the form key=value"),
+        (("--backend-option", "memspec=ddr4-2400", "--backend-option", "memspec=ddr3-1600"),
+         "'memspec' is given more than once"),
+        (("--memspec", "ddr3-1600", "--backend-option", "memspec=ddr4-2400"), "give memspec two values"),
+        (("--backend", "proxy", "--proxy", "models/none", "--backend-option", "colour=blue"), "colour"),
+    ],
+)
+def test_bad_backend_options_are_clear_errors(args, message):
+    result = invoke("evaluate", *args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_run_records_backend_options_and_resumes_with_them(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", "--backend-option", "memspec=ddr4-2400", "--workload", "stream", "--budget", "6",
+                    "--seed", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (record,) = read_run_metadata(out)
+    assert record["memspec"] == "ddr4-2400" and record["proxy"] is None
+    assert record["backend_options"] == {"memspec": "ddr4-2400"}
+    assert invoke("run", "--out", str(out), "--resume", "--budget", "12").exit_code == 0
+    whole = tmp_path / "whole"
+    invoke("run", "--memspec", "ddr4-2400", "--workload", "stream", "--budget", "12", "--seed", "3",
+           "--out", str(whole))
+    assert load_dataset(out).reward.tolist() == load_dataset(whole).reward.tolist()
+
+
+def test_problem_names_the_problem_and_env_is_its_alias():
+    by_problem = _evaluate_json("--problem", "dram")
+    assert _evaluate_json("--env", "dram") == by_problem
+    soc = invoke("evaluate", "--problem", "soc", "--json")
+    assert soc.exit_code == 0, soc.output
+    assert set(json.loads(soc.output)["design"]) != set(by_problem["design"])
+    result = invoke("evaluate", "--problem", "gpu")
+    assert result.exit_code == 2 and "unknown problem 'gpu'" in result.output
+    assert "--problem" in invoke("run", "--help").output
+
+
+def test_version_option_and_command_agree():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == __version__ == invoke("version").output.strip()

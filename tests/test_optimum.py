@@ -122,3 +122,15 @@ def test_enumeration_order_matches_all_indices():
     # find_optimum relies on all_indices and enumerate agreeing on order.
     decoded = [GRID.decode(row) for row in GRID.all_indices()]
     assert decoded == list(itertools.islice(GRID.enumerate(), GRID.size))
+
+
+def test_best_designs_are_ranked_by_reward_with_unscored_designs_last():
+    model = GridCost()
+    result = find_optimum(model, make_objective("weighted:cost=1", metrics=model.metrics))
+    ranked = result.best_designs(GRID, GRID.size)
+    assert ranked[0] == (result.design, result.reward)
+    rewards = [reward for _, reward in ranked]
+    scored = [r for r in rewards if not math.isnan(r)]
+    assert scored == sorted(scored, reverse=True) and rewards[: len(scored)] == scored
+    assert all(model.evaluate(d).feasible is False for d, r in ranked if math.isnan(r))
+    assert len(result.best_designs(GRID, 3)) == 3

@@ -23,6 +23,7 @@ from archgym.proxy import (
     Proxy,
     knob_matrix,
     prediction_metrics,
+    score_proxy,
     train_proxy,
 )
 from archgym.search import confirm_best, run_search
@@ -354,3 +355,23 @@ def test_cli_errors_are_clear(tmp_path: Path, csv_path: Path) -> None:
     result = runner.invoke(app, ["run", "--backend", "analytical", "--proxy", str(tmp_path), "--budget", "2",
                                  "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "--proxy applies to --backend proxy" in result.output
+
+
+def test_score_proxy_measures_accuracy_and_names_unknown_workloads(saved: Path, csv_path: Path,
+                                                                    analytical_rows: pd.DataFrame,
+                                                                    tmp_path: Path) -> None:
+    proxy = Proxy.load(saved)
+    try:
+        score = score_proxy(proxy, csv_path)
+        assert len(score.rows) == len(analytical_rows)
+        assert {f"{t}_predicted" for t in TARGETS} <= set(score.rows.columns)
+        assert set(score.metrics.target) == set(TARGETS)
+        other = analytical_rows.assign(workload="cloud-1")
+        other.to_csv(tmp_path / "other.csv", index=False)
+        with pytest.raises(ConfigurationError, match="cloud-1, which the proxy was not trained on"):
+            score_proxy(proxy, tmp_path / "other.csv")
+        analytical_rows.drop(columns=[TARGETS[0]]).to_csv(tmp_path / "partial.csv", index=False)
+        with pytest.raises(DatasetError, match=f"no column for target\\(s\\) {TARGETS[0]}"):
+            score_proxy(proxy, tmp_path / "partial.csv")
+    finally:
+        proxy.close()

@@ -16,7 +16,7 @@ from archgym.dataset import load_dataset, read_run_metadata
 from archgym.errors import ConfigurationError, DatasetError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum
-from archgym.report import pareto_fronts, summarise_runs, summarise_settings, write_report
+from archgym.report import pareto_fronts, parse_pareto_spec, summarise_runs, summarise_settings, write_report
 from archgym.sweep import load_spec, run_sweep
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke_dram.yaml"
@@ -150,3 +150,12 @@ def test_report_on_plain_runs_and_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
     with pytest.raises(DatasetError):
         write_report(tmp_path / "missing", tmp_path / "r2")
+
+
+def test_pareto_spec_names_two_metrics_and_which_to_maximise() -> None:
+    assert parse_pareto_spec("total_time_ns, energy_pj") == (("total_time_ns", "energy_pj"), [])
+    assert parse_pareto_spec("energy_pj:min,bandwidth_gbps:max") == (("energy_pj", "bandwidth_gbps"), ["bandwidth_gbps"])
+    with pytest.raises(ConfigurationError, match="two metrics"):
+        parse_pareto_spec("total_time_ns")
+    with pytest.raises(ConfigurationError, match="min or max"):
+        parse_pareto_spec("total_time_ns:low,energy_pj")

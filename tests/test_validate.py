@@ -13,14 +13,17 @@ from typer.testing import CliRunner
 from archgym import cost_model
 from archgym.cli import app
 from archgym.cost_model import CostModel, Evaluation, list_backends, make_backend
+from archgym.errors import ConfigurationError
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.validate import (
     OVERALL,
     compare,
     compare_pairs,
+    is_reference_file,
     load_reference,
     sample_designs,
     validate_backends,
+    validate_model,
 )
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
@@ -278,3 +281,38 @@ def test_infeasible_reference_evaluations_are_excluded_and_counted(monkeypatch):
     row = table_rows(result.output, "workload stream")["total_time_ns"]
     assert (row["n"], row["excluded"]) == (40 - failing, failing) and row["median"] == 0.0
     assert f"{failing} evaluations infeasible on dram/closed-fails" in " ".join(result.output.split())
+
+
+# -- a whole validation (what the command line renders) ------------------------------------------------
+
+
+def test_validate_model_against_a_backend_reports_per_workload_and_overall():
+    model, reference = make_backend("dram/analytical"), make_backend("dram/analytical", memspec="ddr4-2400")
+    stages = []
+    result = validate_model(model, reference, designs=12, workloads=["stream", "random"], seed=5,
+                            metrics=["total_time_ns"], reference_label="ddr4",
+                            progress=lambda stage, done, total: stages.append((stage, done, total)))
+    assert (result.model, result.reference, result.designs, result.seed) == ("dram/analytical", "ddr4", 12, 5)
+    assert result.workloads == ["stream", "random"] and result.metrics == ["total_time_ns"]
+    assert len(result.pairs) == 24 and result.units == {"total_time_ns": "ns"}
+    assert set(result.statistics.workload) == {"stream", "random", OVERALL}
+    assert stages[0] == ("preparing workloads", 0, 48) and stages[-1] == ("evaluating 12 designs", 48, 48)
+    with pytest.raises(ConfigurationError, match="at least 2"):
+        validate_model(model, reference, designs=1)
+
+
+def test_validate_model_against_recorded_results_drops_failed_rows(tmp_path):
+    path = _reference_csv(tmp_path, trace="stream", total_time_ns=1.0, ok=[1, 0, 1, 1])
+    result = validate_model(make_backend("dram/analytical"), path)
+    assert result.reference == "ref.csv" and result.designs == 3 and result.seed is None
+    assert result.notes == ["dropped 1 reference rows recorded as failed"]
+    with pytest.raises(ConfigurationError, match="'cloud-1' not recorded"):
+        validate_model(make_backend("dram/analytical"), path, workloads=["cloud-1"])
+    assert is_reference_file(path) and is_reference_file(tmp_path / "later.csv") and not is_reference_file("dramsys")
+
+
+def test_validate_model_leaves_out_metrics_a_side_never_reports(tmp_path):
+    path = _reference_csv(tmp_path, trace="stream", total_time_ns=1.0, energy_pj=np.nan)
+    result = validate_model(make_backend("dram/analytical"), path)
+    assert result.metrics == ["total_time_ns"]
+    assert "left out energy_pj: ref.csv reported no values" in result.notes
