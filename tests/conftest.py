@@ -1,18 +1,49 @@
-"""Shared test settings: tests that need the DRAMSys reference data outside the project.
+"""Shared test fixtures and settings.
 
-Tests marked ``shared_reference`` read ``../shared/reference/dram`` (measurements
-of the real DRAMSys that live beside the project, not in it). Where that folder
-is absent they are skipped with a reason that says so, unless
-``ARCHGYM_REQUIRE_SHARED_REFERENCE`` is set (CI sets it): then they fail, so a
-fidelity check never disappears silently.
+Fixtures:
+
+- ``shared_reference_dir`` (session): the folder ``../shared/reference/dram``,
+  measurements of the real DRAMSys and the exact reference traces, kept beside
+  the project rather than in it. Where that folder is absent, a test that asks
+  for it is skipped with a reason that says so, unless
+  ``ARCHGYM_REQUIRE_SHARED_REFERENCE`` is set (CI sets it): then it fails, so a
+  fidelity check never disappears silently. A test that asks for the fixture is
+  also marked ``shared_reference``, so ``-m "not shared_reference"`` leaves it out.
+- ``small_space``: a toy cache design space with a knob of every kind: ``size``
+  (ordinal, 1 to 128 in powers of two), ``ways`` (integer, 1 to 16), ``policy``
+  (categorical: lru, fifo, random, plru, mru), ``prefetch`` (categorical: off,
+  next, stride), ``clock_ghz`` (float, 0.5 to 2.0) and ``fixed`` (categorical,
+  a single value, ``"only"``). Tests assert on these values: change them only
+  together with the tests that use the fixture.
+- ``separable_toy``: a cost model on ``small_space`` whose one metric,
+  ``distance``, is a separable distance from :attr:`SeparableDistance.target`
+  (0 there). About one design in 29,000 is optimal (see
+  :meth:`SeparableDistance.is_optimal`), so it tells a search that learns from
+  its results apart from random search.
+- ``evaluations_to_optimum``: ``evaluations_to_optimum(agent_name, seed, budget)``
+  runs the named agent on ``separable_toy`` and returns the 1-based evaluation
+  at which it first found an optimal design, or None within ``budget``.
+
+Markers:
+
+- ``shared_reference``: the test needs the shared reference folder, with the
+  same skip-or-fail rule as ``shared_reference_dir``. Prefer the fixture, which
+  also gives the folder's path.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+
+from archgym.agent import make_agent
+from archgym.cost_model import CostModel, Evaluation, MetricSpec
+from archgym.search import run_search
+from archgym.space import Design, DesignSpace, Parameter
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
 """The shared DRAMSys reference data (DDR3-1600 measurements and the exact reference traces)."""
@@ -26,9 +57,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "shared_reference_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_reference)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("shared_reference") is None or SHARED_REFERENCE.is_dir():
-        return
+    if item.get_closest_marker("shared_reference") is not None:
+        require_shared_reference()
+
+
+def require_shared_reference() -> Path:
+    """The shared reference folder; skips the test where it is absent, or fails it if it is required."""
+    if SHARED_REFERENCE.is_dir():
+        return SHARED_REFERENCE
     reason = (
         f"needs the shared DRAMSys reference data at {SHARED_REFERENCE} (real-simulator measurements kept "
         "beside the project, not in it)"
@@ -36,3 +79,79 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get(REQUIRE_VARIABLE):
         pytest.fail(f"{reason}; {REQUIRE_VARIABLE} is set, so these tests are required", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_reference_dir() -> Path:
+    """The shared DRAMSys reference folder; see the module docstring for what happens where it is absent."""
+    # Also checked here, not only by the marker, so that request.getfixturevalue() gets the same rule.
+    return require_shared_reference()
+
+
+@pytest.fixture
+def small_space() -> DesignSpace:
+    """A toy cache design space with a knob of every kind; see the module docstring for its values."""
+    return DesignSpace(
+        [
+            Parameter("size", (1, 2, 4, 8, 16, 32, 64, 128), "ordinal"),
+            Parameter("ways", (1, 16), "integer"),
+            Parameter("policy", ("lru", "fifo", "random", "plru", "mru")),
+            Parameter("prefetch", ("off", "next", "stride")),
+            Parameter("clock_ghz", (0.5, 2.0), "float"),
+            Parameter("fixed", ("only",)),
+        ],
+        name="toy",
+    )
+
+
+class SeparableDistance(CostModel):
+    """A separable distance from :attr:`target`, one term per knob of ``small_space``; 0 at the target."""
+
+    name = "toy/separable"
+    metrics = (MetricSpec("distance", "1"),)
+    target: ClassVar[Design] = {
+        "size": 32, "ways": 11, "policy": "plru", "prefetch": "stride", "clock_ghz": 1.4, "fixed": "only",
+    }  # fmt: skip
+    clock_tolerance_ghz: ClassVar[float] = 0.05
+    """How close to the target's clock an optimal design must be (the clock is continuous)."""
+
+    def __init__(self, design_space: DesignSpace) -> None:
+        self.design_space = design_space
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        size = self.design_space["size"]
+        target = self.target
+        distance = (
+            abs(size.index_of(design["size"]) - size.index_of(target["size"]))
+            + abs(design["ways"] - target["ways"])
+            + (design["policy"] != target["policy"])
+            + (design["prefetch"] != target["prefetch"])
+            + 10.0 * abs(design["clock_ghz"] - target["clock_ghz"])
+        )
+        return Evaluation({"distance": float(distance)})
+
+    def is_optimal(self, design: Design) -> bool:
+        """Whether ``design`` has the target's discrete knobs and a clock within the tolerance."""
+        discrete_match = all(design[k] == self.target[k] for k in ("size", "ways", "policy", "prefetch"))
+        return discrete_match and abs(design["clock_ghz"] - self.target["clock_ghz"]) <= self.clock_tolerance_ghz
+
+
+@pytest.fixture
+def separable_toy(small_space: DesignSpace) -> SeparableDistance:
+    """The separable toy cost model on ``small_space``."""
+    return SeparableDistance(small_space)
+
+
+@pytest.fixture
+def evaluations_to_optimum(separable_toy: SeparableDistance) -> Callable[[str, int, int], int | None]:
+    """``evaluations_to_optimum(agent_name, seed, budget)``: when a search of ``separable_toy`` first hits the optimum."""
+
+    def negative_distance(evaluation: Evaluation) -> float:
+        return -evaluation.metrics["distance"]
+
+    def first_hit(agent_name: str, seed: int, budget: int) -> int | None:
+        agent = make_agent(agent_name, separable_toy.design_space, seed=seed)
+        result = run_search(agent, separable_toy, negative_distance, budget)
+        return next((t.step + 1 for t in result.trials if separable_toy.is_optimal(t.design)), None)
+
+    return first_hit

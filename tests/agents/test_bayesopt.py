@@ -18,20 +18,6 @@ FAST = {"initial_points": 4, "n_candidates": 200}
 
 
 @pytest.fixture
-def space() -> DesignSpace:
-    return DesignSpace(
-        [
-            Parameter("size", (1, 2, 4, 8, 16, 32, 64, 128), "ordinal"),
-            Parameter("policy", ("lru", "fifo", "random", "plru")),
-            Parameter("ways", (1, 16), "integer"),
-            Parameter("clock_ghz", (0.5, 2.0), "float"),
-            Parameter("fixed", ("only",)),
-        ],
-        name="toy",
-    )
-
-
-@pytest.fixture
 def tiny_space() -> DesignSpace:
     return DesignSpace([Parameter("a", (0, 1, 2), "ordinal"), Parameter("b", ("x", "y"))], name="tiny")
 
@@ -84,22 +70,22 @@ def test_vectorised_standard_deviation_matches_skopt(ours: type, skopts: type) -
 
 
 @pytest.mark.parametrize("estimator", ["GP", "RF", "ET"])
-def test_suggestions_are_in_the_space_and_never_repeat(space: DesignSpace, estimator: str) -> None:
-    agent = BayesOpt(space, seed=3, estimator=estimator, **FAST)
+def test_suggestions_are_in_the_space_and_never_repeat(small_space: DesignSpace, estimator: str) -> None:
+    agent = BayesOpt(small_space, seed=3, estimator=estimator, **FAST)
     trials = run(agent, 14, batch=2)
     assert len(trials) == 14
     for t in trials:
-        assert space.contains(t.design)
+        assert small_space.contains(t.design)
         assert t.design["fixed"] == "only"
         assert 0.5 <= t.design["clock_ghz"] <= 2.0
     keys = {tuple(sorted(t.design.items())) for t in trials}
     assert len(keys) == len(trials)
 
 
-def test_same_seed_same_suggestions(space: DesignSpace) -> None:
-    first = [t.design for t in run(BayesOpt(space, seed=11, estimator="ET", **FAST), 10)]
-    second = [t.design for t in run(BayesOpt(space, seed=11, estimator="ET", **FAST), 10)]
-    other = [t.design for t in run(BayesOpt(space, seed=12, estimator="ET", **FAST), 10)]
+def test_same_seed_same_suggestions(small_space: DesignSpace) -> None:
+    first = [t.design for t in run(BayesOpt(small_space, seed=11, estimator="ET", **FAST), 10)]
+    second = [t.design for t in run(BayesOpt(small_space, seed=11, estimator="ET", **FAST), 10)]
+    other = [t.design for t in run(BayesOpt(small_space, seed=12, estimator="ET", **FAST), 10)]
     assert first == second
     assert first != other
 
@@ -120,9 +106,9 @@ def test_a_space_of_one_design() -> None:
     assert agent.suggest() == []
 
 
-def test_beats_its_own_random_start_on_a_smooth_problem(space: DesignSpace) -> None:
+def test_beats_its_own_random_start_on_a_smooth_problem(small_space: DesignSpace) -> None:
     """With the model on, the best design found improves well past the random initial points."""
-    agent = BayesOpt(space, seed=5, estimator="ET", initial_points=8, n_candidates=500)
+    agent = BayesOpt(small_space, seed=5, estimator="ET", initial_points=8, n_candidates=500)
     trials = run(agent, 40)
     best_initial = max(t.reward for t in trials[:8])
     best = max(t.reward for t in trials)
@@ -148,8 +134,8 @@ def test_nan_reward_is_treated_as_infeasible(tiny_space: DesignSpace) -> None:
     assert agent.best is not None and agent.best.reward == 3.0
 
 
-def test_settings_are_matched_ignoring_case(space: DesignSpace) -> None:
-    agent = make_agent("bayesopt", space, seed=0, estimator="et", acquisition="ei", batch_strategy="CL_MAX")
+def test_settings_are_matched_ignoring_case(small_space: DesignSpace) -> None:
+    agent = make_agent("bayesopt", small_space, seed=0, estimator="et", acquisition="ei", batch_strategy="CL_MAX")
     assert (agent.config["estimator"], agent.config["acquisition"], agent.config["batch_strategy"]) == (
         "ET", "EI", "cl_max",
     )
@@ -169,12 +155,12 @@ def test_settings_are_matched_ignoring_case(space: DesignSpace) -> None:
         ({"batch_size": 4}, "batch_size"),
     ],
 )
-def test_bad_settings_are_rejected(space: DesignSpace, settings: dict, message: str) -> None:
+def test_bad_settings_are_rejected(small_space: DesignSpace, settings: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
-        BayesOpt(space, seed=0, **settings)
+        BayesOpt(small_space, seed=0, **settings)
 
 
-def test_negative_batch_is_rejected(space: DesignSpace) -> None:
+def test_negative_batch_is_rejected(small_space: DesignSpace) -> None:
     with pytest.raises(ValueError, match="n >= 0"):
-        BayesOpt(space, seed=0).suggest(-1)
-    assert BayesOpt(space, seed=0).suggest(0) == []
+        BayesOpt(small_space, seed=0).suggest(-1)
+    assert BayesOpt(small_space, seed=0).suggest(0) == []

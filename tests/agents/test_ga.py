@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,67 +10,12 @@ import pytest
 
 from archgym.agent import Trial, make_agent
 from archgym.agents.ga import GeneticAlgorithm
-from archgym.cost_model import CostModel, Evaluation, MetricSpec, make_backend
+from archgym.cost_model import CostModel, Evaluation, make_backend
 from archgym.errors import ConfigurationError
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.space import Design, DesignSpace, Parameter
-
-TARGET: Design = {"size": 32, "ways": 11, "policy": "plru", "prefetch": "stride", "clock_ghz": 1.4, "fixed": "only"}
-CLOCK_TOLERANCE_GHZ = 0.05
-
-
-@pytest.fixture
-def space() -> DesignSpace:
-    return DesignSpace(
-        [
-            Parameter("size", (1, 2, 4, 8, 16, 32, 64, 128), "ordinal"),
-            Parameter("ways", (1, 16), "integer"),
-            Parameter("policy", ("lru", "fifo", "random", "plru", "mru")),
-            Parameter("prefetch", ("off", "next", "stride")),
-            Parameter("clock_ghz", (0.5, 2.0), "float"),
-            Parameter("fixed", ("only",)),
-        ],
-        name="toy",
-    )
-
-
-class SeparableToy(CostModel):
-    """A separable distance from :data:`TARGET`, one term per knob; 0 at the target."""
-
-    name = "toy/separable"
-    metrics = (MetricSpec("distance", "1"),)
-
-    def __init__(self, design_space: DesignSpace) -> None:
-        self.design_space = design_space
-
-    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
-        size = self.design_space["size"]
-        distance = (
-            abs(size.index_of(design["size"]) - size.index_of(TARGET["size"]))
-            + abs(design["ways"] - TARGET["ways"])
-            + (design["policy"] != TARGET["policy"])
-            + (design["prefetch"] != TARGET["prefetch"])
-            + 10.0 * abs(design["clock_ghz"] - TARGET["clock_ghz"])
-        )
-        return Evaluation({"distance": float(distance)})
-
-
-def negative_distance(evaluation: Evaluation) -> float:
-    return -evaluation.metrics["distance"]
-
-
-def is_optimal(design: Design) -> bool:
-    discrete_match = all(design[k] == TARGET[k] for k in ("size", "ways", "policy", "prefetch"))
-    return discrete_match and abs(design["clock_ghz"] - TARGET["clock_ghz"]) <= CLOCK_TOLERANCE_GHZ
-
-
-def evaluations_to_optimum(agent_name: str, space: DesignSpace, seed: int, budget: int) -> int | None:
-    """1-based evaluation at which the search first hits the optimum, or None within ``budget``."""
-    agent = make_agent(agent_name, space, seed=seed)
-    result = run_search(agent, SeparableToy(space), negative_distance, budget)
-    return next((t.step + 1 for t in result.trials if is_optimal(t.design)), None)
 
 
 def tell(agent: GeneticAlgorithm, designs: list[Design], rewards: list[float] | None = None) -> None:
@@ -85,26 +30,26 @@ def key(design: Design) -> tuple:
 # -- the ask/tell protocol ------------------------------------------------------------------
 
 
-def test_registered_as_ga(space: DesignSpace) -> None:
-    agent = make_agent("ga", space, seed=0, population=10)
+def test_registered_as_ga(small_space: DesignSpace) -> None:
+    agent = make_agent("ga", small_space, seed=0, population=10)
     assert isinstance(agent, GeneticAlgorithm)
     assert agent.config["population"] == 10
 
 
-def test_suggestions_are_valid_designs(space: DesignSpace) -> None:
-    agent = GeneticAlgorithm(space, seed=0)
+def test_suggestions_are_valid_designs(small_space: DesignSpace) -> None:
+    agent = GeneticAlgorithm(small_space, seed=0)
     assert agent.suggest(0) == []
     with pytest.raises(ValueError, match="n >= 0"):
         agent.suggest(-1)
     for _ in range(6):
         designs = agent.suggest(7)
         assert len(designs) == 7
-        assert all(space.validate(d) == d for d in designs)
+        assert all(small_space.validate(d) == d for d in designs)
         tell(agent, designs, [float(d["ways"]) for d in designs])
 
 
-def test_generations_are_bred_once_every_member_is_told(space: DesignSpace) -> None:
-    agent = GeneticAlgorithm(space, seed=1, population=6, elitism=2)
+def test_generations_are_bred_once_every_member_is_told(small_space: DesignSpace) -> None:
+    agent = GeneticAlgorithm(small_space, seed=1, population=6, elitism=2)
     assert agent.generation == -1
     first = agent.suggest(4)
     assert agent.generation == 0
@@ -120,8 +65,8 @@ def test_generations_are_bred_once_every_member_is_told(space: DesignSpace) -> N
     assert agent.generation == 2
 
 
-def test_asking_ahead_of_results_gives_random_designs_not_a_new_generation(space: DesignSpace) -> None:
-    agent = GeneticAlgorithm(space, seed=2, population=5)
+def test_asking_ahead_of_results_gives_random_designs_not_a_new_generation(small_space: DesignSpace) -> None:
+    agent = GeneticAlgorithm(small_space, seed=2, population=5)
     designs = agent.suggest(12)  # generation 0 plus seven designs while its results are out
     assert len({key(d) for d in designs}) == 12
     assert agent.generation == 0
@@ -130,9 +75,9 @@ def test_asking_ahead_of_results_gives_random_designs_not_a_new_generation(space
     assert agent.generation == 1
 
 
-def test_the_same_rewards_give_the_same_trajectory(space: DesignSpace) -> None:
+def test_the_same_rewards_give_the_same_trajectory(small_space: DesignSpace) -> None:
     def trajectory(seed: int) -> list[Design]:
-        agent = GeneticAlgorithm(space, seed=seed, population=8)
+        agent = GeneticAlgorithm(small_space, seed=seed, population=8)
         designs: list[Design] = []
         for _ in range(8):
             batch = agent.suggest(5)
@@ -165,9 +110,9 @@ def mutants(space: DesignSpace, parent: Design, count: int, **config: Any) -> li
     return agent.suggest(count + 1)  # a generation bred from the told design
 
 
-def test_mutation_steps_ordered_knobs_to_neighbours_and_changes_categories(space: DesignSpace) -> None:
+def test_mutation_steps_ordered_knobs_to_neighbours_and_changes_categories(small_space: DesignSpace) -> None:
     parent = {"size": 8, "ways": 1, "policy": "lru", "prefetch": "off", "clock_ghz": 1.0, "fixed": "only"}
-    children = mutants(space, parent, 40, jump_prob=0.0, float_sigma=0.01)
+    children = mutants(small_space, parent, 40, jump_prob=0.0, float_sigma=0.01)
     assert {c["size"] for c in children} == {4, 16}
     assert {c["ways"] for c in children} == {2}  # the only neighbour of the lower bound
     assert all(c["policy"] != "lru" and c["prefetch"] != "off" for c in children)
@@ -176,9 +121,9 @@ def test_mutation_steps_ordered_knobs_to_neighbours_and_changes_categories(space
     assert 0.0 < np.abs(steps).max() < 0.05
 
 
-def test_mutation_jumps_and_clips_floats_to_their_range(space: DesignSpace) -> None:
+def test_mutation_jumps_and_clips_floats_to_their_range(small_space: DesignSpace) -> None:
     parent = {"size": 8, "ways": 1, "policy": "lru", "prefetch": "off", "clock_ghz": 2.0, "fixed": "only"}
-    children = mutants(space, parent, 60, jump_prob=1.0, float_sigma=0.5)
+    children = mutants(small_space, parent, 60, jump_prob=1.0, float_sigma=0.5)
     assert {c["size"] for c in children} == {1, 2, 4, 16, 32, 64, 128}  # uniform jumps, never 8
     assert max(c["ways"] for c in children) > 2
     assert all(0.5 <= c["clock_ghz"] <= 2.0 for c in children)
@@ -186,18 +131,18 @@ def test_mutation_jumps_and_clips_floats_to_their_range(space: DesignSpace) -> N
 
 
 @pytest.mark.parametrize("crossover", ["uniform", "one_point"])
-def test_crossover_takes_every_knob_from_a_parent(space: DesignSpace, crossover: str) -> None:
+def test_crossover_takes_every_knob_from_a_parent(small_space: DesignSpace, crossover: str) -> None:
     first = {"size": 1, "ways": 1, "policy": "lru", "prefetch": "off", "clock_ghz": 0.5, "fixed": "only"}
     second = {"size": 128, "ways": 16, "policy": "mru", "prefetch": "stride", "clock_ghz": 2.0, "fixed": "only"}
     # Eight distinct children exist for one-point crossover here (four useful cuts, two orders).
-    agent = GeneticAlgorithm(space, seed=7, population=6, elitism=0, tournament_size=1,
+    agent = GeneticAlgorithm(small_space, seed=7, population=6, elitism=0, tournament_size=1,
                              crossover=crossover, crossover_prob=1.0, mutation_prob=0.0)
     tell(agent, [first, second], [1.0, 1.0])
     children = agent.suggest(6)
     assert len({key(c) for c in children}) == 6
     for child in children:
-        assert all(child[k] in (first[k], second[k]) for k in space.names)
-        origins = ["first" if child[k] == first[k] else "second" for k in space.names if k != "fixed"]
+        assert all(child[k] in (first[k], second[k]) for k in small_space.names)
+        origins = ["first" if child[k] == first[k] else "second" for k in small_space.names if k != "fixed"]
         if crossover == "one_point":
             assert origins in (sorted(origins), sorted(origins, reverse=True))  # one switch at most
 
@@ -222,19 +167,21 @@ def test_crossover_takes_every_knob_from_a_parent(space: DesignSpace, crossover:
         ({"mutation": 0.1}, "does not accept setting.*'mutation'"),
     ],
 )
-def test_invalid_settings_name_the_setting(space: DesignSpace, config: dict, match: str) -> None:
+def test_invalid_settings_name_the_setting(small_space: DesignSpace, config: dict, match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
-        GeneticAlgorithm(space, **config)
+        GeneticAlgorithm(small_space, **config)
 
 
 # -- search quality -------------------------------------------------------------------------
 
 
-def test_finds_the_optimum_of_a_separable_toy_far_faster_than_random_search(space: DesignSpace) -> None:
+def test_finds_the_optimum_of_a_separable_toy_far_faster_than_random_search(
+    evaluations_to_optimum: Callable[[str, int, int], int | None],
+) -> None:
     # One design in about 29,000 is optimal, so random search rarely finds one in 200 evaluations.
     budget, seeds = 200, range(5)
-    ga = [evaluations_to_optimum("ga", space, seed, budget) for seed in seeds]
-    random = [evaluations_to_optimum("random", space, seed, budget) for seed in seeds]
+    ga = [evaluations_to_optimum("ga", seed, budget) for seed in seeds]
+    random = [evaluations_to_optimum("random", seed, budget) for seed in seeds]
     assert None not in ga
     assert random.count(None) >= 4
 
