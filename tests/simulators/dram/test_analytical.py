@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +14,6 @@ from archgym.cost_model import make_backend
 from archgym.errors import InvalidDesignError
 from archgym.simulators.dram.analytical import FULL_TABLE_REQUESTS, DramAnalyticalModel
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
-
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
 
 
 @pytest.fixture(scope="module")
@@ -163,15 +160,15 @@ def test_synthetic_workload_with_writes_and_idle_gaps(model):
     assert all(math.isfinite(v) and v > 0 for v in m.values())
 
 
-@pytest.mark.shared_reference
-def test_ranks_designs_like_dramsys_on_the_reference_traces():
+def test_ranks_designs_like_dramsys_on_the_reference_traces(shared_reference_dir):
     # The fidelity target: on every reference trace, rank correlation >= 0.95 and median
     # error <= 5 % for time, energy and power (benchmarks/dram_fidelity.py reports the split).
     model = DramAnalyticalModel(full_tables=False)
-    rows = pd.read_csv(REFERENCE / "dramsys_ddr3_calibration.csv")
+    rows = pd.read_csv(shared_reference_dir / "dramsys_ddr3_calibration.csv")
     rows = rows[rows["ok"] == 1]
     for trace, group in rows.groupby("trace"):
-        batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), REFERENCE / "traces" / f"{trace}.stl")
+        designs = group[list(DRAM_DESIGN_SPACE.names)].to_dict("records")
+        batch = model.evaluate_batch(designs, shared_reference_dir / "traces" / f"{trace}.stl")
         for metric in ("total_time_ns", "energy_pj", "power_mw"):
             truth, predicted = group[metric].to_numpy(), batch.metrics[metric]
             assert spearmanr(truth, predicted)[0] >= 0.95, (trace, metric)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,6 @@ from archgym.simulators.dram.memspec import (
     load_memspec,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "dram"
-
 # The DDR3-1600 values the reference README lists for the memory behind the measurements.
 DDR3_TIMINGS = {
     "CL": 10, "RCD": 10, "RP": 10, "RAS": 28, "RC": 38, "RRD": 5, "FAW": 24, "CCD": 4,
@@ -34,13 +31,6 @@ REQUIRED_TIMINGS = (
     "CL", "RCD", "RP", "RAS", "RC", "RRD", "FAW", "CCD", "WL", "WR", "WTR", "RTP", "RFC", "REFI",
     "XP", "XS", "CKE", "RTRS", "AL",
 )  # fmt: skip
-
-
-def reference_file(name: str) -> Path:
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.skip(f"reference file {path} is absent (the shared DRAMSys reference data is not installed)")
-    return path
 
 
 # -- presets --------------------------------------------------------------------------
@@ -75,9 +65,8 @@ def test_ddr3_preset_has_the_reference_values():
     assert "Micron" in spec.source
 
 
-@pytest.mark.shared_reference
-def test_ddr3_preset_matches_the_reference_memspec_file():
-    document = json.loads(reference_file("MICRON_1Gb_DDR3-1600_8bit_G.json").read_text())
+def test_ddr3_preset_matches_the_reference_memspec_file(shared_reference_dir):
+    document = json.loads((shared_reference_dir / "MICRON_1Gb_DDR3-1600_8bit_G.json").read_text())
     reference = MemSpec.from_dramsys_json(document, name="ddr3-1600")
     ours = load_memspec("ddr3-1600")
     assert ours.timings == reference.timings
@@ -185,9 +174,8 @@ def test_default_ddr3_mapping_is_rbc():
     assert mapping.n_bank_group_bits == 0
 
 
-@pytest.mark.shared_reference
-def test_default_ddr3_mapping_matches_the_reference_file():
-    path = reference_file("am_ddr3_8x1Gbx8_dimm_p1KB_rbc.json")
+def test_default_ddr3_mapping_matches_the_reference_file(shared_reference_dir):
+    path = shared_reference_dir / "am_ddr3_8x1Gbx8_dimm_p1KB_rbc.json"
     reference = load_address_mapping(path)
     assert reference == default_address_mapping(load_memspec("ddr3-1600"))
     assert reference.to_dramsys_json() == json.loads(path.read_text())

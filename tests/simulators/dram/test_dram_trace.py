@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,15 +12,7 @@ from hypothesis import strategies as st
 from archgym.errors import WorkloadError
 from archgym.simulators.dram.trace import Trace, read_stl, write_stl
 
-REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "dram"
 REFERENCE_TRACES = ("stream", "random", "cloud-1", "cloud-2")
-
-
-def reference_trace(name: str) -> Path:
-    path = REFERENCE / "traces" / f"{name}.stl"
-    if not path.is_file():
-        pytest.skip(f"reference trace {path} is absent (the shared DRAMSys reference data is not installed)")
-    return path
 
 
 def make_trace(n: int = 5, **kwargs) -> Trace:
@@ -104,9 +95,8 @@ def test_write_stl_uses_the_reference_format(tmp_path):
     assert read_stl(path).name == "x"
 
 
-@pytest.mark.shared_reference
-def test_round_trip_of_a_reference_trace_is_byte_identical(tmp_path):
-    source = reference_trace("cloud-1")
+def test_round_trip_of_a_reference_trace_is_byte_identical(tmp_path, shared_reference_dir):
+    source = shared_reference_dir / "traces" / "cloud-1.stl"
     trace = read_stl(source)
     copy = write_stl(trace, tmp_path / "cloud-1.stl")
     assert copy.read_bytes() == source.read_bytes()
@@ -175,10 +165,9 @@ def test_request_bytes_and_data_length(tmp_path):
 
 
 # -- reference traces ---------------------------------------------------------------------
-@pytest.mark.shared_reference
 @pytest.mark.parametrize("name", REFERENCE_TRACES)
-def test_reference_traces_hold_10000_reads(name):
-    trace = read_stl(reference_trace(name))
+def test_reference_traces_hold_10000_reads(name, shared_reference_dir):
+    trace = read_stl(shared_reference_dir / "traces" / f"{name}.stl")
     assert trace.n_requests == 10_000
     assert trace.read_fraction == 1.0
     assert trace.cycles.tolist() == list(range(10_000))

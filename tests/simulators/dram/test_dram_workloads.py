@@ -24,14 +24,10 @@ from archgym.simulators.dram.workloads import (
     workload_name,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "dram"
 
-
-def reference_trace(name: str) -> Trace:
-    path = REFERENCE / "traces" / f"{name}.stl"
-    if not path.is_file():
-        pytest.skip(f"reference trace {path} is absent (the shared DRAMSys reference data is not installed)")
-    return read_stl(path)
+def reference_trace(folder: Path, name: str) -> Trace:
+    """The exact trace DRAMSys ran for ``name``, from the shared reference ``folder``."""
+    return read_stl(folder / "traces" / f"{name}.stl")
 
 
 def run_statistics(trace: Trace) -> dict[str, float]:
@@ -196,10 +192,9 @@ def test_cloud_workloads_match_their_targets(name, fraction, starts_sequential):
         assert stats["starts_sequential"] is starts_sequential
 
 
-@pytest.mark.shared_reference
 @pytest.mark.parametrize("name", ["cloud-1", "cloud-2"])
-def test_cloud_workloads_match_the_reference_traces(name):
-    reference = run_statistics(reference_trace(name))
+def test_cloud_workloads_match_the_reference_traces(name, shared_reference_dir):
+    reference = run_statistics(reference_trace(shared_reference_dir, name))
     generated = run_statistics(standard_workload(name))
     assert generated["fraction"] == pytest.approx(reference["fraction"], abs=0.002)
     assert generated["starts_sequential"] == reference["starts_sequential"]
@@ -208,10 +203,9 @@ def test_cloud_workloads_match_the_reference_traces(name):
     assert generated["sequential_runs"] == pytest.approx(reference["sequential_runs"], abs=3)
 
 
-@pytest.mark.shared_reference
 @pytest.mark.parametrize(("name", "fraction"), [("stream", 1.0), ("random", 0.0)])
-def test_stream_and_random_match_the_reference_traces(name, fraction):
-    reference = reference_trace(name)
+def test_stream_and_random_match_the_reference_traces(name, fraction, shared_reference_dir):
+    reference = reference_trace(shared_reference_dir, name)
     generated = standard_workload(name)
     for trace in (reference, generated):
         assert run_statistics(trace)["fraction"] == pytest.approx(fraction, abs=0.001)

@@ -40,7 +40,6 @@ from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
 from archgym.simulators.dram.memspec import list_memspecs
 from archgym.simulators.dram.problem import DRAM_METRICS
 
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "dram"
 SUITE_DATA = Path(__file__).resolve().parents[3] / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
 TRACES = ("stream", "random", "cloud-1", "cloud-2")
 
@@ -397,19 +396,15 @@ def test_dramsys_runs_the_default_design(private_temp_root, tmp_path, monkeypatc
     assert list(work.iterdir()) == [] and list(private_temp_root.iterdir()) == []
 
 
-@pytest.mark.shared_reference
 @needs_dramsys
-def test_dramsys_reproduces_the_reference_measurements():
-    csv = REFERENCE / "dramsys_ddr3_calibration.csv"
-    if not csv.is_file():
-        pytest.skip(f"reference measurements not found at {REFERENCE}")
-    reference = pd.read_csv(csv)
+def test_dramsys_reproduces_the_reference_measurements(shared_reference_dir):
+    reference = pd.read_csv(shared_reference_dir / "dramsys_ddr3_calibration.csv")
     rows = reference[reference["design_id"].isin([0, 1, 2])]
     model = DramSysModel(workers=4)
     for trace, group in rows.groupby("trace"):
         knobs = group[list(DRAM_DESIGN_SPACE.names)].to_dict("records")
         designs = [DRAM_DESIGN_SPACE.validate(k) for k in knobs]
-        batch = model.evaluate_batch(designs, REFERENCE / "traces" / f"{trace}.stl")
+        batch = model.evaluate_batch(designs, shared_reference_dir / "traces" / f"{trace}.stl")
         for (_, row), evaluation in zip(group.iterrows(), batch):
             assert evaluation.feasible, evaluation.reason
             got = evaluation.metrics

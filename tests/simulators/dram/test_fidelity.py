@@ -31,7 +31,6 @@ from archgym.simulators.dram.workloads import STANDARD_WORKLOADS, resolve_worklo
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITE_DATA = ROOT / "data" / "dram" / "dramsys_ddr3-1600_suite.csv"
-SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "dram"
 
 # The requests DRAMSys ran for data/dram/: a generator change that alters a trace makes the
 # bundled results stale (remake them with benchmarks/dram_reference.py).
@@ -144,9 +143,8 @@ def test_standard_workloads_meet_the_reference_bars(table):
     assert missed_targets(standard, REFERENCE_TARGETS) == []
 
 
-@pytest.mark.shared_reference
-def test_exact_reference_traces_meet_their_bars():
-    rows = shared_reference_rows(SHARED_REFERENCE)
+def test_exact_reference_traces_meet_their_bars(shared_reference_dir):
+    rows = shared_reference_rows(shared_reference_dir)
     rows = rows[rows.feasible]
     pairs = predict(DramAnalyticalModel("ddr3-1600", full_tables=False), rows)
     assert missed_targets(fidelity_table(pairs), REFERENCE_TARGETS) == []
