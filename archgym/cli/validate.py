@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -37,10 +37,15 @@ from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
 from archgym.problem import DEFAULT_PROBLEM
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 app = typer.Typer()
 
 
-def _reference_backend(problem: str, against: str, model_options: dict, overrides: dict) -> CostModel:
+def _reference_backend(
+    problem: str, against: str, model_options: dict[str, Any], overrides: dict[str, Any]
+) -> CostModel:
     """The backend named by --against, with the model's options it takes, overridden by --against-option."""
     try:
         options = {**shared_options(problem, against, model_options), **overrides}
@@ -52,7 +57,7 @@ def _reference_backend(problem: str, against: str, model_options: dict, override
         ) from None
 
 
-def _statistics_table(statistics, group: str) -> Table:
+def _statistics_table(statistics: pd.DataFrame, group: str) -> Table:
     from archgym.validate import OVERALL, WORKLOAD_COLUMN
 
     title = "all workloads" if group == OVERALL else f"workload {group}"
@@ -91,8 +96,8 @@ def validate(
     proxy: ProxyOption = None,
     against_option: Annotated[list[str] | None, typer.Option(
         "--against-option",
-        help="Option key=value of the reference backend (repeatable); by default it takes the --backend-option "
-             "values it has.",
+        help="Option key=value of the reference backend (repeatable); it also takes those of --backend-option "
+             "(and --memspec) that it accepts.",
     )] = None,
     against_memspec: Annotated[str | None, typer.Option(
         help="Memspec of the reference backend (default: --memspec): short for --against-option memspec=MEMSPEC.",
