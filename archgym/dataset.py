@@ -761,7 +761,7 @@ class EvaluationLogger:
         if pending and journal_schema is not None:
             self._write_part(_rows_to_table(pending, journal_schema), next_seq)
             next_seq += 1
-            steps.update(r.get("step") for r in pending)
+            steps.update(int(r["step"]) for r in pending)
             logger.info("recovered %d journaled rows of run %s into a part file", len(pending), self.run_id)
         self._reset_journal()
         next_step = start_step
@@ -886,7 +886,7 @@ class EvaluationLogger:
                 raise DatasetError(f"log_batch got {n} designs but {len(reward_list)} rewards")
         if n == 0:
             return []
-        columns = {}
+        columns: dict[str, list[float]] = {}
         for m in self.metric_names:
             values = batch.metrics.get(m)
             columns[m] = (np.asarray(values, dtype=np.float64).tolist() if values is not None
@@ -898,8 +898,8 @@ class EvaluationLogger:
         rows = []
         for i, design in enumerate(designs):
             row = self._row(design)
-            for m, values in columns.items():
-                row[m] = values[i]
+            for m, column in columns.items():
+                row[m] = column[i]
             row["feasible"] = feasible[i]
             row["reason"] = reasons[i]
             row["reward"] = reward_list[i]

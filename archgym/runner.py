@@ -365,7 +365,7 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         workload = spec.workload if spec.workload is not None else model.default_workload
         model.prepare(workload)
         objective = make_objective(spec.objective.name, metrics=model.metrics, presets=model.objective_presets,
-                                   **dict(spec.objective.targets))
+                                   problem=spec.problem, **dict(spec.objective.targets))
         agent = make_agent(spec.agent, model.design_space, seed=spec.seed, **dict(spec.config))
         record = RunRecord(run_id, spec, STATUS_RUNNING, len(rows))
         _write(out, record, model.name, workload)

@@ -157,7 +157,8 @@ def run_search(
             break
         step = len(trials)
         n_replayed = replay.count_from(step, len(designs)) if replay is not None else 0
-        new = [replay.trial(step + i, d) for i, d in enumerate(designs[:n_replayed])] if n_replayed else []
+        new = [replay.trial(step + i, d) for i, d in enumerate(designs[:n_replayed])] \
+            if replay is not None and n_replayed else []
         if n_replayed < len(designs):
             new += _evaluate(designs[n_replayed:], step + n_replayed, cost_model, objective, workload,
                              batch=batch_size > 1, log=logger)
@@ -288,7 +289,7 @@ class _Replay:
                 f"resume_rows hold {len(rows)} evaluations, more than the budget of {budget}; "
                 f"resume with budget >= {len(rows)}"
             )
-        self.rows = rows.to_dict("records")
+        self.rows = [{str(k): v for k, v in row.items()} for row in rows.to_dict("records")]
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -226,7 +226,7 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
             for objective in objectives:
                 try:
                     make_objective(objective.name, metrics=model.metrics, presets=model.objective_presets,
-                                   **objective.targets)
+                                   problem=env, **objective.targets)
                 except ArchGymError as error:
                     raise type(error)(f"{source}: objective {objective.name!r}: {error}") from None
             for run in {(r.agent, json.dumps(r.config, sort_keys=True, default=str)): r for r in spec.runs()}.values():
