@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from archgym.agent import get_trainer, is_trainer, make_agent
-from archgym.cost_model import make_backend
+from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError
 from archgym.objective import make_objective
 from archgym.problem import DEFAULT_PROBLEM, get_problem
@@ -187,6 +187,8 @@ class RunRecord:
     written_at: str = ""
     version: int = RUN_RECORD_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+    confirms: str = ""
+    """The run whose best designs this run re-evaluated (``archgym run --confirm-top``), else ""."""
 
     @property
     def complete(self) -> bool:
@@ -231,6 +233,7 @@ class RunRecord:
             evaluations=int(record.get("evaluations") or 0),
             wall_time_s=float(wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else None,
             written_at=str(record.get("written_at") or ""), version=version, extra=extra,
+            confirms=str(record.get("confirms") or ""),
         )
 
 
@@ -293,12 +296,14 @@ def read_records(out: str | os.PathLike[str]) -> list[RunRecord]:
 
 
 def latest_record(out: str | os.PathLike[str], *, unfinished_first: bool = True) -> RunRecord:
-    """The run to resume in ``out``: the newest unfinished run, else the newest run.
+    """The run to resume in ``out``: the newest unfinished search, else the newest search.
+
+    Runs that only re-evaluated another run's best designs (``confirms``) are not searches.
 
     Raises:
         DatasetError: ``out`` has no runs.
     """
-    records = read_records(out)
+    records = [r for r in read_records(out) if not r.confirms]
     if not records:
         raise DatasetError(f"no run to resume in {out}")
     unfinished = [r for r in records if not r.complete]
@@ -318,6 +323,8 @@ def execute(
     resume: bool = True,
     run_id: str | None = None,
     callback: Callable[[Any], None] | None = None,
+    model: CostModel | None = None,
+    trainer_options: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Run ``spec`` into the dataset directory ``out``.
 
@@ -329,6 +336,9 @@ def execute(
         run_id: The run's id; :attr:`RunSpec.run_id` (derived from the content) if None.
         callback: Called with the search's progress after every round (ask/tell agents) or with
             ``(iteration, iterations, mean reward)`` after every training iteration (trainers).
+        model: The cost model the spec names, already built (the caller keeps and closes it); built
+            here from the spec and closed at the end if None. Ask/tell agents only.
+        trainer_options: More keyword arguments of the trainer's ``train`` (``checkpoint_dir``). Trainers only.
 
     Returns:
         A :class:`RunOutcome`.
@@ -351,16 +361,18 @@ def execute(
     if len(rows) >= spec.budget and previous is not None and previous.complete:
         return RunOutcome(run_id, spec, len(rows), _best_reward(rows), skipped=True)
     if is_trainer(spec.agent):
-        return _execute_trainer(spec, out, run_id, rows, callback)
-    return _execute_search(spec, out, run_id, rows, callback)
+        if model is not None:
+            raise ConfigurationError(f"trainer {spec.agent!r} builds its own cost models; do not pass model=")
+        return _execute_trainer(spec, out, run_id, rows, callback, trainer_options or {})
+    return _execute_search(spec, out, run_id, rows, callback, model)
 
 
-def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None
-                    ) -> RunOutcome:
+def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None,
+                    given: CostModel | None) -> RunOutcome:
     from archgym.dataset import EvaluationLogger
     from archgym.search import run_search
 
-    model = make_backend(spec.backend, spec.problem, **dict(spec.backend_options))
+    model = given if given is not None else make_backend(spec.backend, spec.problem, **dict(spec.backend_options))
     try:
         workload = spec.workload if spec.workload is not None else model.default_workload
         model.prepare(workload)
@@ -378,13 +390,14 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations, wall_time_s=wall),
                model.name, workload)
     finally:
-        model.close()
+        if given is None:
+            model.close()
     best = result.best.reward if result.best is not None else math.nan
     return RunOutcome(run_id, spec, result.evaluations, best, result.best, wall, False, len(rows), result)
 
 
-def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None
-                     ) -> RunOutcome:
+def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None,
+                     options: Mapping[str, Any]) -> RunOutcome:
     from archgym.dataset import discard_run
 
     trainer = get_trainer(spec.agent)
@@ -403,7 +416,7 @@ def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback:
     result = trainer.train(
         spec.problem, backend=spec.backend, backend_options=spec.backend_options, workload=spec.workload,
         objective=spec.objective.name, targets=spec.objective.targets, budget=spec.budget, seed=spec.seed,
-        settings=spec.config, out=out, run_id=run_id, **({"progress": callback} if callback else {}),
+        settings=spec.config, out=out, run_id=run_id, **({"progress": callback} if callback else {}), **options,
     )
     extra = {"iterations": result.iterations, "history": result.history}
     _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations,

@@ -163,8 +163,8 @@ def test_run_records_backend_options_and_resumes_with_them(tmp_path):
                     "--seed", "3", "--out", str(out))
     assert result.exit_code == 0, result.output
     (record,) = read_run_metadata(out)
-    assert record["memspec"] == "ddr4-2400" and record["proxy"] is None
-    assert record["backend_options"] == {"memspec": "ddr4-2400"}
+    assert record["backend_options"] == {"memspec": "ddr4-2400"} and record["status"] == "complete"
+    assert record["spec"]["backend_options"] == {"memspec": "ddr4-2400"} and record["budget"] == 6
     assert invoke("run", "--out", str(out), "--resume", "--budget", "12").exit_code == 0
     whole = tmp_path / "whole"
     invoke("run", "--memspec", "ddr4-2400", "--workload", "stream", "--budget", "12", "--seed", "3",
@@ -187,3 +187,28 @@ def test_version_option_and_command_agree():
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.output.strip() == __version__ == invoke("version").output.strip()
+
+
+def test_resume_continues_the_newest_unfinished_run_with_its_own_budget(tmp_path):
+    from archgym.runner import ObjectiveSpec, RunSpec, execute
+
+    out = tmp_path / "runs"
+    unfinished = RunSpec(problem="dram", backend="analytical", workload="stream", objective=ObjectiveSpec("time"),
+                         agent="bo", budget=12, seed=1, config={"estimator": "ET", "initial_points": 4})
+
+    def interrupt(progress) -> None:
+        if progress.evaluations >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(unfinished, out, run_id="bo-unfinished", callback=interrupt)
+    # A newer run that finished, by an agent whose name sorts after "bo".
+    assert invoke("run", "--agent", "random", "--budget", "4", "--out", str(out)).exit_code == 0
+    result = invoke("run", "--resume", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "run bo-unfinished, resumed after" in result.output.replace("\n", " ")
+    rows = load_dataset(out)
+    assert (rows.run_id == "bo-unfinished").sum() == 12 and len(rows) == 16
+    again = invoke("run", "--resume", "--out", str(out))
+    assert again.exit_code == 0 and "is complete" in again.output
+    assert len(load_dataset(out)) == 16

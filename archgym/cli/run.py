@@ -44,28 +44,16 @@ from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.problem import DEFAULT_PROBLEM
 
+DEFAULT_BUDGET = 200
+"""Evaluations of a new ``archgym run`` when --budget is not given."""
+
+DEFAULT_MARL_BUDGET = 640
+"""Evaluations of ``archgym marl train`` when neither --budget nor --iterations is given."""
+
 app = typer.Typer()
 marl_app = typer.Typer(help="Multi-agent reinforcement learning: one agent per knob, trained with Ray RLlib.",
                        no_args_is_help=True)
 app.add_typer(marl_app, name="marl")
-
-
-def _recorded_options(record: dict[str, Any], proxy: Path | None) -> dict[str, Any]:
-    """The backend options of a run's metadata (runs written before ``backend_options`` kept memspec and proxy)."""
-    options = dict(record.get("backend_options") or {})
-    if record.get("memspec"):
-        options["memspec"] = record["memspec"]
-    if record.get("proxy"):
-        options["proxy"] = Path(record["proxy"])
-    elif proxy is not None:
-        options["proxy"] = proxy
-    return options
-
-
-def _options_metadata(options: dict[str, Any]) -> dict[str, Any]:
-    """Run metadata of the backend options: ``backend_options``, and memspec and proxy as ``--resume`` reads them."""
-    recorded = {k: str(Path(v).resolve()) if k == "proxy" else v for k, v in options.items()}
-    return {"memspec": recorded.get("memspec"), "proxy": recorded.get("proxy"), "backend_options": recorded}
 
 
 @app.command()
@@ -73,7 +61,8 @@ def run(
     problem: ProblemOption = DEFAULT_PROBLEM,
     workload: WorkloadOption = None,
     agent: Annotated[str, typer.Option(help="Search agent.")] = "random",
-    budget: Annotated[int, typer.Option(min=1, help="Evaluations to spend.")] = 200,
+    budget: Annotated[int | None, typer.Option(
+        min=1, help=f"Evaluations to spend [default: {DEFAULT_BUDGET}; with --resume, the run's own].")] = None,
     objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "latency",
     target: TargetOption = None,
     out: Annotated[Path, typer.Option(help="Run directory for the dataset.")] = Path("runs/latest"),
@@ -94,85 +83,74 @@ def run(
 ) -> None:
     """Search the design space with an agent and log every evaluation.
 
-    With --confirm-top N the best N designs are then re-evaluated with
-    --confirm-backend (search on a fast proxy, confirm on a faithful model)
-    and logged to the same dataset as a run of their own.
+    With --resume, the newest unfinished run in --out continues where it
+    stopped (else the newest run, which --budget can extend), with the
+    settings it was started with. With --confirm-top N the best N designs are
+    then re-evaluated with --confirm-backend (search on a fast proxy, confirm
+    on a faithful model) and logged to the same dataset as a run of their own.
     """
-    from archgym.agent import make_agent
-    from archgym.dataset import (
-        EvaluationLogger,
-        RunContext,
-        load_run_rows,
-        new_run_id,
-        read_run_metadata,
-        write_run_metadata,
-    )
+    import dataclasses
+
+    from archgym.dataset import RunContext, new_run_id
     from archgym.objective import make_objective
-    from archgym.search import run_search
+    from archgym.runner import ObjectiveSpec, RunSpec, execute, latest_record
 
     try:
         load_plugins(plugin or [])
-        check_problem(problem)
         if resume:
-            previous = read_run_metadata(out)
-            if not previous:
-                raise ConfigurationError(f"--resume: no run to resume in {out}")
-            last = previous[-1]
-            run_id, seed, agent = last["run_id"], last["seed"], last["agent"]
-            config = dict(last.get("agent_config") or {})
-            workload, objective = last["workload"], last["objective"]
-            backend, options = last["backend"], _recorded_options(last, proxy)
-            budget = max(budget, int(last.get("budget", budget)))
-            targets = dict(last.get("targets") or {})
-            batch_size = int(last.get("batch_size", batch_size))
+            record = latest_record(out)
+            spec, run_id = record.spec, record.run_id
+            if budget is not None:
+                spec = dataclasses.replace(spec, budget=budget)
         else:
-            run_id = new_run_id(agent)
-            config = parse_assignments(agent_config or [], "--agent-config")
-            targets = parse_assignments(target or [], "--target", "target_latency_ns=60000")
+            check_problem(problem)
             options = backend_options(backend_option, memspec=memspec, proxy=proxy)
-        model = build_backend(problem, backend, options)
-        workload = workload if workload is not None else model.default_workload
+            if "proxy" in options:
+                options["proxy"] = str(Path(options["proxy"]).resolve())
+            spec = RunSpec(
+                problem=problem, backend=backend, workload=workload,
+                objective=ObjectiveSpec(objective, parse_assignments(target or [], "--target",
+                                                                     "target_latency_ns=60000")),
+                agent=agent, budget=DEFAULT_BUDGET if budget is None else budget, seed=seed,
+                config=parse_assignments(agent_config or [], "--agent-config"), backend_options=options,
+                batch_size=batch_size,
+            )
+            run_id = new_run_id(agent)
+        model = build_backend(spec.problem, spec.backend, spec.backend_options)
+        workload = spec.workload if spec.workload is not None else model.default_workload
         model.prepare(workload)
-        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets, **targets)
-        confirmer = (_confirming_backend(problem, confirm_backend, options, model, workload, goal)
-                     if confirm_top else None)
-        searcher = make_agent(agent, model.design_space, seed=seed, **config)
-        context = RunContext(
-            run_id=run_id, env=problem, backend=model.name, workload=str(workload), agent=agent,
-            agent_config=config, seed=seed, objective=objective,
-        )
-        out.mkdir(parents=True, exist_ok=True)
-        resume_rows = load_run_rows(out, run_id) if resume else None
-        if not resume:
-            write_run_metadata(out, context, {
-                "budget": budget, "targets": targets, "batch_size": batch_size, **_options_metadata(options),
-            })
-        logger = EvaluationLogger(out, context, model.design_space, model.metric_names)
+        goal = make_objective(spec.objective.name, metrics=model.metrics, presets=model.objective_presets,
+                              problem=spec.problem, **dict(spec.objective.targets))
+        confirmer = (_confirming_backend(spec.problem, confirm_backend, dict(spec.backend_options), model, workload,
+                                         goal) if confirm_top else None)
     except ArchGymError as error:
         raise fail(error) from None
 
-    done = 0 if resume_rows is None else len(resume_rows)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("best reward {task.fields[best]}"), TimeElapsedColumn(), TimeRemainingColumn(),
         console=error_console, transient=False,
     ) as progress:
-        task = progress.add_task(f"{agent} on {problem}/{workload}", total=budget, completed=0, best="-")
+        task = progress.add_task(f"{spec.agent} on {spec.problem}/{workload}", total=spec.budget, completed=0,
+                                 best="-")
 
         def update(state: Any) -> None:
             best = "-" if math.isnan(state.best_reward) else f"{state.best_reward:.4g}"
             progress.update(task, completed=state.evaluations, best=best)
 
         try:
-            result = run_search(
-                searcher, model, goal, budget, workload=workload, batch_size=batch_size,
-                logger=logger, resume_rows=resume_rows, callback=update,
-            )
+            outcome = execute(spec, out, run_id=run_id, callback=update, model=model)
         except ArchGymError as error:
-            logger.close()
+            if confirmer is not None:
+                confirmer.close()
             raise fail(error) from None
         finally:
-            logger.close()
+            model.close()
+    result = outcome.details
+    if outcome.skipped or result is None:
+        console.print(f"run {run_id} in {out} is complete ({outcome.evaluations} evaluations, best reward "
+                      f"{outcome.best_reward:.6g}); give a larger --budget to extend it")
+        return
     if result.best is None:
         console.print("no evaluations were run")
         return
@@ -182,15 +160,18 @@ def run(
         table.add_row(name, str(value))
     console.print(table)
     metrics = Table("metric", "value", "unit", title=f"its metrics ({model.name}, {workload})", title_justify="left")
-    for spec in model.metrics:
-        metrics.add_row(spec.name, format_value(best.evaluation.metrics.get(spec.name, math.nan)), spec.unit)
+    for metric in model.metrics:
+        metrics.add_row(metric.name, format_value(best.evaluation.metrics.get(metric.name, math.nan)), metric.unit)
     console.print(metrics)
+    resumed = f", resumed after {outcome.resumed_from} evaluations" if resume else ""
     console.print(
         f"reward ({goal.describe()}): {best.reward:.6g} at evaluation {best.step}\n"
-        f"dataset: {out} (run {run_id}{', resumed after ' + str(done) + ' evaluations' if resume else ''}); "
-        f"load it with archgym.dataset.load_dataset('{out}')"
+        f"dataset: {out} (run {run_id}{resumed}); load it with archgym.dataset.load_dataset('{out}')"
     )
     if confirmer is not None:
+        context = RunContext(run_id=run_id, env=spec.problem, backend=model.name, workload=str(workload),
+                             agent=spec.agent, agent_config=dict(spec.config), seed=spec.seed,
+                             objective=spec.objective.name)
         _confirm(result, confirm_top, confirmer, goal, workload, out, context)
 
 
@@ -372,7 +353,7 @@ def marl_train(
     iterations: Annotated[int | None, typer.Option(
         min=1, help="Training iterations of train_batch_size designs each.")] = None,
     budget: Annotated[int | None, typer.Option(
-        min=1, help="Evaluations to spend instead of --iterations (default 640).")] = None,
+        min=1, help=f"Evaluations to spend instead of --iterations (default {DEFAULT_MARL_BUDGET}).")] = None,
     backend: BackendOption = "analytical",
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
@@ -384,7 +365,9 @@ def marl_train(
     checkpoint: Annotated[Path | None, typer.Option(help="Save the trained policies in this directory.")] = None,
 ) -> None:
     """Train multi-agent PPO (one policy per knob, or one shared) and print the best design found."""
-    from archgym.dataset import RunContext, new_run_id, write_run_metadata
+    from archgym.agent import get_trainer
+    from archgym.dataset import new_run_id
+    from archgym.runner import ObjectiveSpec, RunSpec, execute
 
     try:
         check_problem(problem)
@@ -393,14 +376,17 @@ def marl_train(
         settings = parse_assignments(agent_config or [], "--agent-config")
         targets = parse_assignments(target or [], "--target", "target_power_mw=1000")
         options = backend_options(backend_option, memspec=memspec, proxy=proxy)
-        from archgym.agent import get_trainer
-
-        trainer = get_trainer("marl")
-        trainer.check_settings(settings)
+        if "proxy" in options:
+            options["proxy"] = str(Path(options["proxy"]).resolve())
+        full = get_trainer("marl").check_settings(settings)
+        # An iteration samples train_batch_size designs, so a number of iterations is that budget.
+        evaluations = (budget if budget is not None else
+                       iterations * int(full["train_batch_size"]) if iterations is not None else DEFAULT_MARL_BUDGET)
+        spec = RunSpec(problem=problem, backend=backend, workload=workload,
+                       objective=ObjectiveSpec(objective, targets), agent="marl", budget=evaluations, seed=seed,
+                       config=settings, backend_options=options)
     except ArchGymError as error:
         raise fail(error) from None
-    if iterations is None and budget is None:
-        budget = 640
     run_id = new_run_id("marl")
     with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("mean reward {task.fields[reward]}"), TimeElapsedColumn(), console=error_console) as bar:
@@ -410,15 +396,11 @@ def marl_train(
             bar.update(task, completed=done, total=total, reward=f"{reward:.4g}")
 
         try:
-            result = trainer.train(problem, backend=backend, backend_options=options, workload=workload, objective=objective, targets=targets,
-                                   budget=budget, iterations=iterations, seed=seed, settings=settings, out=out,
-                                   run_id=run_id, checkpoint_dir=checkpoint, progress=advance)
+            outcome = execute(spec, out, run_id=run_id, callback=advance,
+                              trainer_options={"checkpoint_dir": checkpoint})
         except ArchGymError as error:
             raise fail(error) from None
-    write_run_metadata(out, RunContext(run_id=run_id, env=problem, backend=backend, workload=str(workload or ""),
-                                       agent="marl", agent_config=settings, seed=seed, objective=objective),
-                       {"status": "complete", "evaluations": result.evaluations, "iterations": result.iterations,
-                        "history": result.history, "wall_time_s": result.wall_time_s, **_options_metadata(options)})
+    result = outcome.details
     table = Table("knob", "value", title=f"best design (reward {result.best_reward:.6g})", title_justify="left",
                   box=box.SIMPLE)
     for knob, value in result.best_design.items():
@@ -426,4 +408,3 @@ def marl_train(
     console.print(table)
     console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
                   f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
-
