@@ -322,7 +322,7 @@ def execute(
     *,
     resume: bool = True,
     run_id: str | None = None,
-    callback: Callable[[Any], None] | None = None,
+    callback: Callable[..., None] | None = None,
     model: CostModel | None = None,
     trainer_options: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
@@ -367,7 +367,7 @@ def execute(
     return _execute_search(spec, out, run_id, rows, callback, model)
 
 
-def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None,
+def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[..., None] | None,
                     given: CostModel | None) -> RunOutcome:
     from archgym.dataset import EvaluationLogger
     from archgym.search import run_search
@@ -396,7 +396,7 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
     return RunOutcome(run_id, spec, result.evaluations, best, result.best, wall, False, len(rows), result)
 
 
-def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[[Any], None] | None,
+def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[..., None] | None,
                      options: Mapping[str, Any]) -> RunOutcome:
     from archgym.dataset import discard_run
 

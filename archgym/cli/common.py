@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import inspect
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -114,9 +115,18 @@ def load_plugins(plugins: Sequence[str]) -> None:
             if path.suffix == ".py":
                 if not path.is_file():
                     raise ConfigurationError(f"--plugin: no such file {plugin!r}")
-                spec = importlib.util.spec_from_file_location(f"archgym_plugin_{path.stem}", path)
+                name = f"archgym_plugin_{path.stem}"
+                spec = importlib.util.spec_from_file_location(name, path)
+                if spec is None or spec.loader is None:
+                    raise ConfigurationError(f"--plugin {plugin!r} is not a Python module")
                 module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)
+                # In sys.modules while it runs, so that its dataclasses and pickled objects can find it.
+                sys.modules[name] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    sys.modules.pop(name, None)
+                    raise
             else:
                 importlib.import_module(plugin)
         except (ImportError, SyntaxError) as error:
@@ -170,7 +180,7 @@ def build_backend(problem: str, backend: str, options: Mapping[str, Any]) -> Cos
         raise ConfigurationError(f"--proxy applies to --backend proxy, not {backend!r}")
     accepted = _accepted_options(info)
     unknown = sorted(set(options) - accepted) if accepted is not None else []
-    if unknown:
+    if accepted is not None and unknown:
         raise ConfigurationError(
             f"backend {info.name} has no option {', '.join(map(repr, unknown))}; "
             f"its options are {', '.join(sorted(accepted)) or 'none'}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -53,7 +54,7 @@ def _design_table(design: dict[str, Any], title: str, bold: tuple[str, ...] = ()
     return table
 
 
-def _metrics_table(specs: tuple[MetricSpec, ...], values: dict[str, float], title: str) -> Table:
+def _metrics_table(specs: tuple[MetricSpec, ...], values: Mapping[str, float], title: str) -> Table:
     table = Table("metric", "value", "unit", title=title, title_justify="left")
     for spec in specs:
         table.add_row(spec.name, format_value(values.get(spec.name, math.nan)), spec.unit)

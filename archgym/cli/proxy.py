@@ -101,7 +101,7 @@ def train(
                 progress=lambda message: status.update(message),
             )
         trained.save(out)
-        if plot is not None:
+        if plot is not None and trained.held_out is not None:
             proxies.plot_predictions(trained.held_out, trained.target_names, plot)
     except ArchGymError as error:
         raise fail(error) from None

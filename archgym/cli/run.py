@@ -217,9 +217,9 @@ def _confirm(result: Any, top: int, confirmer: CostModel, goal: Any, workload: A
                   title_justify="left")
     for c in confirmations:
         searched, confirmed = c.searched.reward, c.confirmed.reward
-        error = abs(searched - confirmed) / abs(confirmed) if confirmed and math.isfinite(confirmed) else math.nan
+        gap = abs(searched - confirmed) / abs(confirmed) if confirmed and math.isfinite(confirmed) else math.nan
         cells = [format_value(c.confirmed.evaluation.metrics.get(m, math.nan)) for m in goal.metric_names]
-        table.add_row(str(c.rank), f"{searched:.6g}", f"{confirmed:.6g}", percent(100 * error), *cells)
+        table.add_row(str(c.rank), f"{searched:.6g}", f"{confirmed:.6g}", percent(100 * gap), *cells)
     console.print(table)
     best = max(confirmations, key=lambda c: -math.inf if math.isnan(c.confirmed.reward) else c.confirmed.reward)
     console.print(
@@ -333,7 +333,7 @@ def report(
                   "success\nworst", title="hyperparameter lottery: success rate over problems and seeds, per setting",
                   title_justify="left", box=box.SIMPLE_HEAD)
     for row in result.agents.itertuples(index=False):
-        table.add_row(row.agent, str(row.settings), row.best_setting, f"{row.best_success_rate:.0%}",
+        table.add_row(str(row.agent), str(row.settings), str(row.best_setting), f"{row.best_success_rate:.0%}",
                       f"{row.median_success_rate:.0%}", f"{row.worst_success_rate:.0%}")
     console.print(table)
     for line in result.headlines:
