@@ -283,7 +283,7 @@ def _proxy_factory(problem: str) -> Callable[..., CostModel]:
         # Imported on use: the proxy pulls in scikit-learn, which scoring with other backends does not need.
         from archgym.proxy import ProxyCostModel
 
-        return ProxyCostModel(env=problem, **options)
+        return ProxyCostModel(problem=problem, **options)
 
     return build
 

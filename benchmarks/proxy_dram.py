@@ -87,9 +87,9 @@ def part_dramsys(reference: Path, seeds: int, model: str) -> bool:
     residual = None
     for seed in range(seeds):
         start = time.perf_counter()
-        proxy = train_proxy(rows, env="dram", targets=TARGETS, model=model, base="analytical", seed=seed)
+        proxy = train_proxy(rows, problem="dram", targets=TARGETS, model=model, base="analytical", seed=seed)
         fit_s = time.perf_counter() - start
-        plain = train_proxy(rows, env="dram", targets=TARGETS, model=model, seed=seed)
+        plain = train_proxy(rows, problem="dram", targets=TARGETS, model=model, seed=seed)
         assert proxy.held_out is not None and plain.held_out is not None
         table = held_out_table(proxy.held_out, analytical_predictions(proxy.held_out), plain.held_out)
         table.insert(0, "seed", seed)
@@ -180,7 +180,7 @@ def part_analytical(rows: int, samples: int, model: str) -> bool:
         with tempfile.TemporaryDirectory() as directory:
             logged_sample(directory, designs, seed=sample)
             start = time.perf_counter()
-            proxy = train_proxy(directory, env="dram", targets=TARGETS, model=model, seed=0)
+            proxy = train_proxy(directory, problem="dram", targets=TARGETS, model=model, seed=0)
         metrics = pd.DataFrame(proxy.info["test_metrics"])
         print(f"sample {sample}: trained on {proxy.info['training']['train_rows']:,} rows in "
               f"{time.perf_counter() - start:.1f} s (loading included), {proxy.info['test_rows']:,} held-out rows; "

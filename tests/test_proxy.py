@@ -62,7 +62,7 @@ def csv_path(tmp_path_factory: pytest.TempPathFactory, analytical_rows: pd.DataF
 
 @pytest.fixture(scope="module")
 def trained(csv_path: Path) -> Proxy:
-    return train_proxy(csv_path, env="dram", targets=TARGETS, model="et", seed=0)
+    return train_proxy(csv_path, problem="dram", targets=TARGETS, model="et", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_proxy_learns_the_analytical_model(trained: Proxy) -> None:
 
 
 def test_residual_proxy_on_its_own_base_is_exact(analytical_rows: pd.DataFrame) -> None:
-    proxy = train_proxy(analytical_rows, env="dram", targets=TARGETS, base="analytical", seed=0)
+    proxy = train_proxy(analytical_rows, problem="dram", targets=TARGETS, base="analytical", seed=0)
     try:
         metrics = pd.DataFrame(proxy.info["test_metrics"])
         assert (metrics["mdape_pct"] < 1e-6).all()
@@ -130,14 +130,14 @@ def test_residual_proxy_on_its_own_base_is_exact(analytical_rows: pd.DataFrame) 
 @pytest.mark.parametrize("kind", ["rf", "hgb", "mlp", "gbm"])
 def test_every_regressor_trains_and_predicts(analytical_rows: pd.DataFrame, kind: str) -> None:
     small = analytical_rows[analytical_rows.workload == "random"].head(60)
-    proxy = train_proxy(small, env="dram", targets=["total_time_ns"], model=kind, seed=0)
+    proxy = train_proxy(small, problem="dram", targets=["total_time_ns"], model=kind, seed=0)
     predictions, feasible, _ = proxy.predict(DRAM_DESIGN_SPACE.sample_indices(7, 0), "random")
     assert predictions["total_time_ns"].shape == (7,)
     assert feasible.all() and np.isfinite(predictions["total_time_ns"]).all()
 
 
 def test_hyperparameter_search_records_its_choice(analytical_rows: pd.DataFrame) -> None:
-    proxy = train_proxy(analytical_rows.head(120), env="dram", targets=["energy_pj"], search_iterations=2, seed=1)
+    proxy = train_proxy(analytical_rows.head(120), problem="dram", targets=["energy_pj"], search_iterations=2, seed=1)
     tuned = proxy.info["settings"]["tuned"]
     assert set(tuned) == {"n_estimators", "max_features", "min_samples_leaf"}
     assert proxy.regressor.get_params()["n_estimators"] == tuned["n_estimators"]
@@ -151,7 +151,7 @@ def test_trains_from_a_logged_dataset_directory(tmp_path: Path) -> None:
     with EvaluationLogger(tmp_path, context, model.design_space, model.metric_names) as logger:
         run_search(make_agent("random", model.design_space, seed=0), model, objective, 60, workload="cloud-1",
                    logger=logger)
-    proxy = train_proxy(tmp_path, env="dram", targets=["total_time_ns"], seed=0)
+    proxy = train_proxy(tmp_path, problem="dram", targets=["total_time_ns"], seed=0)
     assert proxy.workloads == ("cloud-1",)
     assert proxy.info["training"]["rows"] == 60
 
@@ -163,16 +163,16 @@ def test_missing_knob_column_is_named(analytical_rows: pd.DataFrame, tmp_path: P
     path = tmp_path / "rows.csv"
     analytical_rows.drop(columns=["Arbiter"]).to_csv(path, index=False)
     with pytest.raises(DatasetError, match="no column for knob.*Arbiter"):
-        train_proxy(path, env="dram", targets=TARGETS)
+        train_proxy(path, problem="dram", targets=TARGETS)
 
 
 def test_unknown_target_and_model_are_named(csv_path: Path) -> None:
     with pytest.raises(DatasetError, match="no column 'latency_us'"):
-        train_proxy(csv_path, env="dram", targets=["latency_us"])
+        train_proxy(csv_path, problem="dram", targets=["latency_us"])
     with pytest.raises(ConfigurationError, match="unknown proxy model 'svm'; use one of et, rf"):
-        train_proxy(csv_path, env="dram", model="svm")
+        train_proxy(csv_path, problem="dram", model="svm")
     with pytest.raises(ConfigurationError, match="test_fraction"):
-        train_proxy(csv_path, env="dram", test_fraction=1.0)
+        train_proxy(csv_path, problem="dram", test_fraction=1.0)
 
 
 def test_xgboost_needs_its_package(csv_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_xgboost_needs_its_package(csv_path: Path) -> None:
         import xgboost  # noqa: F401
     except ImportError:
         with pytest.raises(ConfigurationError, match="pip install xgboost"):
-            train_proxy(csv_path, env="dram", model="xgboost")
+            train_proxy(csv_path, problem="dram", model="xgboost")
     else:
         pytest.skip("xgboost is installed; its absence cannot be checked")
 

@@ -96,7 +96,7 @@ def train(
         options = backend_options(backend_option, memspec=memspec)
         with error_console.status("training") as status:
             trained = proxies.train_proxy(
-                data, env=problem, targets=names, model=model, base=base, base_options=options or None,
+                data, problem=problem, targets=names, model=model, base=base, base_options=options or None,
                 test_fraction=test_fraction, seed=seed, search_iterations=search, n_jobs=jobs, workload=workload,
                 progress=lambda message: status.update(message),
             )

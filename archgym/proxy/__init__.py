@@ -28,7 +28,7 @@ The package, one concern per module:
 The predicted-vs-true plot is :func:`archgym.plots.plot_predictions`.
 
 Example:
-    >>> proxy = train_proxy("runs/sweep1", env="dram", targets=["total_time_ns"])  # doctest: +SKIP
+    >>> proxy = train_proxy("runs/sweep1", problem="dram", targets=["total_time_ns"])  # doctest: +SKIP
     >>> proxy.save("models/p1")  # doctest: +SKIP
     >>> env = gymnasium.make("archgym/DRAM-v0", backend="proxy", proxy="models/p1")  # doctest: +SKIP
 """

@@ -11,6 +11,7 @@ import numpy as np
 
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
 from archgym.errors import ConfigurationError
+from archgym.problem import problem_argument
 from archgym.proxy.features import problem_reference
 from archgym.proxy.model import Proxy
 from archgym.space import Design
@@ -19,7 +20,7 @@ __all__ = ["ProxyCostModel"]
 
 
 class ProxyCostModel(CostModel):
-    """A saved proxy as a backend (``<env>/proxy``): vectorised predictions of its targets.
+    """A saved proxy as a backend (``<problem>/proxy``): vectorised predictions of its targets.
 
     ``gymnasium.make("archgym/DRAM-v0", backend="proxy", proxy="models/p1")`` or
     ``make_backend("dram/proxy", proxy="models/p1")``. The metrics are the
@@ -30,23 +31,26 @@ class ProxyCostModel(CostModel):
 
     Args:
         proxy: A proxy directory or a loaded :class:`Proxy`.
-        env: The problem this backend was registered for; the proxy must belong to it.
+        problem: The problem this backend was registered for; the proxy must belong to it.
+        env: Deprecated name of ``problem``.
 
     Raises:
         ConfigurationError: no proxy given, or it belongs to another problem.
         ProxyError: the directory is not a proxy or does not match the design space.
     """
 
-    def __init__(self, proxy: str | os.PathLike[str] | Proxy | None = None, env: str | None = None) -> None:
+    def __init__(self, proxy: str | os.PathLike[str] | Proxy | None = None, problem: str | None = None,
+                 env: str | None = None) -> None:
+        problem = problem_argument(problem, env, "ProxyCostModel", default=None)
         if proxy is None:
             raise ConfigurationError(
                 "the proxy backend needs a trained proxy: pass proxy='<directory>' (gymnasium.make / "
                 "make_backend) or --proxy DIR (command line); train one with `archgym proxy train`"
             )
         self.proxy = proxy if isinstance(proxy, Proxy) else Proxy.load(proxy)
-        if env is not None and self.proxy.env != env:
+        if problem is not None and self.proxy.env != problem:
             raise ConfigurationError(
-                f"the proxy in {proxy} was trained for problem {self.proxy.env!r}, not {env!r}"
+                f"the proxy in {proxy} was trained for problem {self.proxy.env!r}, not {problem!r}"
             )
         self.name = f"{self.proxy.env}/proxy"
         self.design_space = self.proxy.design_space

@@ -23,6 +23,7 @@ import pandas as pd
 
 from archgym.cost_model import make_backend
 from archgym.errors import ConfigurationError, DatasetError
+from archgym.problem import problem_argument
 from archgym.proxy.data import WORKLOAD_COLUMN, design_groups, load_training_data, target_values
 from archgym.proxy.features import FeatureEncoding, base_metric_values, knob_matrix, problem_reference
 from archgym.proxy.metrics import prediction_metrics
@@ -38,7 +39,7 @@ _SEARCH_FOLDS = 3
 
 def train_proxy(
     data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pd.DataFrame,
-    env: str = "dram",
+    problem: str | None = None,
     targets: Sequence[str] | None = None,
     model: str = "et",
     *,
@@ -50,13 +51,14 @@ def train_proxy(
     n_jobs: int = 1,
     workload: str | None = None,
     progress: Callable[[str], None] | None = None,
+    env: str | None = None,
 ) -> Proxy:
     """Train a proxy on logged evaluations.
 
     Args:
         data: Dataset directories or files (see :func:`archgym.proxy.load_training_data`),
             or a DataFrame already loaded with it.
-        env: The problem the rows belong to.
+        problem: The problem the rows belong to (the default problem if None).
         targets: Metric columns to learn; default: every metric of the problem present in the data.
         model: Regressor family, one of :data:`archgym.proxy.MODEL_KINDS`.
         base: A backend of the same problem whose metrics the proxy corrects
@@ -72,6 +74,7 @@ def train_proxy(
         n_jobs: Parallel jobs for tree ensembles and the search.
         workload: The workload of rows from files without a workload column.
         progress: Called with a short message at each stage.
+        env: Deprecated name of ``problem``.
 
     Returns:
         The trained proxy; ``proxy.info["test_metrics"]`` holds the held-out
@@ -90,6 +93,7 @@ def train_proxy(
     if isinstance(search_iterations, bool) or not isinstance(search_iterations, int) or search_iterations < 0:
         raise ConfigurationError(f"search_iterations must be an integer >= 0, got {search_iterations!r}")
     make_regressor(model, seed, n_jobs)  # an unavailable regressor fails before any data is read
+    env = problem_argument(problem, env, "train_proxy")
     reference = problem_reference(env)
     design_space = reference.design_space
 
