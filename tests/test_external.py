@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -283,22 +282,39 @@ def test_program_dies_with_the_python_process(bin_dir, tmp_path):
     assert wait_until_gone(int(pid_file.read_text()))
 
 
-def test_interrupt_kills_the_run_and_propagates(bin_dir, private_temp_root):
+def test_interrupt_kills_the_run_and_propagates(bin_dir, tmp_path):
+    # In a child process: a SIGINT that reached pytest itself would end the whole test session.
     pid_file = bin_dir / "pid"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
-    model = EchoSimulator(binary=hanging, timeout_s=60)
-    main = threading.get_ident()
-
-    def interrupt_when_started() -> None:
-        while not pid_file.exists() or not pid_file.read_text().strip():
-            time.sleep(0.02)
-        signal.pthread_kill(main, signal.SIGINT)
-
-    threading.Thread(target=interrupt_when_started, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        model.evaluate({"size": 1})
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import os, signal, sys, tempfile, threading, time\n"
+        f"tempfile.tempdir = {str(scratch)!r}\n"
+        "from archgym.external import ExternalSimulator\n"
+        "from archgym.space import DesignSpace, Parameter\n"
+        "class Sim(ExternalSimulator):\n"
+        "    tool = 'Sim'\n"
+        "    design_space = DesignSpace([Parameter('size', (1,))])\n"
+        "    def write_inputs(self, folder, design, inputs): pass\n"
+        f"    def command(self, folder, design, inputs): return [{str(hanging)!r}]\n"
+        "    def parse_outputs(self, run, design, inputs): return {}\n"
+        "def interrupt_when_started():\n"
+        f"    while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read().strip():\n"
+        "        time.sleep(0.02)\n"
+        "    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)\n"
+        "threading.Thread(target=interrupt_when_started, daemon=True).start()\n"
+        "try:\n"
+        "    Sim(timeout_s=60).evaluate({'size': 1})\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(3)\n"
+        "sys.exit(0)\n"
+    )
+    child = subprocess.run([sys.executable, str(driver)], timeout=60, check=False, capture_output=True, text=True)
+    assert child.returncode == 3, child.stderr
     assert wait_until_gone(int(pid_file.read_text()))
-    assert list(private_temp_root.iterdir()) == []
+    assert list(scratch.iterdir()) == []
 
 
 def test_keep_dirs_keeps_the_folder_and_the_output(scoring, caplog, private_temp_root):
