@@ -258,13 +258,11 @@ def test_hung_grandchild_is_killed_with_its_parent_at_the_timeout(bin_dir):
     assert wait_until_gone(int(pid_file.read_text()))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
-def test_program_dies_with_the_python_process(bin_dir, tmp_path):
-    pid_file = bin_dir / "pid"
-    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
-    driver = tmp_path / "driver.py"
+def run_driver(folder: Path, hanging: Path, pid_file: Path, body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a child Python that defines ``Sim`` (running ``hanging``) and ``wait_started()``."""
+    driver = folder / "driver.py"
     driver.write_text(
-        "import os, threading, time\n"
+        "import os, signal, sys, tempfile, threading, time\n"
         "from archgym.external import ExternalSimulator\n"
         "from archgym.space import DesignSpace, Parameter\n"
         "class Sim(ExternalSimulator):\n"
@@ -273,12 +271,22 @@ def test_program_dies_with_the_python_process(bin_dir, tmp_path):
         "    def write_inputs(self, folder, design, inputs): pass\n"
         f"    def command(self, folder, design, inputs): return [{str(hanging)!r}]\n"
         "    def parse_outputs(self, run, design, inputs): return {}\n"
-        "threading.Thread(target=Sim(timeout_s=60).evaluate, args=({'size': 1},), daemon=True).start()\n"
-        f"while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read().strip():\n"
-        "    time.sleep(0.05)\n"
-        "os.kill(os.getpid(), 9)\n"
+        "def wait_started():\n"
+        f"    while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read().strip():\n"
+        "        time.sleep(0.02)\n"
+        + body
     )
-    subprocess.run([sys.executable, str(driver)], timeout=60, check=False)
+    return subprocess.run([sys.executable, str(driver)], timeout=60, check=False, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_program_dies_with_the_python_process(bin_dir, tmp_path):
+    pid_file = bin_dir / "pid"
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    run_driver(tmp_path, hanging, pid_file,
+               "threading.Thread(target=Sim(timeout_s=60).evaluate, args=({'size': 1},), daemon=True).start()\n"
+               "wait_started()\n"
+               "os.kill(os.getpid(), 9)\n")
     assert wait_until_gone(int(pid_file.read_text()))
 
 
@@ -288,30 +296,16 @@ def test_interrupt_kills_the_run_and_propagates(bin_dir, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
-    driver = tmp_path / "driver.py"
-    driver.write_text(
-        "import os, signal, sys, tempfile, threading, time\n"
-        f"tempfile.tempdir = {str(scratch)!r}\n"
-        "from archgym.external import ExternalSimulator\n"
-        "from archgym.space import DesignSpace, Parameter\n"
-        "class Sim(ExternalSimulator):\n"
-        "    tool = 'Sim'\n"
-        "    design_space = DesignSpace([Parameter('size', (1,))])\n"
-        "    def write_inputs(self, folder, design, inputs): pass\n"
-        f"    def command(self, folder, design, inputs): return [{str(hanging)!r}]\n"
-        "    def parse_outputs(self, run, design, inputs): return {}\n"
-        "def interrupt_when_started():\n"
-        f"    while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read().strip():\n"
-        "        time.sleep(0.02)\n"
-        "    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)\n"
-        "threading.Thread(target=interrupt_when_started, daemon=True).start()\n"
-        "try:\n"
-        "    Sim(timeout_s=60).evaluate({'size': 1})\n"
-        "except KeyboardInterrupt:\n"
-        "    sys.exit(3)\n"
-        "sys.exit(0)\n"
-    )
-    child = subprocess.run([sys.executable, str(driver)], timeout=60, check=False, capture_output=True, text=True)
+    child = run_driver(tmp_path, hanging, pid_file,
+                       f"tempfile.tempdir = {str(scratch)!r}\n"
+                       "def interrupt_when_started():\n"
+                       "    wait_started()\n"
+                       "    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)\n"
+                       "threading.Thread(target=interrupt_when_started, daemon=True).start()\n"
+                       "try:\n"
+                       "    Sim(timeout_s=60).evaluate({'size': 1})\n"
+                       "except KeyboardInterrupt:\n"
+                       "    sys.exit(3)\n")
     assert child.returncode == 3, child.stderr
     assert wait_until_gone(int(pid_file.read_text()))
     assert list(scratch.iterdir()) == []
