@@ -24,6 +24,12 @@ Fixtures:
   runs the named agent on ``separable_toy`` and returns the 1-based evaluation
   at which it first found an optimal design, or None within ``budget``.
 
+Settings:
+
+- The on-disk cache of prepared workloads (:mod:`archgym.cache`) goes to a
+  temporary folder for the session, removed at the end, unless
+  ``ARCHGYM_CACHE_DIR`` is set: tests never write to the user's cache.
+
 Markers:
 
 - ``shared_reference``: the test needs the shared reference folder, with the
@@ -34,6 +40,8 @@ Markers:
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,6 +49,7 @@ from typing import Any, ClassVar
 import pytest
 
 from archgym.agent import make_agent
+from archgym.cache import CACHE_VARIABLE
 from archgym.cost_model import CostModel, Evaluation, MetricSpec
 from archgym.search import run_search
 from archgym.space import Design, DesignSpace, Parameter
@@ -51,10 +60,22 @@ SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "refe
 REQUIRE_VARIABLE = "ARCHGYM_REQUIRE_SHARED_REFERENCE"
 
 
+_SESSION_CACHE: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if CACHE_VARIABLE not in os.environ:
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="archgym-test-cache-"))
+        os.environ[CACHE_VARIABLE] = _SESSION_CACHE[-1]
     config.addinivalue_line(
         "markers", f"shared_reference: needs {SHARED_REFERENCE}; fails instead of skipping if {REQUIRE_VARIABLE} is set"
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(CACHE_VARIABLE, None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

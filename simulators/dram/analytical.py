@@ -56,8 +56,10 @@ checks the held-out traces and the odd design ids.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym.cache import load_arrays, source_version, store_arrays
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.simulators.dram import controller
 from archgym.simulators.dram.controller import ControllerConstants
@@ -80,6 +83,14 @@ that use it, so configurations are computed as they are evaluated."""
 
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
+
+_CACHE_NAMESPACE = "dram-tables"
+"""Folder of the full structural tables in the on-disk cache (:mod:`archgym.cache`)."""
+
+
+def _model_version() -> str:
+    """Hash of the code that computes a table, so a changed model never reads an old cached one."""
+    return source_version((sys.modules[__name__], controller))
 
 # Knob order of the structural table; the refresh knobs are applied per design.
 _STRUCTURAL_KNOBS = (
@@ -264,16 +275,24 @@ class DramAnalyticalModel(DramProblem):
         fingerprint = (trace.fingerprint(), *self._cache_identity)
         table = _TABLE_CACHE.get(fingerprint)
         if table is None:
-            table = self._build_table(TraceProfile(trace, self.memspec, self.mapping))
+            table = self._build_table(TraceProfile(trace, self.memspec, self.mapping), fingerprint)
             _TABLE_CACHE[fingerprint] = table
         if key is not None:
             self._tables[key] = table
         return table
 
-    def _build_table(self, profile: TraceProfile) -> _CoreTable:
+    def _build_table(self, profile: TraceProfile, fingerprint: tuple[Any, ...]) -> _CoreTable:
         full = profile.n <= FULL_TABLE_REQUESTS if self.full_tables is None else self.full_tables
         if full:
-            results = self.structural_timings(profile, self._configurations(np.arange(int(np.prod(self._radix)))))
+            # A full table costs seconds; the disk cache shares it across processes and runs.
+            key = hashlib.sha256(repr((fingerprint, _model_version())).encode()).hexdigest()[:32]
+            stored = load_arrays(_CACHE_NAMESPACE, key)
+            if stored is not None and stored["results"].shape == (int(np.prod(self._radix)), 5):
+                results = stored["results"]
+            else:
+                results = self.structural_timings(
+                    profile, self._configurations(np.arange(int(np.prod(self._radix)))))
+                store_arrays(_CACHE_NAMESPACE, key, {"results": results})
         else:
             results = np.full((int(np.prod(self._radix)), 5), np.nan)
         return _CoreTable(
