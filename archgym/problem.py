@@ -313,7 +313,8 @@ def problem_argument(problem: str | None, env: str | None, where: str, default: 
 
 
 # The bundled problems, imported on first use.
-register_problem("dram", "archgym.simulators.dram.problem:DRAM_PROBLEM", env_id="archgym/DRAM-v0")
+register_problem("dram", "archgym.simulators.dram.problem:DRAM_PROBLEM", env_id="archgym/DRAM-v0",
+                 cli="archgym.simulators.dram.cli:dram_app")
 register_problem("accelerator", "archgym.simulators.accelerator.problem:ACCELERATOR_PROBLEM",
                  env_id="archgym/Accelerator-v0")
 register_problem("soc", "archgym.simulators.soc.problem:SOC_PROBLEM", env_id="archgym/SoC-v0")

@@ -54,4 +54,5 @@ DRAM_PROBLEM = Problem(
     pareto_metrics=("total_time_ns", "power_mw"),
     description="DRAM memory controller: ten controller knobs scored on memory traces for energy, power and time",
     env_id="archgym/DRAM-v0",
+    cli="archgym.simulators.dram.cli:dram_app",
 )

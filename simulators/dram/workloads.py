@@ -42,7 +42,8 @@ from typing import Any, Union
 import numpy as np
 
 from archgym.errors import ConfigurationError, UnknownNameError, WorkloadError
-from archgym.simulators.dram.trace import Trace, read_stl
+from archgym.simulators.dram.trace import Trace
+from archgym.simulators.dram.trace_formats import format_from_name, read_trace
 
 REQUEST_BYTES = 64
 """Size and alignment of every generated request."""
@@ -490,17 +491,17 @@ def _from_spec(spec: str) -> Trace:
 
 
 @functools.lru_cache(maxsize=32)
-def _read_stl_cached(path: str, mtime_ns: int, size: int) -> Trace:
+def _read_trace_cached(path: str, mtime_ns: int, size: int) -> Trace:
     # The modification time and size are part of the key so that edited files are re-read.
-    return read_stl(path)
+    return read_trace(path)
 
 
 def _read_trace_file(path: Path) -> Trace:
     try:
         stat = path.stat()
     except OSError:
-        return read_stl(path)  # raises the WorkloadError that says what is wrong with the file
-    return _read_stl_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        return read_trace(path)  # raises the WorkloadError that says what is wrong with the file
+    return _read_trace_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def resolve_workload(workload: Workload) -> Trace:
@@ -514,8 +515,10 @@ def resolve_workload(workload: Workload) -> Trace:
               ``cloud-2``), optionally with a seed: ``cloud-1:seed=3``;
             * the name of a trace of the DRAM fidelity suite (``copy``,
               ``gemm``, ... see :mod:`archgym.simulators.dram.suite`);
-            * a path (``str`` or :class:`os.PathLike`) to a DRAMSys ``.stl``
-              file, read at 800 MHz and cached until the file changes;
+            * a path (``str`` or :class:`os.PathLike`) to a trace file: DRAMSys
+              STL, DRAMsim3 or Ramulator 2, plain, gzip or zstd (the format
+              detected, see :mod:`archgym.simulators.dram.trace_formats`),
+              read at 800 MHz and cached until the file changes;
             * a generator spec ``<generator>:key=value,...`` with generator
               ``stream``, ``random_uniform``, ``cloud`` or ``synthetic``, or a
               program-like pattern of :mod:`archgym.simulators.dram.patterns`
@@ -536,7 +539,7 @@ def resolve_workload(workload: Workload) -> Trace:
         return _read_trace_file(Path(workload))
     if not isinstance(workload, str):
         raise WorkloadError(
-            f"a workload is a Trace, a standard workload name, a path to an .stl file or a "
+            f"a workload is a Trace, a standard workload name, a path to a trace file or a "
             f"generator spec, got {type(workload).__name__}"
         )
     text = workload.strip()
@@ -548,7 +551,7 @@ def resolve_workload(workload: Workload) -> Trace:
     if parsed is not None:
         return _from_spec(_normalised_spec(*parsed))
     path = Path(text)
-    if text.lower().endswith(".stl") or path.is_file():
+    if format_from_name(path) is not None or path.is_file():
         return _read_trace_file(path)
     raise _unknown_workload(text)
 
