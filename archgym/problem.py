@@ -262,8 +262,6 @@ def get_problem(name: str | Problem) -> Problem:
         _load_entry_points()
     if name in _LAZY:
         return _load(name)
-    if name in _PROBLEMS:
-        return _PROBLEMS[name]
     raise UnknownNameError(f"unknown problem {name!r}; registered problems are {', '.join(list_problems())}")
 
 

@@ -32,7 +32,7 @@ from archgym.agent import get_trainer, is_trainer, make_agent
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError
 from archgym.objective import make_objective
-from archgym.problem import DEFAULT_PROBLEM, get_problem
+from archgym.problem import get_problem
 
 __all__ = [
     "RUN_RECORD_VERSION",
@@ -195,7 +195,7 @@ class RunRecord:
         """Whether the run finished."""
         return self.status == STATUS_COMPLETE
 
-    def fields(self, backend_name: str, workload: str) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         """The record's fields besides the run context (see :func:`archgym.dataset.write_run_metadata`)."""
         spec = self.spec
         return {
@@ -351,14 +351,13 @@ def execute(
 
     out = Path(out)
     run_id = run_id or spec.run_id
-    problem = get_problem(spec.problem or DEFAULT_PROBLEM)
+    problem = get_problem(spec.problem)
     if not problem.is_design_problem:
         raise ConfigurationError(f"problem {problem.name!r} is not searched with agents; see `archgym {problem.name}`")
     rows = load_run_rows(out, run_id)
     if len(rows) and not resume:
         raise DatasetError(f"run {run_id} already has {len(rows)} rows in {out}; resume it or choose a new run id")
-    previous = _record(out, run_id)
-    if len(rows) >= spec.budget and previous is not None and previous.complete:
+    if len(rows) >= spec.budget and run_complete(out, run_id):
         return RunOutcome(run_id, spec, len(rows), _best_reward(rows), skipped=True)
     if is_trainer(spec.agent):
         if model is not None:
@@ -437,7 +436,7 @@ def _write(out: Path, record: RunRecord, backend_name: str, workload: Any) -> No
     from archgym.dataset import write_run_metadata
 
     write_run_metadata(out, _context(record.run_id, record.spec, backend_name, workload),
-                       record.fields(backend_name, str(workload)))
+                       record.fields())
 
 
 def _record(out: Path, run_id: str) -> RunRecord | None:

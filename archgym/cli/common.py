@@ -104,6 +104,9 @@ def backend_options(
                 f"{flag} {value} and --backend-option {key}={options[key]} give {key} two values; give one of them"
             )
         options[key] = value
+    if "proxy" in options:
+        # Absolute, so that a run recorded with it resumes from any working directory.
+        options["proxy"] = str(Path(options["proxy"]).resolve())
     return options
 
 

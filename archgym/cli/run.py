@@ -105,8 +105,6 @@ def run(
         else:
             check_problem(problem)
             options = backend_options(backend_option, memspec=memspec, proxy=proxy)
-            if "proxy" in options:
-                options["proxy"] = str(Path(options["proxy"]).resolve())
             spec = RunSpec(
                 problem=problem, backend=backend, workload=workload,
                 objective=ObjectiveSpec(objective, parse_assignments(target or [], "--target",
@@ -376,8 +374,6 @@ def marl_train(
         settings = parse_assignments(agent_config or [], "--agent-config")
         targets = parse_assignments(target or [], "--target", "target_power_mw=1000")
         options = backend_options(backend_option, memspec=memspec, proxy=proxy)
-        if "proxy" in options:
-            options["proxy"] = str(Path(options["proxy"]).resolve())
         full = get_trainer("marl").check_settings(settings)
         # An iteration samples train_batch_size designs, so a number of iterations is that budget.
         evaluations = (budget if budget is not None else
