@@ -9,6 +9,9 @@ Fixtures:
   ``ARCHGYM_REQUIRE_SHARED_REFERENCE`` is set (CI sets it): then it fails, so a
   fidelity check never disappears silently. A test that asks for the fixture is
   also marked ``shared_reference``, so ``-m "not shared_reference"`` leaves it out.
+- ``private_temp_root``: a folder that every :mod:`tempfile` folder of the
+  test goes to, so the test can check that nothing is left behind.
+- ``bin_dir``: an empty folder for fake simulator executables.
 - ``small_space``: a toy cache design space with a knob of every kind: ``size``
   (ordinal, 1 to 128 in powers of two), ``ways`` (integer, 1 to 16), ``policy``
   (categorical: lru, fifo, random, plru, mru), ``prefetch`` (categorical: off,
@@ -107,6 +110,23 @@ def shared_reference_dir() -> Path:
     """The shared DRAMSys reference folder; see the module docstring for what happens where it is absent."""
     # Also checked here, not only by the marker, so that request.getfixturevalue() gets the same rule.
     return require_shared_reference()
+
+
+@pytest.fixture
+def private_temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every temporary folder made through :mod:`tempfile` lands here, so a test can see what is left behind."""
+    root = tmp_path / "temp-root"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    """An empty folder for the fake simulator executables a test writes."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture

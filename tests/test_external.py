@@ -10,7 +10,6 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -88,20 +87,9 @@ def wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def private_temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every temporary folder the base creates lands here, so tests can see what is left behind."""
-    root = tmp_path / "temp-root"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
+def _isolated(private_temp_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary folders land where tests can see what is left behind; no binary comes from the environment."""
     monkeypatch.delenv(ENV_VAR, raising=False)
-    return root
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import stat
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -72,19 +71,8 @@ def fake_binary(folder: Path, name: str, body: str) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def private_temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Make every temporary folder the backend creates land in one place the test can inspect."""
-    root = tmp_path / "temp-root"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    return folder
+def _temporary_folders_in_view(private_temp_root: Path) -> None:
+    """Every temporary folder the backend creates lands where the test can inspect it."""
 
 
 @pytest.fixture
