@@ -135,8 +135,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                     f"problem {self.problem.name!r} has no default objective; name one with objective="
                 )
             self.objective: Objective = make_objective(
-                objective, metrics=self.metric_specs,
-                presets=model.objective_presets or self.problem.objective_presets)
+                objective, metrics=self.metric_specs, presets=model.objective_presets, problem=self.problem)
         except Exception:
             if self._owns_model:
                 model.close()

@@ -283,18 +283,18 @@ class DramAnalyticalModel(DramProblem):
 
     def _build_table(self, profile: TraceProfile, fingerprint: tuple[Any, ...]) -> _CoreTable:
         full = profile.n <= FULL_TABLE_REQUESTS if self.full_tables is None else self.full_tables
+        size = int(np.prod(self._radix))
         if full:
             # A full table costs seconds; the disk cache shares it across processes and runs.
             key = hashlib.sha256(repr((fingerprint, _model_version())).encode()).hexdigest()[:32]
             stored = load_arrays(_CACHE_NAMESPACE, key)
-            if stored is not None and stored["results"].shape == (int(np.prod(self._radix)), 5):
+            if stored is not None and stored["results"].shape == (size, 5):
                 results = stored["results"]
             else:
-                results = self.structural_timings(
-                    profile, self._configurations(np.arange(int(np.prod(self._radix)))))
+                results = self.structural_timings(profile, self._configurations(np.arange(size)))
                 store_arrays(_CACHE_NAMESPACE, key, {"results": results})
         else:
-            results = np.full((int(np.prod(self._radix)), 5), np.nan)
+            results = np.full((size, 5), np.nan)
         return _CoreTable(
             cycles=results[:, 0],
             activations=results[:, 1],
