@@ -43,18 +43,25 @@ Refresh is left to the caller, applied in closed form per refresh setting
 much of the run those stalls delay the end, since the idle time after a stall
 absorbs it. Energy is left to the caller too. The
 three ``k_*`` constants (:class:`ControllerConstants`) are the only fitted
-values. The loop is compiled with numba (a core dependency) and runs
-configurations in parallel; where numba cannot be installed the same code
-runs as plain Python, with the same results, far more slowly (a warning says
-so).
+values. The loop runs compiled: in C (:mod:`archgym.simulators.dram.native`,
+built on first use) or, where no C compiler works, with numba; both give the
+results of the plain Python code here, which runs, far more slowly, where
+neither is available (a warning says so). Configurations and trace segments
+run in parallel threads.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from archgym.simulators.dram import native
 
 _log = logging.getLogger(__name__)
 
@@ -174,7 +181,7 @@ def _add_idle(idle: np.ndarray, start: float, end: float, refi: float) -> None:
         k += 1
 
 
-def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configuration, tm, k, result):
+def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configuration, tm, k, first_measured, result):
     policy, scheduler, organisation, size = configuration[0], configuration[1], configuration[2], configuration[3]
     arbiter, max_active, in_order = configuration[4], configuration[5], configuration[6] != 0 or configuration[4] == 2
     ccd, ccd_l, rcd, rp, ras, rc, rtp, wrpre = tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], tm[7]
@@ -221,6 +228,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     now = 0.0
     finish = 0.0
     activations = 0
+    measured_activations = 0
     latency = 0.0
     # Cycles the controller waited with nothing to do, per tREFI interval (refresh stalls
     # that idle time can absorb cost nothing).
@@ -341,6 +349,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             last_four[oldest_of_four] = t
             oldest_of_four = (oldest_of_four + 1) % 4
             activations += 1
+            if request >= first_measured:
+                measured_activations += 1
             continue
         # The column command: the request leaves the buffer.
         if is_write[request]:
@@ -363,7 +373,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         queued[b] -= 1
         in_buffer -= 1
         served += 1
-        latency += done - arrival[request]
+        if request >= first_measured:
+            latency += done - arrival[request]
         finish = max(finish, done)
         if in_buffer == 0:
             idle_since = t
@@ -396,8 +407,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 n_freed = _heap_push(freed, n_freed, finished_at[request])
     total = finish + k_drain
     result[0] = total
-    result[1] = activations
-    result[2] = latency / n
+    result[1] = measured_activations
+    result[2] = latency / (n - first_measured)
     # A refresh stalls the device for tRP + tRFC (and tRCD to reopen the row for the requests
     # that would have hit it); a stall delays the end only where the idle time after it cannot
     # absorb it. The exposed span is the longest tail of due refreshes whose stalls outweigh
@@ -416,40 +427,86 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     result[3] = exposed
 
 
-_configuration_range = range
-"""Loop over configurations: numba's parallel range where compiled."""
+IMPLEMENTATIONS = ("native", "numba", "python")
+"""Versions of the controller loop, all giving the same results: C (:mod:`~archgym.simulators.dram.native`),
+numba, and plain Python (far slower)."""
 
 
-def _simulate_all(arrival, bank, row, is_write, n_banks, banks_per_group, configurations, tm, k):
-    results = np.empty((configurations.shape[0], len(RESULT_COLUMNS)))
-    for c in _configuration_range(configurations.shape[0]):
-        _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, configurations[c], tm, k, results[c])
-    return results
-
-
-def _compile():
+@functools.cache
+def _numba_kernel() -> Callable[..., None] | None:
+    """:func:`_simulate_one` compiled with numba, or None where numba is not installed."""
     try:
         import numba
     except ImportError:
-        _log.warning(
-            "numba is not installed: the analytical DRAM model's controller runs in pure Python, "
-            "so preparing a workload takes minutes instead of seconds (pip install numba)"
-        )
         return None
     # Cached on disk (beside the module, or in a per-user folder where that is read-only).
-    global _heap_push, _heap_pop, _add_idle, _simulate_one, _configuration_range
+    global _heap_push, _heap_pop, _add_idle
     _heap_push = numba.njit(cache=True)(_heap_push)
     _heap_pop = numba.njit(cache=True)(_heap_pop)
     _add_idle = numba.njit(cache=True)(_add_idle)
-    _simulate_one = numba.njit(cache=True)(_simulate_one)
-    _configuration_range = numba.prange
-    return numba.njit(cache=True, nogil=True, parallel=True)(_simulate_all)
+    return numba.njit(cache=True, nogil=True)(_simulate_one)  # type: ignore[no-any-return]
 
 
-_COMPILED = _compile()
+def _native_kernel() -> Callable[..., None] | None:
+    """The C version of :func:`_simulate_one` behind the same call, or None where it cannot be built."""
+    lib = native.library()
+    if lib is None:
+        return None
+
+    def kernel(arrival, bank, row, is_write, n_banks, banks_per_group, configuration, tm, k, first_measured, result):
+        status = lib.simulate_one(
+            arrival.ctypes.data, bank.ctypes.data, row.ctypes.data, is_write.ctypes.data, arrival.shape[0],
+            n_banks, banks_per_group, configuration.ctypes.data, tm.ctypes.data, k.ctypes.data,
+            first_measured, result.ctypes.data,
+        )  # fmt: skip
+        if status != 0:
+            raise MemoryError(f"the controller model ran out of memory on {arrival.shape[0]:,} requests")
+
+    return kernel
 
 
-def simulate(
+def available_implementations() -> tuple[str, ...]:
+    """The versions of the controller loop that run here, fastest first."""
+    found = [name for name, kernel in (("native", _native_kernel), ("numba", _numba_kernel)) if kernel() is not None]
+    return (*found, "python")
+
+
+def _kernel(implementation: str | None) -> tuple[Callable[..., None], bool]:
+    """The loop to run and whether it releases the GIL (so threads run it in parallel)."""
+    if implementation is not None and implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"unknown controller implementation {implementation!r}; choose one of {IMPLEMENTATIONS}")
+    for name, build in (("native", _native_kernel), ("numba", _numba_kernel)):
+        if implementation in (None, name):
+            kernel = build()
+            if kernel is not None:
+                return kernel, True
+            if implementation == name:
+                raise RuntimeError(f"the {name} controller model cannot run here (no C compiler or no numba)")
+    if implementation is None and not _warned_slow:
+        _warn_slow()
+    return _simulate_one, False
+
+
+_warned_slow = False
+
+
+def _warn_slow() -> None:
+    global _warned_slow
+    _warned_slow = True
+    _log.warning(
+        "neither a C compiler nor numba is available: the analytical DRAM model's controller runs in pure "
+        "Python, so preparing a workload takes minutes instead of seconds (pip install numba)"
+    )
+
+
+def _workers() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def simulate_segments(
     arrival: np.ndarray,
     bank: np.ndarray,
     row: np.ndarray,
@@ -459,12 +516,15 @@ def simulate(
     configurations: np.ndarray,
     timings: np.ndarray,
     constants: ControllerConstants,
-    compiled: bool | None = None,
+    bounds: np.ndarray | None = None,
+    first_measured: np.ndarray | None = None,
+    implementation: str | None = None,
 ) -> np.ndarray:
-    """Simulate the controller on one trace for many configurations.
+    """Simulate the controller on segments of a trace, each from an idle controller, for many configurations.
 
     Args:
-        arrival: Cycle each request arrives (float, from 0, non-decreasing).
+        arrival: Cycle each request arrives (float, non-decreasing within a
+            segment, each segment's first arrival at or after 0).
         bank: Bank of each request (``0 .. n_banks - 1``).
         row: Row of each request within its bank.
         is_write: Whether each request writes.
@@ -478,33 +538,80 @@ def simulate(
             :data:`ORGANISATIONS`, :data:`ARBITERS`).
         timings: See :func:`controller_timings`.
         constants: The fitted constants.
-        compiled: Force the compiled (True) or plain Python (False) version; by
-            default the compiled one where numba is installed.
+        bounds: ``segments + 1`` request indices: segment ``s`` is requests
+            ``bounds[s]`` to ``bounds[s + 1] - 1``. By default the whole trace.
+        first_measured: Per segment, how many of its first requests only warm the
+            controller up: they are simulated, but their activations and latencies
+            are not counted. By default none.
+        implementation: One of :data:`IMPLEMENTATIONS`; by default the fastest
+            that runs here. Segments and configurations run in parallel threads.
 
     Returns:
-        ``(configurations, 4)``: cycles until the last request completes,
-        activations, mean cycles from a request's arrival to its completion, and
-        the cycles over which due refreshes delay the end (:data:`RESULT_COLUMNS`):
-        the longest tail of the run whose refresh stalls outweigh the cycles the
-        controller waits idle after them (the whole run when it never waits).
+        ``(configurations, segments, 4)`` (:data:`RESULT_COLUMNS`): cycles until
+        the segment's last request completes, activations and mean cycles from
+        arrival to completion of its measured requests, and the cycles over which
+        due refreshes delay the end: the longest tail of the run whose refresh
+        stalls outweigh the cycles the controller waits idle after them (the
+        whole run when it never waits).
     """
     configurations = np.ascontiguousarray(configurations, dtype=np.int64).reshape(-1, 7)
     if len(configurations) and (configurations[:, 3].min() < 1 or configurations[:, 5].min() < 1):
         raise ValueError("RequestBufferSize and MaxActiveTransactions must be at least 1")
-    arguments = (
-        np.ascontiguousarray(arrival, dtype=np.float64),
-        np.ascontiguousarray(bank, dtype=np.int64),
-        np.ascontiguousarray(row, dtype=np.int64),
-        np.ascontiguousarray(is_write, dtype=np.int64),
-        int(n_banks),
-        max(int(banks_per_group), 1),
-        configurations,
-        np.ascontiguousarray(timings, dtype=np.float64),
-        constants.as_array(),
-    )
-    use_compiled = _COMPILED is not None if compiled is None else compiled
-    if use_compiled:
-        if _COMPILED is None:
-            raise RuntimeError("the compiled controller model needs numba (pip install numba)")
-        return _COMPILED(*arguments)
-    return _simulate_all(*arguments)
+    arrival = np.ascontiguousarray(arrival, dtype=np.float64)
+    bank = np.ascontiguousarray(bank, dtype=np.int64)
+    row = np.ascontiguousarray(row, dtype=np.int64)
+    is_write = np.ascontiguousarray(is_write, dtype=np.int64)
+    bounds = np.array([0, arrival.shape[0]] if bounds is None else bounds, dtype=np.int64)
+    segments = len(bounds) - 1
+    skip = np.zeros(segments, dtype=np.int64) if first_measured is None else np.asarray(first_measured, np.int64)
+    if segments < 1 or (np.diff(bounds) <= skip).any():
+        raise ValueError("every segment needs at least one measured request")
+    timings = np.ascontiguousarray(timings, dtype=np.float64)
+    k = constants.as_array()
+    n_banks, banks_per_group = int(n_banks), max(int(banks_per_group), 1)
+    kernel, parallel = _kernel(implementation)
+    results = np.empty((len(configurations), segments, len(RESULT_COLUMNS)))
+
+    def run(task: tuple[int, int]) -> None:
+        c, s = task
+        window = slice(int(bounds[s]), int(bounds[s + 1]))
+        kernel(
+            arrival[window], bank[window], row[window], is_write[window], n_banks, banks_per_group,
+            configurations[c], timings, k, int(skip[s]), results[c, s],
+        )  # fmt: skip
+
+    tasks = [(c, s) for c in range(len(configurations)) for s in range(segments)]
+    workers = min(_workers(), len(tasks))
+    if parallel and workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, tasks))
+    else:
+        for task in tasks:
+            run(task)
+    return results
+
+
+def simulate(
+    arrival: np.ndarray,
+    bank: np.ndarray,
+    row: np.ndarray,
+    is_write: np.ndarray,
+    n_banks: int,
+    banks_per_group: int,
+    configurations: np.ndarray,
+    timings: np.ndarray,
+    constants: ControllerConstants,
+    implementation: str | None = None,
+) -> np.ndarray:
+    """Simulate the controller on one whole trace for many configurations.
+
+    See :func:`simulate_segments` for the arguments.
+
+    Returns:
+        ``(configurations, 4)`` (:data:`RESULT_COLUMNS`).
+    """
+    results = simulate_segments(
+        arrival, bank, row, is_write, n_banks, banks_per_group, configurations, timings, constants,
+        implementation=implementation,
+    )  # fmt: skip
+    return results[:, 0, :]

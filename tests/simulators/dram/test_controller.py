@@ -1,6 +1,8 @@
-"""The request-level controller model: hand-checked timings; compiled and Python versions agree."""
+"""The request-level controller model: hand-checked timings; the C, numba and Python versions agree."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -29,7 +31,7 @@ def code(policy="Open", scheduler="FrFcfs", organisation="Shared", size=8, arbit
     ]
 
 
-def run(banks, rows, writes=None, arrivals=None, constants=NO_OVERHEAD, compiled=False, **knobs):
+def run(banks, rows, writes=None, arrivals=None, constants=NO_OVERHEAD, implementation="python", **knobs):
     n = len(banks)
     result = simulate(
         np.zeros(n) if arrivals is None else np.asarray(arrivals, dtype=float),
@@ -41,7 +43,7 @@ def run(banks, rows, writes=None, arrivals=None, constants=NO_OVERHEAD, compiled
         np.array([code(**knobs)]),
         TIMINGS,
         constants,
-        compiled=compiled,
+        implementation=implementation,
     )
     return dict(zip(controller.RESULT_COLUMNS, result[0]))
 
@@ -141,24 +143,68 @@ def test_bad_configurations_are_refused():
         run([0], [0], size=0)
 
 
-@pytest.mark.skipif(controller._COMPILED is None, reason="numba is not installed; only the Python version runs")
-def test_compiled_and_python_versions_agree():
-    rng = np.random.default_rng(3)
-    n = 400
+def _random_case(seed, n=400):
+    rng = np.random.default_rng(seed)
     banks, rows = rng.integers(0, 8, n), rng.integers(0, 4, n)
     writes = rng.random(n) < 0.3
     arrivals = np.cumsum(rng.integers(0, 6, n)).astype(float)
-    codes = np.array(
-        [
-            code(policy, scheduler, organisation, size, arbiter, max_active, reorder)
-            for policy in controller.POLICIES
-            for scheduler in controller.SCHEDULERS
-            for organisation, size in (("Shared", 8), ("ReadWrite", 2), ("Bankwise", 1))
-            for arbiter, max_active, reorder in (("Simple", 8, False), ("Fifo", 4, True), ("Reorder", 16, False))
-        ]
+    return arrivals, banks, rows, writes
+
+
+ALL_CODES = np.array(
+    [
+        code(policy, scheduler, organisation, size, arbiter, max_active, reorder)
+        for policy in controller.POLICIES
+        for scheduler in controller.SCHEDULERS
+        for organisation, size in (("Shared", 8), ("ReadWrite", 2), ("Bankwise", 1))
+        for arbiter, max_active, reorder in (("Simple", 8, False), ("Fifo", 4, True), ("Reorder", 16, False))
+    ]
+)
+
+
+@pytest.mark.parametrize("implementation", ["native", "numba"])
+def test_compiled_and_python_versions_agree(implementation):
+    if implementation not in controller.available_implementations():
+        pytest.skip(f"the {implementation} controller cannot run here (no C compiler or no numba)")
+    arguments = (*_random_case(3), 8, 8, ALL_CODES, TIMINGS, ControllerConstants())
+    np.testing.assert_array_equal(
+        simulate(*arguments, implementation=implementation), simulate(*arguments, implementation="python")
     )
-    arguments = (arrivals, banks, rows, writes, 8, 8, codes, TIMINGS, ControllerConstants())
-    np.testing.assert_allclose(simulate(*arguments, compiled=True), simulate(*arguments, compiled=False))
+
+
+def test_the_bundled_compiled_versions_run_in_ci():
+    # Both compiled versions must be exercised where the project is tested, not silently skipped.
+    if os.environ.get("ARCHGYM_REQUIRE_SHARED_REFERENCE"):
+        assert controller.available_implementations() == ("native", "numba", "python")
+
+
+def test_segments_are_simulated_independently_and_warm_up_is_not_counted():
+    arrivals, banks, rows, writes = _random_case(5, n=600)
+    codes = ALL_CODES[::7]
+    arguments = (8, 8, codes, TIMINGS, ControllerConstants())
+    bounds = np.array([0, 250, 600])
+    segments = controller.simulate_segments(arrivals, banks, rows, writes, *arguments, bounds=bounds)
+    for s in range(2):
+        piece = slice(bounds[s], bounds[s + 1])
+        alone = simulate(arrivals[piece], banks[piece], rows[piece], writes[piece], *arguments)
+        np.testing.assert_array_equal(segments[:, s], alone)
+    warmed = controller.simulate_segments(
+        arrivals, banks, rows, writes, *arguments, bounds=np.array([0, 600]), first_measured=np.array([100])
+    )[:, 0]
+    whole = simulate(arrivals, banks, rows, writes, *arguments)
+    np.testing.assert_array_equal(warmed[:, 0], whole[:, 0])  # the same run, so the same end
+    assert (warmed[:, 1] < whole[:, 1]).all()  # the warm-up's activations are not counted
+    for implementation in controller.available_implementations():
+        np.testing.assert_array_equal(
+            controller.simulate_segments(
+                arrivals, banks, rows, writes, *arguments, bounds=bounds, first_measured=np.array([50, 100]),
+                implementation=implementation,
+            ),
+            controller.simulate_segments(
+                arrivals, banks, rows, writes, *arguments, bounds=bounds, first_measured=np.array([50, 100]),
+                implementation="python",
+            ),
+        )  # fmt: skip
 
 
 def test_refresh_stalls_are_exposed_only_where_idle_time_cannot_absorb_them():

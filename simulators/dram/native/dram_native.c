@@ -1,0 +1,454 @@
+/* Compiled hot loops of the analytical DRAM model: the STL trace parser and the
+ * request-level controller model.
+ *
+ * simulate_one is a line-for-line port of controller._simulate_one (see that
+ * module for what the model does); tests check that both give identical
+ * results. It is loaded with ctypes by archgym.simulators.dram.native, which
+ * compiles this file with the system C compiler on first use. Both functions
+ * only read their inputs and write their outputs, so callers may run them in
+ * parallel threads.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NEVER (-1e18)
+#define UNKNOWN (1e18)
+
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+
+/* -- STL parsing -------------------------------------------------------------- */
+
+static inline int is_blank(uint8_t c) { return c == ' ' || (c >= 9 && c <= 13); }
+
+static inline int hex_value(uint8_t c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses STL lines into the output arrays (room for `capacity` requests).
+ * Returns the number of requests, or -1 when a line is malformed or outside the
+ * grammar of trace._parse_stl, or the cycles decrease: the caller then parses
+ * with that function, which reports the line. */
+int64_t parse_stl(const uint8_t *buf, int64_t length, int64_t request_bytes, int64_t *cycles,
+                  uint8_t *is_write, uint64_t *addresses, int64_t capacity) {
+    int64_t n = 0, i = 0;
+    int64_t previous = 0;
+    while (i < length) {
+        int64_t end = i;
+        while (end < length && buf[end] != '\n') end++;
+        int64_t next_line = end + 1;
+        /* Tokens of the line [i, end). */
+        int64_t starts[4], lengths[4];
+        int tokens = 0;
+        int64_t p = i;
+        while (p < end && tokens < 4) {
+            while (p < end && is_blank(buf[p])) p++;
+            if (p >= end) break;
+            int64_t s = p;
+            while (p < end && !is_blank(buf[p])) p++;
+            starts[tokens] = s;
+            lengths[tokens] = p - s;
+            tokens++;
+        }
+        i = next_line;
+        if (tokens == 0 || buf[starts[0]] == '#') continue;
+        if (n >= capacity) return -1;
+        /* The cycle, with an optional trailing colon. */
+        int64_t digits = lengths[0] - (buf[starts[0] + lengths[0] - 1] == ':');
+        if (digits < 1 || digits > 18) return -1;
+        int64_t cycle = 0;
+        for (int64_t q = 0; q < digits; q++) {
+            uint8_t c = buf[starts[0] + q];
+            if (c < '0' || c > '9') return -1;
+            cycle = cycle * 10 + (c - '0');
+        }
+        /* An optional data length "(<bytes>)" before the command. */
+        int field = 1;
+        if (tokens >= 2 && buf[starts[1]] == '(') {
+            int64_t s = starts[1], len = lengths[1];
+            if (buf[s + len - 1] != ')') return -1;
+            int64_t size_digits = len - 2;
+            if (size_digits < 1 || size_digits > 9) return -1;
+            int64_t size = 0;
+            for (int64_t q = 1; q <= size_digits; q++) {
+                uint8_t c = buf[s + q];
+                if (c < '0' || c > '9') return -1;
+                size = size * 10 + (c - '0');
+            }
+            if (size != request_bytes) return -1;
+            field = 2;
+        }
+        if (tokens < field + 2) return -1;
+        /* The command: read or write, any letter case. */
+        const uint8_t *word = buf + starts[field];
+        int write;
+        if (lengths[field] == 4 && (word[0] | 0x20) == 'r' && (word[1] | 0x20) == 'e' && (word[2] | 0x20) == 'a' &&
+            (word[3] | 0x20) == 'd')
+            write = 0;
+        else if (lengths[field] == 5 && (word[0] | 0x20) == 'w' && (word[1] | 0x20) == 'r' &&
+                 (word[2] | 0x20) == 'i' && (word[3] | 0x20) == 't' && (word[4] | 0x20) == 'e')
+            write = 1;
+        else
+            return -1;
+        /* The address: hexadecimal with an optional 0x prefix. */
+        int64_t s = starts[field + 1], len = lengths[field + 1];
+        if (len > 2 && buf[s] == '0' && (buf[s + 1] | 0x20) == 'x') {
+            s += 2;
+            len -= 2;
+        }
+        if (len < 1 || len > 16) return -1;
+        uint64_t address = 0;
+        for (int64_t q = 0; q < len; q++) {
+            int v = hex_value(buf[s + q]);
+            if (v < 0) return -1;
+            address = (address << 4) | (uint64_t)v;
+        }
+        if (n > 0 && cycle < previous) return -1;
+        previous = cycle;
+        cycles[n] = cycle;
+        is_write[n] = (uint8_t)write;
+        addresses[n] = address;
+        n++;
+    }
+    return n;
+}
+
+/* -- the controller model ----------------------------------------------------- */
+
+static int64_t heap_push(double *heap, int64_t size, double value) {
+    int64_t position = size;
+    heap[position] = value;
+    while (position > 0) {
+        int64_t parent = (position - 1) / 2;
+        if (heap[parent] <= heap[position]) break;
+        double swap = heap[parent];
+        heap[parent] = heap[position];
+        heap[position] = swap;
+        position = parent;
+    }
+    return size + 1;
+}
+
+static int64_t heap_pop(double *heap, int64_t size) {
+    size -= 1;
+    heap[0] = heap[size];
+    int64_t position = 0;
+    while (1) {
+        int64_t child = 2 * position + 1;
+        if (child >= size) break;
+        if (child + 1 < size && heap[child + 1] < heap[child]) child += 1;
+        if (heap[position] <= heap[child]) break;
+        double swap = heap[position];
+        heap[position] = heap[child];
+        heap[child] = swap;
+        position = child;
+    }
+    return size;
+}
+
+static void add_idle(double *idle, int64_t bins, double start, double end, double refi) {
+    int64_t k = (int64_t)(start / refi);
+    if (start < 0 && (double)k * refi != start) k -= 1; /* floor, as Python's // */
+    int64_t last = bins - 1;
+    while (start < end) {
+        double stop = dmin(end, (double)(k + 1) * refi);
+        idle[k < last ? k : last] += stop - start;
+        start = stop;
+        k += 1;
+    }
+}
+
+/* One configuration on one trace; see controller._simulate_one. Requests before
+ * `first_measured` warm the controller up: they are simulated but neither their
+ * activations nor their latencies are counted. Returns 0, or -1 when memory runs out. */
+int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row, const int64_t *is_write, int64_t n,
+                 int64_t n_banks, int64_t banks_per_group, const int64_t *configuration, const double *tm,
+                 const double *k, int64_t first_measured, double *result) {
+    int64_t policy = configuration[0], scheduler = configuration[1], organisation = configuration[2];
+    int64_t size = configuration[3], arbiter = configuration[4], max_active = configuration[5];
+    int in_order = configuration[6] != 0 || configuration[4] == 2;
+    double ccd = tm[0], ccd_l = tm[1], rcd = tm[2], rp = tm[3], ras = tm[4], rc = tm[5], rtp = tm[6], wrpre = tm[7];
+    double rdwr = tm[8], wrrd = tm[9], wrrd_l = tm[10], rrd = tm[11], rrd_l = tm[12], faw = tm[13], rl = tm[14];
+    double wl = tm[15], burst = tm[16];
+    double refi = tm[17], refresh_stall = tm[3] + tm[18];
+    double k_enter = k[0], k_release = k[1], k_drain = k[2];
+    int64_t n_groups = (n_banks + banks_per_group - 1) / banks_per_group;
+    int64_t capacity = 2 * size + 1;
+    int64_t bins = (int64_t)((arrival[n - 1] + (double)n * 64.0) / refi) + 2;
+
+    int64_t *queue = malloc(sizeof(int64_t) * n_banks * capacity);
+    int64_t *queued = calloc(n_banks, sizeof(int64_t));
+    double *accepted_at = malloc(sizeof(double) * n);
+    double *finished_at = malloc(sizeof(double) * n);
+    int64_t *open_row = malloc(sizeof(int64_t) * n_banks);
+    uint8_t *stale = malloc(n_banks);
+    int64_t *pick_slot = calloc(n_banks, sizeof(int64_t));
+    int64_t *pick_kind = calloc(n_banks, sizeof(int64_t));
+    double *pick_ready = calloc(n_banks, sizeof(double));
+    double *activated = malloc(sizeof(double) * n_banks);
+    double *precharged = malloc(sizeof(double) * n_banks);
+    double *bank_read = malloc(sizeof(double) * n_banks);
+    double *bank_write = malloc(sizeof(double) * n_banks);
+    double *group_read = malloc(sizeof(double) * n_groups);
+    double *group_write = malloc(sizeof(double) * n_groups);
+    double *group_activate = malloc(sizeof(double) * n_groups);
+    double *freed = malloc(sizeof(double) * (n + 1));
+    double *idle = calloc(bins, sizeof(double));
+    int status = 0;
+    if (!queue || !queued || !accepted_at || !finished_at || !open_row || !stale || !pick_slot || !pick_kind ||
+        !pick_ready || !activated || !precharged || !bank_read || !bank_write || !group_read || !group_write ||
+        !group_activate || !freed || !idle) {
+        status = -1;
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) finished_at[i] = UNKNOWN;
+    for (int64_t b = 0; b < n_banks; b++) {
+        open_row[b] = -1;
+        stale[b] = 1;
+        activated[b] = NEVER;
+        precharged[b] = NEVER;
+        bank_read[b] = NEVER;
+        bank_write[b] = NEVER;
+    }
+    for (int64_t g = 0; g < n_groups; g++) {
+        group_read[g] = NEVER;
+        group_write[g] = NEVER;
+        group_activate[g] = NEVER;
+    }
+    double last_four[4] = {NEVER, NEVER, NEVER, NEVER};
+    int64_t oldest_of_four = 0;
+    double last_activate = NEVER, last_read = NEVER, last_write = NEVER, last_command = NEVER;
+    int64_t last_direction = 0;
+    int64_t in_buffer = 0, reads_in = 0, writes_in = 0, last_accepted_bank = -1, in_flight = 0;
+    int64_t n_freed = 0, next_delivery = 0, accepted = 0, served = 0;
+    double last_delivery = NEVER, now = 0.0, finish = 0.0, latency = 0.0, idle_since = 0.0;
+    int64_t activations = 0, measured_activations = 0;
+
+    while (served < n) {
+        /* When the next request can be accepted. */
+        double accept_at = UNKNOWN;
+        if (accepted < n) {
+            int room;
+            if (organisation == 0)
+                room = in_buffer < size;
+            else if (organisation == 1)
+                room = reads_in < size && writes_in < size;
+            else
+                room = last_accepted_bank < 0 || queued[last_accepted_bank] < size;
+            if (room) {
+                accept_at = dmax(arrival[accepted], now);
+                if (arbiter > 0 && in_flight >= max_active) accept_at = n_freed > 0 ? dmax(accept_at, freed[0]) : UNKNOWN;
+            }
+        }
+        /* The command that can issue first, over the banks' chosen requests. */
+        double command_at = UNKNOWN;
+        int64_t chosen_bank = -1, chosen = n;
+        double earliest = last_command + 1.0;
+        for (int64_t b = 0; b < n_banks; b++) {
+            if (queued[b] == 0) continue;
+            int64_t *bank_queue = queue + b * capacity;
+            if (stale[b]) {
+                stale[b] = 0;
+                int64_t slot = 0;
+                if (scheduler > 0 && open_row[b] >= 0) {
+                    int64_t hit = -1, hit_same_direction = -1;
+                    for (int64_t q = 0; q < queued[b]; q++) {
+                        int64_t request = bank_queue[q];
+                        if (row[request] == open_row[b]) {
+                            if (hit < 0) hit = q;
+                            if (scheduler == 2 && hit_same_direction < 0 && is_write[request] == last_direction)
+                                hit_same_direction = q;
+                        }
+                    }
+                    if (hit_same_direction >= 0)
+                        slot = hit_same_direction;
+                    else if (hit >= 0)
+                        slot = hit;
+                }
+                int64_t request = bank_queue[slot];
+                double own = accepted_at[request] + k_enter;
+                int64_t kind;
+                if (open_row[b] == row[request]) {
+                    kind = 0;
+                    own = dmax(own, activated[b] + rcd);
+                } else if (open_row[b] >= 0) {
+                    kind = 2;
+                    own = dmax(dmax(dmax(own, activated[b] + ras), bank_read[b] + rtp), bank_write[b] + wrpre);
+                } else {
+                    kind = 1;
+                    own = dmax(dmax(own, precharged[b]), activated[b] + rc);
+                }
+                pick_slot[b] = slot;
+                pick_kind[b] = kind;
+                pick_ready[b] = own;
+            }
+            int64_t request = bank_queue[pick_slot[b]];
+            int64_t g = b / banks_per_group;
+            int64_t kind = pick_kind[b];
+            double t = dmax(pick_ready[b], earliest);
+            if (kind == 0) {
+                if (is_write[request])
+                    t = dmax(dmax(dmax(t, last_write + ccd), group_write[g] + ccd_l), last_read + rdwr);
+                else
+                    t = dmax(dmax(dmax(dmax(t, last_read + ccd), group_read[g] + ccd_l), last_write + wrrd),
+                             group_write[g] + wrrd_l);
+            } else if (kind == 1) {
+                t = dmax(dmax(dmax(t, last_activate + rrd), group_activate[g] + rrd_l), last_four[oldest_of_four] + faw);
+            }
+            if (t < command_at || (t == command_at && request < chosen)) {
+                command_at = t;
+                chosen_bank = b;
+                chosen = request;
+            }
+        }
+        /* A command due in the cycle a request is accepted goes first. */
+        if (accept_at < command_at) {
+            int64_t request = accepted;
+            int64_t b = bank[request];
+            queue[b * capacity + queued[b]] = request;
+            queued[b] += 1;
+            stale[b] = 1;
+            accepted_at[request] = accept_at;
+            if (in_buffer == 0 && arrival[request] > idle_since) add_idle(idle, bins, idle_since, arrival[request], refi);
+            in_buffer += 1;
+            if (is_write[request])
+                writes_in += 1;
+            else
+                reads_in += 1;
+            last_accepted_bank = b;
+            if (arbiter > 0) {
+                while (n_freed > 0 && freed[0] <= accept_at) {
+                    n_freed = heap_pop(freed, n_freed);
+                    in_flight -= 1;
+                }
+                in_flight += 1;
+            }
+            accepted += 1;
+            now = accept_at;
+            continue;
+        }
+        int64_t b = chosen_bank;
+        int64_t g = b / banks_per_group;
+        double t = command_at;
+        now = t;
+        last_command = t;
+        int64_t request = chosen;
+        stale[b] = 1;
+        if (pick_kind[b] == 2) {
+            open_row[b] = -1;
+            precharged[b] = t + rp;
+            continue;
+        }
+        if (pick_kind[b] == 1) {
+            open_row[b] = row[request];
+            activated[b] = t;
+            last_activate = t;
+            group_activate[g] = t;
+            last_four[oldest_of_four] = t;
+            oldest_of_four = (oldest_of_four + 1) % 4;
+            activations += 1;
+            if (request >= first_measured) measured_activations += 1;
+            continue;
+        }
+        /* The column command: the request leaves the buffer. */
+        double done_at;
+        if (is_write[request]) {
+            last_write = t;
+            bank_write[b] = t;
+            group_write[g] = t;
+            done_at = t + wl + burst;
+            writes_in -= 1;
+        } else {
+            last_read = t;
+            bank_read[b] = t;
+            group_read[g] = t;
+            done_at = t + rl + burst;
+            reads_in -= 1;
+        }
+        if (scheduler == 2 && is_write[request] != last_direction)
+            for (int64_t c = 0; c < n_banks; c++) stale[c] = 1;
+        last_direction = is_write[request];
+        int64_t *bank_queue = queue + b * capacity;
+        for (int64_t q = pick_slot[b]; q < queued[b] - 1; q++) bank_queue[q] = bank_queue[q + 1];
+        queued[b] -= 1;
+        in_buffer -= 1;
+        served += 1;
+        if (request >= first_measured) latency += done_at - arrival[request];
+        finish = dmax(finish, done_at);
+        if (in_buffer == 0) idle_since = t;
+        int close;
+        if (policy == 2)
+            close = 1;
+        else if (policy == 0)
+            close = 0;
+        else {
+            int same_row = 0, other_row = 0;
+            for (int64_t q = 0; q < queued[b]; q++) {
+                if (row[bank_queue[q]] == open_row[b])
+                    same_row = 1;
+                else
+                    other_row = 1;
+            }
+            close = policy == 1 ? (other_row && !same_row) : !same_row;
+        }
+        if (close) {
+            double precharge = dmax(t + (is_write[request] ? wrpre : rtp), activated[b] + ras);
+            precharged[b] = precharge + rp;
+            open_row[b] = -1;
+        }
+        if (arbiter > 0) {
+            finished_at[request] = done_at + k_release;
+            if (in_order) {
+                while (next_delivery < accepted && finished_at[next_delivery] < UNKNOWN) {
+                    last_delivery = dmax(last_delivery, finished_at[next_delivery]);
+                    n_freed = heap_push(freed, n_freed, last_delivery);
+                    next_delivery += 1;
+                }
+            } else {
+                n_freed = heap_push(freed, n_freed, finished_at[request]);
+            }
+        }
+    }
+    {
+        double total = finish + k_drain;
+        int64_t measured = n - first_measured;
+        result[0] = total;
+        result[1] = (double)measured_activations;
+        result[2] = latency / (double)measured;
+        /* The exposed span: see controller._simulate_one. */
+        int64_t due = (int64_t)(total / refi);
+        double stall = refresh_stall + rcd * (double)(n - activations) / (double)n;
+        double exposed = total - (double)due * refi;
+        double after = 0.0;
+        for (int64_t interval = due + 1; interval < bins; interval++) after += idle[interval];
+        for (int64_t j = due; j > 0; j--) {
+            after += idle[j];
+            if ((double)(due - j + 1) * stall > after) exposed = total - (double)(j - 1) * refi;
+        }
+        result[3] = exposed;
+    }
+done:
+    free(queue);
+    free(queued);
+    free(accepted_at);
+    free(finished_at);
+    free(open_row);
+    free(stale);
+    free(pick_slot);
+    free(pick_kind);
+    free(pick_ready);
+    free(activated);
+    free(precharged);
+    free(bank_read);
+    free(bank_write);
+    free(group_read);
+    free(group_write);
+    free(group_activate);
+    free(freed);
+    free(idle);
+    return status;
+}
