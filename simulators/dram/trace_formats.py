@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,12 @@ from archgym.simulators.dram.trace import (
     _MAX_HEX_DIGITS,
     STL_FORMAT,
     Trace,
-    _line_text,
     _LineError,
     _numbers,
     _parse_stl,
 )
 
-__all__ = ["TRACE_FORMATS", "detect_format", "format_from_name", "read_trace", "write_trace"]
+__all__ = ["TRACE_FORMATS", "detect_format", "format_from_name", "read_trace", "trace_name", "write_trace"]
 
 TRACE_FORMATS: tuple[str, ...] = ("stl", "dramsim3", "ramulator2")
 """Names of the supported trace formats."""
@@ -341,31 +341,19 @@ def read_trace(
             message names the file, the 1-based line number, the line and the
             expected format.
     """
-    path = Path(path)
-    chosen = None if format is None else _check_format(format)
-    raw = _read_bytes(path)
-    chosen = chosen or _detect(raw, path)
-    try:
-        cycles, is_write, addresses = _PARSERS[chosen](raw, request_bytes)
-    except _LineError as exc:
-        line = _line_text(raw, exc.line_index)
-        raise WorkloadError(
-            f"{path}:{exc.line_index + 1}: malformed {chosen} line {line!r}: {exc.problem}. "
-            f"Expected {_EXPECTED[chosen]}"
-        ) from None
-    if cycles.size == 0:
-        raise WorkloadError(f"trace file {str(path)!r} holds no requests (only blank or '#' comment lines)")
-    stem = path.name
+    from archgym.simulators.dram.trace_stream import TraceReader  # reads in chunks with these parsers
+
+    reader = TraceReader(path, format, clock_mhz=clock_mhz, request_bytes=request_bytes)
+    trace = reader.read()
+    return trace if name is None else replace(trace, name=name)
+
+
+def trace_name(path: str | os.PathLike[str]) -> str:
+    """A trace's name from its file name: without compression and format extensions."""
+    stem = Path(path).name
     while Path(stem).suffix.lower() in _COMPRESSION_SUFFIXES + tuple(_SUFFIXES) + (".txt", ".trace"):
         stem = Path(stem).stem
-    return Trace(
-        cycles=cycles,
-        is_write=is_write,
-        addresses=addresses,
-        name=stem if name is None else name,
-        clock_mhz=clock_mhz,
-        request_bytes=request_bytes,
-    )
+    return stem
 
 
 def _text(trace: Trace, format: str) -> str:

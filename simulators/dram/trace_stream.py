@@ -1,0 +1,274 @@
+"""Reading trace files in chunks, in memory bounded by the chunk size rather than the file's.
+
+:class:`TraceReader` yields a trace file's requests as :class:`TraceChunk`
+arrays, a few megabytes of text at a time, in any format of
+:mod:`archgym.simulators.dram.trace_formats`, plain or compressed. Lines never
+straddle chunks, errors name the line in the whole file, and the cycles are
+checked to be non-decreasing across chunks too. While reading, the reader
+hashes the file's text, so a cache can be keyed by its content.
+
+STL text is parsed by the compiled parser of
+:mod:`archgym.simulators.dram.native` where it can be built (about 30 ms per
+million lines), else by the NumPy parser of :mod:`archgym.simulators.dram.trace`,
+which also reports malformed lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from archgym.errors import WorkloadError
+from archgym.simulators.dram import native
+from archgym.simulators.dram.trace import Trace, _line_text, _LineError
+from archgym.simulators.dram.trace_formats import (
+    _EXPECTED,
+    _GZIP_MAGIC,
+    _PARSERS,
+    _ZSTD_MAGIC,
+    _check_format,
+    _detect,
+    _zstandard,
+    trace_name,
+)
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "TraceChunk", "TraceReader"]
+
+DEFAULT_CHUNK_BYTES = 4 << 20
+"""Text read per chunk: about 170,000 STL lines."""
+
+_DETECT_BYTES = 1 << 16
+"""Text inspected to detect the format (its first request line decides)."""
+
+
+@dataclass(frozen=True)
+class TraceChunk:
+    """Consecutive requests of a trace file.
+
+    Attributes:
+        cycles: Issue cycle of each request (int64, non-decreasing).
+        is_write: Whether each request writes.
+        addresses: Byte address of each request (uint64).
+        first_request: Index of the chunk's first request in the whole trace.
+    """
+
+    cycles: np.ndarray
+    is_write: np.ndarray
+    addresses: np.ndarray
+    first_request: int
+
+    def __len__(self) -> int:
+        return int(self.cycles.shape[0])
+
+
+def _parse_stl_native(raw: bytes, request_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """STL text parsed by the compiled parser, or None to use the NumPy one (no library, or a line it rejects)."""
+    lib = native.library()
+    if lib is None:
+        return None
+    capacity = raw.count(b"\n") + 1
+    cycles = np.empty(capacity, dtype=np.int64)
+    is_write = np.empty(capacity, dtype=np.uint8)
+    addresses = np.empty(capacity, dtype=np.uint64)
+    text = np.frombuffer(raw, dtype=np.uint8)
+    n = lib.parse_stl(
+        text.ctypes.data, len(raw), request_bytes, cycles.ctypes.data, is_write.ctypes.data, addresses.ctypes.data,
+        capacity,
+    )  # fmt: skip
+    if n < 0:
+        return None
+    return cycles[:n].copy(), is_write[:n].astype(bool), addresses[:n].copy()
+
+
+class TraceReader:
+    """A trace file read in chunks.
+
+    Args:
+        path: The trace file: STL, DRAMsim3 or Ramulator 2 text, plain, gzip or zstd.
+        format: One of :data:`~archgym.simulators.dram.trace_formats.TRACE_FORMATS`,
+            or None to detect it from the first request line.
+        clock_mhz: Clock at which the file's cycles are counted.
+        request_bytes: Bytes moved by each request.
+        chunk_bytes: Text parsed at a time (longer lines are read whole).
+
+    Raises:
+        WorkloadError: The format is unknown.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        clock_mhz: float = 800.0,
+        request_bytes: int = 64,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.format = None if format is None else _check_format(format)
+        self.clock_mhz = float(clock_mhz)
+        self.request_bytes = int(request_bytes)
+        self.chunk_bytes = max(int(chunk_bytes), 1)
+        self.name = trace_name(self.path)
+        self._digest: str | None = None
+        self._compression: str | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the file on disk (compressed, if it is)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            raise WorkloadError(f"trace file {str(self.path)!r} does not exist") from None
+        except OSError as exc:
+            raise WorkloadError(f"cannot read trace file {str(self.path)!r}: {exc.strerror or exc}") from None
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's (decompressed) text; reads the file if it has not been read whole yet."""
+        if self._digest is None:
+            for _ in self.chunks():
+                pass
+        assert self._digest is not None
+        return self._digest
+
+    def _open(self) -> tuple[IO[bytes], IO[bytes]]:
+        """The decompressed text stream and the raw file under it (whose position tells the progress)."""
+        try:
+            raw = self.path.open("rb")
+        except FileNotFoundError:
+            raise WorkloadError(f"trace file {str(self.path)!r} does not exist") from None
+        except OSError as exc:
+            raise WorkloadError(f"cannot read trace file {str(self.path)!r}: {exc.strerror or exc}") from None
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic.startswith(_GZIP_MAGIC):
+            self._compression = "gzip"
+            return gzip.GzipFile(fileobj=raw), raw
+        if magic.startswith(_ZSTD_MAGIC):
+            zstandard: Any = _zstandard(self.path)
+            self._compression = "zstd"
+            return zstandard.ZstdDecompressor().stream_reader(raw), raw
+        self._compression = None
+        return raw, raw
+
+    def _read(self, stream: IO[bytes], size: int) -> bytes:
+        try:
+            return stream.read(size)
+        except Exception as exc:  # gzip's OSError and EOFError, zstandard's ZstdError
+            if self._compression is None or not isinstance(exc, (OSError, EOFError)) and (
+                type(exc).__name__ != "ZstdError"
+            ):
+                if isinstance(exc, OSError):
+                    raise WorkloadError(f"cannot read trace file {str(self.path)!r}: {exc}") from None
+                raise
+            raise WorkloadError(f"{self.path} is not a valid {self._compression} file: {exc}") from None
+
+    def chunks(self, progress: Callable[[int, int], None] | None = None) -> Iterator[TraceChunk]:
+        """The trace's requests, chunk by chunk.
+
+        Args:
+            progress: Called after each chunk with the bytes of the file read so
+                far and the file's size (both on disk, so compressed for
+                compressed files).
+
+        Raises:
+            WorkloadError: The file is missing, unreadable or badly compressed,
+                holds no requests, or a line is malformed (the message names the
+                file, the 1-based line number, the line and the expected format).
+        """
+        total = self.size_bytes
+        stream, raw = self._open()
+        digest = hashlib.sha256()
+        lines_before = 0
+        requests_before = 0
+        last_cycle: int | None = None
+        pending = b""
+        fmt = self.format
+        with stream, raw:
+            while True:
+                block = self._read(stream, self.chunk_bytes)
+                text = pending + block
+                if block:
+                    cut = text.rfind(b"\n") + 1
+                    if cut == 0:  # no whole line yet
+                        pending = text
+                        continue
+                    text, pending = text[:cut], text[cut:]
+                else:
+                    pending = b""
+                if text:
+                    digest.update(text)
+                    if fmt is None:
+                        fmt = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
+                        self.format = fmt
+                    chunk = self._parse(text, fmt, lines_before, requests_before, last_cycle)
+                    lines_before += text.count(b"\n")
+                    if len(chunk):
+                        requests_before += len(chunk)
+                        last_cycle = int(chunk.cycles[-1])
+                        yield chunk
+                if progress is not None:
+                    progress(raw.tell(), total)
+                if not block:
+                    break
+        if requests_before == 0:
+            raise WorkloadError(f"trace file {str(self.path)!r} holds no requests (only blank or '#' comment lines)")
+        self._digest = digest.hexdigest()
+
+    def _parse(
+        self, text: bytes, fmt: str, lines_before: int, requests_before: int, last_cycle: int | None
+    ) -> TraceChunk:
+        parsed = _parse_stl_native(text, self.request_bytes) if fmt == "stl" else None
+        if parsed is None:
+            try:
+                parsed = _PARSERS[fmt](text, self.request_bytes)
+            except _LineError as exc:
+                self._fail(text, fmt, lines_before, exc.line_index, exc.problem)
+        cycles, is_write, addresses = parsed
+        if fmt == "ramulator2":  # no timestamps: one request a cycle, counted over the whole file
+            cycles = cycles + requests_before
+        if last_cycle is not None and len(cycles) and cycles[0] < last_cycle:
+            self._fail(
+                text,
+                fmt,
+                lines_before,
+                _first_request_line(text),
+                f"cycle {cycles[0]} is earlier than the previous request's cycle {last_cycle}; "
+                "cycles must be non-decreasing",
+            )
+        return TraceChunk(cycles, is_write, addresses, requests_before)
+
+    def _fail(self, text: bytes, fmt: str, lines_before: int, line_index: int, problem: str) -> None:
+        line = _line_text(text, line_index)
+        raise WorkloadError(
+            f"{self.path}:{lines_before + line_index + 1}: malformed {fmt} line {line!r}: {problem}. "
+            f"Expected {_EXPECTED[fmt]}"
+        )
+
+    def read(self, progress: Callable[[int, int], None] | None = None) -> Trace:
+        """The whole trace in memory (its arrays take 17 bytes a request)."""
+        chunks = list(self.chunks(progress))
+        return Trace(
+            cycles=np.concatenate([c.cycles for c in chunks]),
+            is_write=np.concatenate([c.is_write for c in chunks]),
+            addresses=np.concatenate([c.addresses for c in chunks]),
+            name=self.name,
+            clock_mhz=self.clock_mhz,
+            request_bytes=self.request_bytes,
+        )
+
+
+def _first_request_line(text: bytes) -> int:
+    """Index of the first line of ``text`` that is neither blank nor a comment."""
+    for index, line in enumerate(text.split(b"\n")):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#"):
+            return index
+    return 0
