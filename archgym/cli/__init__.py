@@ -22,7 +22,7 @@ import typer
 
 from archgym import __version__
 from archgym.cli import catalog, evaluate, proxy, run, validate
-from archgym.cli.common import console, mount_problem_clis
+from archgym.cli.common import console, mount_problem_clis, progress_bars
 
 __all__ = ["app"]
 
@@ -49,6 +49,8 @@ def main(
 ) -> None:
     """Gymnasium environments and search agents for hardware design-space exploration."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Entered for the rest of the command (the context is the command's own), so long library work shows a bar.
+    progress_bars().__enter__()
 
 
 for group in (catalog.app, evaluate.app, run.app, validate.app):

@@ -7,14 +7,26 @@ import importlib.util
 import inspect
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.errors import LiveError
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from archgym import progress
 from archgym.cost_model import PROXY_BACKEND, BackendInfo, CostModel, backend_info, make_backend
 from archgym.errors import ConfigurationError
 from archgym.problem import get_problem, list_problems, problem_clis
@@ -55,8 +67,34 @@ __all__ = [
     "mount_problem_clis",
     "parse_assignments",
     "percent",
+    "progress_bars",
     "shared_options",
 ]
+
+
+@contextmanager
+def _progress_bar(description: str, total: float | None, unit: str) -> Iterator[progress.Update]:
+    """A transient bar on stderr for a library task (none inside another live display, such as a run's bar)."""
+    amount = DownloadColumn() if unit == "B" else MofNCompleteColumn()
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), amount, TimeElapsedColumn(), TimeRemainingColumn(),
+        console=error_console, transient=True,
+    )  # fmt: skip
+    try:
+        bar.start()
+    except LiveError:
+        yield lambda done: None
+        return
+    try:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)
+    finally:
+        bar.stop()
+
+
+def progress_bars() -> AbstractContextManager[None]:
+    """Show library progress (reading and preparing long traces) as bars for the commands run inside."""
+    return progress.listening(_progress_bar)
 
 
 def fail(error: Exception) -> typer.Exit:

@@ -67,14 +67,17 @@ from typing import Any
 
 import numpy as np
 
+from archgym import progress
 from archgym.cache import load_arrays, source_version, store_arrays
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
-from archgym.simulators.dram import controller
+from archgym.simulators.dram import controller, sampling
 from archgym.simulators.dram.controller import ControllerConstants
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.problem import DRAM_PROBLEM
+from archgym.simulators.dram.sampling import SampledProfile, TraceSample, sample_trace, sampled_timings
 from archgym.simulators.dram.trace import Trace
-from archgym.simulators.dram.workloads import resolve_workload
+from archgym.simulators.dram.trace_stream import TraceReader
+from archgym.simulators.dram.workloads import resolve_workload, workload_file
 
 FULL_TABLE_REQUESTS = 20_000
 """Longest trace whose table of every configuration is built at once by default (about half a
@@ -84,13 +87,20 @@ that use it, so configurations are computed as they are evaluated."""
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
 
+SAMPLE_ABOVE_REQUESTS = 500_000
+"""Longest trace simulated request by request by default; longer ones are sampled (see
+:mod:`archgym.simulators.dram.sampling`), so their first evaluation takes a fraction of a second."""
+
 _CACHE_NAMESPACE = "dram-tables"
 """Folder of the full structural tables in the on-disk cache (:mod:`archgym.cache`)."""
+
+_SAMPLE_NAMESPACE = "dram-samples"
+"""Folder of the samples of long trace files in the on-disk cache."""
 
 
 def _model_version() -> str:
     """Hash of the code that computes a table, so a changed model never reads an old cached one."""
-    return source_version((sys.modules[__name__], controller))
+    return source_version((sys.modules[__name__], controller, sampling))
 
 # Knob order of the structural table; the refresh knobs are applied per design.
 _STRUCTURAL_KNOBS = (
@@ -145,7 +155,7 @@ class _CoreTable:
     n_requests: int
     request_bytes: int
     idle_cycles: float
-    profile: TraceProfile | None = None  # kept to fill a lazily built table
+    profile: TraceProfile | SampledProfile | None = None  # kept to fill a lazily built table
 
     @property
     def rows(self) -> list[tuple[float, float, float, float]]:
@@ -203,6 +213,11 @@ class DramAnalyticalModel(DramProblem):
             workloads, as a fidelity check does, or on long traces. None (the
             default) builds full tables for traces of up to
             :data:`FULL_TABLE_REQUESTS` requests and computes longer ones as they come.
+        sampling: Simulate a systematic sample of each long trace instead of every
+            request (:mod:`archgym.simulators.dram.sampling`): True always, False
+            never (the exact pass, time and memory linear in the trace's length),
+            None (the default) for traces of more than
+            :data:`SAMPLE_ABOVE_REQUESTS` requests.
     """
 
     name = "dram/analytical"
@@ -214,15 +229,19 @@ class DramAnalyticalModel(DramProblem):
         constants: ControllerConstants | None = None,
         default_workload: Any = "stream",
         full_tables: bool | None = None,
+        sampling: bool | None = None,
     ) -> None:
         self.full_tables = None if full_tables is None else bool(full_tables)
+        self.sampling = None if sampling is None else bool(sampling)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.constants = constants or ControllerConstants()
         self.default_workload = default_workload
         self._tables: dict[Any, _CoreTable] = {}
         # What besides the trace determines a table, for the cache shared across instances.
-        self._cache_identity = (repr(self.memspec), repr(self.mapping), self.constants, self.full_tables)
+        self._cache_identity = (
+            repr(self.memspec), repr(self.mapping), self.constants, self.full_tables, self.sampling
+        )  # fmt: skip
         self._knob_lookup = [
             {value: i for i, value in enumerate(self.design_space[name].values)}
             for name in self.design_space.names
@@ -271,18 +290,84 @@ class DramAnalyticalModel(DramProblem):
         key = workload if isinstance(workload, (str, os.PathLike)) else None
         if key is not None and key in self._tables:
             return self._tables[key]
-        trace = resolve_workload(workload)
-        fingerprint = (trace.fingerprint(), *self._cache_identity)
-        table = _TABLE_CACHE.get(fingerprint)
-        if table is None:
-            table = self._build_table(TraceProfile(trace, self.memspec, self.mapping), fingerprint)
-            _TABLE_CACHE[fingerprint] = table
+        path = workload_file(workload)
+        table = self._file_table(path) if path is not None else self._trace_table(resolve_workload(workload))
         if key is not None:
             self._tables[key] = table
         return table
 
-    def _build_table(self, profile: TraceProfile, fingerprint: tuple[Any, ...]) -> _CoreTable:
-        full = profile.n <= FULL_TABLE_REQUESTS if self.full_tables is None else self.full_tables
+    def _samples(self, n_requests: int) -> bool:
+        return n_requests > SAMPLE_ABOVE_REQUESTS if self.sampling is None else self.sampling
+
+    def _trace_table(self, trace: Trace) -> _CoreTable:
+        fingerprint = (trace.fingerprint(), *self._cache_identity)
+        table = _TABLE_CACHE.get(fingerprint)
+        if table is None:
+            if self._samples(trace.n_requests):
+                sample = sample_trace([(trace.cycles, trace.is_write, trace.addresses)], self._clock_ratio(trace.clock_mhz))
+                profile: TraceProfile | SampledProfile = SampledProfile(
+                    sample, self.memspec, self.mapping, trace.clock_mhz, trace.request_bytes
+                )
+            else:
+                profile = TraceProfile(trace, self.memspec, self.mapping)
+            table = self._build_table(profile, fingerprint)
+            _TABLE_CACHE[fingerprint] = table
+        return table
+
+    def _clock_ratio(self, trace_clock_mhz: float) -> float:
+        return self.memspec.clock_mhz / trace_clock_mhz
+
+    def _file_table(self, path: Any) -> _CoreTable:
+        """The table of a trace file, read in chunks: whole if short, else sampled as it streams by."""
+        reader = TraceReader(path)
+        fingerprint = ("file", reader.digest(), *self._cache_identity)
+        table = _TABLE_CACHE.get(fingerprint)
+        if table is not None:
+            return table
+        key = hashlib.sha256(repr((fingerprint, _model_version())).encode()).hexdigest()[:32]
+        stored = load_arrays(_SAMPLE_NAMESPACE, key) if self.sampling is not False else None
+        if stored is not None:
+            sample = TraceSample.from_arrays(stored)
+        else:
+            kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            seen = 0
+
+            def keep_short(chunks):
+                # Chunks are kept while the trace may still be short enough to simulate whole.
+                nonlocal seen
+                for chunk in chunks:
+                    arrays = (chunk.cycles, chunk.is_write, chunk.addresses)
+                    seen += len(chunk)
+                    if not self._samples(seen):
+                        kept.append(arrays)
+                    else:
+                        kept.clear()
+                    yield arrays
+
+            with progress.task(f"preparing {reader.name}", total=reader.size_bytes, unit="B") as report:
+                chunks = reader.chunks(progress=lambda done, total: report(done))
+                sample = sample_trace(keep_short(chunks), self._clock_ratio(reader.clock_mhz))
+            if not self._samples(sample.n_requests):
+                trace = Trace(
+                    cycles=np.concatenate([k[0] for k in kept]),
+                    is_write=np.concatenate([k[1] for k in kept]),
+                    addresses=np.concatenate([k[2] for k in kept]),
+                    name=reader.name,
+                    clock_mhz=reader.clock_mhz,
+                    request_bytes=reader.request_bytes,
+                )
+                table = self._trace_table(trace)
+                _TABLE_CACHE[fingerprint] = table
+                return table
+            store_arrays(_SAMPLE_NAMESPACE, key, sample.arrays())
+        profile = SampledProfile(sample, self.memspec, self.mapping, reader.clock_mhz, reader.request_bytes)
+        table = self._build_table(profile, fingerprint)
+        _TABLE_CACHE[fingerprint] = table
+        return table
+
+    def _build_table(self, profile: TraceProfile | SampledProfile, fingerprint: tuple[Any, ...]) -> _CoreTable:
+        exact_and_short = isinstance(profile, TraceProfile) and profile.n <= FULL_TABLE_REQUESTS
+        full = exact_and_short if self.full_tables is None else self.full_tables
         size = int(np.prod(self._radix))
         if full:
             # A full table costs seconds; the disk cache shares it across processes and runs.
@@ -328,11 +413,13 @@ class DramAnalyticalModel(DramProblem):
         values = [self.design_space[name].values for name in _STRUCTURAL_KNOBS]
         return [tuple(v[i] for v, i in zip(values, row)) for row in zip(*(k.tolist() for k in knob_indices))]
 
-    def structural_timings(self, profile: TraceProfile, configurations: Sequence[Sequence[Any]]) -> np.ndarray:
+    def structural_timings(
+        self, profile: TraceProfile | SampledProfile, configurations: Sequence[Sequence[Any]]
+    ) -> np.ndarray:
         """Timing of structural configurations, before refresh.
 
         Args:
-            profile: The decoded workload.
+            profile: The decoded workload, whole or sampled.
             configurations: Values of the structural knobs (:data:`_STRUCTURAL_KNOBS`
                 order) of each configuration.
 
@@ -361,17 +448,20 @@ class DramAnalyticalModel(DramProblem):
             ],
             dtype=np.int64,
         ).reshape(-1, 7)
-        simulated = controller.simulate(
-            profile.arrivals,
-            profile.bank,
-            profile.row,
-            profile.is_write,
-            profile.n_banks,
-            profile.banks_per_group,
-            codes,
-            self._controller_timings,
-            self.constants,
-        )
+        if isinstance(profile, SampledProfile):
+            simulated = sampled_timings(profile, codes, self._controller_timings, self.constants)
+        else:
+            simulated = controller.simulate(
+                profile.arrivals,
+                profile.bank,
+                profile.row,
+                profile.is_write,
+                profile.n_banks,
+                profile.banks_per_group,
+                codes,
+                self._controller_timings,
+                self.constants,
+            )
         cycles, activations, latency, exposed = simulated.T
         results = np.column_stack([cycles, activations, profile.n - activations, latency, exposed])
         position = {configuration: i for i, configuration in enumerate(unique)}

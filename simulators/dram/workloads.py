@@ -556,6 +556,27 @@ def resolve_workload(workload: Workload) -> Trace:
     raise _unknown_workload(text)
 
 
+def workload_file(workload: Workload) -> Path | None:
+    """The trace file a workload names, or None for traces, names and specs (see :func:`resolve_workload`).
+
+    Lets a cost model read a long file in chunks instead of whole.
+    """
+    if isinstance(workload, os.PathLike):
+        return Path(workload)
+    if not isinstance(workload, str):
+        return None
+    text = workload.strip()
+    if text.lower() in _STANDARD_BUILDERS or text.lower() in _suite_specs():
+        return None
+    try:
+        if _split_spec(text) is not None:
+            return None
+    except WorkloadError:
+        return None
+    path = Path(text)
+    return path if format_from_name(path) is not None or path.is_file() else None
+
+
 def workload_name(workload: Workload) -> str:
     """A short name for a workload, for logs and result tables.
 
