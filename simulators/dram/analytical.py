@@ -462,7 +462,7 @@ class DramAnalyticalModel(DramProblem):
                 self._controller_timings,
                 self.constants,
             )
-        cycles, activations, latency, exposed = simulated.T
+        cycles, activations, latency, exposed = simulated.T[:4]
         results = np.column_stack([cycles, activations, profile.n - activations, latency, exposed])
         position = {configuration: i for i, configuration in enumerate(unique)}
         return results[[position[c] for c in canonical]]

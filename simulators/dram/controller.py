@@ -77,8 +77,9 @@ TIMING_NAMES = (
 )  # fmt: skip
 """Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`."""
 
-RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed")
-"""Columns of :func:`simulate`'s result."""
+RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed", "first_measured_accepted", "last_accepted")
+"""Columns of :func:`simulate`'s result; the last two are when the first measured request and the last
+request were accepted (their difference over the requests between is the service rate of a saturated run)."""
 
 _NEVER = -1e18
 _UNKNOWN = 1e18
@@ -425,6 +426,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         if (due - j + 1) * stall > after:
             exposed = total - (j - 1) * refi
     result[3] = exposed
+    result[4] = accepted_at[first_measured]
+    result[5] = accepted_at[n - 1]
 
 
 IMPLEMENTATIONS = ("native", "numba", "python")
@@ -547,12 +550,13 @@ def simulate_segments(
             that runs here. Segments and configurations run in parallel threads.
 
     Returns:
-        ``(configurations, segments, 4)`` (:data:`RESULT_COLUMNS`): cycles until
+        ``(configurations, segments, 6)`` (:data:`RESULT_COLUMNS`): cycles until
         the segment's last request completes, activations and mean cycles from
-        arrival to completion of its measured requests, and the cycles over which
-        due refreshes delay the end: the longest tail of the run whose refresh
-        stalls outweigh the cycles the controller waits idle after them (the
-        whole run when it never waits).
+        arrival to completion of its measured requests, the cycles over which
+        due refreshes delay the end (the longest tail of the run whose refresh
+        stalls outweigh the cycles the controller waits idle after them, the
+        whole run when it never waits), and the cycles at which the first
+        measured request and the last request were accepted.
     """
     configurations = np.ascontiguousarray(configurations, dtype=np.int64).reshape(-1, 7)
     if len(configurations) and (configurations[:, 3].min() < 1 or configurations[:, 5].min() < 1):
@@ -608,7 +612,7 @@ def simulate(
     See :func:`simulate_segments` for the arguments.
 
     Returns:
-        ``(configurations, 4)`` (:data:`RESULT_COLUMNS`).
+        ``(configurations, 6)`` (:data:`RESULT_COLUMNS`).
     """
     results = simulate_segments(
         arrival, bank, row, is_write, n_banks, banks_per_group, configurations, timings, constants,

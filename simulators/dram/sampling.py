@@ -8,18 +8,23 @@ al., "SMARTS: Accelerating Microarchitecture Simulation via Rigorous
 Statistical Sampling", ISCA 2003):
 
 * **Sampling.** The trace is cut into strata of ``stride`` consecutive
-  requests, and the first ``warmup + window`` requests of each stratum are
-  kept (:class:`TraceSample`). The stride starts at the window length and
-  doubles whenever more than ``2 * windows`` strata have been seen, keeping
-  every other one, so the sample is built in one pass over a stream of
-  unknown length, holds between ``windows`` and ``2 * windows`` windows
-  (or the whole trace, if shorter), and takes memory independent of the
-  trace's length. Exact totals (requests, writes, the cycles the trace
-  leaves idle) are counted over every request as it streams by.
+  requests, and ``warmup + window`` consecutive requests at a random offset
+  in each stratum are kept (:class:`TraceSample`): stratified sampling, so a
+  trace whose behaviour repeats with a period that divides the stride is not
+  always seen at the same phase. The stride starts at the window length and
+  doubles whenever more than ``2 * windows`` strata have been seen, each
+  merged stratum keeping one of its two windows at random, so the sample is
+  built in one pass over a stream of unknown length, holds between
+  ``windows`` and ``2 * windows`` windows (or the whole trace, if shorter),
+  and takes memory independent of the trace's length. Exact totals
+  (requests, writes, the cycles the trace leaves idle, each stratum's first
+  and last arrival) are counted over every request as it streams by.
 * **Simulation.** Each window is simulated from an idle controller; its
   ``warmup`` first requests fill the queues and open rows and are not
   counted. Each window is also simulated with all its requests arriving at
-  once, which gives the controller's saturated service time per request.
+  once, which gives the controller's saturated service time per request
+  (from the rate at which its measured requests are accepted, free of the
+  start-up and drain transients).
 * **The whole run** is assembled with a fluid queue over the strata: stratum
   ``j`` (``n_j`` requests arriving from cycle ``s_j`` to ``e_j``) completes at
   ``F_j = max(e_j + tail_j, max(F_(j-1), s_j) + n_j * tau_j)``: either its
@@ -78,8 +83,10 @@ class TraceSample:
         last_cycle: Issue cycle of its last request.
         stride: Requests per stratum.
         starts: Index of each stratum's first request.
+        first_cycles: Issue cycle of each stratum's first request.
         previous_cycles: Issue cycle of the request before each stratum (the
             last of the previous one; the first request's own for the first).
+        window_starts: Index of each stratum's window's first request.
         bounds: Where each window's requests start in the arrays below, and the end.
         cycles: Issue cycles of the windows' requests.
         is_write: Whether each of the windows' requests writes.
@@ -94,7 +101,9 @@ class TraceSample:
     last_cycle: int
     stride: int
     starts: np.ndarray
+    first_cycles: np.ndarray
     previous_cycles: np.ndarray
+    window_starts: np.ndarray
     bounds: np.ndarray
     cycles: np.ndarray
     is_write: np.ndarray
@@ -117,7 +126,9 @@ class TraceSample:
             "scalars": np.array(scalars, dtype=np.int64),
             "idle_cycles": np.array([self.idle_cycles]),
             "starts": self.starts,
+            "first_cycles": self.first_cycles,
             "previous_cycles": self.previous_cycles,
+            "window_starts": self.window_starts,
             "bounds": self.bounds,
             "cycles": self.cycles,
             "is_write": self.is_write,
@@ -136,7 +147,9 @@ class TraceSample:
             last_cycle=last,
             stride=stride,
             starts=arrays["starts"],
+            first_cycles=arrays["first_cycles"],
             previous_cycles=arrays["previous_cycles"],
+            window_starts=arrays["window_starts"],
             bounds=arrays["bounds"],
             cycles=arrays["cycles"],
             is_write=arrays["is_write"].astype(bool),
@@ -145,14 +158,19 @@ class TraceSample:
         )
 
 
-class _Window:
-    """Requests kept of one stratum, gathered as the trace streams by."""
+class _Stratum:
+    """A stratum seen so far and the requests of its window, gathered as the trace streams by."""
 
-    def __init__(self, start: int, previous_cycle: int) -> None:
+    def __init__(self, start: int, first_cycle: int, previous_cycle: int, window_start: int) -> None:
         self.start = start
+        self.first_cycle = first_cycle
         self.previous_cycle = previous_cycle
+        self.window_start = window_start
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.kept = 0
+
+    def take_window(self, other: _Stratum) -> None:
+        self.window_start, self.parts, self.kept = other.window_start, other.parts, other.kept
 
 
 def sample_trace(
@@ -161,8 +179,14 @@ def sample_trace(
     windows: int = SAMPLE_WINDOWS,
     window_requests: int = WINDOW_REQUESTS,
     warmup_requests: int = WARMUP_REQUESTS,
+    seed: int = 0,
 ) -> TraceSample:
     """Sample a trace in one pass over its chunks (see the module docstring).
+
+    Each stratum's window sits at a random offset within it, so a trace whose
+    behaviour repeats with a period that divides the stride is not seen at one
+    phase only (systematic sampling's aliasing). Merging two strata keeps one
+    of their windows at random, so offsets stay uniform over the merged stratum.
 
     Args:
         chunks: ``(cycles, is_write, addresses)`` arrays of consecutive requests.
@@ -170,19 +194,22 @@ def sample_trace(
         windows: Fewest windows kept (at most twice as many).
         window_requests: Requests measured per window.
         warmup_requests: Requests before each window's measured ones.
+        seed: Seed of the window offsets (the same trace always gives the same sample).
 
     Raises:
         ValueError: No requests, or a parameter below 1 (warm-up below 0).
     """
     if windows < 1 or window_requests < 1 or warmup_requests < 0:
         raise ValueError("windows and window_requests must be at least 1, warmup_requests at least 0")
+    rng = np.random.default_rng(seed)
     length = warmup_requests + window_requests
     stride = length
-    kept: list[_Window] = []
+    strata: list[_Stratum] = []
     n = writes = 0
     idle = 0.0
     first_cycle: int | None = None
     previous: int | None = None
+    tail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the last `length` requests
     for cycles, is_write, addresses in chunks:
         m = len(cycles)
         if m == 0:
@@ -198,24 +225,32 @@ def sample_trace(
         while next_start < n + m:
             offset = next_start - n
             before = int(cycles[offset - 1]) if offset > 0 else (previous if previous is not None else int(cycles[0]))
-            kept.append(_Window(next_start, before))
+            window = next_start + int(rng.integers(0, stride - length + 1))
+            strata.append(_Stratum(next_start, int(cycles[offset]), before, window))
             next_start += stride
-            if len(kept) > 2 * windows:
-                kept = [w for w in kept if (w.start // stride) % 2 == 0]
+            if len(strata) > 2 * windows:
+                strata = _merge_pairs(strata, stride, length, rng)
                 stride *= 2
-                next_start = -(-(next_start) // stride) * stride
-        for window in kept:
-            begin = window.start + window.kept
-            if window.kept >= length or begin >= n + m or begin < n:
+                next_start = -(-next_start // stride) * stride
+        for stratum in strata:
+            begin = stratum.window_start + stratum.kept
+            if stratum.kept >= length or begin >= n + m:
                 continue
-            take = slice(begin - n, min(window.start + length, n + m) - n)
-            window.parts.append((cycles[take].copy(), is_write[take].copy(), addresses[take].copy()))
-            window.kept += take.stop - take.start
+            take = slice(begin - n, min(stratum.window_start + length, n + m) - n)
+            stratum.parts.append((cycles[take].copy(), is_write[take].copy(), addresses[take].copy()))
+            stratum.kept += take.stop - take.start
+        recent = (cycles[-length:], is_write[-length:], addresses[-length:])
+        tail = recent if tail is None else tuple(np.concatenate(pair)[-length:] for pair in zip(tail, recent))
         n += m
         previous = int(cycles[-1])
-    if first_cycle is None or previous is None:
+    if first_cycle is None or previous is None or tail is None:
         raise ValueError("the trace holds no requests")
-    sizes = [w.kept for w in kept]
+    last = strata[-1]
+    if last.kept < length:
+        # The trace ended inside the last stratum, perhaps before its window: take its last requests instead.
+        size = min(length, n - last.start)
+        last.window_start, last.parts, last.kept = n - size, [tuple(a[-size:] for a in tail)], size
+    sizes = [stratum.kept for stratum in strata]
     return TraceSample(
         n_requests=n,
         writes=writes,
@@ -223,14 +258,32 @@ def sample_trace(
         first_cycle=first_cycle,
         last_cycle=previous,
         stride=stride,
-        starts=np.array([w.start for w in kept], dtype=np.int64),
-        previous_cycles=np.array([w.previous_cycle for w in kept], dtype=np.int64),
+        starts=np.array([stratum.start for stratum in strata], dtype=np.int64),
+        first_cycles=np.array([stratum.first_cycle for stratum in strata], dtype=np.int64),
+        previous_cycles=np.array([stratum.previous_cycle for stratum in strata], dtype=np.int64),
+        window_starts=np.array([stratum.window_start for stratum in strata], dtype=np.int64),
         bounds=np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
-        cycles=np.concatenate([p[0] for w in kept for p in w.parts]),
-        is_write=np.concatenate([p[1] for w in kept for p in w.parts]).astype(bool),
-        addresses=np.concatenate([p[2] for w in kept for p in w.parts]).astype(np.uint64),
+        cycles=np.concatenate([p[0] for stratum in strata for p in stratum.parts]),
+        is_write=np.concatenate([p[1] for stratum in strata for p in stratum.parts]).astype(bool),
+        addresses=np.concatenate([p[2] for stratum in strata for p in stratum.parts]).astype(np.uint64),
         warmup=warmup_requests,
     )
+
+
+def _merge_pairs(strata: list[_Stratum], stride: int, length: int, rng: np.random.Generator) -> list[_Stratum]:
+    """Strata of twice the stride, each keeping the window of one of its halves at random."""
+    merged = []
+    for first in range(0, len(strata), 2):
+        stratum = strata[first]
+        if first + 1 < len(strata):
+            if rng.random() < 0.5:
+                stratum.take_window(strata[first + 1])
+        elif rng.random() < 0.5:
+            # The second half has not started yet: its window is drawn now and gathered when it comes.
+            stratum.window_start = stratum.start + stride + int(rng.integers(0, stride - length + 1))
+            stratum.parts, stratum.kept = [], 0
+        merged.append(stratum)
+    return merged
 
 
 class SampledProfile:
@@ -266,7 +319,7 @@ class SampledProfile:
         self.arrivals = (cycles - window_start) * ratio  # each window from its own first arrival
         # Strata in memory cycles from the trace's first request.
         self.stratum_requests = sample.stratum_requests().astype(np.float64)
-        self.stratum_start = (cycles[sample.bounds[:-1]] - origin) * ratio
+        self.stratum_start = (sample.first_cycles - origin).astype(np.float64) * ratio
         stratum_end = np.append(sample.previous_cycles[1:], sample.last_cycle).astype(np.float64)
         self.stratum_end = (stratum_end - origin) * ratio
         self.window_last = self.arrivals[sample.bounds[1:] - 1]
@@ -307,10 +360,16 @@ def sampled_timings(
         profile.arrivals, *common, constants, bounds=profile.bounds, first_measured=profile.first_measured
     )
     saturated = controller.simulate_segments(
-        np.zeros_like(profile.arrivals), *common, constants, bounds=profile.bounds
+        np.zeros_like(profile.arrivals), *common, constants, bounds=profile.bounds,
+        first_measured=profile.first_measured,
     )
     k_drain = constants.k_drain
-    tau = (saturated[:, :, 0] - k_drain) / profile.window_requests  # saturated cycles per request
+    # Saturated cycles per request, from the rate at which the measured requests are accepted (the
+    # buffer is full, so one is accepted as one leaves): free of the start-up and drain transients.
+    accepted_between = np.maximum(profile.measured_requests - 1, 1)
+    tau = (saturated[:, :, 5] - saturated[:, :, 4]) / accepted_between
+    whole = (saturated[:, :, 0] - k_drain) / profile.window_requests
+    tau = np.where(profile.measured_requests > 1, tau, whole)
     tail = real[:, :, 0] - profile.window_last  # from the window's last arrival to its end
     # Backlog the window builds up itself by its middle measured request, which the fluid backlog replaces.
     own_backlog = np.maximum(

@@ -430,6 +430,8 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             if ((double)(due - j + 1) * stall > after) exposed = total - (double)(j - 1) * refi;
         }
         result[3] = exposed;
+        result[4] = accepted_at[first_measured];
+        result[5] = accepted_at[n - 1];
     }
 done:
     free(queue);
