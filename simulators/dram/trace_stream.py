@@ -7,9 +7,10 @@ straddle chunks, errors name the line in the whole file, and the cycles are
 checked to be non-decreasing across chunks too.
 
 STL text is parsed by the compiled parser of
-:mod:`archgym.simulators.dram.native` where it can be built (about 30 ms per
-million lines), else by the NumPy parser of :mod:`archgym.simulators.dram.trace`,
-which also reports malformed lines.
+:mod:`archgym.simulators.dram.native` where it can be built (about 60 ms per
+million lines), else by numba's (:mod:`archgym.simulators.dram.stl_parser`,
+as fast once numba has started), and lines either rejects by the NumPy parser
+of :mod:`archgym.simulators.dram.trace`, which reports malformed lines.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from archgym.errors import WorkloadError
 from archgym.simulators.dram import native
+from archgym.simulators.dram.stl_parser import parse_stl_fast
 from archgym.simulators.dram.trace import Trace, _line_text, _LineError
 from archgym.simulators.dram.trace_formats import (
     _EXPECTED,
@@ -223,7 +225,11 @@ class TraceReader:
     def _parse(
         self, text: bytes, fmt: str, lines_before: int, requests_before: int, last_cycle: int | None
     ) -> TraceChunk:
-        parsed = _parse_stl_native(text, self.request_bytes) if fmt == "stl" else None
+        parsed = None
+        if fmt == "stl":
+            parsed = _parse_stl_native(text, self.request_bytes)
+            if parsed is None and native.library() is None:
+                parsed = parse_stl_fast(text, self.request_bytes)  # numba's, where no C compiler works
         if parsed is None:
             try:
                 parsed = _PARSERS[fmt](text, self.request_bytes)
