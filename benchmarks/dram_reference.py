@@ -12,9 +12,14 @@ trace's batch).
 Rows are appended trace by trace, so an interrupted run resumes where it
 stopped (traces already complete in ``--out`` are skipped).
 
+``--requests N`` makes long versions of suite traces instead (their generator
+spec with ``n_requests=N``; ``--traces`` picks which), written by default to
+``dramsys_<memspec>_long.csv`` with a ``requests`` column.
+
 Usage:
     ARCHGYM_DRAMSYS=/path/to/DRAMSys python benchmarks/dram_reference.py \
-        [--memspec ddr3-1600] [--designs 300] [--seed 0] [--workers 2] [--out FILE]
+        [--memspec ddr3-1600] [--designs 300] [--seed 0] [--workers 2] [--out FILE] \
+        [--requests N --traces mix,gemm,...]
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from rich.progress import Progress
 
 from archgym.cost_model import make_backend
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
-from archgym.simulators.dram.suite import FIDELITY_SUITE
+from archgym.simulators.dram.suite import FIDELITY_SUITE, SUITE_SPECS
 from archgym.simulators.dram.workloads import STANDARD_WORKLOADS
 from archgym.validate import sample_designs
 
@@ -45,13 +50,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one DRAMSys run may take")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--requests", type=int, default=None, help="long versions of suite traces, N requests each")
+    parser.add_argument("--traces", default=None, help="comma-separated suite trace names (default: all)")
     args = parser.parse_args()
-    out = args.out or DATA / f"dramsys_{args.memspec}_suite.csv"
+    kind = "suite" if args.requests is None else "long"
+    out = args.out or DATA / f"dramsys_{args.memspec}_{kind}.csv"
     backend = make_backend(
         "dram/dramsys", binary=args.binary, memspec=args.memspec, workers=args.workers, timeout_s=args.timeout
     )
     designs = sample_designs(DRAM_DESIGN_SPACE, args.designs, seed=args.seed)
-    traces = [(name, "standard") for name in STANDARD_WORKLOADS] + [(t.name, t.split) for t in FIDELITY_SUITE]
+    traces = [(t.name, t.split) for t in FIDELITY_SUITE]
+    if args.requests is None:
+        traces = [(name, "standard") for name in STANDARD_WORKLOADS] + traces
+    if args.traces:
+        chosen = args.traces.split(",")
+        unknown = sorted(set(chosen) - {name for name, _ in traces})
+        if unknown:
+            parser.error(f"unknown traces {unknown}; choose from {[name for name, _ in traces]}")
+        traces = [(name, split) for name, split in traces if name in chosen]
     done = set(pd.read_csv(out).trace.unique()) if out.exists() else set()
     out.parent.mkdir(parents=True, exist_ok=True)
     with Progress() as progress:
@@ -60,8 +76,11 @@ def main() -> None:
             if name in done:
                 progress.advance(task, len(designs))
                 continue
-            batch = backend.evaluate_batch(designs.to_dict("records"), name)
+            workload = name if args.requests is None else f"{SUITE_SPECS[name]},n_requests={args.requests}"
+            batch = backend.evaluate_batch(designs.to_dict("records"), workload)
             rows = designs.copy()
+            if args.requests is not None:
+                rows.insert(0, "requests", args.requests)
             rows.insert(0, "split", split)
             rows.insert(0, "trace", name)
             rows.insert(0, "design_id", range(len(designs)))

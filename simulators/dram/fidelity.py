@@ -31,6 +31,7 @@ from scipy.stats import spearmanr
 
 from archgym.cost_model import CostModel
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
+from archgym.simulators.dram.suite import SUITE_SPECS
 
 FIDELITY_METRICS = ("total_time_ns", "energy_pj", "power_mw")
 """Metrics compared with DRAMSys (it does not report latency)."""
@@ -97,6 +98,30 @@ def shared_reference_rows(directory: str | Path) -> pd.DataFrame:
     rows["workload_source"] = [str(directory / "traces" / f"{name}.stl") for name in rows["trace"]]
     rows["trace"] = "reference/" + rows["trace"]
     rows["split"] = "reference"
+    return rows
+
+
+LONG_MEASUREMENTS = "dramsys_ddr3-1600_long.csv"
+"""Bundled file of DRAMSys's results on long versions of suite traces (``data/dram/``)."""
+
+
+def long_trace_rows(path: str | Path) -> pd.DataFrame:
+    """DRAMSys's results on long versions of suite traces, as rows like the bundled suite's.
+
+    Args:
+        path: A CSV made by ``benchmarks/dram_reference.py --requests N``.
+
+    Returns:
+        The rows, with trace ``<name>/<requests>``, split ``long``, a boolean
+        ``feasible`` and the generator spec of the long trace as ``workload_source``.
+    """
+    rows = pd.read_csv(path)
+    rows["feasible"] = rows["feasible"].astype(bool)
+    rows["workload_source"] = [
+        f"{SUITE_SPECS[name]},n_requests={requests}" for name, requests in zip(rows["trace"], rows["requests"])
+    ]
+    rows["trace"] = [f"{name}/{requests:,}" for name, requests in zip(rows["trace"], rows["requests"])]
+    rows["split"] = "long"
     return rows
 
 
