@@ -15,6 +15,7 @@ Each registered problem's own commands are mounted as ``archgym <problem> ...``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Annotated
 
@@ -57,3 +58,5 @@ for group in (catalog.app, evaluate.app, run.app, validate.app):
     app.add_typer(group)
 app.add_typer(proxy.app, name="proxy")
 mount_problem_clis(app)
+# `archgym trace ...`, the name user docs use, is the same app as `archgym dram trace ...` (imported by name: layering).
+app.add_typer(importlib.import_module("archgym.simulators.dram.cli").trace_app, name="trace")

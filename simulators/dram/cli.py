@@ -1,4 +1,8 @@
-"""``archgym dram``: inspect memory traces and convert them between simulators' formats."""
+"""``archgym dram``: inspect memory traces and convert them between simulators' formats.
+
+The trace commands are also mounted as ``archgym trace ...``. Both read traces
+in chunks, so files of any length take bounded memory, and show a progress bar.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
 
 from archgym.errors import ArchGymError
-from archgym.simulators.dram.trace_formats import TRACE_FORMATS, read_trace, write_trace
-from archgym.simulators.dram.trace_stats import trace_stats
+from archgym.simulators.dram.trace_formats import TRACE_FORMATS, convert_trace
+from archgym.simulators.dram.trace_stats import trace_reader_stats
+from archgym.simulators.dram.trace_stream import TraceReader
 
 __all__ = ["dram_app", "trace_app"]
 
@@ -40,16 +46,17 @@ def trace_info(
     format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
     clock_mhz: Annotated[float, typer.Option(help=_CLOCK_HELP)] = 800.0,
 ) -> None:
-    """Print what a trace holds: requests, read/write shares, span, intensity and row-buffer locality."""
+    """Print what a trace holds: format, size, requests, read/write shares, span, intensity and row-buffer locality."""
     try:
-        trace = read_trace(path, format=format, clock_mhz=clock_mhz)
-        stats = trace_stats(trace)
+        reader = TraceReader(path, format=format, clock_mhz=clock_mhz)
+        stats = trace_reader_stats(reader)
     except ArchGymError as error:
         raise _fail(error) from None
     writes = 1.0 - stats.read_fraction
-    console.print(f"[bold]{escape(trace.name)}[/]: {stats.n_requests:,} requests, "
+    console.print(f"[bold]{escape(reader.name)}[/]: {stats.n_requests:,} requests, "
                   f"{stats.read_fraction:.1%} reads, {writes:.1%} writes")
-    console.print(f"span: {stats.span_cycles:,} cycles ({stats.span_ns:,.1f} ns at {trace.clock_mhz:g} MHz)")
+    console.print(f"file: {reader.format} format, {decimal(reader.size_bytes)} on disk")
+    console.print(f"span: {stats.span_cycles:,} cycles ({stats.span_ns:,.1f} ns at {reader.clock_mhz:g} MHz)")
     console.print(f"intensity: {stats.requests_per_kcycle:,.1f} requests per kcycle")
     console.print(f"row-buffer locality: {stats.row_hit_share:.1%} of requests hit the row last used in their "
                   "bank (DDR3-1600 default row-bank-column mapping)")
@@ -59,15 +66,17 @@ def trace_info(
 def trace_convert(
     source: Annotated[Path, typer.Argument(help="The trace to read.")],
     destination: Annotated[Path, typer.Argument(
-        help="The file to write; .gz compresses it, and its suffix (.stl, .dramsim3, .ramulator2, .ldst) "
+        help="The file to write; .gz or .zst compresses it, and its suffix (.stl, .dramsim3, .ramulator2, .ldst) "
         "names the format unless --to does.")],
     to: Annotated[str | None, typer.Option("--to", help=f"Output format: {', '.join(TRACE_FORMATS)}.")] = None,
     format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
 ) -> None:
-    """Convert a trace from one format to another (Ramulator 2 files carry no cycles: back to back)."""
+    """Convert a trace from one format to another (Ramulator 2 files carry no cycles: back to back).
+
+    The trace is converted chunk by chunk; the output appears only once it is complete.
+    """
     try:
-        trace = read_trace(source, format=format)
-        write_trace(trace, destination, format=to)
+        written, requests = convert_trace(source, destination, to=to, format=format)
     except ArchGymError as error:
         raise _fail(error) from None
-    console.print(f"wrote {trace.n_requests:,} requests to {escape(str(destination))}")
+    console.print(f"wrote {requests:,} requests to {escape(str(written))}")

@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
+from archgym import progress
 from archgym.errors import WorkloadError
 from archgym.simulators.dram.trace import (
     _DECIMAL,
@@ -45,7 +50,15 @@ from archgym.simulators.dram.trace import (
     _parse_stl,
 )
 
-__all__ = ["TRACE_FORMATS", "detect_format", "format_from_name", "read_trace", "trace_name", "write_trace"]
+__all__ = [
+    "TRACE_FORMATS",
+    "convert_trace",
+    "detect_format",
+    "format_from_name",
+    "read_trace",
+    "trace_name",
+    "write_trace",
+]
 
 TRACE_FORMATS: tuple[str, ...] = ("stl", "dramsim3", "ramulator2")
 """Names of the supported trace formats."""
@@ -113,6 +126,24 @@ def _write_bytes(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as exc:
         raise WorkloadError(f"cannot write trace file {str(path)!r}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _compressing(path: Path, file: IO[bytes]) -> Iterator[Callable[[bytes], object]]:
+    """A function writing into ``file``, compressed as ``path``'s name says (``.gz``, ``.zst``) or not."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        # zlib's own gzip framing (mtime 0): the bytes gzip.compress(data, mtime=0) gives since Python 3.11,
+        # so a converted file is the file write_trace writes.
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+        yield lambda data: file.write(compressor.compress(data))
+        file.write(compressor.flush())
+    elif name.endswith(".zst"):
+        zstandard = _zstandard(path)
+        with zstandard.ZstdCompressor().stream_writer(file, closefd=False) as stream:  # type: ignore[attr-defined]
+            yield stream.write
+    else:
+        yield file.write
 
 
 # -- format names -----------------------------------------------------------------
@@ -356,18 +387,35 @@ def trace_name(path: str | os.PathLike[str]) -> str:
     return stem
 
 
-def _text(trace: Trace, format: str) -> str:
-    cycles = trace.cycles.tolist()
-    writes = trace.is_write.tolist()
-    addresses = trace.addresses.tolist()
+def _lines(cycles: np.ndarray, is_write: np.ndarray, addresses: np.ndarray, format: str) -> str:
+    """Requests as lines of text in ``format`` (one of :data:`TRACE_FORMATS`)."""
+    cycle_list = cycles.tolist()
+    writes = is_write.tolist()
+    address_list = addresses.tolist()
     if format == "stl":
         commands = ("read", "write")
-        return "".join(f"{c}:\t{commands[w]}\t0x{a:X}\n" for c, w, a in zip(cycles, writes, addresses))
+        return "".join(f"{c}:\t{commands[w]}\t0x{a:X}\n" for c, w, a in zip(cycle_list, writes, address_list))
     if format == "dramsim3":
         commands = ("READ", "WRITE")
-        return "".join(f"0x{a:x} {commands[w]} {c}\n" for c, w, a in zip(cycles, writes, addresses))
+        return "".join(f"0x{a:x} {commands[w]} {c}\n" for c, w, a in zip(cycle_list, writes, address_list))
     commands = ("LD", "ST")
-    return "".join(f"{commands[w]} 0x{a:x}\n" for w, a in zip(writes, addresses))
+    return "".join(f"{commands[w]} 0x{a:x}\n" for w, a in zip(writes, address_list))
+
+
+def _text(trace: Trace, format: str) -> str:
+    return _lines(trace.cycles, trace.is_write, trace.addresses, format)
+
+
+def _output_format(path: Path, format: str | None) -> str:
+    """The format to write ``path`` in: ``format``, else the one its name names."""
+    if format is None:
+        format = format_from_name(path)
+        if format is None:
+            raise WorkloadError(
+                f"cannot tell the trace format of {str(path)!r} from its name; pass a format "
+                f"({', '.join(TRACE_FORMATS)}) or use a suffix ({', '.join(_SUFFIXES)})"
+            )
+    return _check_format(format)
 
 
 def write_trace(trace: Trace, path: str | os.PathLike[str], format: str | None = None) -> Path:
@@ -391,12 +439,68 @@ def write_trace(trace: Trace, path: str | os.PathLike[str], format: str | None =
             file cannot be written.
     """
     path = Path(path)
-    if format is None:
-        format = format_from_name(path)
-        if format is None:
-            raise WorkloadError(
-                f"cannot tell the trace format of {str(path)!r} from its name; pass a format "
-                f"({', '.join(TRACE_FORMATS)}) or use a suffix ({', '.join(_SUFFIXES)})"
-            )
-    _write_bytes(path, _text(trace, _check_format(format)).encode("ascii"))
+    _write_bytes(path, _text(trace, _output_format(path, format)).encode("ascii"))
     return path
+
+
+def convert_trace(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    to: str | None = None,
+    format: str | None = None,
+    request_bytes: int = 64,
+    chunk_bytes: int | None = None,
+) -> tuple[Path, int]:
+    """Convert a trace file to another format chunk by chunk, in memory bounded by the chunk size.
+
+    The output is written to a temporary file beside ``destination`` and
+    renamed into place once complete, so a conversion that fails (a malformed
+    line, a full disk) leaves no partial output. Cycles are copied; a
+    ``ramulator2`` source has none, so its requests get their index in the
+    file, one a cycle. ``.gz`` output is deterministic (mtime 0), and ``.zst``
+    needs the ``zstandard`` package.
+
+    Args:
+        source: The trace to read, in any format of :data:`TRACE_FORMATS`, plain or compressed.
+        destination: The file to write; its folder must exist. ``.gz`` or
+            ``.zst`` at the end of its name compresses it.
+        to: Output format, one of :data:`TRACE_FORMATS`, or None to take it
+            from the destination's name (see :func:`format_from_name`).
+        format: Format of ``source``, or None to detect it.
+        request_bytes: Bytes moved by each request (STL lines that carry a data length must agree with it).
+        chunk_bytes: Text of ``source`` read at a time; None for the reader's default (a few megabytes).
+
+    Returns:
+        The path written and the number of requests converted.
+
+    Raises:
+        WorkloadError: A format is unknown or the output format is not given
+            by the name, the source is missing, unreadable, badly compressed,
+            holds no requests or has a malformed line (the message names the
+            file and the 1-based line number), or the output cannot be written.
+    """
+    from archgym.simulators.dram.trace_stream import DEFAULT_CHUNK_BYTES, TraceReader  # imports this module
+
+    destination = Path(destination)
+    to = _output_format(destination, to)
+    reader = TraceReader(source, format, request_bytes=request_bytes, chunk_bytes=chunk_bytes or DEFAULT_CHUNK_BYTES)
+    total = reader.size_bytes  # a missing source fails before anything is created
+    partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}.part")
+    requests = 0
+    try:
+        with (
+            progress.task(f"converting {reader.name}", total=total, unit="B") as update,
+            partial.open("xb") as file,
+            _compressing(destination, file) as write,
+        ):
+            for chunk in reader.chunks(lambda done, _total: update(done)):
+                write(_lines(chunk.cycles, chunk.is_write, chunk.addresses, to).encode("ascii"))
+                requests += len(chunk)
+        os.replace(partial, destination)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise WorkloadError(f"cannot write trace file {str(destination)!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return destination, requests

@@ -1,26 +1,38 @@
-"""Trace formats of other simulators, compression, detection, conversion and the `archgym dram trace` commands."""
+"""Trace formats of other simulators, compression, detection, streamed conversion and statistics, CLI commands."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
+import itertools
+import sys
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from archgym import progress
 from archgym.cli import app
 from archgym.errors import WorkloadError
+from archgym.simulators.dram.memspec import AddressMapping
 from archgym.simulators.dram.trace import Trace, read_stl, write_stl
 from archgym.simulators.dram.trace_formats import (
     TRACE_FORMATS,
+    convert_trace,
     detect_format,
     format_from_name,
     read_trace,
     write_trace,
 )
-from archgym.simulators.dram.trace_stats import row_hit_share, trace_stats
-from archgym.simulators.dram.workloads import resolve_workload
+from archgym.simulators.dram.trace_stats import (
+    row_hit_share,
+    trace_file_stats,
+    trace_reader_stats,
+    trace_stats,
+)
+from archgym.simulators.dram.trace_stream import TraceReader
+from archgym.simulators.dram.workloads import resolve_workload, synthetic
 
 runner = CliRunner()
 
@@ -207,6 +219,126 @@ def test_trace_stats():
     # Same row and bank for consecutive 64-byte lines of one page: all but the first hit.
     stream = Trace(cycles=np.arange(8), is_write=np.zeros(8, bool), addresses=np.arange(8) * 64)
     assert row_hit_share(stream) == pytest.approx(7 / 8)
+
+
+# Small address spans so rows recur often, within and across chunks; different mixes of locality and gaps.
+STREAMED = [
+    synthetic(n_requests=4000, read_fraction=0.7, locality=0.8, arrival_interval=2, span=1 << 21, seed=1),
+    synthetic(n_requests=3000, read_fraction=0.3, locality=0.0, span=1 << 20, seed=2),
+    synthetic(n_requests=2500, read_fraction=1.0, locality=0.95, arrival_interval=5, span=1 << 24, seed=3),
+]
+OTHER_MAPPING = AddressMapping(byte_bits=(0, 1, 2), column_bits=(3, 4, 5, 6), bank_bits=(7, 8), row_bits=(9, 10, 11))
+
+
+@pytest.mark.parametrize("format", TRACE_FORMATS)
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_streamed_stats_equal_whole_trace_stats_exactly(tmp_path, format, suffix):
+    for index, trace in enumerate(STREAMED):
+        path = write_trace(trace, tmp_path / f"t{index}.{format}{suffix}")
+        whole = read_trace(path, clock_mhz=1200.0)
+        for mapping in (None, OTHER_MAPPING):
+            reader = TraceReader(path, clock_mhz=1200.0, chunk_bytes=611)  # dozens of chunks, cut mid-line
+            assert trace_reader_stats(reader, mapping) == trace_stats(whole, mapping)
+            assert reader.format == format
+        assert trace_file_stats(path, clock_mhz=1200.0) == trace_stats(whole)
+        assert trace_file_stats(path, format=format, mapping=OTHER_MAPPING, clock_mhz=1200.0) == trace_stats(
+            whole, OTHER_MAPPING
+        )
+
+
+def test_streamed_stats_of_a_hand_written_file_with_comments(tmp_path):
+    path = tmp_path / "a.trace"
+    commands = ("READ", "write", "P_MEM_RD")
+    lines = [f"0x{(i * 4099 % 97) << 13:x} {commands[i % 3]} {20 + i // 2}\n" for i in range(600)]
+    path.write_text(DRAMSIM3 + "".join(line if i % 7 else f"# {i}\n\n{line}" for i, line in enumerate(lines)))
+    assert trace_reader_stats(TraceReader(path, chunk_bytes=64)) == trace_stats(read_trace(path))
+    path.write_text(DRAMSIM3)
+    assert trace_reader_stats(TraceReader(path, chunk_bytes=64)) == trace_stats(read_trace(path))
+
+
+def test_streamed_stats_report_progress_in_bytes(tmp_path):
+    path = write_trace(STREAMED[0], tmp_path / "t.stl.gz")
+    tasks = []
+
+    @contextlib.contextmanager
+    def listener(description, total, unit):
+        updates = []
+        tasks.append((description, total, unit, updates))
+        yield updates.append
+
+    with progress.listening(listener):
+        trace_reader_stats(TraceReader(path, chunk_bytes=1000))
+    [(description, total, unit, updates)] = tasks
+    assert (description, total, unit) == ("reading t", path.stat().st_size, "B")
+    assert len(updates) > 5 and updates[-1] == total
+    assert all(a <= b for a, b in itertools.pairwise(updates))
+
+
+@pytest.mark.parametrize(("source_format", "target_format"), list(itertools.product(TRACE_FORMATS, repeat=2)))
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_convert_round_trips_every_pair_of_formats(tmp_path, source_format, target_format, suffix):
+    trace = STREAMED[0]
+    source = write_trace(trace, tmp_path / f"in.{source_format}{suffix}")
+    target = tmp_path / f"out.{target_format}{suffix}"
+    assert convert_trace(source, target, chunk_bytes=997) == (target, trace.n_requests)
+    back = read_trace(target)
+    np.testing.assert_array_equal(back.is_write, trace.is_write)
+    np.testing.assert_array_equal(back.addresses, trace.addresses)
+    timed = "ramulator2" not in (source_format, target_format)
+    np.testing.assert_array_equal(back.cycles, trace.cycles if timed else np.arange(trace.n_requests))
+    # Streaming writes what writing the whole trace writes, byte for byte (.gz: from Python 3.11, whose
+    # gzip.compress(mtime=0) leaves the gzip framing to zlib, as the streaming writer does).
+    whole = write_trace(read_trace(source), tmp_path / f"whole.{target_format}{suffix}")
+    if suffix:
+        assert gzip.decompress(target.read_bytes()) == gzip.decompress(whole.read_bytes())
+    if not suffix or sys.version_info >= (3, 11):
+        assert target.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, target.name, whole.name])
+
+
+def test_convert_takes_the_format_from_to_or_the_name(tmp_path):
+    source = tmp_path / "a.trace"
+    source.write_text(DRAMSIM3)
+    path, requests = convert_trace(source, tmp_path / "b.txt", to="ramulator2", format="dramsim3")
+    assert requests == 4 and detect_format(path) == "ramulator2"
+    with pytest.raises(WorkloadError, match="cannot tell the trace format"):
+        convert_trace(source, tmp_path / "c.txt")
+    with pytest.raises(WorkloadError, match="unknown trace format 'champsim'"):
+        convert_trace(source, tmp_path / "c.stl", to="champsim")
+    with pytest.raises(WorkloadError, match="does not exist"):
+        convert_trace(tmp_path / "missing.stl", tmp_path / "c.stl")
+    with pytest.raises(WorkloadError, match="cannot write trace file"):
+        convert_trace(source, tmp_path / "no" / "such" / "folder" / "c.stl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.trace", "b.txt"]
+
+
+@pytest.mark.parametrize("source_format", TRACE_FORMATS)
+def test_malformed_line_deep_in_the_file_names_it_and_leaves_no_output(tmp_path, source_format):
+    good = write_trace(synthetic(n_requests=5000, locality=0.5, seed=7), tmp_path / f"good.{source_format}")
+    lines = good.read_text().splitlines(keepends=True)
+    good.unlink()
+    source = tmp_path / f"bad.{source_format}.gz"
+    source.write_bytes(gzip.compress("".join([*lines[:4320], "this is not a request\n", *lines[4320:]]).encode()))
+    kept = tmp_path / "kept.dramsim3"
+    kept.write_text("an earlier conversion\n")
+    for target in (tmp_path / "new.stl.gz", kept):
+        with pytest.raises(WorkloadError, match=f"bad.{source_format}.gz:4321: malformed {source_format} line"):
+            convert_trace(source, target, format=source_format, chunk_bytes=4096)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, kept.name])
+    assert kept.read_text() == "an earlier conversion\n"
+
+
+def test_convert_to_zstd_or_name_the_package(tmp_path):
+    source = write_trace(STREAMED[1], tmp_path / "a.stl")
+    target = tmp_path / "b.dramsim3.zst"
+    if importlib.util.find_spec("zstandard") is None:
+        with pytest.raises(WorkloadError, match="pip install zstandard"):
+            convert_trace(source, target)
+        assert not target.exists()
+    else:
+        convert_trace(source, target, chunk_bytes=1000)
+        assert read_trace(target, name="a") == STREAMED[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.stl"] + [target.name] * target.exists()
 
 
 def invoke(*args: str):
