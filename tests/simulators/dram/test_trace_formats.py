@@ -337,7 +337,7 @@ def test_convert_to_zstd_or_name_the_package(tmp_path):
         assert not target.exists()
     else:
         convert_trace(source, target, chunk_bytes=1000)
-        assert read_trace(target, name="a") == STREAMED[1]
+        assert read_trace(target, name="synthetic") == STREAMED[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.stl"] + [target.name] * target.exists()
 
 
