@@ -205,6 +205,10 @@ class TraceReader:
                     text, pending = text[:cut], text[cut:]
                 else:
                     pending = b""
+                if fmt is None and _first_request_line(text) is None:
+                    # Only blank or comment lines so far: nothing to parse, and nothing to detect the format from.
+                    lines_before += text.count(b"\n")
+                    text = b""
                 if text:
                     if fmt is None:
                         fmt = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
@@ -243,7 +247,7 @@ class TraceReader:
                 text,
                 fmt,
                 lines_before,
-                _first_request_line(text),
+                _first_request_line(text) or 0,
                 f"cycle {cycles[0]} is earlier than the previous request's cycle {last_cycle}; "
                 "cycles must be non-decreasing",
             )
@@ -269,10 +273,10 @@ class TraceReader:
         )
 
 
-def _first_request_line(text: bytes) -> int:
-    """Index of the first line of ``text`` that is neither blank nor a comment."""
+def _first_request_line(text: bytes) -> int | None:
+    """Index of the first line of ``text`` that is neither blank nor a comment, or None."""
     for index, line in enumerate(text.split(b"\n")):
         stripped = line.strip()
         if stripped and not stripped.startswith(b"#"):
             return index
-    return 0
+    return None

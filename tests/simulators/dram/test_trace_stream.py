@@ -112,3 +112,16 @@ def test_the_compiled_parser_agrees_with_the_numpy_parser():
         assert trace_stream._parse_stl_native(bad, 64) is None
         with pytest.raises(_LineError):
             _parse_stl(bad, 64)
+
+
+def test_the_format_is_detected_from_the_first_request_even_after_many_comment_lines(tmp_path):
+    path = tmp_path / "a.trace"
+    path.write_text("# written by a simulator\n" * 50 + "\n0x40 READ 3\n0x80 WRITE 9\n")
+    reader = TraceReader(path, chunk_bytes=7)
+    trace = reader.read()
+    assert reader.format == "dramsim3"
+    assert trace.cycles.tolist() == [3, 9] and trace.is_write.tolist() == [False, True]
+    broken = tmp_path / "b.trace"
+    broken.write_text("# comment\n" * 30 + "0x40 READ 3\n0x80 FETCH 9\n")
+    with pytest.raises(WorkloadError, match=r"b.trace:32: malformed dramsim3 line"):
+        TraceReader(broken, chunk_bytes=5).read()
