@@ -308,8 +308,14 @@ def list_backends(problem: str | None = None, env: str | None = None) -> list[Ba
 def backend_info(name: str, problem: str | None = None, env: str | None = None) -> BackendInfo:
     """Look up a backend by full name, or by short name within ``problem`` (``env=`` is its deprecated name)."""
     problem = problem_argument(problem, env, "backend_info", default=None)
-    _load_problem_backends()
     full = name if "/" in name or problem is None else f"{problem}/{name}"
+    if full not in _BACKENDS and "/" in full:
+        try:
+            get_problem(full.split("/")[0])  # importing one problem's package registers its backends
+        except UnknownNameError:
+            pass  # the full list below names what exists
+    if full not in _BACKENDS:
+        _load_problem_backends()
     if full not in _BACKENDS:
         known = ", ".join(sorted(b.name for b in list_backends(problem))) or "none"
         raise UnknownNameError(f"unknown backend {name!r}; registered backends are {known}")

@@ -398,7 +398,8 @@ class DramAnalyticalModel(DramProblem):
         """Compute the table entries at ``flat`` that a lazily built table lacks."""
         if table.profile is None:
             return
-        missing = np.unique(flat[np.isnan(table.cycles[flat])])
+        # Unique in first-seen order without np.unique, whose first call imports a NumPy submodule (16 ms).
+        missing = np.array(list(dict.fromkeys(flat[np.isnan(table.cycles[flat])].tolist())), dtype=np.int64)
         if not len(missing):
             return
         results = self.structural_timings(table.profile, self._configurations(missing))

@@ -15,13 +15,16 @@ of :mod:`archgym.simulators.dram.trace`, which reports malformed lines.
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -47,6 +50,12 @@ DEFAULT_CHUNK_BYTES = 4 << 20
 
 _SHORTEST_STL_LINE = len(b"0 read 0\n")
 
+_PARSE_WORKERS = 2
+"""Blocks parsed at once, in threads, while the next is read."""
+
+_Parsed = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+"""Cycles, write flags and addresses of a block of lines, and its number of newlines."""
+
 _DETECT_BYTES = 1 << 16
 """Text inspected to detect the format (its first request line decides)."""
 
@@ -71,23 +80,26 @@ class TraceChunk:
         return int(self.cycles.shape[0])
 
 
-def _parse_stl_native(raw: bytes, request_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """STL text parsed by the compiled parser, or None to use the NumPy one (no library, or a line it rejects)."""
+def _parse_stl_native(raw: bytes | bytearray, request_bytes: int) -> _Parsed | None:
+    """STL text parsed by the compiled parser, with its number of newlines; None to use another parser
+    (no library, or a line it rejects)."""
     lib = native.library()
     if lib is None:
         return None
     capacity = len(raw) // _SHORTEST_STL_LINE + 1  # cheaper than counting lines, and never too small
     cycles = np.empty(capacity, dtype=np.int64)
-    is_write = np.empty(capacity, dtype=np.uint8)
+    is_write = np.empty(capacity, dtype=np.bool_)
     addresses = np.empty(capacity, dtype=np.uint64)
+    lines = ctypes.c_int64(0)
     text = np.frombuffer(raw, dtype=np.uint8)
     n = lib.parse_stl(
         text.ctypes.data, len(raw), request_bytes, cycles.ctypes.data, is_write.ctypes.data, addresses.ctypes.data,
-        capacity,
+        capacity, ctypes.addressof(lines),
     )  # fmt: skip
     if n < 0:
         return None
-    return cycles[:n].copy(), is_write[:n].astype(bool), addresses[:n].copy()
+    # Views of the first n entries: slicing keeps the spare capacity alive until the chunk is dropped.
+    return cycles[:n], is_write[:n], addresses[:n], lines.value
 
 
 class TraceReader:
@@ -161,9 +173,19 @@ class TraceReader:
         self._compression = None
         return raw, raw
 
-    def _read(self, stream: IO[bytes], size: int) -> bytes:
+    def _read_into(self, stream: IO[bytes], buffer: memoryview) -> int:
+        """Fill ``buffer`` from ``stream`` as far as the stream goes; the bytes read."""
+        filled = 0
+        while filled < len(buffer):
+            read = self._read(stream, buffer[filled:])
+            if not read:
+                break
+            filled += read
+        return filled
+
+    def _read(self, stream: IO[bytes], buffer: memoryview) -> int:
         try:
-            return stream.read(size)
+            return stream.readinto(buffer)  # type: ignore[attr-defined]
         except Exception as exc:  # gzip's OSError and EOFError, zstandard's ZstdError
             if self._compression is None or not isinstance(exc, (OSError, EOFError)) and (
                 type(exc).__name__ != "ZstdError"
@@ -187,59 +209,96 @@ class TraceReader:
                 file, the 1-based line number, the line and the expected format).
         """
         total = self.size_bytes
-        stream, raw = self._open()
         lines_before = 0
         requests_before = 0
         last_cycle: int | None = None
-        pending = b""
-        fmt = self.format
-        with stream, raw:
-            while True:
-                block = self._read(stream, self.chunk_bytes)
-                text = pending + block
-                if block:
-                    cut = text.rfind(b"\n") + 1
-                    if cut == 0:  # no whole line yet
-                        pending = text
+        in_flight: deque[tuple[Future[_Parsed], bytearray, int]] = deque()
+        # Chunks are parsed in worker threads (the compiled parser releases the GIL) while the next is read.
+        with ThreadPoolExecutor(_PARSE_WORKERS) as pool:
+            for text, position in self._texts():
+                if self.format is None:
+                    if _first_request_line(text) is None:
+                        # Only blank or comment lines so far: no requests, nothing to detect the format from.
+                        lines_before += text.count(b"\n")
                         continue
-                    text, pending = text[:cut], text[cut:]
-                else:
-                    pending = b""
-                if fmt is None and _first_request_line(text) is None:
-                    # Only blank or comment lines so far: nothing to parse, and nothing to detect the format from.
-                    lines_before += text.count(b"\n")
-                    text = b""
-                if text:
-                    if fmt is None:
-                        fmt = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
-                        self.format = fmt
-                    chunk = self._parse(text, fmt, lines_before, requests_before, last_cycle)
-                    lines_before += text.count(b"\n")
-                    if len(chunk):
-                        requests_before += len(chunk)
-                        last_cycle = int(chunk.cycles[-1])
-                        yield chunk
+                    self.format = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
+                in_flight.append((pool.submit(self._parse_text, text, self.format), text, position))
+                if len(in_flight) <= _PARSE_WORKERS:
+                    continue
+                chunk, lines, done = self._collect(in_flight.popleft(), lines_before, requests_before, last_cycle)
+                lines_before += lines
+                if len(chunk):
+                    requests_before += len(chunk)
+                    last_cycle = int(chunk.cycles[-1])
+                    yield chunk
                 if progress is not None:
-                    progress(raw.tell(), total)
-                if not block:
-                    break
+                    progress(done, total)
+            while in_flight:
+                chunk, lines, done = self._collect(in_flight.popleft(), lines_before, requests_before, last_cycle)
+                lines_before += lines
+                if len(chunk):
+                    requests_before += len(chunk)
+                    last_cycle = int(chunk.cycles[-1])
+                    yield chunk
+                if progress is not None:
+                    progress(done, total)
+        if progress is not None:
+            progress(total, total)
         if requests_before == 0:
             raise WorkloadError(f"trace file {str(self.path)!r} holds no requests (only blank or '#' comment lines)")
 
-    def _parse(
-        self, text: bytes, fmt: str, lines_before: int, requests_before: int, last_cycle: int | None
-    ) -> TraceChunk:
-        parsed = None
+    def _texts(self) -> Iterator[tuple[bytearray, int]]:
+        """The decompressed text in blocks of whole lines, each with the bytes of the file read by then.
+
+        Each block is a new buffer that the file is read straight into, after the
+        partial line the previous block ended with: no block is copied whole.
+        """
+        stream, raw = self._open()
+        pending = bytearray()
+        with stream, raw:
+            while True:
+                block = bytearray(len(pending) + self.chunk_bytes)
+                block[: len(pending)] = pending
+                read = self._read_into(stream, memoryview(block)[len(pending) :])
+                del block[len(pending) + read :]
+                if not read:
+                    if block:
+                        yield block, raw.tell()
+                    return
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:  # no whole line yet
+                    pending = block
+                    continue
+                pending = block[cut:]
+                del block[cut:]
+                yield block, raw.tell()
+
+    def _parse_text(self, text: bytearray, fmt: str) -> _Parsed:
+        """Cycles, write flags, addresses and newlines of a block of lines; raises :class:`_LineError`."""
         if fmt == "stl":
-            parsed = _parse_stl_native(text, self.request_bytes)
-            if parsed is None and native.library() is None:
-                parsed = parse_stl_fast(text, self.request_bytes)  # numba's, where no C compiler works
-        if parsed is None:
-            try:
-                parsed = _PARSERS[fmt](text, self.request_bytes)
-            except _LineError as exc:
-                self._fail(text, fmt, lines_before, exc.line_index, exc.problem)
-        cycles, is_write, addresses = parsed
+            compiled = _parse_stl_native(text, self.request_bytes)
+            if compiled is not None:
+                return compiled
+            if native.library() is None:
+                fast = parse_stl_fast(text, self.request_bytes)  # numba's, where no C compiler works
+                if fast is not None:
+                    return (*fast, text.count(b"\n"))
+        return (*_PARSERS[fmt](text, self.request_bytes), text.count(b"\n"))
+
+    def _collect(
+        self,
+        job: tuple[Future[_Parsed], bytearray, int],
+        lines_before: int,
+        requests_before: int,
+        last_cycle: int | None,
+    ) -> tuple[TraceChunk, int, int]:
+        """A parsed block as a chunk, checked against the one before it; also its newlines and file position."""
+        future, text, position = job
+        fmt = self.format or "stl"
+        try:
+            cycles, is_write, addresses, lines = future.result()
+        except _LineError as exc:
+            self._fail(text, fmt, lines_before, exc.line_index, exc.problem)
         if fmt == "ramulator2":  # no timestamps: one request a cycle, counted over the whole file
             cycles = cycles + requests_before
         if last_cycle is not None and len(cycles) and cycles[0] < last_cycle:
@@ -251,9 +310,9 @@ class TraceReader:
                 f"cycle {cycles[0]} is earlier than the previous request's cycle {last_cycle}; "
                 "cycles must be non-decreasing",
             )
-        return TraceChunk(cycles, is_write, addresses, requests_before)
+        return TraceChunk(cycles, is_write, addresses, requests_before), lines, position
 
-    def _fail(self, text: bytes, fmt: str, lines_before: int, line_index: int, problem: str) -> None:
+    def _fail(self, text: bytes, fmt: str, lines_before: int, line_index: int, problem: str) -> NoReturn:
         line = _line_text(text, line_index)
         raise WorkloadError(
             f"{self.path}:{lines_before + line_index + 1}: malformed {fmt} line {line!r}: {problem}. "
@@ -275,8 +334,12 @@ class TraceReader:
 
 def _first_request_line(text: bytes) -> int | None:
     """Index of the first line of ``text`` that is neither blank nor a comment, or None."""
-    for index, line in enumerate(text.split(b"\n")):
-        stripped = line.strip()
+    start = index = 0
+    while start < len(text):
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        stripped = text[start:end].strip()
         if stripped and not stripped.startswith(b"#"):
             return index
+        start, index = end + 1, index + 1
     return None

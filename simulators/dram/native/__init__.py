@@ -87,7 +87,7 @@ def library() -> ctypes.CDLL | None:
         _log.warning("cannot load %s (%s), using the numba code instead", path, exc)
         return None
     pointer, integer = ctypes.c_void_p, ctypes.c_int64
-    lib.parse_stl.argtypes = [pointer, integer, integer, pointer, pointer, pointer, integer]
+    lib.parse_stl.argtypes = [pointer, integer, integer, pointer, pointer, pointer, integer, pointer]
     lib.parse_stl.restype = integer
     lib.simulate_one.argtypes = [pointer] * 4 + [integer] * 3 + [pointer] * 3 + [integer, pointer]
     lib.simulate_one.restype = ctypes.c_int

@@ -29,18 +29,71 @@ static inline int hex_value(uint8_t c) {
     return -1;
 }
 
-/* Parses STL lines into the output arrays (room for `capacity` requests).
- * Returns the number of requests, or -1 when a line is malformed or outside the
- * grammar of trace._parse_stl, or the cycles decrease: the caller then parses
- * with that function, which reports the line. */
+/* The line DRAMSys and write_stl write, "<cycle>:\t<read|write>\t0x<hex>", parsed in one pass.
+ * Returns the position of the line's end (its newline, or the text's end), or -1 for any
+ * other spelling, which the general tokenising parser below then reads. */
+static inline int64_t parse_canonical(const uint8_t *buf, int64_t p, int64_t length, int64_t *cycle, int *write,
+                                      uint64_t *address) {
+    int64_t start = p, value = 0;
+    while (p < length && buf[p] >= '0' && buf[p] <= '9') value = value * 10 + (buf[p++] - '0');
+    if (p == start || p - start > 18 || p + 2 > length || buf[p] != ':' || buf[p + 1] != '\t') return -1;
+    p += 2;
+    if (p + 5 <= length && memcmp(buf + p, "read\t", 5) == 0) {
+        *write = 0;
+        p += 5;
+    } else if (p + 6 <= length && memcmp(buf + p, "write\t", 6) == 0) {
+        *write = 1;
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (p + 2 > length || buf[p] != '0' || (buf[p + 1] | 0x20) != 'x') return -1;
+    p += 2;
+    start = p;
+    uint64_t hex = 0;
+    int v;
+    while (p < length && (v = hex_value(buf[p])) >= 0) {
+        hex = (hex << 4) | (uint64_t)v;
+        p++;
+    }
+    if (p == start || p - start > 16) return -1;
+    if (p < length && buf[p] == '\r') p++;
+    if (p < length && buf[p] != '\n') return -1;
+    *cycle = value;
+    *address = hex;
+    return p;
+}
+
+/* Parses STL lines into the output arrays (room for `capacity` requests) and
+ * counts the text's newlines into `*lines`. Returns the number of requests, or
+ * -1 when a line is malformed or outside the grammar of trace._parse_stl, or
+ * the cycles decrease: the caller then parses with that function, which
+ * reports the line. */
 int64_t parse_stl(const uint8_t *buf, int64_t length, int64_t request_bytes, int64_t *cycles,
-                  uint8_t *is_write, uint64_t *addresses, int64_t capacity) {
+                  uint8_t *is_write, uint64_t *addresses, int64_t capacity, int64_t *lines) {
     int64_t n = 0, i = 0;
     int64_t previous = 0;
+    *lines = 0;
     while (i < length) {
-        int64_t end = i;
-        while (end < length && buf[end] != '\n') end++;
+        int64_t fast_cycle;
+        uint64_t fast_address;
+        int fast_write;
+        int64_t fast_end = parse_canonical(buf, i, length, &fast_cycle, &fast_write, &fast_address);
+        if (fast_end >= 0) {
+            if (n >= capacity || (n > 0 && fast_cycle < previous)) return -1;
+            previous = fast_cycle;
+            cycles[n] = fast_cycle;
+            is_write[n] = (uint8_t)fast_write;
+            addresses[n] = fast_address;
+            n++;
+            if (fast_end < length) *lines += 1;
+            i = fast_end + 1;
+            continue;
+        }
+        const uint8_t *newline = memchr(buf + i, '\n', (size_t)(length - i));
+        int64_t end = newline ? (int64_t)(newline - buf) : length;
         int64_t next_line = end + 1;
+        if (newline) *lines += 1;
         /* Tokens of the line [i, end). */
         int64_t starts[4], lengths[4];
         int tokens = 0;

@@ -125,3 +125,17 @@ def test_the_format_is_detected_from_the_first_request_even_after_many_comment_l
     broken.write_text("# comment\n" * 30 + "0x40 READ 3\n0x80 FETCH 9\n")
     with pytest.raises(WorkloadError, match=r"b.trace:32: malformed dramsim3 line"):
         TraceReader(broken, chunk_bytes=5).read()
+
+
+def test_the_compiled_parser_reads_canonical_lines_in_any_line_ending():
+    if trace_stream.native.library() is None:
+        pytest.skip("no C compiler here: only the NumPy parser runs")
+    lines = [f"{3 * i}:\t{('read', 'write')[i % 2]}\t0x{(2**64 - 1 - i):X}" for i in range(100)]
+    for ending, last in (("\n", "\n"), ("\r\n", "\r\n"), ("\n", "")):
+        text = (ending.join(lines) + last).encode()
+        fast = trace_stream._parse_stl_native(text, 64)
+        assert fast is not None and fast[3] == text.count(b"\n")
+        for got, expected in zip(fast[:3], _parse_stl(text, 64)):
+            np.testing.assert_array_equal(got, expected)
+    for bad in (b"1:\tread\t0x\n", b"1:\tread\t0x12345678901234567\n", b"1:\tread\t0x1g\n", b"2:\tread\t0x1\n1:\tread\t0x1\n"):
+        assert trace_stream._parse_stl_native(bad, 64) is None
