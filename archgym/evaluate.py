@@ -61,7 +61,6 @@ def evaluate_design(
     full = model.design_space.complete(given, defaults)
     goal = (make_objective(objective, metrics=model.metrics, presets=model.objective_presets, **dict(targets or {}))
             if objective else None)
-    model.prepare(workload)
     evaluation = model.evaluate(full, workload)
     return DesignScore(
         design=full,

@@ -62,7 +62,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -80,9 +80,9 @@ from archgym.simulators.dram.trace_stream import TraceReader
 from archgym.simulators.dram.workloads import resolve_workload, workload_file
 
 FULL_TABLE_REQUESTS = 20_000
-"""Longest trace whose table of every configuration is built at once by default (about half a
-minute on two cores); on longer traces a full table would take far longer than the searches
-that use it, so configurations are computed as they are evaluated."""
+"""Longest trace whose table of every configuration :meth:`DramAnalyticalModel.prepare` builds at
+once (about half a minute on two cores); on longer traces a full table would take far longer than
+the searches that use it, so configurations are computed as they are evaluated."""
 
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
@@ -156,6 +156,7 @@ class _CoreTable:
     request_bytes: int
     idle_cycles: float
     profile: TraceProfile | SampledProfile | None = None  # kept to fill a lazily built table
+    disk_key: str | None = None  # where the complete table is cached on disk, for tables worth caching
 
     @property
     def rows(self) -> list[tuple[float, float, float, float]]:
@@ -211,8 +212,10 @@ class DramAnalyticalModel(DramProblem):
             evaluated, as they come (milliseconds each on 10,000 requests, time
             linear in the trace's length): for scoring a few hundred designs on many
             workloads, as a fidelity check does, or on long traces. None (the
-            default) builds full tables for traces of up to
-            :data:`FULL_TABLE_REQUESTS` requests and computes longer ones as they come.
+            default) builds the full table of a trace of up to
+            :data:`FULL_TABLE_REQUESTS` requests when :meth:`prepare` is called (as
+            every run does) or finds it in the disk cache, and otherwise computes
+            configurations as they are evaluated, so a first evaluation is fast.
         sampling: Simulate a systematic sample of each long trace instead of every
             request (:mod:`archgym.simulators.dram.sampling`): True always, False
             never (the exact pass, time and memory linear in the trace's length),
@@ -369,17 +372,19 @@ class DramAnalyticalModel(DramProblem):
         exact_and_short = isinstance(profile, TraceProfile) and profile.n <= FULL_TABLE_REQUESTS
         full = exact_and_short if self.full_tables is None else self.full_tables
         size = int(np.prod(self._radix))
+        key = None
+        complete = False
+        results = np.full((size, 5), np.nan)
         if full:
-            # A full table costs seconds; the disk cache shares it across processes and runs.
+            # A full table costs seconds; the disk cache shares it across processes and runs. Unless
+            # asked for, it is built by prepare(): a first evaluation computes only its own design.
             key = hashlib.sha256(repr((fingerprint, _model_version())).encode()).hexdigest()[:32]
             stored = load_arrays(_CACHE_NAMESPACE, key)
             if stored is not None and stored["results"].shape == (size, 5):
-                results = stored["results"]
-            else:
-                results = self.structural_timings(profile, self._configurations(np.arange(size)))
+                results, complete = stored["results"], True
+            elif self.full_tables:
+                results, complete = self.structural_timings(profile, self._configurations(np.arange(size))), True
                 store_arrays(_CACHE_NAMESPACE, key, {"results": results})
-        else:
-            results = np.full((size, 5), np.nan)
         return _CoreTable(
             cycles=results[:, 0],
             activations=results[:, 1],
@@ -391,8 +396,17 @@ class DramAnalyticalModel(DramProblem):
             n_requests=profile.n,
             request_bytes=profile.request_bytes,
             idle_cycles=profile.idle_cycles,
-            profile=None if full else profile,
+            profile=None if complete else profile,
+            disk_key=key,
         )
+
+    def _complete(self, table: _CoreTable) -> _CoreTable:
+        """A lazily built table with every configuration computed, stored in the disk cache."""
+        self._fill(table, np.arange(table.cycles.shape[0]))
+        columns = (table.cycles, table.activations, table.hits, table.latency_cycles, table.exposed_cycles)
+        if table.disk_key is not None:
+            store_arrays(_CACHE_NAMESPACE, table.disk_key, {"results": np.column_stack(columns)})
+        return replace(table, profile=None)
 
     def _fill(self, table: _CoreTable, flat: np.ndarray) -> None:
         """Compute the table entries at ``flat`` that a lazily built table lacks."""
@@ -598,8 +612,21 @@ class DramAnalyticalModel(DramProblem):
         return f"analytical DRAM model on {self.memspec.name} ({self.memspec.memory_type})"
 
     def prepare(self, workload: Any = None) -> None:
-        """Resolve the workload and build its table now (it is otherwise built on first use)."""
-        self._table(self.default_workload if workload is None else workload)
+        """Resolve the workload and, for a short trace, build its table of every configuration now.
+
+        Evaluations without it compute each configuration when first asked for
+        (milliseconds on a short trace), so a first evaluation is fast; after it
+        every evaluation is a lookup, and the table is cached on disk for later
+        runs. Long traces are computed as evaluated either way.
+        """
+        workload = self.default_workload if workload is None else workload
+        table = self._table(workload)
+        if table.profile is not None and table.disk_key is not None:
+            complete = self._complete(table)
+            for cache in (_TABLE_CACHE, self._tables):
+                for key, value in list(cache.items()):
+                    if value is table:
+                        cache[key] = complete  # type: ignore[index]
 
 
 def _metrics(energy_pj, time_ns, latency_ns, table: _CoreTable) -> dict[str, Any]:
