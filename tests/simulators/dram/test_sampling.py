@@ -114,3 +114,28 @@ def test_short_trace_files_are_simulated_whole(tmp_path):
     model = make_backend("dram/analytical")
     assert model.evaluate(model.default_design(), path).metrics == model.evaluate(model.default_design(), trace).metrics
     assert isinstance(model._table(path).profile, TraceProfile)
+
+
+def test_preparing_a_trace_file_reports_its_progress(tmp_path):
+    from contextlib import contextmanager
+
+    from archgym import progress
+
+    path = write_trace(synthetic(n_requests=40_000, seed=10), tmp_path / "p.stl")
+    seen: list[tuple[str, float | None, str, list[float]]] = []
+
+    @contextmanager
+    def listener(description, total, unit):
+        done: list[float] = []
+        seen.append((description, total, unit, done))
+        yield done.append
+
+    with progress.listening(listener):
+        make_backend("dram/analytical").evaluate(make_backend("dram/analytical").default_design(), path)
+    ((description, total, unit, done),) = seen
+    assert description == "preparing p" and unit == "B" and total == path.stat().st_size
+    assert done and done[-1] == total
+    # Nobody listening: nothing is reported and nothing breaks.
+    analytical._TABLE_CACHE.clear()
+    make_backend("dram/analytical").evaluate(make_backend("dram/analytical").default_design(), path)
+    assert len(seen) == 1
