@@ -6,7 +6,7 @@ it takes about a millisecond, against a quarter of a second for numba to load
 its compiled code in a new process, which is what makes the first evaluation
 of a long trace fast. The library is built with the system C compiler
 (``$CC``, else ``cc``) into the on-disk cache (:mod:`archgym.cache`; a private
-temporary folder when the cache is off), keyed by the source's hash, and
+per-user temporary folder when the cache is off), keyed by the source's hash, and
 reused by later processes. Where no compiler works, :func:`library` returns
 None and callers use the numba (or NumPy) versions, which give the same
 results; ``ARCHGYM_NATIVE=off`` forces that.
@@ -40,14 +40,33 @@ _COMPILE_TIMEOUT_S = 120
 _log = logging.getLogger(__name__)
 
 
+def _folder() -> Path | None:
+    """Where the library is kept: the cache folder, or with the cache off a private per-user
+    temporary folder (so processes still build it once)."""
+    base = cache_dir()
+    if base is not None:
+        return base / "native"
+    folder = Path(tempfile.gettempdir()) / f"archgym-native-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+            _log.warning("%s belongs to another user: the DRAM model uses its numba code instead", folder)
+            return None
+    except OSError as exc:
+        _log.warning("cannot create %s (%s): the DRAM model uses its numba code instead", folder, exc)
+        return None
+    return folder
+
+
 def _build(source: bytes) -> Path | None:
     compiler = os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
         _log.warning("no C compiler (%s) found: the DRAM model uses its numba code, slower to start", compiler)
         return None
     key = hashlib.sha256(source + repr((compiler, _FLAGS, sys.platform)).encode()).hexdigest()[:16]
-    base = cache_dir()
-    folder = base / "native" if base is not None else Path(tempfile.mkdtemp(prefix="archgym-native-"))
+    folder = _folder()
+    if folder is None:
+        return None
     target = folder / f"dram_native-{key}.so"
     if target.exists():
         return target
