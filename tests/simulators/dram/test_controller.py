@@ -218,3 +218,23 @@ def test_refresh_stalls_are_exposed_only_where_idle_time_cannot_absorb_them():
     busy = run([0] * 800, [0] * 800, policy="Closed")
     assert busy["cycles"] > 4 * refi
     assert busy["refresh_exposed"] == busy["cycles"]
+
+
+def test_without_a_working_c_compiler_the_numba_version_runs(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "from archgym.simulators.dram import controller\n"
+        "from archgym.cost_model import make_backend\n"
+        "print(controller.available_implementations())\n"
+        "m = make_backend('dram/analytical')\n"
+        "print(m.evaluate(m.default_design(), 'synthetic:n_requests=300,seed=1').metrics['total_time_ns'] > 0)\n"
+    )
+    environment = {**os.environ, "CC": str(tmp_path / "no-such-compiler"), "ARCHGYM_CACHE_DIR": str(tmp_path)}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment,
+                               timeout=300, check=False)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    implementations, evaluated = completed.stdout.split("\n")[:2]
+    assert "native" not in implementations and evaluated == "True"
+    assert "no C compiler" in completed.stderr
