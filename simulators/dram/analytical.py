@@ -57,6 +57,7 @@ checks the held-out traces and the odd design ids.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import sys
@@ -83,6 +84,8 @@ FULL_TABLE_REQUESTS = 20_000
 """Longest trace whose table of every configuration :meth:`DramAnalyticalModel.prepare` builds at
 once (about half a minute on two cores); on longer traces a full table would take far longer than
 the searches that use it, so configurations are computed as they are evaluated."""
+
+_log = logging.getLogger(__name__)
 
 _TABLE_CACHE: dict[tuple[Any, ...], _CoreTable] = {}
 """Structural tables shared by model instances with the same memory and constants."""
@@ -308,6 +311,7 @@ class DramAnalyticalModel(DramProblem):
         if table is None:
             if self._samples(trace.n_requests):
                 sample = sample_trace([(trace.cycles, trace.is_write, trace.addresses)], self._clock_ratio(trace.clock_mhz))
+                _log_sample(trace.name or "trace", sample)
                 profile: TraceProfile | SampledProfile = SampledProfile(
                     sample, self.memspec, self.mapping, trace.clock_mhz, trace.request_bytes
                 )
@@ -363,6 +367,7 @@ class DramAnalyticalModel(DramProblem):
                 _TABLE_CACHE[fingerprint] = table
                 return table
             store_arrays(_SAMPLE_NAMESPACE, key, sample.arrays())
+        _log_sample(reader.name, sample)
         profile = SampledProfile(sample, self.memspec, self.mapping, reader.clock_mhz, reader.request_bytes)
         table = self._build_table(profile, fingerprint)
         _TABLE_CACHE[fingerprint] = table
@@ -638,3 +643,12 @@ def _metrics(energy_pj, time_ns, latency_ns, table: _CoreTable) -> dict[str, Any
         "avg_latency_ns": latency_ns,
         "bandwidth_gbps": table.n_requests * table.request_bytes / time_ns,
     }
+
+
+def _log_sample(name: str, sample: TraceSample) -> None:
+    _log.info(
+        "%s: %s requests, sampled in %d windows of up to %d requests (%.1f %% simulated; "
+        "benchmarks/dram_sampling.py measures the error; sampling=False forces the exact pass)",
+        name, f"{sample.n_requests:,}", len(sample.starts), int(np.diff(sample.bounds).max()),
+        100 * sample.sampled_requests / sample.n_requests,
+    )  # fmt: skip
