@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PROBLEM",
     "ENTRY_POINT_GROUP",
+    "Listing",
     "Problem",
     "env_ids",
     "get_problem",
@@ -54,6 +55,21 @@ ENTRY_POINT_GROUP = "archgym.problems"
 """The entry-point group through which installed packages declare problems."""
 
 DESIGN_ENV_ENTRY_POINT = "archgym.envs.design_env:DesignEnv"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A table of what a problem offers besides its knobs, for listings.
+
+    Args:
+        title: What the rows are (``"memory presets"``).
+        columns: Column headings.
+        rows: One tuple of text per row, as many entries as columns.
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,9 @@ class Problem:
             :class:`~archgym.envs.design_env.DesignEnv` unless the problem is a game of its own.
         cli: ``"module:attr"`` of a typer app mounted as ``archgym <name>``, or None.
         default_backend: Short name of the backend used when none is named.
+        catalog: ``"module:attr"`` of a function returning :class:`Listing` tables of
+            what else the problem offers (the DRAM memory presets), shown by
+            ``archgym envs``; or None.
     """
 
     name: str
@@ -98,6 +117,14 @@ class Problem:
     env_entry_point: str = DESIGN_ENV_ENTRY_POINT
     cli: str | None = None
     default_backend: str = "analytical"
+    catalog: str | None = None
+
+    def listings(self) -> tuple[Listing, ...]:
+        """The tables of :attr:`catalog` (none if it is None)."""
+        if self.catalog is None:
+            return ()
+        module_name, _, attr = self.catalog.partition(":")
+        return tuple(getattr(importlib.import_module(module_name), attr)())
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or "/" in self.name or not self.name.isidentifier():

@@ -56,6 +56,11 @@ def _print_problem(problem: Problem, backends: list[BackendInfo]) -> None:
     for p in problem.design_space:
         knobs.add_row(p.name, p.kind.value, p.allowed(), p.description)
     console.print(knobs)
+    for listing in problem.listings():
+        extra = Table(*listing.columns, title=listing.title, title_justify="left")
+        for row in listing.rows:
+            extra.add_row(*(escape(cell) for cell in row))
+        console.print(extra)
     console.print(f"[bold]objectives[/]: {', '.join(problem.objective_presets)}, or a spec string "
                   "(target:..., weighted:..., see the README)")
 

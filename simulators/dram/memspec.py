@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from archgym.errors import ConfigurationError, UnknownNameError
+from archgym.problem import Listing
 
 SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4")
 """Memory standards this module can describe."""
@@ -403,6 +404,19 @@ def _preset_ids() -> dict[str, str]:
 def list_memspecs() -> tuple[str, ...]:
     """Names of the bundled memspec presets."""
     return tuple(_PRESET_FILES)
+
+
+def preset_listing() -> list[Listing]:
+    """The bundled memory presets as a table for ``archgym envs``: type, speed bin, organisation, source."""
+    rows = []
+    for name in list_memspecs():
+        spec = load_memspec(name)
+        speed = f"{spec.memory_type}-{round(spec.clock_mhz * 2)}"
+        groups = f" in {spec.bank_groups} groups" if spec.bank_groups > 1 else ""
+        organisation = f"{spec.devices} x{spec.device_width} devices, {spec.banks} banks{groups}"
+        rows.append((name, spec.memory_type, speed, organisation, spec.source))
+    columns = ("memspec", "type", "speed bin", "organisation", "source")
+    return [Listing("memory presets (--memspec NAME, or a DRAMSys memspec JSON file)", columns, tuple(rows))]
 
 
 def load_memspec(name_or_path: str | os.PathLike[str] = "ddr3-1600") -> MemSpec:

@@ -55,4 +55,5 @@ DRAM_PROBLEM = Problem(
     description="DRAM memory controller: ten controller knobs scored on memory traces for energy, power and time",
     env_id="archgym/DRAM-v0",
     cli="archgym.simulators.dram.cli:dram_app",
+    catalog="archgym.simulators.dram.memspec:preset_listing",
 )
