@@ -215,25 +215,22 @@ class TraceReader:
         in_flight: deque[tuple[Future[_Parsed], bytearray, int]] = deque()
         # Chunks are parsed in worker threads (the compiled parser releases the GIL) while the next is read.
         with ThreadPoolExecutor(_PARSE_WORKERS) as pool:
-            for text, position in self._texts():
-                if self.format is None:
-                    if _first_request_line(text) is None:
-                        # Only blank or comment lines so far: no requests, nothing to detect the format from.
-                        lines_before += text.count(b"\n")
+            texts = self._texts()
+            while True:
+                block = next(texts, None)
+                if block is not None:
+                    text, position = block
+                    if self.format is None:
+                        if _first_request_line(text) is None:
+                            # Only blank or comment lines so far: no requests, nothing to detect the format from.
+                            lines_before += text.count(b"\n")
+                            continue
+                        self.format = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
+                    in_flight.append((pool.submit(self._parse_text, text, self.format), text, position))
+                    if len(in_flight) <= _PARSE_WORKERS:
                         continue
-                    self.format = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
-                in_flight.append((pool.submit(self._parse_text, text, self.format), text, position))
-                if len(in_flight) <= _PARSE_WORKERS:
-                    continue
-                chunk, lines, done = self._collect(in_flight.popleft(), lines_before, requests_before, last_cycle)
-                lines_before += lines
-                if len(chunk):
-                    requests_before += len(chunk)
-                    last_cycle = int(chunk.cycles[-1])
-                    yield chunk
-                if progress is not None:
-                    progress(done, total)
-            while in_flight:
+                elif not in_flight:
+                    break
                 chunk, lines, done = self._collect(in_flight.popleft(), lines_before, requests_before, last_cycle)
                 lines_before += lines
                 if len(chunk):
