@@ -55,24 +55,26 @@ def row_hit_share(trace: Trace, mapping: AddressMapping | None = None) -> float:
         mapping: Address mapping; by default the row-bank-column mapping of
             the DDR3-1600 preset (:func:`default_address_mapping`).
     """
-    mapping = mapping or default_address_mapping(load_memspec())
-    bank, row, _ = mapping.decode(trace.addresses)
-    order = np.argsort(bank, kind="stable")  # requests grouped by bank, in issue order within each
-    bank, row = bank[order], row[order]
-    hits = (bank[1:] == bank[:-1]) & (row[1:] == row[:-1])
-    return float(np.count_nonzero(hits)) / trace.n_requests
+    hits = _RowHits(mapping or default_address_mapping(load_memspec()))
+    hits.add(trace.addresses)
+    return float(hits.hits) / trace.n_requests
 
 
 def trace_stats(trace: Trace, mapping: AddressMapping | None = None) -> TraceStats:
     """Summarise a trace (see :class:`TraceStats`)."""
+    writes = int(np.count_nonzero(trace.is_write))
     span = int(trace.cycles[-1] - trace.cycles[0])
+    return _summary(trace.n_requests, writes, span, trace.clock_mhz, row_hit_share(trace, mapping))
+
+
+def _summary(n_requests: int, writes: int, span: int, clock_mhz: float, row_hits: float) -> TraceStats:
     return TraceStats(
-        n_requests=trace.n_requests,
-        read_fraction=trace.read_fraction,
+        n_requests=n_requests,
+        read_fraction=1.0 - float(writes) / n_requests,
         span_cycles=span,
-        span_ns=span * 1e3 / trace.clock_mhz,
-        requests_per_kcycle=trace.n_requests * 1e3 / max(span, 1),
-        row_hit_share=row_hit_share(trace, mapping),
+        span_ns=span * 1e3 / clock_mhz,
+        requests_per_kcycle=n_requests * 1e3 / max(span, 1),
+        row_hit_share=row_hits,
     )
 
 
@@ -86,7 +88,7 @@ class _RowHits:
 
     def add(self, addresses: np.ndarray) -> None:
         bank, row, _ = self.mapping.decode(addresses)
-        order = np.argsort(bank, kind="stable")  # grouped by bank, in issue order within each, as row_hit_share
+        order = np.argsort(bank, kind="stable")  # grouped by bank, in issue order within each
         bank, row = bank[order], row[order]
         same_bank = bank[1:] == bank[:-1]
         self.hits += int(np.count_nonzero(same_bank & (row[1:] == row[:-1])))
@@ -113,15 +115,7 @@ def trace_reader_stats(reader: TraceReader, mapping: AddressMapping | None = Non
             n_requests += len(chunk)
             writes += int(np.count_nonzero(chunk.is_write))
             hits.add(chunk.addresses)
-    span = last_cycle - first_cycle
-    return TraceStats(
-        n_requests=n_requests,
-        read_fraction=1.0 - float(writes) / n_requests,
-        span_cycles=span,
-        span_ns=span * 1e3 / reader.clock_mhz,
-        requests_per_kcycle=n_requests * 1e3 / max(span, 1),
-        row_hit_share=float(hits.hits) / n_requests,
-    )
+    return _summary(n_requests, writes, last_cycle - first_cycle, reader.clock_mhz, float(hits.hits) / n_requests)
 
 
 def trace_file_stats(
