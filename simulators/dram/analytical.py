@@ -77,7 +77,7 @@ from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_add
 from archgym.simulators.dram.problem import DRAM_PROBLEM
 from archgym.simulators.dram.sampling import SampledProfile, TraceSample, sample_trace, sampled_timings
 from archgym.simulators.dram.trace import Trace
-from archgym.simulators.dram.trace_stream import TraceReader
+from archgym.simulators.dram.trace_stream import TraceChunk, TraceReader
 from archgym.simulators.dram.workloads import resolve_workload, workload_file
 
 FULL_TABLE_REQUESTS = 20_000
@@ -335,34 +335,22 @@ class DramAnalyticalModel(DramProblem):
         if stored is not None:
             sample = TraceSample.from_arrays(stored)
         else:
-            kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-            seen = 0
+            kept: list[TraceChunk] = []
 
             def keep_short(chunks):
                 # Chunks are kept while the trace may still be short enough to simulate whole.
-                nonlocal seen
                 for chunk in chunks:
-                    arrays = (chunk.cycles, chunk.is_write, chunk.addresses)
-                    seen += len(chunk)
-                    if not self._samples(seen):
-                        kept.append(arrays)
+                    if not self._samples(chunk.first_request + len(chunk)):
+                        kept.append(chunk)
                     else:
                         kept.clear()
-                    yield arrays
+                    yield chunk.cycles, chunk.is_write, chunk.addresses
 
             with progress.task(f"preparing {reader.name}", total=reader.size_bytes, unit="B") as report:
                 chunks = reader.chunks(progress=lambda done, total: report(done))
                 sample = sample_trace(keep_short(chunks), self._clock_ratio(reader.clock_mhz))
             if not self._samples(sample.n_requests):
-                trace = Trace(
-                    cycles=np.concatenate([k[0] for k in kept]),
-                    is_write=np.concatenate([k[1] for k in kept]),
-                    addresses=np.concatenate([k[2] for k in kept]),
-                    name=reader.name,
-                    clock_mhz=reader.clock_mhz,
-                    request_bytes=reader.request_bytes,
-                )
-                table = self._trace_table(trace)
+                table = self._trace_table(reader.trace(kept))
                 _TABLE_CACHE[fingerprint] = table
                 return table
             store_arrays(_SAMPLE_NAMESPACE, key, sample.arrays())

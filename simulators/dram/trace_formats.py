@@ -94,29 +94,6 @@ def _zstandard(path: Path) -> object:
     return zstandard
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's contents, decompressed if it is gzip or zstd (by magic bytes)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise WorkloadError(f"trace file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise WorkloadError(f"cannot read trace file {str(path)!r}: {exc.strerror or exc}") from None
-    if raw.startswith(_GZIP_MAGIC):
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise WorkloadError(f"{path} is not a valid gzip file: {exc}") from None
-    if raw.startswith(_ZSTD_MAGIC):
-        zstandard = _zstandard(path)
-        try:
-            with zstandard.ZstdDecompressor().stream_reader(raw) as reader:  # type: ignore[attr-defined]
-                return bytes(reader.read())
-        except zstandard.ZstdError as exc:  # type: ignore[attr-defined]
-            raise WorkloadError(f"{path} is not a valid zstd file: {exc}") from None
-    return raw
-
-
 def _write_bytes(path: Path, data: bytes) -> None:
     if path.name.lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)  # mtime 0: the same trace gives the same bytes
@@ -341,8 +318,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     Raises:
         WorkloadError: The file is missing, unreadable or badly compressed.
     """
-    path = Path(path)
-    return _detect(_read_bytes(path), path)
+    from archgym.simulators.dram.trace_stream import TraceReader  # reads in chunks with these parsers
+
+    return TraceReader(path).detect()
 
 
 # -- reading and writing ----------------------------------------------------------

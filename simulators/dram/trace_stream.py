@@ -20,8 +20,9 @@ import gzip
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -221,11 +222,11 @@ class TraceReader:
                 if block is not None:
                     text, position = block
                     if self.format is None:
-                        if _first_request_line(text) is None:
+                        self.format = self._detected(text)
+                        if self.format is None:
                             # Only blank or comment lines so far: no requests, nothing to detect the format from.
                             lines_before += text.count(b"\n")
                             continue
-                        self.format = _detect(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)], self.path)
                     in_flight.append((pool.submit(self._parse_text, text, self.format), text, position))
                     if len(in_flight) <= _PARSE_WORKERS:
                         continue
@@ -243,6 +244,24 @@ class TraceReader:
             progress(total, total)
         if requests_before == 0:
             raise WorkloadError(f"trace file {str(self.path)!r} holds no requests (only blank or '#' comment lines)")
+
+    def detect(self) -> str:
+        """The file's format: as given, else from its first request line (reading only as far as that line),
+        the file name breaking ties; ``stl`` for a file without requests that its name does not name."""
+        if self.format is None:
+            with closing(self._texts()) as texts:
+                for text, _ in texts:
+                    self.format = self._detected(text)
+                    if self.format is not None:
+                        return self.format
+            return _detect(b"", self.path)
+        return self.format
+
+    def _detected(self, text: bytearray) -> str | None:
+        """The format from a block's first request line, or None if the block holds none."""
+        if _first_request_line(text) is None:
+            return None
+        return _detect(bytes(text[: text.find(b"\n", _DETECT_BYTES) + 1 or len(text)]), self.path)
 
     def _texts(self) -> Iterator[tuple[bytearray, int]]:
         """The decompressed text in blocks of whole lines, each with the bytes of the file read by then.
@@ -318,7 +337,10 @@ class TraceReader:
 
     def read(self, progress: Callable[[int, int], None] | None = None) -> Trace:
         """The whole trace in memory (its arrays take 17 bytes a request)."""
-        chunks = list(self.chunks(progress))
+        return self.trace(list(self.chunks(progress)))
+
+    def trace(self, chunks: Sequence[TraceChunk]) -> Trace:
+        """The trace made of these chunks of this file, joined in order."""
         return Trace(
             cycles=np.concatenate([c.cycles for c in chunks]),
             is_write=np.concatenate([c.is_write for c in chunks]),
