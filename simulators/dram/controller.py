@@ -468,34 +468,33 @@ def _native_kernel() -> Callable[..., None] | None:
     return kernel
 
 
+_COMPILED_KERNELS = (("native", _native_kernel), ("numba", _numba_kernel))
+"""The compiled versions of the loop, fastest first, each with the function that builds it (None if it cannot)."""
+
+
 def available_implementations() -> tuple[str, ...]:
     """The versions of the controller loop that run here, fastest first."""
-    found = [name for name, kernel in (("native", _native_kernel), ("numba", _numba_kernel)) if kernel() is not None]
-    return (*found, "python")
+    return (*(name for name, build in _COMPILED_KERNELS if build() is not None), "python")
 
 
 def _kernel(implementation: str | None) -> tuple[Callable[..., None], bool]:
     """The loop to run and whether it releases the GIL (so threads run it in parallel)."""
     if implementation is not None and implementation not in IMPLEMENTATIONS:
         raise ValueError(f"unknown controller implementation {implementation!r}; choose one of {IMPLEMENTATIONS}")
-    for name, build in (("native", _native_kernel), ("numba", _numba_kernel)):
+    for name, build in _COMPILED_KERNELS:
         if implementation in (None, name):
             kernel = build()
             if kernel is not None:
                 return kernel, True
             if implementation == name:
                 raise RuntimeError(f"the {name} controller model cannot run here (no C compiler or no numba)")
-    if implementation is None and not _warned_slow:
+    if implementation is None:
         _warn_slow()
     return _simulate_one, False
 
 
-_warned_slow = False
-
-
+@functools.cache  # once per process
 def _warn_slow() -> None:
-    global _warned_slow
-    _warned_slow = True
     _log.warning(
         "neither a C compiler nor numba is available: the analytical DRAM model's controller runs in pure "
         "Python, so preparing a workload takes minutes instead of seconds (pip install numba)"
