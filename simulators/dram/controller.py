@@ -140,6 +140,14 @@ def controller_timings(timings: dict[str, float], burst: float) -> np.ndarray:
     return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
 
 
+def refresh_stall(tm: np.ndarray, hit_share):
+    """Cycles one refresh stalls the device: ``tRP + tRFC``, plus ``tRCD`` to reopen the row for the share
+    ``hit_share`` of requests that would have hit it (``tm`` as :func:`controller_timings` gives). The
+    compiled loop computes the same inline, as it cannot call Python, and the analytical model keeps it
+    in plain floats for its single-design path."""
+    return tm[3] + tm[18] + tm[2] * hit_share
+
+
 def _heap_push(heap: np.ndarray, size: int, value: float) -> int:
     """Push onto a binary min-heap of ``size`` items; returns the new size."""
     position = size

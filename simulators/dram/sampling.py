@@ -303,7 +303,6 @@ class SampledProfile:
         ratio = memspec.clock_mhz / clock_mhz
         self.request_bytes = request_bytes
         bank, row, _ = mapping.decode(np.asarray(sample.addresses))
-        self.sample = sample
         self.n = sample.n_requests
         self.n_banks = memspec.banks * memspec.ranks
         self.banks_per_group = memspec.banks_per_group
@@ -396,8 +395,7 @@ def sampled_timings(
         busy_until[:, j] = begin + service
     total = np.maximum(end[-1] + tail[:, -1], busy_until[:, -1] + k_drain)  # a backlogged run drains too
     # Refresh: walking back from the end, stalls are exposed while they outweigh the idle time after them.
-    stall = timings[controller.TIMING_NAMES.index("RP")] + timings[controller.TIMING_NAMES.index("RFC")]
-    stall = stall + timings[controller.TIMING_NAMES.index("RCD")] * (1 - activations / profile.n)
+    stall = controller.refresh_stall(timings, 1 - activations / profile.n)
     exposed = np.minimum(real[:, -1, 3], total)
     idle_after = np.zeros(configurations)
     for j in range(len(n_j) - 1, -1, -1):
