@@ -182,8 +182,12 @@ def test_problem_example_registers_a_problem_its_env_and_its_backends() -> None:
 
     env = gymnasium.make("archgym/Cache-v0", objective="misses")
     env.reset(seed=0)
-    _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    space = problem.design_space
+    _, reward, terminated, truncated, info = env.step(space.encode(problem.default_design))
     assert info["feasible"] and math.isfinite(reward) and not terminated and not truncated
+    # 8 KiB in 16 ways leaves 8 sets: a value the env reports as infeasible, not an error.
+    _, reward, _, _, info = env.step(space.encode({"size_kib": 8, "ways": 16, "policy": "lru"}))
+    assert not info["feasible"] and math.isfinite(reward)
     assert env.unwrapped.cost_model.name == "cache/analytical"  # the problem's default backend
     env.close()
 
