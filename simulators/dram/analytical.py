@@ -266,25 +266,31 @@ class DramAnalyticalModel(DramProblem):
 
     # -- energy ---------------------------------------------------------------------
     def _energy_constants(self) -> None:
-        spec, t, i = self.memspec, self.memspec.timings, self.memspec.currents
-        # mA * V * ns = pJ, per device, times the devices on the DIMM.
-        scale = spec.vdd * spec.tck_ns * spec.devices * spec.ranks
+        spec, t = self.memspec, self.memspec.timings
         burst = spec.burst_cycles
-        self._e_act = scale * (i["idd0"] * t["RC"] - i["idd3n"] * t["RAS"] - i["idd2n"] * (t["RC"] - t["RAS"]))
-        self._e_read = scale * (i["idd4r"] - i["idd3n"]) * burst
-        self._e_write = scale * (i["idd4w"] - i["idd3n"]) * burst
-        self._e_refresh = scale * (i["idd5"] - i["idd3n"]) * t["RFC"]
-        self._p_active = scale * i["idd3n"]  # pJ per cycle with a row open
-        self._p_precharged = scale * i["idd2n"]
+        self._e_act = self._e_read = self._e_write = self._e_refresh = 0.0
+        self._p_active = self._p_precharged = 0.0  # pJ per cycle with a row open, and with none
+        # Each core supply on its own (LPDDR4's VDD2 currents carry a trailing 2), summed.
+        supplies = [(spec.vdd, "")] + ([(spec.vdd2, "2")] if spec.vdd2 is not None else [])
+        for volts, suffix in supplies:
+            i = {name: spec.currents[name + suffix] for name in ("idd0", "idd2n", "idd3n", "idd4r", "idd4w", "idd5")}
+            # mA * V * ns = pJ, per device, times the devices on the DIMM.
+            scale = volts * spec.tck_ns * spec.devices * spec.ranks
+            self._e_act += scale * (i["idd0"] * t["RC"] - i["idd3n"] * t["RAS"] - i["idd2n"] * (t["RC"] - t["RAS"]))
+            self._e_read += scale * (i["idd4r"] - i["idd3n"]) * burst
+            self._e_write += scale * (i["idd4w"] - i["idd3n"]) * burst
+            self._e_refresh += scale * (i["idd5"] - i["idd3n"]) * t["RFC"]
+            self._p_active += scale * i["idd3n"]
+            self._p_precharged += scale * i["idd2n"]
         if spec.vpp is not None:
             # DDR4's word-line supply as DRAMSys's DRAMPower charges it: IPP0 over each activation's
             # tRC, and no standby draw (fitted to DRAMSys's energies on the DDR4 fidelity suite, this
             # is what the residuals show: 1.79 times the IDD-only activation energy, 50 pJ a cycle less
             # background than with an IPP3N standby term).
             vpp_scale = spec.vpp * spec.tck_ns * spec.devices * spec.ranks
-            self._e_act += vpp_scale * i.get("ipp0", 0.0) * t["RC"]
-        self._refresh_stall = t["RP"] + t["RFC"]
-        self._controller_timings = controller.controller_timings(t, burst)
+            self._e_act += vpp_scale * spec.currents.get("ipp0", 0.0) * t["RC"]
+        self._controller_timings = controller.controller_timings(t, burst, spec.memory_type)
+        self._refresh_stall = float(controller.refresh_stall(self._controller_timings, 0.0))
         self._rcd = t["RCD"]
         self._ras = t["RAS"]
         self._refi = t["REFI"]

@@ -73,7 +73,7 @@ ARBITERS = ("Simple", "Fifo", "Reorder")
 
 TIMING_NAMES = (
     "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
-    "RL", "WL", "BURST", "REFI", "RFC",
+    "RL", "WL", "BURST", "REFI", "RFC", "COLUMN_CYCLES", "ACTIVATE_CYCLES", "PRECHARGE_CYCLES",
 )  # fmt: skip
 """Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`."""
 
@@ -109,11 +109,14 @@ class ControllerConstants:
         return cls(*(float(v) for v in values))
 
 
-def controller_timings(timings: dict[str, float], burst: float) -> np.ndarray:
+def controller_timings(timings: dict[str, float], burst: float, memory_type: str = "DDR3") -> np.ndarray:
     """The timing array of :func:`simulate` from a memspec's timings (cycles).
 
-    DDR3 has no bank groups: its ``_L`` timings equal the short ones.
+    DDR3 has no bank groups: its ``_L`` timings equal the short ones. Every
+    DDR3 and DDR4 command holds the command bus for one cycle.
     """
+    if memory_type == "LPDDR4":
+        return _lpddr4_timings(timings, burst)
     ccd = max(burst, timings["CCD"])
     wtr_l = timings.get("WTR_L", timings["WTR"])
     values = {
@@ -136,6 +139,46 @@ def controller_timings(timings: dict[str, float], burst: float) -> np.ndarray:
         "BURST": burst,
         "REFI": timings["REFI"],
         "RFC": timings["RFC"],
+        "COLUMN_CYCLES": 1,
+        "ACTIVATE_CYCLES": 1,
+        "PRECHARGE_CYCLES": 1,
+    }
+    return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
+
+
+def _lpddr4_timings(t: dict[str, float], burst: float) -> np.ndarray:
+    """LPDDR4 as DRAMSys's LPDDR4 checker times it, from each command's first cycle.
+
+    Commands are several cycles long (activation and column commands four,
+    precharge two) and the checker's offsets count from their last cycle;
+    data moves ``RL + tDQSCK + 3`` cycles after a read starts and ``WL +
+    tDQSS + tDQS2DQ + 3`` after a write. There are no bank groups.
+    """
+    wrrd = t["WL"] + 1 + burst + t["WTR"]
+    values = {
+        "CCD": max(burst, t["CCD"]),
+        "CCD_L": max(burst, t["CCD"]),
+        "RCD": t["RCD"],
+        "RP": t["RPPB"] - 2,
+        "RAS": t["RAS"] + 2,
+        "RC": t["RCPB"],
+        "RTP": t["RTP"] + burst - 6,
+        "WRPRE": t["WL"] + burst + 3 + t["WR"],
+        "RDWR": t["RL"] + t["DQSCK"] + burst - t["WL"] + t["WPRE"] + t["RPST"],
+        "WRRD": wrrd,
+        "WRRD_L": wrrd,
+        "RRD": t["RRD"],
+        "RRD_L": t["RRD"],
+        "FAW": t["FAW"],
+        "RL": t["RL"] + t["DQSCK"] + 3,
+        "WL": t["WL"] + t["DQSS"] + t["DQS2DQ"] + 3,
+        "BURST": burst,
+        "REFI": t["REFI"],
+        # An all-bank refresh: tRPab after the precharge-all, tRFCab - 2 before the next activation.
+        "RFC": t["RFCAB"] + t["RPAB"] - t["RPPB"],
+        "COLUMN_CYCLES": 4,
+        "ACTIVATE_CYCLES": 4,
+        "PRECHARGE_CYCLES": 2,
     }
     return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
 
@@ -196,6 +239,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     ccd, ccd_l, rcd, rp, ras, rc, rtp, wrpre = tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], tm[6], tm[7]
     rdwr, wrrd, wrrd_l, rrd, rrd_l, faw, rl, wl, burst = tm[8], tm[9], tm[10], tm[11], tm[12], tm[13], tm[14], tm[15], tm[16]
     refi, refresh_stall = tm[17], tm[3] + tm[18]
+    column_cycles, activate_cycles, precharge_cycles = tm[19], tm[20], tm[21]
     k_enter, k_release, k_drain = k[0], k[1], k[2]
     n = arrival.shape[0]
     n_groups = (n_banks + banks_per_group - 1) // banks_per_group
@@ -221,7 +265,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     last_activate = _NEVER
     last_read = _NEVER
     last_write = _NEVER
-    last_command = _NEVER
+    bus_free = _NEVER  # when the command bus takes the next command
     last_direction = 0
     in_buffer = 0
     reads_in = 0
@@ -241,8 +285,25 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     latency = 0.0
     # Cycles the controller waited with nothing to do, per tREFI interval (refresh stalls
     # that idle time can absorb cost nothing).
-    idle = np.zeros(int((arrival[n - 1] + n * 64.0) // refi) + 2)
+    # No request takes longer than all its timings in a row, so the run ends within this many intervals.
+    worst = 64.0 + k_enter + k_release
+    for i in range(17):
+        worst += tm[i]
+    worst += column_cycles + activate_cycles + precharge_cycles
+    idle = np.zeros(int((arrival[n - 1] + n * worst) // refi) + 2)
     idle_since = 0.0
+    # Cycles each resource was busy per tREFI interval: every bank (tRC per activation), the data
+    # bus (tCCD per column command, or the turnaround when the direction changes), the command bus
+    # and the activation window (tRRD or tFAW / 4 per activation). What the
+    # busiest leaves free is time to catch up after a refresh even while requests overlap, in the
+    # share of the interval's requests accepted as they arrived (a controller that is behind its
+    # trace, or held back by a full buffer or the arbiter, has no such time).
+    bins = idle.shape[0]
+    busy = np.zeros((bins, n_banks + 3))
+    arrived = np.zeros(bins)
+    on_time = np.zeros(bins)
+    data_bus, command_bus, activation_window = n_banks, n_banks + 1, n_banks + 2
+    activation_share = max(rrd, faw / 4)
     while served < n:
         # When the next request can be accepted.
         accept_at = _UNKNOWN
@@ -262,7 +323,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         command_at = _UNKNOWN
         chosen_bank = -1
         chosen = n
-        earliest = last_command + 1.0
+        earliest = bus_free
         for b in range(n_banks):
             if queued[b] == 0:
                 continue
@@ -322,6 +383,10 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             queued[b] += 1
             stale[b] = True
             accepted_at[request] = accept_at
+            interval = min(int(accept_at // refi), bins - 1)
+            arrived[interval] += 1
+            if accept_at == arrival[request]:
+                on_time[interval] += 1
             if in_buffer == 0 and arrival[request] > idle_since:
                 # Waiting for the trace, not for a place behind the arbiter.
                 _add_idle(idle, idle_since, arrival[request], refi)
@@ -343,14 +408,20 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         g = b // banks_per_group
         t = command_at
         now = t
-        last_command = t
         request = chosen
         stale[b] = True
+        interval = min(int(t // refi), bins - 1)
         if pick_kind[b] == 2:
+            bus_free = t + precharge_cycles
+            busy[interval, command_bus] += precharge_cycles
             open_row[b] = -1
             precharged[b] = t + rp
             continue
         if pick_kind[b] == 1:
+            bus_free = t + activate_cycles
+            busy[interval, b] += rc
+            busy[interval, command_bus] += activate_cycles
+            busy[interval, activation_window] += activation_share
             open_row[b] = row[request]
             activated[b] = t
             last_activate = t
@@ -362,6 +433,12 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 measured_activations += 1
             continue
         # The column command: the request leaves the buffer.
+        bus_free = t + column_cycles
+        busy[interval, command_bus] += column_cycles
+        if is_write[request] == last_direction:
+            busy[interval, data_bus] += ccd
+        else:  # the bus turns around
+            busy[interval, data_bus] += rdwr if is_write[request] else wrrd
         if is_write[request]:
             last_write = t
             bank_write[b] = t
@@ -423,6 +500,11 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     # absorb it. The exposed span is the longest tail of due refreshes whose stalls outweigh
     # the idle time after them: refreshes due there delay the end (the caller subtracts the
     # postponed ones).
+    for interval in range(bins):
+        free = min(refi, max(total - interval * refi, 0.0)) - busy[interval].max()
+        if arrived[interval] > 0:
+            free *= on_time[interval] / arrived[interval]
+        idle[interval] = max(idle[interval], free)
     due = int(total // refi)
     stall = refresh_stall + rcd * (n - activations) / n
     exposed = total - due * refi
@@ -430,7 +512,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     for interval in range(due + 1, idle.shape[0]):
         after += idle[interval]
     for j in range(due, 0, -1):
-        after += idle[j]
+        if j < bins:
+            after += idle[j]
         if (due - j + 1) * stall > after:
             exposed = total - (j - 1) * refi
     result[3] = exposed

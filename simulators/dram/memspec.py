@@ -22,6 +22,12 @@ Bundled presets (``memspecs/*.json`` in this package):
     sheet at DDR4-2400 (IDD0 48, IDD2N 34, IDD3N 43, IDD4R 135, IDD4W 123,
     IDD5B 250, IDD2P 25, IDD3P 37, IDD6N 30, IPP0 3, IPP3N 3 mA). 16 banks in
     4 bank groups, 65536 rows, 1024 columns.
+``lpddr4-3200``
+    One x16 channel of an 8Gb LPDDR4-3200 die. Timings from JEDEC JESD209-4
+    (LPDDR4-3200, 8Gb per channel: tRFCab 280 ns, tRFCpb 140 ns), rounded up
+    to 1600 MHz clock cycles; IDD currents on VDD1 and VDD2 as in DRAMSys's
+    ``JEDEC_8Gb_LPDDR4-3200_16bit`` memspec. 8 banks, 65536 rows, 1024
+    columns, BL16 (32-byte bursts).
 
 An :class:`AddressMapping` says which address bits select the byte, column,
 bank and row; it reads and writes DRAMSys's ``CONGEN`` address-mapping JSON.
@@ -45,10 +51,14 @@ import numpy as np
 from archgym.errors import ConfigurationError, UnknownNameError
 from archgym.problem import Listing
 
-SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4")
+SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4", "LPDDR4")
 """Memory standards this module can describe."""
 
-_PRESET_FILES = {"ddr3-1600": "ddr3-1600.json", "ddr4-2400": "ddr4-2400.json"}
+_PRESET_FILES = {
+    "ddr3-1600": "ddr3-1600.json",
+    "ddr4-2400": "ddr4-2400.json",
+    "lpddr4-3200": "lpddr4-3200.json",
+}
 
 _ARCHITECTURE_KEYS = {
     "nbrOfChannels": "channels",
@@ -70,18 +80,38 @@ _TIMING_KEYS_COMMON = (
 _TIMING_KEYS = {
     "DDR3": _TIMING_KEYS_COMMON + ("CCD", "RRD", "WTR"),
     "DDR4": _TIMING_KEYS_COMMON + ("CCD_S", "CCD_L", "RRD_S", "RRD_L", "WTR_S", "WTR_L", "REFM", "RPRE", "WPRE"),
+    "LPDDR4": (
+        "CCD", "CKE", "CMDCKE", "DQS2DQ", "DQSCK", "DQSS", "ESCKE", "FAW", "PPD", "RAS", "RCAB", "RCPB", "RCD",
+        "REFI", "REFIPB", "RFCAB", "RFCPB", "RL", "RPAB", "RPPB", "RPST", "RRD", "RTP", "RTRS", "SR", "WL",
+        "WPRE", "WR", "WTR", "XP", "XSR",
+    ),
 }
 _CURRENT_KEYS_COMMON = (
     "idd0", "idd2n", "idd2p0", "idd2p1", "idd3n", "idd3p0", "idd3p1", "idd4r", "idd4w", "idd5", "idd6",
 )  # fmt: skip
-_CURRENT_KEYS = {"DDR3": _CURRENT_KEYS_COMMON, "DDR4": _CURRENT_KEYS_COMMON + ("idd02", "idd62")}
-_VOLTAGE_KEYS = {"DDR3": ("vdd",), "DDR4": ("vdd", "vdd2")}
+_CURRENT_KEYS = {
+    "DDR3": _CURRENT_KEYS_COMMON,
+    "DDR4": _CURRENT_KEYS_COMMON + ("idd02", "idd62"),
+    # LPDDR4 has two core supplies: VDD1 currents carry the plain names, VDD2 currents a trailing 2.
+    "LPDDR4": (
+        "idd0", "idd02", "idd2n", "idd2n2", "idd3n", "idd3n2", "idd4r", "idd4r2", "idd4w", "idd4w2", "idd5",
+        "idd52", "idd6", "idd62",
+    ),
+}  # fmt: skip
+_VOLTAGE_KEYS = {"DDR3": ("vdd",), "DDR4": ("vdd", "vdd2"), "LPDDR4": ("vdd", "vdd2")}
 
 # DRAMSys names the VPP-domain currents of DDR4 after a second VDD; MemSpec uses JEDEC's names.
-_CURRENT_RENAMES = {"idd02": "ipp0", "idd62": "ipp6n"}
+_DDR4_CURRENT_RENAMES = {"idd02": "ipp0", "idd62": "ipp6n"}
 
 # DDR4 splits these timings by bank group; the plain key is the different-bank-group (short) value.
 _DDR4_SHORT_TIMINGS = {"RRD": "RRD_S", "CCD": "CCD_S", "WTR": "WTR_S"}
+
+# LPDDR4 splits precharge, row cycle and refresh into all-bank and per-bank values. The plain keys take
+# what a bank's own commands wait for (per-bank precharge and row cycle) and the all-bank refresh.
+_LPDDR4_PLAIN_TIMINGS = {"RP": "RPPB", "RC": "RCPB", "RFC": "RFCAB"}
+
+# Architecture keys DRAMSys does not require of every standard, with the value it assumes.
+_OPTIONAL_ARCHITECTURE = {"LPDDR4": {"nbrOfDevicesOnDIMM": 1}}
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,7 @@ class MemSpec:
     Args:
         name: Preset name (``ddr3-1600``) or, for files, the memory id.
         memory_id: DRAMSys ``memoryId`` (for example ``MICRON_1Gb_DDR3-1600_8bit_G``).
-        memory_type: ``"DDR3"`` or ``"DDR4"``.
+        memory_type: ``"DDR3"``, ``"DDR4"`` or ``"LPDDR4"``.
         clock_mhz: Command clock frequency.
         banks: Banks per rank (all bank groups together).
         bank_groups: Bank groups per rank (1 for DDR3).
@@ -109,12 +139,19 @@ class MemSpec:
             also hold the bank-group pairs (``RRD_S``/``RRD_L``,
             ``CCD_S``/``CCD_L``, ``WTR_S``/``WTR_L``) and give ``RRD``,
             ``CCD`` and ``WTR`` their short (different bank group) values.
+            LPDDR4 memspecs hold the all-bank and per-bank pairs
+            (``RPAB``/``RPPB``, ``RCAB``/``RCPB``, ``RFCAB``/``RFCPB``,
+            ``REFI``/``REFIPB``) and give ``RP`` and ``RC`` their per-bank and
+            ``RFC`` its all-bank value.
         currents: Currents in mA per device: ``idd0``, ``idd2n``, ``idd3n``,
             ``idd4r``, ``idd4w``, ``idd5``, ``idd6``, ``idd2p0``, ``idd2p1``,
             ``idd3p0``, ``idd3p1``, and for DDR4 ``ipp0``, ``ipp6n`` (and
-            ``ipp3n`` where the source gives it).
-        vdd: Core supply voltage in volts.
+            ``ipp3n`` where the source gives it). LPDDR4 has ``idd0``,
+            ``idd2n``, ``idd3n``, ``idd4r``, ``idd4w``, ``idd5``, ``idd6`` on
+            VDD1 and the same names with a trailing ``2`` on VDD2.
+        vdd: Core supply voltage in volts (VDD1 for LPDDR4).
         vpp: Word-line supply voltage in volts (DDR4), else None.
+        vdd2: Second core supply voltage in volts (LPDDR4's VDD2), else None.
         source: Where the numbers come from.
         document: The DRAMSys JSON document the memspec was read from.
 
@@ -140,6 +177,7 @@ class MemSpec:
     currents: dict[str, float]
     vdd: float
     vpp: float | None = None
+    vdd2: float | None = None
     source: str = ""
     document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -247,8 +285,9 @@ class MemSpec:
             )
         where = "memspec.memarchitecturespec"
         architecture = reader.section(spec, "memarchitecturespec", "memspec")
+        optional = _OPTIONAL_ARCHITECTURE.get(memory_type, {})
         organisation = {
-            attribute: reader.integer(architecture, key, where, low=1)
+            attribute: reader.integer({**optional, **architecture}, key, where, low=1)
             for key, attribute in _ARCHITECTURE_KEYS.items()
         }
         if memory_type == "DDR4":
@@ -276,6 +315,9 @@ class MemSpec:
                 )
             for plain, short in _DDR4_SHORT_TIMINGS.items():
                 timings.setdefault(plain, timings[short])
+        elif memory_type == "LPDDR4":
+            for plain, specific in _LPDDR4_PLAIN_TIMINGS.items():
+                timings.setdefault(plain, timings[specific])
 
         where = "memspec.mempowerspec"
         power = reader.section(spec, "mempowerspec", "memspec")
@@ -291,7 +333,8 @@ class MemSpec:
                 and not isinstance(value, bool)
             ):
                 currents[key] = float(value)
-        currents = {_CURRENT_RENAMES.get(key, key): value for key, value in currents.items()}
+        if memory_type == "DDR4":
+            currents = {_DDR4_CURRENT_RENAMES.get(key, key): value for key, value in currents.items()}
 
         source = document.get("source", "")
         if not isinstance(source, str):
@@ -305,7 +348,8 @@ class MemSpec:
                 timings=timings,
                 currents=currents,
                 vdd=voltages["vdd"],
-                vpp=voltages.get("vdd2"),
+                vpp=voltages["vdd2"] if memory_type == "DDR4" else None,
+                vdd2=voltages["vdd2"] if memory_type == "LPDDR4" else None,
                 source=source,
                 document=copy.deepcopy(dict(document)),
                 **organisation,

@@ -474,6 +474,9 @@ def _from_spec(spec: str) -> Trace:
     else:
         generator = functools.partial(standard_workload, prefix)
         allowed = ("seed",)
+    # Every generator also takes the request size: each request is one burst of the memory it is
+    # meant for (32 bytes on an x16 LPDDR4 channel), its addresses and cycles unchanged.
+    allowed += ("request_bytes",)
     kwargs: dict[str, Any] = {}
     for key, value in items:
         if key not in allowed:
@@ -483,11 +486,17 @@ def _from_spec(spec: str) -> Trace:
         if key in kwargs:
             raise WorkloadError(f"workload spec {spec!r}: parameter {key!r} is given twice")
         kwargs[key] = _spec_value(value)
+    request_bytes = kwargs.pop("request_bytes", None)
     try:
         trace = generator(**kwargs)
     except ConfigurationError as exc:
         raise ConfigurationError(f"workload spec {spec!r}: {exc}") from None
-    return replace(trace, name=spec)
+    if request_bytes is None:
+        return replace(trace, name=spec)
+    try:
+        return replace(trace, name=spec, request_bytes=request_bytes)
+    except WorkloadError as exc:
+        raise WorkloadError(f"workload spec {spec!r}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=32)

@@ -228,10 +228,15 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double rdwr = tm[8], wrrd = tm[9], wrrd_l = tm[10], rrd = tm[11], rrd_l = tm[12], faw = tm[13], rl = tm[14];
     double wl = tm[15], burst = tm[16];
     double refi = tm[17], refresh_stall = tm[3] + tm[18];
+    double column_cycles = tm[19], activate_cycles = tm[20], precharge_cycles = tm[21];
     double k_enter = k[0], k_release = k[1], k_drain = k[2];
     int64_t n_groups = (n_banks + banks_per_group - 1) / banks_per_group;
     int64_t capacity = 2 * size + 1;
-    int64_t bins = (int64_t)((arrival[n - 1] + (double)n * 64.0) / refi) + 2;
+    /* No request takes longer than all its timings in a row, so the run ends within this many intervals. */
+    double worst = 64.0 + k_enter + k_release;
+    for (int i = 0; i < 17; i++) worst += tm[i];
+    worst += column_cycles + activate_cycles + precharge_cycles;
+    int64_t bins = (int64_t)((arrival[n - 1] + (double)n * worst) / refi) + 2;
 
     int64_t *queue = malloc(sizeof(int64_t) * n_banks * capacity);
     int64_t *queued = calloc(n_banks, sizeof(int64_t));
@@ -251,10 +256,16 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double *group_activate = malloc(sizeof(double) * n_groups);
     double *freed = malloc(sizeof(double) * (n + 1));
     double *idle = calloc(bins, sizeof(double));
+    /* Busy cycles per tREFI interval: each bank, the data bus, the command bus, the activation window. */
+    int64_t resources = n_banks + 3, data_bus = n_banks, command_bus = n_banks + 1, activation_window = n_banks + 2;
+    double *busy = calloc(bins * resources, sizeof(double));
+    double *arrived = calloc(bins, sizeof(double));
+    double *on_time = calloc(bins, sizeof(double));
+    double activation_share = dmax(rrd, faw / 4);
     int status = 0;
     if (!queue || !queued || !accepted_at || !finished_at || !open_row || !stale || !pick_slot || !pick_kind ||
         !pick_ready || !activated || !precharged || !bank_read || !bank_write || !group_read || !group_write ||
-        !group_activate || !freed || !idle) {
+        !group_activate || !freed || !idle || !busy || !arrived || !on_time) {
         status = -1;
         goto done;
     }
@@ -274,7 +285,8 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     }
     double last_four[4] = {NEVER, NEVER, NEVER, NEVER};
     int64_t oldest_of_four = 0;
-    double last_activate = NEVER, last_read = NEVER, last_write = NEVER, last_command = NEVER;
+    double last_activate = NEVER, last_read = NEVER, last_write = NEVER;
+    double bus_free = NEVER; /* when the command bus takes the next command */
     int64_t last_direction = 0;
     int64_t in_buffer = 0, reads_in = 0, writes_in = 0, last_accepted_bank = -1, in_flight = 0;
     int64_t n_freed = 0, next_delivery = 0, accepted = 0, served = 0;
@@ -300,7 +312,7 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         /* The command that can issue first, over the banks' chosen requests. */
         double command_at = UNKNOWN;
         int64_t chosen_bank = -1, chosen = n;
-        double earliest = last_command + 1.0;
+        double earliest = bus_free;
         for (int64_t b = 0; b < n_banks; b++) {
             if (queued[b] == 0) continue;
             int64_t *bank_queue = queue + b * capacity;
@@ -366,6 +378,10 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             queued[b] += 1;
             stale[b] = 1;
             accepted_at[request] = accept_at;
+            int64_t accepted_in = (int64_t)(accept_at / refi);
+            if (accepted_in > bins - 1) accepted_in = bins - 1;
+            arrived[accepted_in] += 1.0;
+            if (accept_at == arrival[request]) on_time[accepted_in] += 1.0;
             if (in_buffer == 0 && arrival[request] > idle_since) add_idle(idle, bins, idle_since, arrival[request], refi);
             in_buffer += 1;
             if (is_write[request])
@@ -388,15 +404,22 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         int64_t g = b / banks_per_group;
         double t = command_at;
         now = t;
-        last_command = t;
         int64_t request = chosen;
         stale[b] = 1;
+        int64_t interval = (int64_t)(t / refi);
+        double *busy_now = busy + (interval < bins - 1 ? interval : bins - 1) * resources;
         if (pick_kind[b] == 2) {
+            bus_free = t + precharge_cycles;
+            busy_now[command_bus] += precharge_cycles;
             open_row[b] = -1;
             precharged[b] = t + rp;
             continue;
         }
         if (pick_kind[b] == 1) {
+            bus_free = t + activate_cycles;
+            busy_now[b] += rc;
+            busy_now[command_bus] += activate_cycles;
+            busy_now[activation_window] += activation_share;
             open_row[b] = row[request];
             activated[b] = t;
             last_activate = t;
@@ -408,6 +431,10 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             continue;
         }
         /* The column command: the request leaves the buffer. */
+        bus_free = t + column_cycles;
+        busy_now[command_bus] += column_cycles;
+        if (is_write[request] == last_direction) busy_now[data_bus] += ccd;
+        else busy_now[data_bus] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
         double done_at;
         if (is_write[request]) {
             last_write = t;
@@ -473,13 +500,20 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         result[1] = (double)measured_activations;
         result[2] = latency / (double)measured;
         /* The exposed span: see controller._simulate_one. */
+        for (int64_t interval = 0; interval < bins; interval++) {
+            double most = 0.0;
+            for (int64_t r = 0; r < resources; r++) most = dmax(most, busy[interval * resources + r]);
+            double free_cycles = dmin(refi, dmax(total - (double)interval * refi, 0.0)) - most;
+            if (arrived[interval] > 0) free_cycles *= on_time[interval] / arrived[interval];
+            idle[interval] = dmax(idle[interval], free_cycles);
+        }
         int64_t due = (int64_t)(total / refi);
         double stall = refresh_stall + rcd * (double)(n - activations) / (double)n;
         double exposed = total - (double)due * refi;
         double after = 0.0;
         for (int64_t interval = due + 1; interval < bins; interval++) after += idle[interval];
         for (int64_t j = due; j > 0; j--) {
-            after += idle[j];
+            if (j < bins) after += idle[j];
             if ((double)(due - j + 1) * stall > after) exposed = total - (double)(j - 1) * refi;
         }
         result[3] = exposed;
@@ -505,5 +539,8 @@ done:
     free(group_activate);
     free(freed);
     free(idle);
+    free(busy);
+    free(arrived);
+    free(on_time);
     return status;
 }

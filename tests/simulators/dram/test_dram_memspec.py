@@ -35,11 +35,12 @@ REQUIRED_TIMINGS = (
 
 # -- presets --------------------------------------------------------------------------
 def test_presets_are_listed_and_load_by_name_or_id():
-    assert list_memspecs() == ("ddr3-1600", "ddr4-2400")
+    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200")
     assert load_memspec().name == "ddr3-1600"
     assert load_memspec("DDR4-2400").name == "ddr4-2400"
     assert load_memspec("micron_1gb_ddr3-1600_8bit_g").name == "ddr3-1600"
     assert load_memspec(" MICRON_8Gb_DDR4-2400_8bit_B ").memory_type == "DDR4"
+    assert load_memspec("JEDEC_8Gb_LPDDR4-3200_16bit").name == "lpddr4-3200"
 
 
 def test_presets_are_cached_but_independent_copies():
@@ -109,8 +110,54 @@ def test_ddr4_preset_is_sane():
     assert "JESD79-4" in spec.source and "MT40A1G8" in spec.source
 
 
-@pytest.mark.parametrize("name", ["ddr3-1600", "ddr4-2400"])
-def test_preset_files_use_the_dramsys_layout(name):
+def test_lpddr4_preset_is_sane():
+    spec = load_memspec("lpddr4-3200")
+    assert spec.memory_type == "LPDDR4" and spec.tck_ns == pytest.approx(0.625)
+    assert (spec.banks, spec.bank_groups, spec.rows, spec.columns, spec.device_width, spec.devices) == (
+        8, 1, 65536, 1024, 16, 1,
+    )  # fmt: skip
+    assert spec.burst_length == 16 and spec.burst_cycles == 8 and spec.bytes_per_burst == 32
+    assert spec.capacity_bytes == 1 << 30  # 8 Gb
+    t = spec.timings
+    # JEDEC LPDDR4-3200 (8Gb per channel) in nanoseconds, rounded up to cycles.
+    for key, ns in {"RCD": 18, "RPPB": 18, "RPAB": 21, "RAS": 42, "RFCAB": 280, "RFCPB": 140, "FAW": 40}.items():
+        assert t[key] == int(np.ceil(ns / spec.tck_ns - 1e-6)), key
+    assert t["RCPB"] == t["RAS"] + t["RPPB"] and t["RCAB"] == t["RAS"] + t["RPAB"]
+    assert t["REFI"] == 8 * t["REFIPB"] + 6  # tREFIpb is tREFI / 8, each rounded up
+    # The plain keys the models read: per-bank precharge and row cycle, all-bank refresh.
+    assert (t["RP"], t["RC"], t["RFC"]) == (t["RPPB"], t["RCPB"], t["RFCAB"])
+    currents = spec.currents
+    assert spec.vdd == 1.8 and spec.vdd2 == 1.1 and spec.vpp is None
+    assert currents["idd4r2"] > currents["idd3n2"] > currents["idd2n2"] > 0 and "ipp0" not in currents
+    assert "JESD209-4" in spec.source
+
+
+def test_lpddr4_memspec_in_dramsys_layout_without_devices_on_dimm(tmp_path):
+    # DRAMSys's own LPDDR4 memspecs name no devices on a DIMM: one device is meant.
+    document = load_memspec("lpddr4-3200").to_dramsys_json()
+    del document["memspec"]["memarchitecturespec"]["nbrOfDevicesOnDIMM"]
+    document["memspec"]["memoryId"] = "CUSTOM_LPDDR4"
+    path = tmp_path / "lpddr4.json"
+    path.write_text(json.dumps(document))
+    spec = load_memspec(path)
+    assert spec.devices == 1 and spec.memory_type == "LPDDR4"
+    del document["memspec"]["memtimingspec"]["RPPB"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigurationError, match=r"missing key 'memspec.memtimingspec.RPPB'"):
+        load_memspec(path)
+
+
+LPDDR4_REQUIRED_TIMINGS = (
+    "RL", "WL", "RCD", "RPPB", "RPAB", "RAS", "RCPB", "RCAB", "RRD", "FAW", "CCD", "WR", "WTR", "RTP", "PPD",
+    "REFI", "REFIPB", "RFCAB", "RFCPB", "DQSCK", "DQSS", "DQS2DQ", "WPRE", "RPST", "XP", "XSR", "RTRS",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "required"),
+    [("ddr3-1600", REQUIRED_TIMINGS), ("ddr4-2400", REQUIRED_TIMINGS), ("lpddr4-3200", LPDDR4_REQUIRED_TIMINGS)],
+)
+def test_preset_files_use_the_dramsys_layout(name, required):
     resource = importlib.resources.files("archgym.simulators.dram").joinpath("memspecs", f"{name}.json")
     document = json.loads(resource.read_text())
     assert set(document) == {"memspec", "source"}
@@ -120,7 +167,7 @@ def test_preset_files_use_the_dramsys_layout(name):
     for key, value in spec["memtimingspec"].items():
         assert isinstance(value, int) and value >= 0, key
     assert load_memspec(name).to_dramsys_json() == document
-    for key in REQUIRED_TIMINGS:
+    for key in required:
         assert key in load_memspec(name).timings
 
 
@@ -137,7 +184,7 @@ def test_load_memspec_from_a_path(tmp_path):
 
 
 def test_load_memspec_errors(tmp_path):
-    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400"):
+    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200"):
         load_memspec("ddr5-4800")
     with pytest.raises(ConfigurationError, match="missing.json"):
         load_memspec(tmp_path / "missing.json")
@@ -160,7 +207,7 @@ def test_load_memspec_errors(tmp_path):
 
     document["memspec"]["memoryType"] = "HBM2"
     bad.write_text(json.dumps(document))
-    with pytest.raises(ConfigurationError, match="HBM2.*DDR3, DDR4"):
+    with pytest.raises(ConfigurationError, match="HBM2.*DDR3, DDR4, LPDDR4"):
         load_memspec(bad)
 
 
