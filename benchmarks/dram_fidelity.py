@@ -8,7 +8,9 @@ trace (median and p90 absolute error of total time, energy and power; time
 Spearman; DRAMSys's spread; how much slower the model's fastest design is)
 for the held-out designs (odd design ids; the constants were fitted on even
 ids of the calibration traces only), then the same for all designs, then
-every figure that misses its bar.
+every figure that misses its bar. Metrics DRAMSys did not report (energy and
+power of an LPDDR4 memory, which DRAMSys 4's power model does not cover) show
+as NaN, are named, and are not judged.
 
 ``--long`` scores long versions of suite traces instead (a million requests,
 ``data/dram/dramsys_ddr3-1600_long.csv``; the model samples them), against the
@@ -78,6 +80,9 @@ def main() -> None:
                        "energy_median", "power_median", "energy_spearman", "power_spearman", "pick_gap"]]
         print(f"\n== {args.memspec}, {title}: errors in %, pick gap in % ==")
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        unreported = sorted({m for names in table.unreported for m in names.split(",") if m})
+        if unreported:
+            print(f"(DRAMSys did not report {' and '.join(unreported)} here: not judged)")
         long = table[table.split == "long"]
         if title == "all designs" and not long.empty:
             # The long traces were never used in fitting, so every design counts as held out.

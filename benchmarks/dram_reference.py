@@ -12,6 +12,11 @@ trace's batch).
 Rows are appended trace by trace, so an interrupted run resumes where it
 stopped (traces already complete in ``--out`` are skipped).
 
+A memory whose bursts are not 64 bytes (LPDDR4's 32) gets the same traces
+with each request one burst of it (``request_bytes=``, addresses and cycles
+unchanged, as DRAMSys serves one burst per request); the generator spec
+used is written to a ``workload_source`` column.
+
 ``--requests N`` makes long versions of suite traces instead (their generator
 spec with ``n_requests=N``; ``--traces`` picks which), written by default to
 ``dramsys_<memspec>_long.csv`` with a ``requests`` column.
@@ -34,7 +39,7 @@ from rich.progress import Progress
 from archgym.cost_model import make_backend
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.simulators.dram.suite import FIDELITY_SUITE, SUITE_SPECS
-from archgym.simulators.dram.workloads import STANDARD_WORKLOADS
+from archgym.simulators.dram.workloads import REQUEST_BYTES, STANDARD_WORKLOADS
 from archgym.validate import sample_designs
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dram"
@@ -58,6 +63,7 @@ def main() -> None:
     backend = make_backend(
         "dram/dramsys", binary=args.binary, memspec=args.memspec, workers=args.workers, timeout_s=args.timeout
     )
+    burst_bytes = backend.memspec.bytes_per_burst
     designs = sample_designs(DRAM_DESIGN_SPACE, args.designs, seed=args.seed)
     traces = [(t.name, t.split) for t in FIDELITY_SUITE]
     if args.requests is None:
@@ -77,6 +83,9 @@ def main() -> None:
                 progress.advance(task, len(designs))
                 continue
             workload = name if args.requests is None else f"{SUITE_SPECS[name]},n_requests={args.requests}"
+            if burst_bytes != REQUEST_BYTES:
+                base = SUITE_SPECS.get(name, f"{name}:seed=0") if workload == name else workload
+                workload = f"{base},request_bytes={burst_bytes}"
             batch = backend.evaluate_batch(designs.to_dict("records"), workload)
             rows = designs.copy()
             if args.requests is not None:
@@ -84,6 +93,8 @@ def main() -> None:
             rows.insert(0, "split", split)
             rows.insert(0, "trace", name)
             rows.insert(0, "design_id", range(len(designs)))
+            if burst_bytes != REQUEST_BYTES:
+                rows.insert(3, "workload_source", workload)
             for metric in METRICS:
                 rows[metric] = batch.metrics[metric]
             rows["feasible"] = batch.feasible

@@ -28,6 +28,12 @@ Controller settings outside the design space are fixed as in the DRAMSys
 reference measurements: command multiplexer ``Oldest``, no power-down, power
 analysis on, no database recording, no thermal simulation, no ECC.
 
+DRAMSys 4's power model (DRAMPower) covers DDR3 and DDR4 only; DRAMSys stops
+with "DRAMPower does not support LPDDR4" if asked for the power of another
+standard. LPDDR4 runs therefore have power analysis off and report only
+time and bandwidth: ``energy_pj`` and ``power_mw`` are NaN and listed in the
+model's ``unreported_metrics``.
+
 Metrics are parsed from DRAMSys's summary lines, with their units::
 
     DRAMSys.dram0  Total Energy:   354964950.00 pJ
@@ -53,6 +59,7 @@ input (an invalid design, an unknown workload) raises.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -89,6 +96,9 @@ _SIMCONFIG_FILE = "simconfig.json"
 _THERMAL_FILE = "thermalconfig.json"
 _POWER_INFO_FILE = "powerInfo.json"
 _TRACE_FILE = "workload.stl"
+
+POWER_MODEL_TYPES = ("DDR3", "DDR4")
+"""Memory standards whose energy and power DRAMSys 4 reports."""
 
 _SIMCONFIG: dict[str, Any] = {
     "simconfig": {
@@ -150,6 +160,7 @@ _SUMMARY_LINES: dict[str, tuple[re.Pattern[str], dict[str, int]]] = {
     # "AVG BW:" only: DRAMSys also prints "AVG BW\IDLE:" (bandwidth while busy).
     "AVG BW": (_summary_line("AVG BW"), _BANDWIDTH_UNITS),
 }
+_POWER_LINES = ("Total Energy", "Average Power")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 _TRACE_CACHE_SIZE = 16
@@ -195,11 +206,13 @@ def _scaled(value: float, exponent: int) -> float:
     return value * 10**exponent if exponent >= 0 else value / 10**-exponent
 
 
-def parse_dramsys_output(text: str) -> DramSysResult:
+def parse_dramsys_output(text: str, power: bool = True) -> DramSysResult:
     """Read the summary lines of DRAMSys's standard output.
 
     Args:
         text: Everything DRAMSys printed on standard output.
+        power: Whether the run had power analysis on; without it energy and
+            power are NaN and their lines are not looked for.
 
     Returns:
         Energy, power, total time and bandwidth in pJ, mW, ns and GB/s.
@@ -211,6 +224,9 @@ def parse_dramsys_output(text: str) -> DramSysResult:
     text = _ANSI_ESCAPE.sub("", text)
     values: dict[str, list[float]] = {}
     for label, (pattern, units) in _SUMMARY_LINES.items():
+        if not power and label in _POWER_LINES:
+            values[label] = [math.nan]
+            continue
         matches = list(pattern.finditer(text))
         if not matches:
             raise DramSysOutputError(f"no '{label}: <number> <unit>' line in the output")
@@ -247,8 +263,8 @@ class DramSysModel(DramProblem, ExternalSimulator):
     Args:
         binary: Path of the DRAMSys 4 binary; by default the value of the
             ``ARCHGYM_DRAMSYS`` environment variable.
-        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``), path to a
-            DRAMSys memspec JSON, or a :class:`MemSpec`.
+        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``,
+            ``lpddr4-3200``), path to a DRAMSys memspec JSON, or a :class:`MemSpec`.
         address_mapping: Address mapping; defaults to row-bank-column for the memspec.
         timeout_s: Seconds one DRAMSys run may take before it is killed and
             the design reported infeasible.
@@ -285,11 +301,16 @@ class DramSysModel(DramProblem, ExternalSimulator):
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.mapping.check(self.memspec)
+        self.power_analysis = self.memspec.memory_type in POWER_MODEL_TYPES
+        if not self.power_analysis:
+            self.unreported_metrics = ("energy_pj", "power_mw", "avg_latency_ns")
+        simconfig = copy.deepcopy(_SIMCONFIG)
+        simconfig["simconfig"]["PowerAnalysis"] = self.power_analysis
         # Documents that are the same for every run, serialised once.
         self._fixed_files: dict[str, bytes] = {
             f"configs/memspecs/{_MEMSPEC_FILE}": _dump(self.memspec.to_dramsys_json()),
             f"configs/amconfigs/{_MAPPING_FILE}": _dump(self.mapping.to_dramsys_json()),
-            f"configs/simulator/{_SIMCONFIG_FILE}": _dump(_SIMCONFIG),
+            f"configs/simulator/{_SIMCONFIG_FILE}": _dump(simconfig),
             f"configs/thermalsim/{_THERMAL_FILE}": _dump(_THERMAL_CONFIG),
             f"configs/thermalsim/{_POWER_INFO_FILE}": _dump(_POWER_INFO),
         }
@@ -398,7 +419,7 @@ class DramSysModel(DramProblem, ExternalSimulator):
         Raises:
             DramSysOutputError: A summary line is missing or unreadable.
         """
-        return parse_dramsys_output(run.stdout).metrics()
+        return parse_dramsys_output(run.stdout, power=self.power_analysis).metrics()
 
 
 def dramsys_unavailable_reason(binary: str | os.PathLike[str] | None = None) -> str | None:

@@ -27,10 +27,12 @@ from archgym.errors import (
     ConfigurationError,
     InvalidDesignError,
     UnknownNameError,
+    WorkloadError,
 )
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.dram.dramsys import (
+    POWER_MODEL_TYPES,
     DramSysModel,
     DramSysOutputError,
     parse_dramsys_output,
@@ -102,6 +104,34 @@ def test_parse_converts_units_to_pj_mw_ns_and_gigabytes():
     assert result.bandwidth_gbps == pytest.approx(99.98 / 8)
     assert math.isnan(result.metrics()["avg_latency_ns"])
     assert set(result.metrics()) == {m.name for m in DRAM_METRICS}
+
+
+def test_parse_without_power_analysis_reads_time_and_bandwidth_only():
+    text = "DRAMSys.controller0  Total Time:     2 us\nDRAMSys.controller0  AVG BW:         8 Gb/s (1 %)\n"
+    result = parse_dramsys_output(text, power=False)
+    assert (result.total_time_ns, result.bandwidth_gbps) == (2000.0, 1.0)
+    assert math.isnan(result.energy_pj) and math.isnan(result.power_mw)
+    with pytest.raises(DramSysOutputError, match="Total Energy"):
+        parse_dramsys_output(text)
+
+
+def test_lpddr4_runs_have_power_analysis_off(bin_dir: Path):
+    # Stands in for DRAMSys 4, which stops when asked for the power of an LPDDR4 memory.
+    binary = fake_binary(
+        bin_dir,
+        "dramsys-no-lpddr4-power",
+        'if grep -q \'"PowerAnalysis": true\' "${2}configs/simulator/simconfig.json"; then\n'
+        '  echo "Fatal: DramLPDDR4: DRAMPower does not support LPDDR4" >&2\n'
+        "  exit 1\n"
+        "fi\n" + PRINT_WELL_FORMED,
+    )
+    model = DramSysModel(binary=binary, memspec="lpddr4-3200")
+    evaluation = model.evaluate(DEFAULT_DRAM_DESIGN, "stream:request_bytes=32")
+    assert evaluation.feasible and np.isnan(evaluation.metrics["energy_pj"])
+    assert evaluation.metrics["total_time_ns"] == 51205.0
+    assert set(model.unreported_metrics) == {"energy_pj", "power_mw", "avg_latency_ns"}
+    with pytest.raises(WorkloadError, match="32 bytes on lpddr4-3200.*request_bytes=32"):
+        model.evaluate(DEFAULT_DRAM_DESIGN, "stream")
 
 
 def test_parse_accepts_other_units_and_colour_codes():
@@ -434,9 +464,26 @@ def test_concurrent_runs_match_sequential_ones(private_temp_root, tmp_path, monk
 @pytest.mark.parametrize("memspec", list_memspecs())
 def test_every_bundled_memspec_preset_runs_in_dramsys(memspec):
     model = DramSysModel(memspec=memspec)
-    evaluation = model.evaluate(model.default_design(), "synthetic:n_requests=400,read_fraction=0.7,seed=1")
+    burst = model.memspec.bytes_per_burst
+    workload = f"synthetic:n_requests=400,read_fraction=0.7,seed=1,request_bytes={burst}"
+    evaluation = model.evaluate(model.default_design(), workload)
     assert evaluation.feasible, evaluation.reason
-    assert evaluation.metrics["total_time_ns"] > 0 and evaluation.metrics["energy_pj"] > 0
+    assert evaluation.metrics["total_time_ns"] > 0
+    if model.memspec.memory_type in POWER_MODEL_TYPES:
+        assert evaluation.metrics["energy_pj"] > 0 and model.unreported_metrics == ("avg_latency_ns",)
+    else:  # DRAMSys 4 has no power model for this standard: power analysis is off
+        assert np.isnan(evaluation.metrics["energy_pj"]) and np.isnan(evaluation.metrics["power_mw"])
+        assert {"energy_pj", "power_mw"} <= set(model.unreported_metrics)
+
+
+@needs_dramsys
+def test_lpddr4_suite_results_are_what_the_backend_measures():
+    rows = pd.read_csv(SUITE_DATA.with_name("dramsys_lpddr4-3200_suite.csv"))
+    rows = rows[rows.design_id.isin([0, 1]) & rows.trace.isin(["copy", "random"])]
+    model = DramSysModel(memspec="lpddr4-3200", workers=2)
+    for workload, group in rows.groupby("workload_source"):
+        batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), workload)
+        np.testing.assert_allclose(batch.metrics["total_time_ns"], group["total_time_ns"].to_numpy(), rtol=1e-6)
 
 
 @needs_dramsys
