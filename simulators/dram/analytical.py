@@ -71,6 +71,7 @@ import numpy as np
 from archgym import progress
 from archgym.cache import load_arrays, source_version, store_arrays
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
+from archgym.errors import ConfigurationError
 from archgym.simulators.dram import controller, sampling
 from archgym.simulators.dram.controller import ControllerConstants
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
@@ -240,7 +241,15 @@ class DramAnalyticalModel(DramProblem):
         self.full_tables = None if full_tables is None else bool(full_tables)
         self.sampling = None if sampling is None else bool(sampling)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
+        if self.memspec.ranks > 1 and self.memspec.memory_type != "HBM2":
+            # Ranks of DDR and LPDDR memories share one data bus (with rank-switch gaps), which the
+            # controller model does not follow; HBM2's pseudo channels each have their own.
+            raise ConfigurationError(
+                f"memspec {self.memspec.name!r} has {self.memspec.ranks} ranks; the analytical model covers "
+                f"one rank of {self.memspec.memory_type} (or the pseudo channels of HBM2)"
+            )
         self.mapping = address_mapping or default_address_mapping(self.memspec)
+        self.mapping.check(self.memspec)
         self.constants = constants or ControllerConstants()
         self.default_workload = default_workload
         self._tables: dict[Any, _CoreTable] = {}
@@ -268,6 +277,17 @@ class DramAnalyticalModel(DramProblem):
     def _energy_constants(self) -> None:
         spec, t = self.memspec, self.memspec.timings
         burst = spec.burst_cycles
+        self._controller_timings = controller.controller_timings(spec)
+        self._refresh_stall = float(controller.refresh_stall(self._controller_timings, 0.0))
+        self._rcd = float(self._controller_timings[controller.TIMING_NAMES.index("RCD")])
+        self._ras = t["RAS"]
+        self._refi = t["REFI"]
+        if spec.vdd is None or not spec.has_power:
+            # No currents (DRAMSys's HBM2 memspec has none): time is modelled, energy is not.
+            self.unreported_metrics = ("energy_pj", "power_mw")
+            self._e_act = self._e_read = self._e_write = self._e_refresh = math.nan
+            self._p_active = self._p_precharged = math.nan
+            return
         self._e_act = self._e_read = self._e_write = self._e_refresh = 0.0
         self._p_active = self._p_precharged = 0.0  # pJ per cycle with a row open, and with none
         # Each core supply on its own (LPDDR4's VDD2 currents carry a trailing 2), summed.
@@ -289,11 +309,6 @@ class DramAnalyticalModel(DramProblem):
             # background than with an IPP3N standby term).
             vpp_scale = spec.vpp * spec.tck_ns * spec.devices * spec.ranks
             self._e_act += vpp_scale * spec.currents.get("ipp0", 0.0) * t["RC"]
-        self._controller_timings = controller.controller_timings(t, burst, spec.memory_type)
-        self._refresh_stall = float(controller.refresh_stall(self._controller_timings, 0.0))
-        self._rcd = t["RCD"]
-        self._ras = t["RAS"]
-        self._refi = t["REFI"]
 
     # -- the structural table ---------------------------------
     def _table(self, workload: Any) -> _CoreTable:

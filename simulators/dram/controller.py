@@ -62,6 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archgym.simulators.dram import native
+from archgym.simulators.dram.memspec import MemSpec
 
 _log = logging.getLogger(__name__)
 
@@ -73,9 +74,12 @@ ARBITERS = ("Simple", "Fifo", "Reorder")
 
 TIMING_NAMES = (
     "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
-    "RL", "WL", "BURST", "REFI", "RFC", "COLUMN_CYCLES", "ACTIVATE_CYCLES", "PRECHARGE_CYCLES",
+    "RL", "WL", "BURST", "REFI", "RFC", "COLUMN_CYCLES", "ACTIVATE_CYCLES", "PRECHARGE_CYCLES", "RCD_WR",
+    "BANKS_PER_RANK", "SEPARATE_BUSES",
 )  # fmt: skip
-"""Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`."""
+"""Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`. The last
+two describe the device: banks per rank (an HBM2 pseudo channel), and 1 where row and column commands
+have buses of their own (HBM2), else 0."""
 
 RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed", "first_measured_accepted", "last_accepted")
 """Columns of :func:`simulate`'s result; the last two are when the first measured request and the last
@@ -109,14 +113,24 @@ class ControllerConstants:
         return cls(*(float(v) for v in values))
 
 
-def controller_timings(timings: dict[str, float], burst: float, memory_type: str = "DDR3") -> np.ndarray:
-    """The timing array of :func:`simulate` from a memspec's timings (cycles).
+def controller_timings(memspec: MemSpec) -> np.ndarray:
+    """The timing array of :func:`simulate` for a memory (cycles), as DRAMSys's checker of its standard times it.
 
     DDR3 has no bank groups: its ``_L`` timings equal the short ones. Every
     DDR3 and DDR4 command holds the command bus for one cycle.
     """
-    if memory_type == "LPDDR4":
-        return _lpddr4_timings(timings, burst)
+    timings, burst = memspec.timings, memspec.burst_cycles
+    if memspec.memory_type == "LPDDR4":
+        values = _lpddr4_timings(timings, burst)
+    elif memspec.memory_type == "HBM2":
+        values = _hbm2_timings(timings, burst)
+    else:
+        values = _ddr_timings(timings, burst)
+    values["BANKS_PER_RANK"] = memspec.banks
+    return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
+
+
+def _ddr_timings(timings: dict[str, int], burst: int) -> dict[str, float]:
     ccd = max(burst, timings["CCD"])
     wtr_l = timings.get("WTR_L", timings["WTR"])
     values = {
@@ -142,11 +156,13 @@ def controller_timings(timings: dict[str, float], burst: float, memory_type: str
         "COLUMN_CYCLES": 1,
         "ACTIVATE_CYCLES": 1,
         "PRECHARGE_CYCLES": 1,
+        "RCD_WR": timings["RCD"],
+        "SEPARATE_BUSES": 0,
     }
-    return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
+    return values
 
 
-def _lpddr4_timings(t: dict[str, float], burst: float) -> np.ndarray:
+def _lpddr4_timings(t: dict[str, int], burst: int) -> dict[str, float]:
     """LPDDR4 as DRAMSys's LPDDR4 checker times it, from each command's first cycle.
 
     Commands are several cycles long (activation and column commands four,
@@ -179,8 +195,46 @@ def _lpddr4_timings(t: dict[str, float], burst: float) -> np.ndarray:
         "COLUMN_CYCLES": 4,
         "ACTIVATE_CYCLES": 4,
         "PRECHARGE_CYCLES": 2,
+        "RCD_WR": t["RCD"],
+        "SEPARATE_BUSES": 0,
     }
-    return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
+    return values
+
+
+def _hbm2_timings(t: dict[str, int], burst: int) -> dict[str, float]:
+    """HBM2 as DRAMSys's HBM2 checker times it: pseudo channels as ranks, each with its own data bus,
+    tRRD, tCCD and tFAW; a row and a column command bus; reads and writes with their own tRCD.
+
+    An activation holds the row bus for two cycles and the checker counts
+    tRCD, tRAS and tRP from its second; read data moves ``RL + tDQSCK``
+    cycles after the command, write data ``WL`` cycles after it.
+    """
+    return {
+        "CCD": max(burst, t["CCDS"]),
+        "CCD_L": max(burst, t["CCDL"]),
+        "RCD": t["RCDRD"] + 1,
+        "RCD_WR": t["RCDWR"] + 1,
+        "RP": t["RP"] - 1,
+        "RAS": t["RAS"] + 1,
+        "RC": t["RC"],
+        "RTP": t["RTP"],
+        "WRPRE": t["WL"] + burst + t["WR"],
+        "RDWR": t["RTW"],
+        "WRRD": t["WL"] + burst + t["WTRS"],
+        "WRRD_L": t["WL"] + burst + t["WTRL"],
+        "RRD": t["RRDS"],
+        "RRD_L": t["RRDL"],
+        "FAW": t["FAW"],
+        "RL": t["RL"] + t["DQSCK"],
+        "WL": t["WL"],
+        "BURST": burst,
+        "REFI": t["REFI"],
+        "RFC": t["RFC"],
+        "COLUMN_CYCLES": 1,
+        "ACTIVATE_CYCLES": 2,
+        "PRECHARGE_CYCLES": 1,
+        "SEPARATE_BUSES": 1,
+    }
 
 
 def refresh_stall(tm: np.ndarray, hit_share):
@@ -240,9 +294,11 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     rdwr, wrrd, wrrd_l, rrd, rrd_l, faw, rl, wl, burst = tm[8], tm[9], tm[10], tm[11], tm[12], tm[13], tm[14], tm[15], tm[16]
     refi, refresh_stall = tm[17], tm[3] + tm[18]
     column_cycles, activate_cycles, precharge_cycles = tm[19], tm[20], tm[21]
+    rcd_write, banks_per_rank, separate_buses = tm[22], int(tm[23]), tm[24] != 0
     k_enter, k_release, k_drain = k[0], k[1], k[2]
     n = arrival.shape[0]
     n_groups = (n_banks + banks_per_group - 1) // banks_per_group
+    n_ranks = (n_banks + banks_per_rank - 1) // banks_per_rank
     capacity = 2 * size + 1
     queue = np.empty((n_banks, capacity), dtype=np.int64)
     queued = np.zeros(n_banks, dtype=np.int64)
@@ -260,12 +316,15 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     group_read = np.full(n_groups, _NEVER)
     group_write = np.full(n_groups, _NEVER)
     group_activate = np.full(n_groups, _NEVER)
-    last_four = np.full(4, _NEVER)  # the last four activations, for tFAW
-    oldest_of_four = 0
-    last_activate = _NEVER
-    last_read = _NEVER
-    last_write = _NEVER
-    bus_free = _NEVER  # when the command bus takes the next command
+    # Per rank (an HBM2 pseudo channel): the last four activations (tFAW) and the last commands.
+    last_four = np.full((n_ranks, 4), _NEVER)
+    oldest_of_four = np.zeros(n_ranks, dtype=np.int64)
+    last_activate = np.full(n_ranks, _NEVER)
+    last_read = np.full(n_ranks, _NEVER)
+    last_write = np.full(n_ranks, _NEVER)
+    # When the command bus takes the next command: one bus, or (HBM2) a row and a column bus.
+    row_bus_free = _NEVER
+    column_bus_free = _NEVER
     last_direction = 0
     in_buffer = 0
     reads_in = 0
@@ -292,17 +351,19 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     worst += column_cycles + activate_cycles + precharge_cycles
     idle = np.zeros(int((arrival[n - 1] + n * worst) // refi) + 2)
     idle_since = 0.0
-    # Cycles each resource was busy per tREFI interval: every bank (tRC per activation), the data
-    # bus (tCCD per column command, or the turnaround when the direction changes), the command bus
-    # and the activation window (tRRD or tFAW / 4 per activation). What the
+    # Cycles each resource was busy per tREFI interval: every bank (tRC per activation), each rank's
+    # data bus (tCCD per column command, or the turnaround when the direction changes) and
+    # activation window (tRRD or tFAW / 4 per activation), and the command bus (or the row and the
+    # column command bus). What the
     # busiest leaves free is time to catch up after a refresh even while requests overlap, in the
     # share of the interval's requests accepted as they arrived (a controller that is behind its
     # trace, or held back by a full buffer or the arbiter, has no such time).
     bins = idle.shape[0]
-    busy = np.zeros((bins, n_banks + 3))
+    busy = np.zeros((bins, n_banks + 2 * n_ranks + 2))
     arrived = np.zeros(bins)
     on_time = np.zeros(bins)
-    data_bus, command_bus, activation_window = n_banks, n_banks + 1, n_banks + 2
+    data_bus, activation_window = n_banks, n_banks + n_ranks
+    row_bus, column_bus = n_banks + 2 * n_ranks, n_banks + 2 * n_ranks + 1
     activation_share = max(rrd, faw / 4)
     while served < n:
         # When the next request can be accepted.
@@ -323,7 +384,6 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         command_at = _UNKNOWN
         chosen_bank = -1
         chosen = n
-        earliest = bus_free
         for b in range(n_banks):
             if queued[b] == 0:
                 continue
@@ -348,7 +408,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 own = accepted_at[request] + k_enter
                 if open_row[b] == row[request]:
                     kind = 0
-                    own = max(own, activated[b] + rcd)
+                    own = max(own, activated[b] + (rcd_write if is_write[request] else rcd))
                 elif open_row[b] >= 0:
                     kind = 2
                     own = max(own, activated[b] + ras, bank_read[b] + rtp, bank_write[b] + wrpre)
@@ -360,15 +420,18 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 pick_ready[b] = own
             request = queue[b, pick_slot[b]]
             g = b // banks_per_group
+            r = b // banks_per_rank
             kind = pick_kind[b]
-            t = max(pick_ready[b], earliest)
             if kind == 0:
+                t = max(pick_ready[b], column_bus_free)
                 if is_write[request]:
-                    t = max(t, last_write + ccd, group_write[g] + ccd_l, last_read + rdwr)
+                    t = max(t, last_write[r] + ccd, group_write[g] + ccd_l, last_read[r] + rdwr)
                 else:
-                    t = max(t, last_read + ccd, group_read[g] + ccd_l, last_write + wrrd, group_write[g] + wrrd_l)
-            elif kind == 1:
-                t = max(t, last_activate + rrd, group_activate[g] + rrd_l, last_four[oldest_of_four] + faw)
+                    t = max(t, last_read[r] + ccd, group_read[g] + ccd_l, last_write[r] + wrrd, group_write[g] + wrrd_l)
+            else:
+                t = max(pick_ready[b], row_bus_free)
+                if kind == 1:
+                    t = max(t, last_activate[r] + rrd, group_activate[g] + rrd_l, last_four[r, oldest_of_four[r]] + faw)
             if t < command_at or (t == command_at and request < chosen):
                 command_at = t
                 chosen_bank = b
@@ -410,43 +473,52 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         now = t
         request = chosen
         stale[b] = True
+        r = b // banks_per_rank
         interval = min(int(t // refi), bins - 1)
         if pick_kind[b] == 2:
-            bus_free = t + precharge_cycles
-            busy[interval, command_bus] += precharge_cycles
+            row_bus_free = t + precharge_cycles
+            if not separate_buses:
+                column_bus_free = row_bus_free
+            busy[interval, row_bus] += precharge_cycles
             open_row[b] = -1
             precharged[b] = t + rp
             continue
         if pick_kind[b] == 1:
-            bus_free = t + activate_cycles
+            row_bus_free = t + activate_cycles
+            if not separate_buses:
+                column_bus_free = row_bus_free
             busy[interval, b] += rc
-            busy[interval, command_bus] += activate_cycles
-            busy[interval, activation_window] += activation_share
+            busy[interval, row_bus] += activate_cycles
+            busy[interval, activation_window + r] += activation_share
             open_row[b] = row[request]
             activated[b] = t
-            last_activate = t
+            last_activate[r] = t
             group_activate[g] = t
-            last_four[oldest_of_four] = t
-            oldest_of_four = (oldest_of_four + 1) % 4
+            last_four[r, oldest_of_four[r]] = t
+            oldest_of_four[r] = (oldest_of_four[r] + 1) % 4
             activations += 1
             if request >= first_measured:
                 measured_activations += 1
             continue
         # The column command: the request leaves the buffer.
-        bus_free = t + column_cycles
-        busy[interval, command_bus] += column_cycles
+        column_bus_free = t + column_cycles
+        if separate_buses:
+            busy[interval, column_bus] += column_cycles
+        else:
+            row_bus_free = column_bus_free
+            busy[interval, row_bus] += column_cycles
         if is_write[request] == last_direction:
-            busy[interval, data_bus] += ccd
+            busy[interval, data_bus + r] += ccd
         else:  # the bus turns around
-            busy[interval, data_bus] += rdwr if is_write[request] else wrrd
+            busy[interval, data_bus + r] += rdwr if is_write[request] else wrrd
         if is_write[request]:
-            last_write = t
+            last_write[r] = t
             bank_write[b] = t
             group_write[g] = t
             done = t + wl + burst
             writes_in -= 1
         else:
-            last_read = t
+            last_read[r] = t
             bank_read[b] = t
             group_read[g] = t
             done = t + rl + burst

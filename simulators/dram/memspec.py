@@ -28,6 +28,12 @@ Bundled presets (``memspecs/*.json`` in this package):
     to 1600 MHz clock cycles; IDD currents on VDD1 and VDD2 as in DRAMSys's
     ``JEDEC_8Gb_LPDDR4-3200_16bit`` memspec. 8 banks, 65536 rows, 1024
     columns, BL16 (32-byte bursts).
+``hbm2-2000``
+    One HBM2 channel at 2 Gb/s per pin in pseudo-channel mode: two 64-bit
+    pseudo channels (ranks), 16 banks in 4 bank groups each, 1 KB pages,
+    BL4 (32-byte bursts). Timings as published from an HBM2 controller's
+    registers (the values of DRAMSys's and gem5's HBM2 configurations). No
+    currents: HBM2 IDD values are not public, so energy is not modelled.
 
 An :class:`AddressMapping` says which address bits select the byte, column,
 bank and row; it reads and writes DRAMSys's ``CONGEN`` address-mapping JSON.
@@ -51,13 +57,14 @@ import numpy as np
 from archgym.errors import ConfigurationError, UnknownNameError
 from archgym.problem import Listing
 
-SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4", "LPDDR4")
+SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4", "LPDDR4", "HBM2")
 """Memory standards this module can describe."""
 
 _PRESET_FILES = {
     "ddr3-1600": "ddr3-1600.json",
     "ddr4-2400": "ddr4-2400.json",
     "lpddr4-3200": "lpddr4-3200.json",
+    "hbm2-2000": "hbm2-2000.json",
 }
 
 _ARCHITECTURE_KEYS = {
@@ -85,6 +92,10 @@ _TIMING_KEYS = {
         "REFI", "REFIPB", "RFCAB", "RFCPB", "RL", "RPAB", "RPPB", "RPST", "RRD", "RTP", "RTRS", "SR", "WL",
         "WPRE", "WR", "WTR", "XP", "XSR",
     ),
+    "HBM2": (
+        "CCDL", "CCDS", "CKE", "DQSCK", "FAW", "PL", "RAS", "RC", "RCDRD", "RCDWR", "REFI", "REFISB", "RFC",
+        "RFCSB", "RL", "RP", "RRDL", "RRDS", "RREFD", "RTP", "RTW", "WL", "WR", "WTRL", "WTRS", "XP", "XS",
+    ),
 }
 _CURRENT_KEYS_COMMON = (
     "idd0", "idd2n", "idd2p0", "idd2p1", "idd3n", "idd3p0", "idd3p1", "idd4r", "idd4w", "idd5", "idd6",
@@ -98,7 +109,8 @@ _CURRENT_KEYS = {
         "idd52", "idd6", "idd62",
     ),
 }  # fmt: skip
-_VOLTAGE_KEYS = {"DDR3": ("vdd",), "DDR4": ("vdd", "vdd2"), "LPDDR4": ("vdd", "vdd2")}
+_CURRENT_KEYS["HBM2"] = ("idd0", "idd2n", "idd3n", "idd4r", "idd4w", "idd5")
+_VOLTAGE_KEYS = {"DDR3": ("vdd",), "DDR4": ("vdd", "vdd2"), "LPDDR4": ("vdd", "vdd2"), "HBM2": ("vdd",)}
 
 # DRAMSys names the VPP-domain currents of DDR4 after a second VDD; MemSpec uses JEDEC's names.
 _DDR4_CURRENT_RENAMES = {"idd02": "ipp0", "idd62": "ipp6n"}
@@ -110,8 +122,15 @@ _DDR4_SHORT_TIMINGS = {"RRD": "RRD_S", "CCD": "CCD_S", "WTR": "WTR_S"}
 # what a bank's own commands wait for (per-bank precharge and row cycle) and the all-bank refresh.
 _LPDDR4_PLAIN_TIMINGS = {"RP": "RPPB", "RC": "RCPB", "RFC": "RFCAB"}
 
+# HBM2 names its read and write tRCD and its bank-group pairs its own way; the plain keys take the read
+# tRCD and the different-bank-group (short) values.
+_HBM2_PLAIN_TIMINGS = {"RCD": "RCDRD", "RRD": "RRDS", "CCD": "CCDS", "WTR": "WTRS"}
+
 # Architecture keys DRAMSys does not require of every standard, with the value it assumes.
-_OPTIONAL_ARCHITECTURE = {"LPDDR4": {"nbrOfDevicesOnDIMM": 1}}
+_OPTIONAL_ARCHITECTURE = {"LPDDR4": {"nbrOfDevicesOnDIMM": 1}, "HBM2": {"nbrOfDevicesOnDIMM": 1}}
+
+# Standards whose memspecs may come without a power section (DRAMSys's own HBM2 memspec has none).
+_POWER_OPTIONAL = ("HBM2",)
 
 
 @dataclass(frozen=True)
@@ -121,11 +140,11 @@ class MemSpec:
     Args:
         name: Preset name (``ddr3-1600``) or, for files, the memory id.
         memory_id: DRAMSys ``memoryId`` (for example ``MICRON_1Gb_DDR3-1600_8bit_G``).
-        memory_type: ``"DDR3"``, ``"DDR4"`` or ``"LPDDR4"``.
+        memory_type: ``"DDR3"``, ``"DDR4"``, ``"LPDDR4"`` or ``"HBM2"``.
         clock_mhz: Command clock frequency.
         banks: Banks per rank (all bank groups together).
         bank_groups: Bank groups per rank (1 for DDR3).
-        ranks: Ranks per channel.
+        ranks: Ranks per channel (pseudo channels for HBM2).
         rows: Rows per bank.
         columns: Columns per row (per device).
         device_width: Data bits per device.
@@ -142,14 +161,19 @@ class MemSpec:
             LPDDR4 memspecs hold the all-bank and per-bank pairs
             (``RPAB``/``RPPB``, ``RCAB``/``RCPB``, ``RFCAB``/``RFCPB``,
             ``REFI``/``REFIPB``) and give ``RP`` and ``RC`` their per-bank and
-            ``RFC`` its all-bank value.
+            ``RFC`` its all-bank value. HBM2 memspecs hold ``RCDRD``/``RCDWR``
+            and the bank-group pairs ``RRDS``/``RRDL``, ``CCDS``/``CCDL``,
+            ``WTRS``/``WTRL``; ``RCD``, ``RRD``, ``CCD`` and ``WTR`` take the
+            read and the short values.
         currents: Currents in mA per device: ``idd0``, ``idd2n``, ``idd3n``,
             ``idd4r``, ``idd4w``, ``idd5``, ``idd6``, ``idd2p0``, ``idd2p1``,
             ``idd3p0``, ``idd3p1``, and for DDR4 ``ipp0``, ``ipp6n`` (and
             ``ipp3n`` where the source gives it). LPDDR4 has ``idd0``,
             ``idd2n``, ``idd3n``, ``idd4r``, ``idd4w``, ``idd5``, ``idd6`` on
-            VDD1 and the same names with a trailing ``2`` on VDD2.
-        vdd: Core supply voltage in volts (VDD1 for LPDDR4).
+            VDD1 and the same names with a trailing ``2`` on VDD2. Empty when
+            the memspec has no power section (allowed for HBM2): the memory's
+            energy is then unknown.
+        vdd: Core supply voltage in volts (VDD1 for LPDDR4); None without a power section.
         vpp: Word-line supply voltage in volts (DDR4), else None.
         vdd2: Second core supply voltage in volts (LPDDR4's VDD2), else None.
         source: Where the numbers come from.
@@ -175,7 +199,7 @@ class MemSpec:
     channels: int
     timings: dict[str, int]
     currents: dict[str, float]
-    vdd: float
+    vdd: float | None
     vpp: float | None = None
     vdd2: float | None = None
     source: str = ""
@@ -219,6 +243,11 @@ class MemSpec:
 
     def __hash__(self) -> int:
         return hash(repr(self))
+
+    @property
+    def has_power(self) -> bool:
+        """Whether the memspec gives currents and supplies, so its energy can be computed."""
+        return self.vdd is not None and bool(self.currents)
 
     @property
     def tck_ns(self) -> float:
@@ -290,7 +319,7 @@ class MemSpec:
             attribute: reader.integer({**optional, **architecture}, key, where, low=1)
             for key, attribute in _ARCHITECTURE_KEYS.items()
         }
-        if memory_type == "DDR4":
+        if memory_type in ("DDR4", "HBM2"):
             organisation["bank_groups"] = reader.integer(architecture, "nbrOfBankGroups", where, low=1)
         else:
             organisation["bank_groups"] = 1
@@ -318,13 +347,21 @@ class MemSpec:
         elif memory_type == "LPDDR4":
             for plain, specific in _LPDDR4_PLAIN_TIMINGS.items():
                 timings.setdefault(plain, timings[specific])
+        elif memory_type == "HBM2":
+            for plain, specific in _HBM2_PLAIN_TIMINGS.items():
+                timings.setdefault(plain, timings[specific])
 
         where = "memspec.mempowerspec"
-        power = reader.section(spec, "mempowerspec", "memspec")
-        currents = {key: reader.number(power, key, where) for key in _CURRENT_KEYS[memory_type]}
-        voltages = {
-            key: reader.number(power, key, where, positive=True) for key in _VOLTAGE_KEYS[memory_type]
-        }
+        power: Mapping[str, Any] = {}
+        if memory_type in _POWER_OPTIONAL and "mempowerspec" not in spec:
+            currents: dict[str, float] = {}
+            voltages = {}  # no currents and no supply: the energy is unknown
+        else:
+            power = reader.section(spec, "mempowerspec", "memspec")
+            currents = {key: reader.number(power, key, where) for key in _CURRENT_KEYS[memory_type]}
+            voltages = {
+                key: reader.number(power, key, where, positive=True) for key in _VOLTAGE_KEYS[memory_type]
+            }
         for key, value in power.items():  # keep further currents (ipp3n and the like)
             if (
                 key not in currents
@@ -347,7 +384,7 @@ class MemSpec:
                 clock_mhz=clock_mhz,
                 timings=timings,
                 currents=currents,
-                vdd=voltages["vdd"],
+                vdd=voltages.get("vdd"),
                 vpp=voltages["vdd2"] if memory_type == "DDR4" else None,
                 vdd2=voltages["vdd2"] if memory_type == "LPDDR4" else None,
                 source=source,
@@ -518,7 +555,9 @@ class AddressMapping:
     address bit ``field_bits[i]``. For DDR4 the bank bits include the bank
     group bits, so the decoded bank is the flat index over the rank
     (``bank_in_group + group * banks_per_group``, as in DRAMSys); the last
-    ``n_bank_group_bits`` of ``bank_bits`` select the group.
+    ``n_bank_group_bits`` of ``bank_bits`` select the group. Rank bits (an
+    HBM2 pseudo channel) extend the bank index the same way: the decoded
+    bank is ``bank + rank * banks``, as DRAMSys numbers a channel's banks.
 
     Args:
         byte_bits: Bits selecting the byte within a bus word.
@@ -526,6 +565,7 @@ class AddressMapping:
         bank_bits: Bank bits, bank-group bits last.
         row_bits: Row bits.
         n_bank_group_bits: How many of the last ``bank_bits`` select the bank group.
+        rank_bits: Rank (pseudo-channel) bits.
 
     Raises:
         ConfigurationError: A bit is out of range or used twice.
@@ -536,6 +576,7 @@ class AddressMapping:
     bank_bits: tuple[int, ...]
     row_bits: tuple[int, ...]
     n_bank_group_bits: int = 0
+    rank_bits: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         fields_ = {
@@ -543,6 +584,7 @@ class AddressMapping:
             "column_bits": self.column_bits,
             "bank_bits": self.bank_bits,
             "row_bits": self.row_bits,
+            "rank_bits": self.rank_bits,
         }
         seen: dict[int, str] = {}
         for what, bits in fields_.items():
@@ -565,19 +607,22 @@ class AddressMapping:
         return self.bank_bits[len(self.bank_bits) - self.n_bank_group_bits :]
 
     def decode(self, addresses: np.ndarray | Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bank, row and column of each address, as int64 arrays (vectorised)."""
+        """Bank (over all ranks), row and column of each address, as int64 arrays (vectorised)."""
         values = np.asarray(addresses)
         if values.dtype.kind == "i" and (values < 0).any():
             raise ConfigurationError("addresses must be non-negative")
         if values.dtype.kind not in "iu":
             raise ConfigurationError(f"addresses must be integers, got dtype {values.dtype}")
         values = values.astype(np.uint64, copy=False)
-        return _bits(values, self.bank_bits), _bits(values, self.row_bits), _bits(values, self.column_bits)
+        bank = _bits(values, self.bank_bits + self.rank_bits)
+        return bank, _bits(values, self.row_bits), _bits(values, self.column_bits)
 
     def to_dramsys_json(self) -> dict[str, Any]:
         """The mapping in DRAMSys's ``CONGEN`` layout."""
         split = len(self.bank_bits) - self.n_bank_group_bits
         congen: dict[str, list[int]] = {}
+        if self.rank_bits:
+            congen["RANK_BIT"] = list(self.rank_bits)
         if self.n_bank_group_bits:
             congen["BANKGROUP_BIT"] = list(self.bank_bits[split:])
         congen["BANK_BIT"] = list(self.bank_bits[:split])
@@ -590,11 +635,11 @@ class AddressMapping:
     def from_dramsys_json(
         cls, document: Mapping[str, Any], origin: str = "address mapping"
     ) -> AddressMapping:
-        """Read DRAMSys's ``CONGEN`` layout (single channel and rank, no XOR).
+        """Read DRAMSys's ``CONGEN`` layout (single channel, no XOR).
 
         Raises:
             ConfigurationError: The layout is missing, malformed or uses
-                channel bits, rank bits or XOR, which are not supported.
+                channel bits or XOR, which are not supported.
         """
         congen = document.get("CONGEN") if isinstance(document, Mapping) else None
         if not isinstance(congen, Mapping):
@@ -606,11 +651,11 @@ class AddressMapping:
             if not chosen:
                 raise ConfigurationError(f"{origin}: CONGEN.SOLUTION has no mapping with ID 0")
             congen = chosen[0]
-        for key in ("CHANNEL_BIT", "RANK_BIT", "XOR"):
+        for key in ("CHANNEL_BIT", "XOR"):
             if congen.get(key):
                 raise ConfigurationError(
-                    f"{origin}: CONGEN.{key} is not supported; only single-channel, single-rank mappings "
-                    "without XOR can be read"
+                    f"{origin}: CONGEN.{key} is not supported; only single-channel mappings without XOR "
+                    "can be read"
                 )
 
         def bits(key: str, required: bool = True) -> tuple[int, ...]:
@@ -633,6 +678,7 @@ class AddressMapping:
                 bank_bits=bits("BANK_BIT") + group_bits,
                 row_bits=bits("ROW_BIT"),
                 n_bank_group_bits=len(group_bits),
+                rank_bits=bits("RANK_BIT", required=False),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"{origin}: {exc}") from None
@@ -648,6 +694,7 @@ class AddressMapping:
             "column_bits": memspec.columns,
             "bank_bits": memspec.banks,
             "row_bits": memspec.rows,
+            "rank_bits": memspec.ranks,
         }
         for what, size in expected.items():
             bits = len(getattr(self, what))
@@ -683,33 +730,39 @@ def _log2(value: int, what: str, memspec: MemSpec) -> int:
 
 
 def default_address_mapping(memspec: MemSpec) -> AddressMapping:
-    """Row-bank-column mapping: byte bits lowest, then column, bank (with bank group) and row bits.
+    """Row-bank-column mapping: byte bits lowest, then column, bank (with bank group), rank and row bits.
 
     For the DDR3-1600 preset this is DRAMSys's ``am_ddr3_8x1Gbx8_dimm_p1KB_rbc``:
-    byte bits 0-2, column bits 3-12, bank bits 13-15 and row bits 16-29.
+    byte bits 0-2, column bits 3-12, bank bits 13-15 and row bits 16-29. An
+    HBM2 memory's pseudo channels (ranks) come right above the banks, so
+    consecutive rows alternate between them.
 
     Raises:
-        ConfigurationError: The memspec has several channels or ranks, or a
-            size that is not a power of two.
+        ConfigurationError: The memspec has several channels, or a size that
+            is not a power of two.
     """
-    if memspec.channels != 1 or memspec.ranks != 1:
+    if memspec.channels != 1:
         raise ConfigurationError(
-            f"memspec {memspec.name!r} has {memspec.channels} channel(s) and {memspec.ranks} rank(s); "
-            "the default address mapping covers one channel with one rank"
+            f"memspec {memspec.name!r} has {memspec.channels} channels; the default address mapping "
+            "covers one channel"
         )
     widths = [
         _log2(memspec.bus_bytes, "bus width in bytes", memspec),
         _log2(memspec.columns, "columns", memspec),
         _log2(memspec.banks, "banks", memspec),
+        _log2(memspec.ranks, "ranks", memspec),
         _log2(memspec.rows, "rows", memspec),
     ]
     group_bits = _log2(memspec.bank_groups, "bank groups", memspec)
-    fields_: list[tuple[int, ...]] = []
+    byte, column, bank, rank, row = [], [], [], [], []
+    fields_: list[list[int]] = [byte, column, bank, rank, row]
     low = 0
-    for width in widths:
-        fields_.append(tuple(range(low, low + width)))
+    for bits, width in zip(fields_, widths):
+        bits.extend(range(low, low + width))
         low += width
-    return AddressMapping(*fields_, n_bank_group_bits=group_bits)
+    return AddressMapping(
+        tuple(byte), tuple(column), tuple(bank), tuple(row), n_bank_group_bits=group_bits, rank_bits=tuple(rank)
+    )
 
 
 def load_address_mapping(path: str | os.PathLike[str]) -> AddressMapping:

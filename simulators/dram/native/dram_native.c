@@ -229,8 +229,12 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double wl = tm[15], burst = tm[16];
     double refi = tm[17], refresh_stall = tm[3] + tm[18];
     double column_cycles = tm[19], activate_cycles = tm[20], precharge_cycles = tm[21];
+    double rcd_write = tm[22];
+    int64_t banks_per_rank = (int64_t)tm[23];
+    int separate_buses = tm[24] != 0;
     double k_enter = k[0], k_release = k[1], k_drain = k[2];
     int64_t n_groups = (n_banks + banks_per_group - 1) / banks_per_group;
+    int64_t n_ranks = (n_banks + banks_per_rank - 1) / banks_per_rank;
     int64_t capacity = 2 * size + 1;
     /* No request takes longer than all its timings in a row, so the run ends within this many intervals. */
     double worst = 64.0 + k_enter + k_release;
@@ -256,8 +260,16 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double *group_activate = malloc(sizeof(double) * n_groups);
     double *freed = malloc(sizeof(double) * (n + 1));
     double *idle = calloc(bins, sizeof(double));
-    /* Busy cycles per tREFI interval: each bank, the data bus, the command bus, the activation window. */
-    int64_t resources = n_banks + 3, data_bus = n_banks, command_bus = n_banks + 1, activation_window = n_banks + 2;
+    /* Busy cycles per tREFI interval: each bank, each rank's data bus and activation window, the row and
+       the column command bus (see controller._simulate_one). */
+    int64_t resources = n_banks + 2 * n_ranks + 2, data_bus = n_banks, activation_window = n_banks + n_ranks;
+    int64_t row_bus = n_banks + 2 * n_ranks, column_bus = n_banks + 2 * n_ranks + 1;
+    /* Per rank: the last four activations (tFAW) and the last commands. */
+    double *last_four = malloc(sizeof(double) * 4 * n_ranks);
+    int64_t *oldest_of_four = calloc(n_ranks, sizeof(int64_t));
+    double *last_activate = malloc(sizeof(double) * n_ranks);
+    double *last_read = malloc(sizeof(double) * n_ranks);
+    double *last_write = malloc(sizeof(double) * n_ranks);
     double *busy = calloc(bins * resources, sizeof(double));
     double *arrived = calloc(bins, sizeof(double));
     double *on_time = calloc(bins, sizeof(double));
@@ -265,7 +277,8 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     int status = 0;
     if (!queue || !queued || !accepted_at || !finished_at || !open_row || !stale || !pick_slot || !pick_kind ||
         !pick_ready || !activated || !precharged || !bank_read || !bank_write || !group_read || !group_write ||
-        !group_activate || !freed || !idle || !busy || !arrived || !on_time) {
+        !group_activate || !freed || !idle || !busy || !arrived || !on_time || !last_four || !oldest_of_four ||
+        !last_activate || !last_read || !last_write) {
         status = -1;
         goto done;
     }
@@ -283,10 +296,14 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         group_write[g] = NEVER;
         group_activate[g] = NEVER;
     }
-    double last_four[4] = {NEVER, NEVER, NEVER, NEVER};
-    int64_t oldest_of_four = 0;
-    double last_activate = NEVER, last_read = NEVER, last_write = NEVER;
-    double bus_free = NEVER; /* when the command bus takes the next command */
+    for (int64_t r = 0; r < n_ranks; r++) {
+        for (int i = 0; i < 4; i++) last_four[r * 4 + i] = NEVER;
+        last_activate[r] = NEVER;
+        last_read[r] = NEVER;
+        last_write[r] = NEVER;
+    }
+    /* When the command bus takes the next command: one bus, or (HBM2) a row and a column bus. */
+    double row_bus_free = NEVER, column_bus_free = NEVER;
     int64_t last_direction = 0;
     int64_t in_buffer = 0, reads_in = 0, writes_in = 0, last_accepted_bank = -1, in_flight = 0;
     int64_t n_freed = 0, next_delivery = 0, accepted = 0, served = 0;
@@ -312,7 +329,6 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         /* The command that can issue first, over the banks' chosen requests. */
         double command_at = UNKNOWN;
         int64_t chosen_bank = -1, chosen = n;
-        double earliest = bus_free;
         for (int64_t b = 0; b < n_banks; b++) {
             if (queued[b] == 0) continue;
             int64_t *bank_queue = queue + b * capacity;
@@ -339,7 +355,7 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
                 int64_t kind;
                 if (open_row[b] == row[request]) {
                     kind = 0;
-                    own = dmax(own, activated[b] + rcd);
+                    own = dmax(own, activated[b] + (is_write[request] ? rcd_write : rcd));
                 } else if (open_row[b] >= 0) {
                     kind = 2;
                     own = dmax(dmax(dmax(own, activated[b] + ras), bank_read[b] + rtp), bank_write[b] + wrpre);
@@ -353,16 +369,21 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             }
             int64_t request = bank_queue[pick_slot[b]];
             int64_t g = b / banks_per_group;
+            int64_t r = b / banks_per_rank;
             int64_t kind = pick_kind[b];
-            double t = dmax(pick_ready[b], earliest);
+            double t;
             if (kind == 0) {
+                t = dmax(pick_ready[b], column_bus_free);
                 if (is_write[request])
-                    t = dmax(dmax(dmax(t, last_write + ccd), group_write[g] + ccd_l), last_read + rdwr);
+                    t = dmax(dmax(dmax(t, last_write[r] + ccd), group_write[g] + ccd_l), last_read[r] + rdwr);
                 else
-                    t = dmax(dmax(dmax(dmax(t, last_read + ccd), group_read[g] + ccd_l), last_write + wrrd),
+                    t = dmax(dmax(dmax(dmax(t, last_read[r] + ccd), group_read[g] + ccd_l), last_write[r] + wrrd),
                              group_write[g] + wrrd_l);
-            } else if (kind == 1) {
-                t = dmax(dmax(dmax(t, last_activate + rrd), group_activate[g] + rrd_l), last_four[oldest_of_four] + faw);
+            } else {
+                t = dmax(pick_ready[b], row_bus_free);
+                if (kind == 1)
+                    t = dmax(dmax(dmax(t, last_activate[r] + rrd), group_activate[g] + rrd_l),
+                             last_four[r * 4 + oldest_of_four[r]] + faw);
             }
             if (t < command_at || (t == command_at && request < chosen)) {
                 command_at = t;
@@ -406,44 +427,52 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         now = t;
         int64_t request = chosen;
         stale[b] = 1;
+        int64_t r = b / banks_per_rank;
         int64_t interval = (int64_t)(t / refi);
         double *busy_now = busy + (interval < bins - 1 ? interval : bins - 1) * resources;
         if (pick_kind[b] == 2) {
-            bus_free = t + precharge_cycles;
-            busy_now[command_bus] += precharge_cycles;
+            row_bus_free = t + precharge_cycles;
+            if (!separate_buses) column_bus_free = row_bus_free;
+            busy_now[row_bus] += precharge_cycles;
             open_row[b] = -1;
             precharged[b] = t + rp;
             continue;
         }
         if (pick_kind[b] == 1) {
-            bus_free = t + activate_cycles;
+            row_bus_free = t + activate_cycles;
+            if (!separate_buses) column_bus_free = row_bus_free;
             busy_now[b] += rc;
-            busy_now[command_bus] += activate_cycles;
-            busy_now[activation_window] += activation_share;
+            busy_now[row_bus] += activate_cycles;
+            busy_now[activation_window + r] += activation_share;
             open_row[b] = row[request];
             activated[b] = t;
-            last_activate = t;
+            last_activate[r] = t;
             group_activate[g] = t;
-            last_four[oldest_of_four] = t;
-            oldest_of_four = (oldest_of_four + 1) % 4;
+            last_four[r * 4 + oldest_of_four[r]] = t;
+            oldest_of_four[r] = (oldest_of_four[r] + 1) % 4;
             activations += 1;
             if (request >= first_measured) measured_activations += 1;
             continue;
         }
         /* The column command: the request leaves the buffer. */
-        bus_free = t + column_cycles;
-        busy_now[command_bus] += column_cycles;
-        if (is_write[request] == last_direction) busy_now[data_bus] += ccd;
-        else busy_now[data_bus] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
+        column_bus_free = t + column_cycles;
+        if (separate_buses) {
+            busy_now[column_bus] += column_cycles;
+        } else {
+            row_bus_free = column_bus_free;
+            busy_now[row_bus] += column_cycles;
+        }
+        if (is_write[request] == last_direction) busy_now[data_bus + r] += ccd;
+        else busy_now[data_bus + r] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
         double done_at;
         if (is_write[request]) {
-            last_write = t;
+            last_write[r] = t;
             bank_write[b] = t;
             group_write[g] = t;
             done_at = t + wl + burst;
             writes_in -= 1;
         } else {
-            last_read = t;
+            last_read[r] = t;
             bank_read[b] = t;
             group_read[g] = t;
             done_at = t + rl + burst;
@@ -542,5 +571,10 @@ done:
     free(busy);
     free(arrived);
     free(on_time);
+    free(last_four);
+    free(oldest_of_four);
+    free(last_activate);
+    free(last_read);
+    free(last_write);
     return status;
 }

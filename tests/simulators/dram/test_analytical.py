@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -11,9 +12,11 @@ import pytest
 from scipy.stats import spearmanr
 
 from archgym.cost_model import make_backend
-from archgym.errors import InvalidDesignError
+from archgym.errors import ConfigurationError, InvalidDesignError
 from archgym.simulators.dram.analytical import FULL_TABLE_REQUESTS, DramAnalyticalModel
 from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.memspec import MemSpec, load_memspec
+from archgym.testing import check_cost_model
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +153,41 @@ def test_ddr4_memspec_changes_the_numbers():
     ddr4 = DramAnalyticalModel("ddr4-2400").evaluate(design(), "random").metrics
     assert ddr4["total_time_ns"] != ddr3["total_time_ns"]
     assert all(math.isfinite(v) and v > 0 for v in ddr4.values())
+
+
+def test_lpddr4_energy_sums_both_core_supplies():
+    model = DramAnalyticalModel("lpddr4-3200")
+    metrics = model.evaluate(design(), "random:request_bytes=32").metrics
+    assert all(math.isfinite(v) and v > 0 for v in metrics.values())
+    assert metrics["bandwidth_gbps"] == pytest.approx(10_000 * 32 / metrics["total_time_ns"])
+    # Without its VDD2 currents the same run costs far less: most of an LPDDR4's power is on VDD2.
+    spec = load_memspec("lpddr4-3200")
+    vdd1_only = dataclasses.replace(spec, vdd2=None)
+    energy_vdd1 = DramAnalyticalModel(vdd1_only).evaluate(design(), "random:request_bytes=32").metrics["energy_pj"]
+    assert 0 < energy_vdd1 < 0.2 * metrics["energy_pj"]
+
+
+def test_hbm2_times_both_pseudo_channels_and_reports_no_energy():
+    model = DramAnalyticalModel("hbm2-2000")
+    assert set(model.unreported_metrics) == {"energy_pj", "power_mw"}
+    metrics = model.evaluate(design(), "random:request_bytes=32").metrics
+    assert math.isnan(metrics["energy_pj"]) and math.isnan(metrics["power_mw"])
+    assert metrics["total_time_ns"] > 0 and metrics["avg_latency_ns"] > 0
+    assert check_cost_model(model, workload="random:request_bytes=32").passed
+    # Two pseudo channels serve random traffic faster than one (their banks, buses and tFAW are separate).
+    spec = load_memspec("hbm2-2000")
+    document = spec.to_dramsys_json()
+    document["memspec"]["memarchitecturespec"]["nbrOfRanks"] = 1
+    one_channel = MemSpec.from_dramsys_json(document)
+    one = DramAnalyticalModel(one_channel).evaluate(design(), "random:request_bytes=32").metrics["total_time_ns"]
+    assert metrics["total_time_ns"] < 0.8 * one
+
+
+def test_multi_rank_ddr_memories_are_refused_with_a_reason():
+    document = load_memspec("ddr4-2400").to_dramsys_json()
+    document["memspec"]["memarchitecturespec"]["nbrOfRanks"] = 2
+    with pytest.raises(ConfigurationError, match="2 ranks; the analytical model covers one rank of DDR4"):
+        DramAnalyticalModel(MemSpec.from_dramsys_json(document))
 
 
 def test_synthetic_workload_with_writes_and_idle_gaps(model):

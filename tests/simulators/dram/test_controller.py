@@ -12,7 +12,7 @@ from archgym.simulators.dram.controller import ControllerConstants, controller_t
 from archgym.simulators.dram.memspec import load_memspec
 
 DDR3 = load_memspec("ddr3-1600")
-TIMINGS = controller_timings(DDR3.timings, DDR3.burst_cycles)
+TIMINGS = controller_timings(DDR3)
 T = DDR3.timings  # tRCD 10, tRP 10, tRAS 28, tRC 38, tRRD 5, tFAW 24, RL 10, WL 8, tCCD 4
 BURST = DDR3.burst_cycles
 NO_OVERHEAD = ControllerConstants(k_enter=0.0, k_release=0.0, k_drain=0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import json
 
@@ -35,7 +36,7 @@ REQUIRED_TIMINGS = (
 
 # -- presets --------------------------------------------------------------------------
 def test_presets_are_listed_and_load_by_name_or_id():
-    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200")
+    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200", "hbm2-2000")
     assert load_memspec().name == "ddr3-1600"
     assert load_memspec("DDR4-2400").name == "ddr4-2400"
     assert load_memspec("micron_1gb_ddr3-1600_8bit_g").name == "ddr3-1600"
@@ -147,22 +148,70 @@ def test_lpddr4_memspec_in_dramsys_layout_without_devices_on_dimm(tmp_path):
         load_memspec(path)
 
 
+def test_hbm2_preset_is_sane():
+    spec = load_memspec("hbm2-2000")
+    assert spec.memory_type == "HBM2" and spec.tck_ns == pytest.approx(1.0)
+    assert (spec.ranks, spec.banks, spec.bank_groups, spec.rows, spec.columns, spec.device_width) == (
+        2, 16, 4, 32768, 128, 64,
+    )  # fmt: skip
+    assert spec.bytes_per_burst == 32 and spec.burst_cycles == 2 and spec.page_bytes == 1024
+    assert spec.capacity_bytes == 1 << 30  # one channel of an 8 GB (8-high, 8 Gb) stack
+    t = spec.timings
+    assert t["RC"] == t["RAS"] + t["RP"] and t["RCDWR"] < t["RCDRD"]
+    assert (t["RCD"], t["RRD"], t["CCD"], t["WTR"]) == (t["RCDRD"], t["RRDS"], t["CCDS"], t["WTRS"])
+    assert t["RRDS"] <= t["RRDL"] and t["CCDS"] <= t["CCDL"] and t["WTRS"] <= t["WTRL"]
+    # No public IDD values: no power section, so no currents and no supply.
+    assert not spec.has_power and spec.currents == {} and spec.vdd is None
+    assert "mempowerspec" not in spec.to_dramsys_json()["memspec"]
+    assert load_memspec("hbm2-2000") == load_memspec("hbm2-2000")
+
+
+def test_hbm2_mapping_puts_pseudo_channels_above_the_banks():
+    spec = load_memspec("hbm2-2000")
+    mapping = default_address_mapping(spec)
+    mapping.check(spec)
+    assert mapping.byte_bits == (0, 1, 2) and mapping.column_bits == tuple(range(3, 10))
+    assert mapping.bank_bits == (10, 11, 12, 13) and mapping.rank_bits == (14,)
+    assert mapping.row_bits == tuple(range(15, 30))
+    layout = mapping.to_dramsys_json()["CONGEN"]
+    assert layout["RANK_BIT"] == [14] and layout["BANKGROUP_BIT"] == [12, 13]
+    assert AddressMapping.from_dramsys_json(mapping.to_dramsys_json()) == mapping
+    # Banks are numbered over the channel: bank + pseudo channel * 16.
+    bank, row, _ = mapping.decode([(7 << 15) | (1 << 14) | (5 << 10)])
+    assert bank.tolist() == [21] and row.tolist() == [7]
+    ddr3 = load_memspec("ddr3-1600")
+    with pytest.raises(ConfigurationError, match=r"1 rank bits \(2 values\) but memspec 'ddr3-1600' needs 1"):
+        dataclasses.replace(default_address_mapping(ddr3), rank_bits=(30,)).check(ddr3)
+
+
 LPDDR4_REQUIRED_TIMINGS = (
     "RL", "WL", "RCD", "RPPB", "RPAB", "RAS", "RCPB", "RCAB", "RRD", "FAW", "CCD", "WR", "WTR", "RTP", "PPD",
     "REFI", "REFIPB", "RFCAB", "RFCPB", "DQSCK", "DQSS", "DQS2DQ", "WPRE", "RPST", "XP", "XSR", "RTRS",
 )  # fmt: skip
 
 
+HBM2_REQUIRED_TIMINGS = (
+    "RL", "WL", "RCDRD", "RCDWR", "RP", "RAS", "RC", "CCDL", "CCDS", "RRDL", "RRDS", "FAW", "WR", "RTP", "WTRL",
+    "WTRS", "RTW", "RFC", "REFI", "RFCSB", "REFISB", "RREFD", "XP", "XS", "DQSCK", "PL",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("name", "required"),
-    [("ddr3-1600", REQUIRED_TIMINGS), ("ddr4-2400", REQUIRED_TIMINGS), ("lpddr4-3200", LPDDR4_REQUIRED_TIMINGS)],
+    [
+        ("ddr3-1600", REQUIRED_TIMINGS),
+        ("ddr4-2400", REQUIRED_TIMINGS),
+        ("lpddr4-3200", LPDDR4_REQUIRED_TIMINGS),
+        ("hbm2-2000", HBM2_REQUIRED_TIMINGS),
+    ],
 )
 def test_preset_files_use_the_dramsys_layout(name, required):
     resource = importlib.resources.files("archgym.simulators.dram").joinpath("memspecs", f"{name}.json")
     document = json.loads(resource.read_text())
     assert set(document) == {"memspec", "source"}
     spec = document["memspec"]
-    assert {"memarchitecturespec", "memoryId", "memoryType", "mempowerspec", "memtimingspec"} <= set(spec)
+    assert {"memarchitecturespec", "memoryId", "memoryType", "memtimingspec"} <= set(spec)
+    assert ("mempowerspec" in spec) == (name != "hbm2-2000")
     # DRAMSys parses timings as unsigned integers.
     for key, value in spec["memtimingspec"].items():
         assert isinstance(value, int) and value >= 0, key
@@ -184,7 +233,7 @@ def test_load_memspec_from_a_path(tmp_path):
 
 
 def test_load_memspec_errors(tmp_path):
-    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200"):
+    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200, hbm2-2000"):
         load_memspec("ddr5-4800")
     with pytest.raises(ConfigurationError, match="missing.json"):
         load_memspec(tmp_path / "missing.json")
@@ -205,9 +254,9 @@ def test_load_memspec_errors(tmp_path):
     with pytest.raises(ConfigurationError, match=r"memspec.memtimingspec.CL must be an integer"):
         load_memspec(bad)
 
-    document["memspec"]["memoryType"] = "HBM2"
+    document["memspec"]["memoryType"] = "GDDR6"
     bad.write_text(json.dumps(document))
-    with pytest.raises(ConfigurationError, match="HBM2.*DDR3, DDR4, LPDDR4"):
+    with pytest.raises(ConfigurationError, match="GDDR6.*DDR3, DDR4, LPDDR4, HBM2"):
         load_memspec(bad)
 
 
