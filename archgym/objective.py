@@ -35,13 +35,13 @@ import math
 import operator
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from archgym.cost_model import BatchEvaluation, Evaluation, MetricSpec
+from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, MetricSpec
 from archgym.errors import ConfigurationError, UnknownNameError
 from archgym.problem import DEFAULT_PROBLEM, Problem, get_problem
 
@@ -53,6 +53,7 @@ __all__ = [
     "ObjectivePreset",
     "TargetDistance",
     "WeightedSum",
+    "check_reported",
     "list_objectives",
     "make_objective",
 ]
@@ -580,6 +581,29 @@ def _problem_presets(problem: str | Problem | None) -> Mapping[str, str | Object
     return get_problem(DEFAULT_PROBLEM if problem is None else problem).objective_presets
 
 
+def check_reported(objective: Objective | Callable[[Evaluation], float], cost_model: CostModel) -> None:
+    """Refuse an objective that reads a metric the cost model does not report.
+
+    A cost model leaves some metrics NaN in every evaluation (its
+    ``unreported_metrics``: DRAMSys prints no average latency, a memory without
+    IDD currents has no energy), so an objective on them would score every
+    design as infeasible. A plain callable reads no declared metrics and
+    passes.
+
+    Raises:
+        ConfigurationError: The objective reads an unreported metric; the
+            message names it and the metrics that are reported.
+    """
+    read = getattr(objective, "metric_names", ())
+    unreported = [name for name in read if name in cost_model.unreported_metrics]
+    if unreported:
+        reported = [name for name in cost_model.metric_names if name not in cost_model.unreported_metrics]
+        raise ConfigurationError(
+            f"objective {getattr(objective, 'name', objective)!r} reads {', '.join(unreported)}, which cost model {cost_model.name!r} "
+            f"does not report here; choose an objective on {', '.join(reported)}"
+        )
+
+
 def make_objective(
     spec: str | Objective | Mapping[str, Any],
     metrics: Sequence[MetricSpec] = (),
@@ -637,7 +661,7 @@ def make_objective(
         missing = [m for m in objective.metric_names if m not in reported]
         if missing:
             raise ConfigurationError(
-                f"objective {objective.name!r} reads metric(s) {', '.join(map(repr, missing))}, which the "
+                f"objective {getattr(objective, 'name', objective)!r} reads metric(s) {', '.join(map(repr, missing))}, which the "
                 f"cost model does not report; its metrics are {', '.join(m.name for m in metrics)}"
             )
     return objective

@@ -101,6 +101,9 @@ class Problem:
         catalog: ``"module:attr"`` of a function returning :class:`Listing` tables of
             what else the problem offers (the DRAM memory presets), shown by
             ``archgym envs``; or None.
+        design_space_variants: Other spaces some backends of the problem search
+            (DRAM memories with per-bank refresh add a knob value), so that
+            datasets logged on them can train proxies.
     """
 
     name: str
@@ -118,6 +121,12 @@ class Problem:
     cli: str | None = None
     default_backend: str = "analytical"
     catalog: str | None = None
+    design_space_variants: tuple[DesignSpace, ...] = ()
+
+    @property
+    def design_spaces(self) -> tuple[DesignSpace, ...]:
+        """:attr:`design_space` (if any), then :attr:`design_space_variants`."""
+        return ((self.design_space,) if self.design_space is not None else ()) + tuple(self.design_space_variants)
 
     def listings(self) -> tuple[Listing, ...]:
         """The tables of :attr:`catalog` (none if it is None)."""

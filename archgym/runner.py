@@ -31,7 +31,7 @@ import numpy as np
 from archgym.agent import get_trainer, is_trainer, make_agent
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError
-from archgym.objective import make_objective
+from archgym.objective import check_reported, make_objective
 from archgym.problem import get_problem
 
 __all__ = [
@@ -377,6 +377,7 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         model.prepare(workload)
         objective = make_objective(spec.objective.name, metrics=model.metrics, presets=model.objective_presets,
                                    problem=spec.problem, **dict(spec.objective.targets))
+        check_reported(objective, model)
         agent = make_agent(spec.agent, model.design_space, seed=spec.seed, **dict(spec.config))
         record = RunRecord(run_id, spec, STATUS_RUNNING, len(rows))
         _write(out, record, model.name, workload)

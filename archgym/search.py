@@ -26,6 +26,7 @@ import pandas as pd
 from archgym.agent import Agent, Trial, best_trial
 from archgym.cost_model import CostModel, Evaluation
 from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
+from archgym.objective import check_reported
 from archgym.space import Design, DesignSpace, ParameterKind
 
 if TYPE_CHECKING:
@@ -137,13 +138,14 @@ def run_search(
 
     Raises:
         ConfigurationError: bad ``budget``/``batch_size``, mismatched design
-            spaces, or a logger that does not continue where ``resume_rows`` end.
+            spaces, an objective on a metric the cost model does not report, or a logger that does not continue where ``resume_rows`` end.
         InvalidDesignError: the agent suggested a design outside the space.
         DatasetError: ``resume_rows`` are malformed, or the agent's suggestions
             differ from the logged designs, so the run cannot be resumed.
     """
     start = time.perf_counter()
     _check_arguments(agent, cost_model, budget, batch_size)
+    check_reported(objective, cost_model)
     space = cost_model.design_space
     replay = _Replay(resume_rows, space, cost_model.metric_names, budget) if resume_rows is not None else None
     _check_logger(logger, 0 if replay is None else len(replay))

@@ -191,7 +191,7 @@ def load_spec(path: str | os.PathLike[str], out: str | os.PathLike[str] | None =
 def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
     """Validate a spec given as a mapping (the parsed YAML); see :func:`load_spec`."""
     from archgym.cost_model import list_backends, make_backend
-    from archgym.objective import make_objective
+    from archgym.objective import check_reported, make_objective
 
     _check_keys(raw, _TOP_LEVEL_KEYS, source)
     for required in ("agents", "workloads", "objectives", "budget"):
@@ -225,8 +225,9 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
                     model.prepare(workload)
             for objective in objectives:
                 try:
-                    make_objective(objective.name, metrics=model.metrics, presets=model.objective_presets,
-                                   problem=env, **objective.targets)
+                    check_reported(make_objective(objective.name, metrics=model.metrics,
+                                                  presets=model.objective_presets, problem=env, **objective.targets),
+                                   model)
                 except ArchGymError as error:
                     raise type(error)(f"{source}: objective {objective.name!r}: {error}") from None
             for run in {(r.agent, json.dumps(r.config, sort_keys=True, default=str)): r for r in spec.runs()}.values():

@@ -37,7 +37,6 @@ import pandas as pd
 from rich.progress import Progress
 
 from archgym.cost_model import make_backend
-from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.simulators.dram.suite import FIDELITY_SUITE, SUITE_SPECS
 from archgym.simulators.dram.workloads import REQUEST_BYTES, STANDARD_WORKLOADS
 from archgym.validate import sample_designs
@@ -64,7 +63,7 @@ def main() -> None:
         "dram/dramsys", binary=args.binary, memspec=args.memspec, workers=args.workers, timeout_s=args.timeout
     )
     burst_bytes = backend.memspec.bytes_per_burst
-    designs = sample_designs(DRAM_DESIGN_SPACE, args.designs, seed=args.seed)
+    designs = sample_designs(backend.design_space, args.designs, seed=args.seed)
     traces = [(t.name, t.split) for t in FIDELITY_SUITE]
     if args.requests is None:
         traces = [(name, "standard") for name in STANDARD_WORKLOADS] + traces

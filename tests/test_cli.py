@@ -24,8 +24,8 @@ def test_envs_lists_backends_workloads_knobs_and_agents():
     assert result.exit_code == 0
     for text in ("dram/analytical", "archgym/DRAM-v0", "cloud-1", "MaxActiveTransactions", "442,368", "random"):
         assert text in result.output
-    # The DRAM problem's catalog: its memory presets with type, speed bin and source.
-    for text in ("memory presets", "ddr4-2400", "DDR4-2400", "JESD79-4"):
+    # The DRAM problem's catalog: its memory presets with type, speed bin, refresh policies and source.
+    for text in ("memory presets", "ddr4-2400", "DDR4-2400", "JESD79-4", "lpddr4-3200", "hbm2-2000", "PerBank"):
         assert text in result.output
 
 

@@ -156,6 +156,24 @@ def test_trains_from_a_logged_dataset_directory(tmp_path: Path) -> None:
     assert proxy.info["training"]["rows"] == 60
 
 
+def test_a_dataset_of_a_memory_with_per_bank_refresh_trains_a_proxy_of_its_space(tmp_path: Path) -> None:
+    model = make_backend("dram/analytical", memspec="lpddr4-3200", full_tables=False)
+    workload = "random:request_bytes=32"
+    context = RunContext(run_id="r1", env="dram", backend=model.name, workload=workload, agent="random",
+                         objective="time")
+    with EvaluationLogger(tmp_path / "runs", context, model.design_space, model.metric_names) as logger:
+        run_search(make_agent("random", model.design_space, seed=0), model, make_objective("time"), 40,
+                   workload=workload, logger=logger)
+    assert (load_dataset(tmp_path / "runs").RefreshPolicy == "PerBank").any()
+    proxy = train_proxy(tmp_path / "runs", problem="dram", targets=["total_time_ns"], seed=0)
+    assert proxy.design_space == model.design_space and proxy.design_space.name == "dram-per-bank"
+    loaded = Proxy.load(proxy.save(tmp_path / "proxy"))
+    assert loaded.design_space == model.design_space
+    design = {**model.default_design(), "RefreshPolicy": "PerBank"}
+    np.testing.assert_allclose(loaded.predict([design], workload)[0]["total_time_ns"],
+                               proxy.predict([design], workload)[0]["total_time_ns"])
+
+
 # -- bad input -----------------------------------------------------------------------------------
 
 

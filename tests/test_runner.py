@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -133,3 +135,14 @@ def test_bad_specs_are_refused(changes, message):
 def test_a_game_problem_is_not_run_by_agents(tmp_path):
     with pytest.raises(ConfigurationError, match="not searched with agents"):
         execute(_spec(problem="malloc"), tmp_path)
+
+
+def test_an_objective_on_a_metric_the_memory_does_not_report_is_refused_before_anything_is_written(tmp_path):
+    # The HBM2 preset has no IDD currents, so energy and power are unreported and every reward would be infeasible.
+    spec = _spec(workload="random:request_bytes=32", objective=ObjectiveSpec("energy"),
+                 backend_options={"memspec": "hbm2-2000", "full_tables": False})
+    with pytest.raises(ConfigurationError, match=r"reads energy_pj, which cost model 'dram/analytical' does not report"):
+        execute(spec, tmp_path)
+    assert not list(tmp_path.iterdir())
+    outcome = execute(replace(spec, objective=ObjectiveSpec("time")), tmp_path)
+    assert outcome.evaluations == 24 and math.isfinite(outcome.best_reward)

@@ -20,7 +20,7 @@ from gymnasium import spaces
 
 from archgym.cost_model import CostModel, Evaluation, make_backend
 from archgym.errors import ConfigurationError, InvalidDesignError
-from archgym.objective import Objective, make_objective
+from archgym.objective import Objective, check_reported, make_objective
 from archgym.problem import get_problem, problem_argument
 from archgym.space import Design, ParameterKind
 
@@ -136,6 +136,7 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 )
             self.objective: Objective = make_objective(
                 objective, metrics=self.metric_specs, presets=model.objective_presets, problem=self.problem)
+            check_reported(self.objective, model)
         except Exception:
             if self._owns_model:
                 model.close()

@@ -36,6 +36,7 @@ __all__ = [
     "ProblemReference",
     "base_metric_values",
     "design_space_of",
+    "design_spaces_of",
     "designs_for_backend",
     "knob_matrix",
     "problem_reference",
@@ -79,6 +80,16 @@ def problem_reference(env: str) -> ProblemReference:
     if problem.design_space is None:
         raise ConfigurationError(f"problem {env!r} has no fixed design space, so a proxy cannot be trained for it")
     return ProblemReference(problem.design_space, problem.metrics, dict(problem.default_design))
+
+
+def design_spaces_of(env: str) -> tuple[DesignSpace, ...]:
+    """Every design space of a registered problem: its own, then the variants some backends search.
+
+    Raises:
+        UnknownNameError: no such problem.
+    """
+    problem_reference(env)  # the same errors as for the problem's own space
+    return get_problem(env).design_spaces
 
 
 def design_space_of(env: str) -> DesignSpace:

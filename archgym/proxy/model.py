@@ -27,7 +27,13 @@ import archgym
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import DatasetError, ProxyError
 from archgym.proxy.data import WORKLOAD_COLUMN
-from archgym.proxy.features import FeatureEncoding, base_metric_values, design_space_of, knob_matrix
+from archgym.proxy.features import (
+    FeatureEncoding,
+    base_metric_values,
+    design_space_of,
+    design_spaces_of,
+    knob_matrix,
+)
 from archgym.proxy.regressors import regressor_predict
 from archgym.space import DesignSpace
 
@@ -325,7 +331,7 @@ class Proxy:
             model_kind = str(metadata["model"])
         except (KeyError, TypeError) as error:
             raise ProxyError(f"{metadata_path} is incomplete: missing {error}") from None
-        space = design_space if design_space is not None else design_space_of(env)
+        space = design_space if design_space is not None else _space_named(env, space_info.get("name"))
         if space_info.get("fingerprint") != space.fingerprint():
             raise ProxyError(_space_mismatch(directory, space_info, space))
         encoding = FeatureEncoding(
@@ -394,3 +400,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (Path, tuple)):
         return str(value) if isinstance(value, Path) else list(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _space_named(env: str, name: Any) -> DesignSpace:
+    """The problem's design space of that name (its own or a variant); its own space if none is."""
+    for space in design_spaces_of(env):
+        if space.name == name:
+            return space
+    return design_space_of(env)

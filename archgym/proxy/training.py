@@ -22,13 +22,20 @@ import numpy as np
 import pandas as pd
 
 from archgym.cost_model import make_backend
-from archgym.errors import ConfigurationError, DatasetError
+from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
 from archgym.problem import problem_argument
 from archgym.proxy.data import WORKLOAD_COLUMN, design_groups, load_training_data, target_values
-from archgym.proxy.features import FeatureEncoding, base_metric_values, knob_matrix, problem_reference
+from archgym.proxy.features import (
+    FeatureEncoding,
+    base_metric_values,
+    design_spaces_of,
+    knob_matrix,
+    problem_reference,
+)
 from archgym.proxy.metrics import prediction_metrics
 from archgym.proxy.model import Proxy, TargetSpec, package_versions
 from archgym.proxy.regressors import check_model_kind, fit_shape, make_regressor, plain_params, search_space
+from archgym.space import DesignSpace
 
 __all__ = ["train_proxy"]
 
@@ -95,13 +102,12 @@ def train_proxy(
     make_regressor(model, seed, n_jobs)  # an unavailable regressor fails before any data is read
     env = problem_argument(problem, env, "train_proxy")
     reference = problem_reference(env)
-    design_space = reference.design_space
 
     source = "the training data" if isinstance(data, pd.DataFrame) else ", ".join(
         map(str, [data] if isinstance(data, (str, os.PathLike)) else data)
     )
     say(f"loading {source}")
-    frame = data if isinstance(data, pd.DataFrame) else load_training_data(data, design_space, workload)
+    design_space, frame = _space_and_rows(env, data, workload)
     if WORKLOAD_COLUMN not in frame.columns:
         raise DatasetError(f"{source} has no 'workload' column")
     target_names = _check_targets(targets, frame, env, reference.metric_names, source)
@@ -192,6 +198,26 @@ def train_proxy(
         proxy.info["test_metrics"] = prediction_metrics(test, target_names).to_dict(orient="records")
         proxy.held_out = test
     return proxy
+
+
+def _space_and_rows(env: str, data: Any, workload: str | None) -> tuple[DesignSpace, pd.DataFrame]:
+    """The first of the problem's design spaces that holds every row (its own, then its variants), and the rows.
+
+    Raises:
+        DatasetError: no space holds the rows; the message is the one for the problem's own space.
+    """
+    spaces = design_spaces_of(env)
+    first_error: DatasetError | None = None
+    for space in spaces:
+        try:
+            if isinstance(data, pd.DataFrame):
+                knob_matrix(space, data)
+                return space, data
+            return space, load_training_data(data, space, workload)
+        except (DatasetError, InvalidDesignError) as error:
+            first_error = first_error or (error if isinstance(error, DatasetError) else DatasetError(str(error)))
+    assert first_error is not None
+    raise first_error
 
 
 def _check_targets(

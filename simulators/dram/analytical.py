@@ -74,6 +74,7 @@ from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ConfigurationError
 from archgym.simulators.dram import controller, sampling
 from archgym.simulators.dram.controller import ControllerConstants
+from archgym.simulators.dram.knobs import dram_design_space
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.problem import DRAM_PROBLEM
 from archgym.simulators.dram.sampling import SampledProfile, TraceSample, sample_trace, sampled_timings
@@ -117,6 +118,11 @@ _STRUCTURAL_KNOBS = (
     "MaxActiveTransactions",
 )
 _REFRESH_KNOBS = ("RefreshPolicy", "RefreshMaxPostponed", "RefreshMaxPulledin")
+_ALL_BANK, _PER_BANK = 1, 2  # RefreshPolicy value indices (NoRefresh, AllBank[, PerBank])
+# Load of the busiest bank (its share of time in row cycles) from which a per-bank refresh costs its
+# full bank time: chosen on the even design ids of the calibration traces of the LPDDR4 and HBM2
+# fidelity suites (0.3-0.8 do about as well).
+_BANK_LOAD_SATURATION = 0.5
 
 
 class TraceProfile:
@@ -159,6 +165,7 @@ class _CoreTable:
     n_requests: int
     request_bytes: int
     idle_cycles: float
+    busiest_bank_share: float  # share of the requests that go to the most used bank
     profile: TraceProfile | SampledProfile | None = None  # kept to fill a lazily built table
     disk_key: str | None = None  # where the complete table is cached on disk, for tables worth caching
 
@@ -250,6 +257,7 @@ class DramAnalyticalModel(DramProblem):
             )
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.mapping.check(self.memspec)
+        self.design_space = dram_design_space(self.memspec)
         self.constants = constants or ControllerConstants()
         self.default_workload = default_workload
         self._tables: dict[Any, _CoreTable] = {}
@@ -282,10 +290,16 @@ class DramAnalyticalModel(DramProblem):
         self._rcd = float(self._controller_timings[controller.TIMING_NAMES.index("RCD")])
         self._ras = t["RAS"]
         self._refi = t["REFI"]
+        self._tRC = float(self._controller_timings[controller.TIMING_NAMES.index("RC")])
+        per_bank = spec.per_bank_refresh
+        # A REFpb takes one bank out of use for tRP + tRFCpb; as a share of its rank's banks, the
+        # time it costs a run bound by bank time (see _finish).
+        self._refi_pb = float(per_bank[1]) if per_bank else math.inf
+        self._pb_stall = (per_bank[0] + t["RP"]) / spec.banks if per_bank else 0.0
         if spec.vdd is None or not spec.has_power:
             # No currents (DRAMSys's HBM2 memspec has none): time is modelled, energy is not.
             self.unreported_metrics = ("energy_pj", "power_mw")
-            self._e_act = self._e_read = self._e_write = self._e_refresh = math.nan
+            self._e_act = self._e_read = self._e_write = self._e_refresh = self._e_refresh_pb = math.nan
             self._p_active = self._p_precharged = math.nan
             return
         self._e_act = self._e_read = self._e_write = self._e_refresh = 0.0
@@ -309,6 +323,9 @@ class DramAnalyticalModel(DramProblem):
             # background than with an IPP3N standby term).
             vpp_scale = spec.vpp * spec.tck_ns * spec.devices * spec.ranks
             self._e_act += vpp_scale * spec.currents.get("ipp0", 0.0) * t["RC"]
+        # Memspecs give no per-bank refresh current: a REFpb refreshes one bank's share of the rows an
+        # all-bank refresh does, with the same energy per row.
+        self._e_refresh_pb = self._e_refresh / (spec.banks * spec.ranks)
 
     # -- the structural table ---------------------------------
     def _table(self, workload: Any) -> _CoreTable:
@@ -409,6 +426,7 @@ class DramAnalyticalModel(DramProblem):
             n_requests=profile.n,
             request_bytes=profile.request_bytes,
             idle_cycles=profile.idle_cycles,
+            busiest_bank_share=float(np.bincount(profile.bank).max() / max(len(profile.bank), 1)),
             profile=None if complete else profile,
             disk_key=key,
         )
@@ -507,7 +525,8 @@ class DramAnalyticalModel(DramProblem):
         return [lookup[valid[name]] for lookup, name in zip(self._knob_lookup, self.design_space.names)]
 
     def _finish(
-        self, core, acts, hits, latency, exposed, table: _CoreTable, closed_policy, refresh_on, postponed, pulled_in, ops
+        self, core, acts, hits, latency, exposed, table: _CoreTable, closed_policy, all_bank, per_bank, postponed,
+        pulled_in, ops
     ):
         """Apply refresh and energy to structural timings.
 
@@ -515,12 +534,14 @@ class DramAnalyticalModel(DramProblem):
         for one design (plain floats are several times faster than NumPy
         scalars) or the ``numpy`` module for batches.
         """
-        stalling = self.refreshes_due(exposed, refresh_on, postponed, ops)
+        stalling = self.refreshes_due(exposed, all_bank, postponed, ops)
         cycles = core + stalling * self.refresh_stall(hits / table.n_requests)
+        cycles = cycles + self.per_bank_refresh_stall(core, acts, exposed, table, per_bank, postponed, ops)
         # Every refresh that comes due costs energy, stalling or not, and so do those
         # pulled in during idle gaps.
-        issued = self.refreshes_due(cycles, refresh_on, postponed, ops)
-        idle_refreshes = ops.where(refresh_on, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
+        issued = self.refreshes_due(cycles, all_bank, postponed, ops)
+        idle_refreshes = ops.where(all_bank, ops.minimum(self._idle_refreshes(table), pulled_in), 0.0)
+        issued_pb = ops.where(per_bank, ops.floor(cycles / self._refi_pb) * self.memspec.ranks, 0.0)
         # Open policies keep a row open between accesses; closed ones only from ACT to auto-precharge.
         open_share = (acts * self._ras + hits * self.memspec.burst_cycles) / cycles
         active_share = ops.where(closed_policy, ops.minimum(open_share, 1.0), 1.0)
@@ -531,10 +552,28 @@ class DramAnalyticalModel(DramProblem):
             + table.reads * self._e_read
             + table.writes * self._e_write
             + (issued + idle_refreshes) * self._e_refresh
+            + issued_pb * self._e_refresh_pb
         )
         time_ns = cycles * self.memspec.tck_ns
         latency_ns = (latency + (cycles - core) / 2) * self.memspec.tck_ns
         return energy, time_ns, latency_ns
+
+    def per_bank_refresh_stall(self, core, acts, exposed, table: _CoreTable, per_bank, postponed, ops=np):
+        """Cycles per-bank refresh adds to a run.
+
+        Each rank refreshes one bank every tREFIpb, preferring a bank with
+        nothing queued and postponing up to RefreshMaxPostponed refreshes per
+        bank while every bank is busy. A REFpb takes ``tRP + tRFCpb`` of one
+        bank's time, so over the span where refresh is exposed each due REFpb
+        costs that share of the rank's banks, in proportion to how busy the
+        busiest bank is (``tRC`` per activation on the bank with the most
+        requests), in full once it is busy half the time: banks with slack
+        absorb refreshes, a bottleneck bank does not.
+        """
+        banks = self.memspec.banks
+        due = ops.maximum(ops.floor(exposed / self._refi_pb) - postponed * banks, 0.0) * self.memspec.ranks
+        load = acts * self._tRC * table.busiest_bank_share / ops.maximum(core, 1.0)
+        return ops.where(per_bank, due * self._pb_stall * ops.minimum(load / _BANK_LOAD_SATURATION, 1.0), 0.0)
 
     def refreshes_due(self, cycles, refresh_on, postponed, ops=np):
         """Refreshes issued over ``cycles``: one is due every tREFI, and up to
@@ -568,7 +607,7 @@ class DramAnalyticalModel(DramProblem):
         flat = 0
         for position, radix in zip(self._structural_positions, self._radix):
             flat = flat * int(radix) + idx[position]
-        refresh_on = idx[self._refresh_positions[0]] == 1
+        refresh_policy = idx[self._refresh_positions[0]]
         postponed = self._postponed_list[idx[self._refresh_positions[1]]]
         pulled_in = self._pulledin_list[idx[self._refresh_positions[2]]]
         if table.profile is None:
@@ -580,7 +619,8 @@ class DramAnalyticalModel(DramProblem):
                 for array in (table.cycles, table.activations, table.hits, table.latency_cycles, table.exposed_cycles)
             )
         energy, time_ns, latency_ns = self._finish(
-            *rows, table, flat >= self._closed_from, refresh_on, postponed, pulled_in, _SCALAR_OPS
+            *rows, table, flat >= self._closed_from, refresh_policy == _ALL_BANK, refresh_policy == _PER_BANK,
+            postponed, pulled_in, _SCALAR_OPS
         )
         return Evaluation(_metrics(energy, time_ns, latency_ns, table), True, "", time.perf_counter() - start)
 
@@ -607,7 +647,8 @@ class DramAnalyticalModel(DramProblem):
             table.exposed_cycles[flat],
             table,
             flat >= self._closed_from,
-            refresh[:, 0] == 1,
+            refresh[:, 0] == _ALL_BANK,
+            refresh[:, 0] == _PER_BANK,
             self._postponed_values[refresh[:, 1]],
             self._pulledin_values[refresh[:, 2]],
             np,

@@ -76,7 +76,7 @@ from typing import Any, ClassVar
 from archgym.errors import WorkloadError
 from archgym.external import ExternalSimulator, SimulatorOutputError, SimulatorRun
 from archgym.simulators.dram.analytical import DramProblem
-from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
+from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE, dram_design_space
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
 from archgym.simulators.dram.trace import Trace, write_stl
 from archgym.simulators.dram.workloads import resolve_workload, workload_name
@@ -301,6 +301,7 @@ class DramSysModel(DramProblem, ExternalSimulator):
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.mapping.check(self.memspec)
+        self.design_space = dram_design_space(self.memspec)
         self.power_analysis = self.memspec.memory_type in POWER_MODEL_TYPES
         if not self.power_analysis:
             self.unreported_metrics = ("energy_pj", "power_mw", "avg_latency_ns")

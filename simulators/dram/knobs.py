@@ -2,12 +2,19 @@
 
 Defined once here and shared by every DRAM backend, environment and agent.
 Names and values follow DRAMSys 4's ``mcconfig`` options, so a design maps
-one-to-one onto a DRAMSys controller configuration.
+one-to-one onto a DRAMSys controller configuration. Memories that can refresh
+one bank at a time (LPDDR4, HBM2) add ``PerBank`` to ``RefreshPolicy``
+(:func:`dram_design_space`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archgym.space import DesignSpace, Parameter, ParameterKind
+
+if TYPE_CHECKING:
+    from archgym.simulators.dram.memspec import MemSpec
 
 _POWERS_OF_TWO_1_128 = (1, 2, 4, 8, 16, 32, 64, 128)
 _POWERS_OF_TWO_1_8 = (1, 2, 4, 8)
@@ -92,3 +99,21 @@ DEFAULT_DRAM_DESIGN: dict[str, object] = {
     "MaxActiveTransactions": 128,
 }
 """DRAMSys's example DDR3 controller configuration, a sensible starting point."""
+
+_PER_BANK_REFRESH = Parameter(
+    "RefreshPolicy",
+    ("NoRefresh", "AllBank", "PerBank"),
+    ParameterKind.CATEGORICAL,
+    "refresh: none, all banks every tREFI, or one bank every tREFIpb",
+)
+
+DRAM_PER_BANK_DESIGN_SPACE = DesignSpace(
+    tuple(_PER_BANK_REFRESH if p.name == "RefreshPolicy" else p for p in DRAM_KNOBS), name="dram-per-bank"
+)
+"""The space of memories with per-bank refresh (663,552 designs): ``RefreshPolicy`` adds ``PerBank``."""
+
+
+def dram_design_space(memspec: MemSpec) -> DesignSpace:
+    """The controller design space for a memory: :data:`DRAM_DESIGN_SPACE`, with
+    ``PerBank`` refresh where the standard has it (DRAMSys refuses it for DDR3 and DDR4)."""
+    return DRAM_PER_BANK_DESIGN_SPACE if memspec.per_bank_refresh is not None else DRAM_DESIGN_SPACE

@@ -245,6 +245,15 @@ class MemSpec:
         return hash(repr(self))
 
     @property
+    def per_bank_refresh(self) -> tuple[int, int] | None:
+        """``(tRFCpb, tREFIpb)`` in cycles where the standard refreshes one bank at a time
+        (LPDDR4's REFpb, HBM2's single-bank refresh), else None."""
+        for rfc, refi in (("RFCPB", "REFIPB"), ("RFCSB", "REFISB")):
+            if rfc in self.timings and refi in self.timings:
+                return self.timings[rfc], self.timings[refi]
+        return None
+
+    @property
     def has_power(self) -> bool:
         """Whether the memspec gives currents and supplies, so its energy can be computed."""
         return self.vdd is not None and bool(self.currents)
@@ -488,15 +497,20 @@ def list_memspecs() -> tuple[str, ...]:
 
 
 def preset_listing() -> list[Listing]:
-    """The bundled memory presets as a table for ``archgym envs``: type, speed bin, organisation, source."""
+    """The bundled memory presets as a table for ``archgym envs``: type, speed bin, organisation, the
+    RefreshPolicy values besides NoRefresh, source."""
     rows = []
     for name in list_memspecs():
         spec = load_memspec(name)
         speed = f"{spec.memory_type}-{round(spec.clock_mhz * 2)}"
         groups = f" in {spec.bank_groups} groups" if spec.bank_groups > 1 else ""
         organisation = f"{spec.devices} x{spec.device_width} devices, {spec.banks} banks{groups}"
-        rows.append((name, spec.memory_type, speed, organisation, spec.source))
-    columns = ("memspec", "type", "speed bin", "organisation", "source")
+        if spec.ranks > 1:
+            unit = "pseudo channels" if spec.memory_type == "HBM2" else "ranks"
+            organisation = f"{spec.ranks} {unit} of {organisation}"
+        refresh = "AllBank, PerBank" if spec.per_bank_refresh is not None else "AllBank"
+        rows.append((name, spec.memory_type, speed, organisation, refresh, spec.source))
+    columns = ("memspec", "type", "speed bin", "organisation", "refresh policies", "source")
     return [Listing("memory presets (--memspec NAME, or a DRAMSys memspec JSON file)", columns, tuple(rows))]
 
 
@@ -504,7 +518,8 @@ def load_memspec(name_or_path: str | os.PathLike[str] = "ddr3-1600") -> MemSpec:
     """A bundled preset or a DRAMSys memspec JSON file.
 
     Args:
-        name_or_path: A preset name (``ddr3-1600``, ``ddr4-2400``) or a
+        name_or_path: A preset name (``ddr3-1600``, ``ddr4-2400``,
+            ``lpddr4-3200``, ``hbm2-2000``) or a
             preset's memory id, in any letter case; or a path to a DRAMSys 4
             memspec JSON file.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from archgym.cost_model import MetricSpec
 from archgym.objective import DEFAULT_TARGET_LATENCY_NS, DEFAULT_TARGET_POWER_MW, ObjectivePreset
 from archgym.problem import Problem
-from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE
+from archgym.simulators.dram.knobs import DEFAULT_DRAM_DESIGN, DRAM_DESIGN_SPACE, DRAM_PER_BANK_DESIGN_SPACE
 from archgym.simulators.dram.workloads import STANDARD_WORKLOADS
 
 __all__ = ["DRAM_METRICS", "DRAM_OBJECTIVES", "DRAM_PROBLEM"]
@@ -56,4 +56,5 @@ DRAM_PROBLEM = Problem(
     env_id="archgym/DRAM-v0",
     cli="archgym.simulators.dram.cli:dram_app",
     catalog="archgym.simulators.dram.memspec:preset_listing",
+    design_space_variants=(DRAM_PER_BANK_DESIGN_SPACE,),
 )

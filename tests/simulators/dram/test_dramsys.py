@@ -134,6 +134,18 @@ def test_lpddr4_runs_have_power_analysis_off(bin_dir: Path):
         model.evaluate(DEFAULT_DRAM_DESIGN, "stream")
 
 
+def test_per_bank_refresh_is_offered_where_dramsys_has_it(bin_dir: Path):
+    binary = fake_binary(bin_dir, "dramsys-well-formed", PRINT_WELL_FORMED)
+    hbm2 = DramSysModel(binary=binary, memspec="hbm2-2000")
+    assert hbm2.design_space["RefreshPolicy"].values == ("NoRefresh", "AllBank", "PerBank")
+    per_bank = {**DEFAULT_DRAM_DESIGN, "RefreshPolicy": "PerBank"}
+    assert hbm2.mcconfig(per_bank)["mcconfig"]["RefreshPolicy"] == "PerBank"
+    assert hbm2.evaluate(per_bank, "stream:request_bytes=32").feasible
+    # DRAMSys stops with "Per bank refresh not supported" on DDR3 and DDR4; the knob refuses it first.
+    with pytest.raises(InvalidDesignError, match="'PerBank' is not allowed"):
+        DramSysModel(binary=binary).evaluate(per_bank, "stream")
+
+
 def test_parse_accepts_other_units_and_colour_codes():
     text = (
         "\x1b[38;5;22mbanner\x1b[0m\n"
@@ -477,10 +489,14 @@ def test_every_bundled_memspec_preset_runs_in_dramsys(memspec):
 
 
 @needs_dramsys
-def test_lpddr4_suite_results_are_what_the_backend_measures():
-    rows = pd.read_csv(SUITE_DATA.with_name("dramsys_lpddr4-3200_suite.csv"))
-    rows = rows[rows.design_id.isin([0, 1]) & rows.trace.isin(["copy", "random"])]
-    model = DramSysModel(memspec="lpddr4-3200", workers=2)
+@pytest.mark.parametrize("memspec", ["lpddr4-3200", "hbm2-2000"])
+def test_lpddr4_and_hbm2_suite_results_are_what_the_backend_measures(memspec):
+    rows = pd.read_csv(SUITE_DATA.with_name(f"dramsys_{memspec}_suite.csv"))
+    rows = rows[rows.trace.isin(["copy", "random"])]
+    # The first two designs and the first with per-bank refresh.
+    first_per_bank = rows.design_id[rows.RefreshPolicy == "PerBank"].min()
+    rows = rows[rows.design_id.isin([0, 1, first_per_bank])]
+    model = DramSysModel(memspec=memspec, workers=2)
     for workload, group in rows.groupby("workload_source"):
         batch = model.evaluate_batch(group[list(DRAM_DESIGN_SPACE.names)].to_dict("records"), workload)
         np.testing.assert_allclose(batch.metrics["total_time_ns"], group["total_time_ns"].to_numpy(), rtol=1e-6)
