@@ -12,15 +12,17 @@ It has two stages:
    combinations, 9,504 distinct ones since the Simple arbiter ignores the last
    two) is run through the request-level model of DRAMSys 4's controller in
    :mod:`archgym.simulators.dram.controller`: its front end, scheduler
-   buffers, bank machines, page policies, command multiplexer and DDR3/DDR4
-   timing constraints, request by request, without a clock. That gives each
+   buffers, bank machines, page policies, command multiplexer and the timing
+   constraints of DDR3, DDR4, LPDDR4 and HBM2 (one controller per channel,
+   behind one arbiter), request by request, without a clock. That gives each
    configuration's total time, activations, mean latency and the cycles the
    controller had work, cached as a table (1-4 ms per configuration and core
    on a 10,000-request trace).
 2. **Per design**, refresh and energy in closed form, so a single evaluation
    is a table lookup plus a few multiplications.
 
-Refresh (AllBank): one refresh is due every ``tREFI``; while requests are
+Refresh (AllBank; PerBank, on LPDDR4 and HBM2, see
+:meth:`DramAnalyticalModel.per_bank_refresh_stall`): one refresh is due every ``tREFI``; while requests are
 pending DRAMSys postpones up to RefreshMaxPostponed of them. Each refresh
 stalls the device for ``tRP + tRFC``, plus ``tRCD`` to reopen the row for the
 share of requests that would have hit it, but a stall delays the end of the
@@ -137,9 +139,11 @@ class TraceProfile:
     def __init__(self, trace: Trace, memspec: MemSpec, mapping: AddressMapping):
         bank, row, _ = mapping.decode(np.asarray(trace.addresses))
         self.n = trace.n_requests
-        self.n_banks = memspec.banks * memspec.ranks
+        self.n_banks = memspec.banks * memspec.ranks * memspec.channels
         self.banks_per_group = memspec.banks_per_group
-        self.bank = bank.astype(np.int64) % self.n_banks
+        # Banks are numbered over ranks, then channels: each channel's controller has banks of its own.
+        channel = mapping.channel(np.asarray(trace.addresses))
+        self.bank = (bank.astype(np.int64) % (memspec.banks * memspec.ranks)) + channel * memspec.banks * memspec.ranks
         self.row = row.astype(np.int64)
         self.is_write = np.asarray(trace.is_write, dtype=bool)
         self.request_bytes = trace.request_bytes
@@ -212,8 +216,10 @@ class DramAnalyticalModel(DramProblem):
     """The bundled analytical DRAM model (see the module docstring for equations).
 
     Args:
-        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``), path to a
-            DRAMSys memspec JSON, or a :class:`MemSpec`.
+        memspec: Memspec preset name (see
+            :func:`~archgym.simulators.dram.memspec.list_memspecs`), path to a
+            DRAMSys memspec JSON (DDR3, DDR4, LPDDR4 or HBM2, any number of
+            channels), or a :class:`MemSpec`.
         address_mapping: Address mapping; defaults to row-bank-column for the memspec.
         constants: Fitted constants; defaults to the DDR3-1600 calibration.
         default_workload: Workload used when ``evaluate`` gets none.
@@ -308,23 +314,25 @@ class DramAnalyticalModel(DramProblem):
         supplies = [(spec.vdd, "")] + ([(spec.vdd2, "2")] if spec.vdd2 is not None else [])
         for volts, suffix in supplies:
             i = {name: spec.currents[name + suffix] for name in ("idd0", "idd2n", "idd3n", "idd4r", "idd4w", "idd5")}
-            # mA * V * ns = pJ, per device, times the devices on the DIMM.
-            scale = volts * spec.tck_ns * spec.devices * spec.ranks
+            # mA * V * ns = pJ, per device, times the devices of a rank: an access uses one rank of one
+            # channel, while every rank of every channel stands by and refreshes.
+            scale = volts * spec.tck_ns * spec.devices
+            standby = scale * spec.ranks * spec.channels
             self._e_act += scale * (i["idd0"] * t["RC"] - i["idd3n"] * t["RAS"] - i["idd2n"] * (t["RC"] - t["RAS"]))
             self._e_read += scale * (i["idd4r"] - i["idd3n"]) * burst
             self._e_write += scale * (i["idd4w"] - i["idd3n"]) * burst
-            self._e_refresh += scale * (i["idd5"] - i["idd3n"]) * t["RFC"]
-            self._p_active += scale * i["idd3n"]
-            self._p_precharged += scale * i["idd2n"]
+            self._e_refresh += standby * (i["idd5"] - i["idd3n"]) * t["RFC"]
+            self._p_active += standby * i["idd3n"]
+            self._p_precharged += standby * i["idd2n"]
         if spec.vpp is not None:
             # DDR4's word-line supply as DRAMSys's DRAMPower charges it: IPP0 over each activation's
             # tRC, and no standby draw (fitted to DRAMSys's energies on the DDR4 fidelity suite, this
             # is what the residuals show: 1.79 times the IDD-only activation energy, 50 pJ a cycle less
             # background than with an IPP3N standby term).
-            vpp_scale = spec.vpp * spec.tck_ns * spec.devices * spec.ranks
-            self._e_act += vpp_scale * spec.currents.get("ipp0", 0.0) * t["RC"]
+            self._e_act += spec.vpp * spec.tck_ns * spec.devices * spec.currents.get("ipp0", 0.0) * t["RC"]
         # Memspecs give no per-bank refresh current: a REFpb refreshes one bank's share of the rows an
-        # all-bank refresh does, with the same energy per row.
+        # all-bank refresh does, with the same energy per row. Due REFpbs are counted per rank, in
+        # every channel.
         self._e_refresh_pb = self._e_refresh / (spec.banks * spec.ranks)
 
     # -- the structural table ---------------------------------
@@ -494,24 +502,26 @@ class DramAnalyticalModel(DramProblem):
             ],
             dtype=np.int64,
         ).reshape(-1, 7)
-        if isinstance(profile, SampledProfile):
-            simulated = sampled_timings(profile, codes, self._controller_timings, self.constants)
-        else:
-            simulated = controller.simulate(
-                profile.arrivals,
-                profile.bank,
-                profile.row,
-                profile.is_write,
-                profile.n_banks,
-                profile.banks_per_group,
-                codes,
-                self._controller_timings,
-                self.constants,
-            )
-        cycles, activations, latency, exposed = simulated.T[:4]
+        cycles, activations, latency, exposed = self._simulate(profile, codes).T
         results = np.column_stack([cycles, activations, profile.n - activations, latency, exposed])
         position = {configuration: i for i, configuration in enumerate(unique)}
         return results[[position[c] for c in canonical]]
+
+    def _simulate(self, profile: TraceProfile | SampledProfile, codes: np.ndarray) -> np.ndarray:
+        """``(configurations, 4)`` timings of one channel's controller (see :meth:`structural_timings`)."""
+        if isinstance(profile, SampledProfile):
+            return sampled_timings(profile, codes, self._controller_timings, self.constants)[:, :4]
+        return controller.simulate(
+            profile.arrivals,
+            profile.bank,
+            profile.row,
+            profile.is_write,
+            profile.n_banks,
+            profile.banks_per_group,
+            codes,
+            self._controller_timings,
+            self.constants,
+        )[:, :4]
 
     # -- evaluation -------------------------------------------------------------------
     def _design_indices(self, design: Mapping[str, Any]) -> list[int]:

@@ -75,11 +75,12 @@ ARBITERS = ("Simple", "Fifo", "Reorder")
 TIMING_NAMES = (
     "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
     "RL", "WL", "BURST", "REFI", "RFC", "COLUMN_CYCLES", "ACTIVATE_CYCLES", "PRECHARGE_CYCLES", "RCD_WR",
-    "BANKS_PER_RANK", "SEPARATE_BUSES",
+    "BANKS_PER_RANK", "SEPARATE_BUSES", "BANKS_PER_CHANNEL",
 )  # fmt: skip
 """Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`. The last
-two describe the device: banks per rank (an HBM2 pseudo channel), and 1 where row and column commands
-have buses of their own (HBM2), else 0."""
+three describe the device: banks per rank (an HBM2 pseudo channel), 1 where row and column commands
+have buses of their own (HBM2) else 0, and banks per channel (each channel has a controller of its
+own: its command bus, data bus and scheduler buffers)."""
 
 RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed", "first_measured_accepted", "last_accepted")
 """Columns of :func:`simulate`'s result; the last two are when the first measured request and the last
@@ -127,6 +128,7 @@ def controller_timings(memspec: MemSpec) -> np.ndarray:
     else:
         values = _ddr_timings(timings, burst)
     values["BANKS_PER_RANK"] = memspec.banks
+    values["BANKS_PER_CHANNEL"] = memspec.banks * memspec.ranks
     return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
 
 
@@ -294,11 +296,12 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     rdwr, wrrd, wrrd_l, rrd, rrd_l, faw, rl, wl, burst = tm[8], tm[9], tm[10], tm[11], tm[12], tm[13], tm[14], tm[15], tm[16]
     refi, refresh_stall = tm[17], tm[3] + tm[18]
     column_cycles, activate_cycles, precharge_cycles = tm[19], tm[20], tm[21]
-    rcd_write, banks_per_rank, separate_buses = tm[22], int(tm[23]), tm[24] != 0
+    rcd_write, banks_per_rank, separate_buses, banks_per_channel = tm[22], int(tm[23]), tm[24] != 0, int(tm[25])
     k_enter, k_release, k_drain = k[0], k[1], k[2]
     n = arrival.shape[0]
     n_groups = (n_banks + banks_per_group - 1) // banks_per_group
     n_ranks = (n_banks + banks_per_rank - 1) // banks_per_rank
+    n_channels = (n_banks + banks_per_channel - 1) // banks_per_channel
     capacity = 2 * size + 1
     queue = np.empty((n_banks, capacity), dtype=np.int64)
     queued = np.zeros(n_banks, dtype=np.int64)
@@ -322,20 +325,35 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     last_activate = np.full(n_ranks, _NEVER)
     last_read = np.full(n_ranks, _NEVER)
     last_write = np.full(n_ranks, _NEVER)
-    # When the command bus takes the next command: one bus, or (HBM2) a row and a column bus.
-    row_bus_free = _NEVER
-    column_bus_free = _NEVER
-    last_direction = 0
+    # Per channel: when the command bus takes the next command (one bus, or (HBM2) a row and a
+    # column bus), the data bus's last direction, and the scheduler buffers' occupancy.
+    row_bus_free = np.full(n_channels, _NEVER)
+    column_bus_free = np.full(n_channels, _NEVER)
+    last_direction = np.zeros(n_channels, dtype=np.int64)
+    in_channel = np.zeros(n_channels, dtype=np.int64)
+    reads_in = np.zeros(n_channels, dtype=np.int64)
+    writes_in = np.zeros(n_channels, dtype=np.int64)
     in_buffer = 0
-    reads_in = 0
-    writes_in = 0
-    last_accepted_bank = -1
+    last_accepted_bank = np.full(n_channels, -1, dtype=np.int64)
     in_flight = 0
     freed = np.empty(n + 1)  # release times of finished transactions (a min-heap)
     n_freed = 0
     next_delivery = 0
     last_delivery = _NEVER
     accepted = 0
+    # Behind the Fifo and Reorder arbiters several channels do not wait for each other: requests
+    # enter the arbiter in order while fewer than MaxActiveTransactions are in flight, and each
+    # channel's controller takes its own in order as it has room. With one channel (or the
+    # Simple arbiter) a request enters and is accepted at once.
+    queues_per_channel = n_channels > 1 and arbiter > 0
+    entered = 0
+    entered_at = np.empty(n)
+    channel_head = np.full(n_channels, n, dtype=np.int64)  # the next request each channel takes
+    next_in_channel = np.empty(n, dtype=np.int64)
+    for i in range(n - 1, -1, -1):
+        c = bank[i] // banks_per_channel
+        next_in_channel[i] = channel_head[c]
+        channel_head[c] = i
     served = 0
     now = 0.0
     finish = 0.0
@@ -359,26 +377,37 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     # share of the interval's requests accepted as they arrived (a controller that is behind its
     # trace, or held back by a full buffer or the arbiter, has no such time).
     bins = idle.shape[0]
-    busy = np.zeros((bins, n_banks + 2 * n_ranks + 2))
+    busy = np.zeros((bins, n_banks + 2 * n_ranks + 2 * n_channels))
     arrived = np.zeros(bins)
     on_time = np.zeros(bins)
     data_bus, activation_window = n_banks, n_banks + n_ranks
-    row_bus, column_bus = n_banks + 2 * n_ranks, n_banks + 2 * n_ranks + 1
+    row_bus = n_banks + 2 * n_ranks  # + 2 * channel; the channel's column bus follows its row bus
     activation_share = max(rrd, faw / 4)
     while served < n:
-        # When the next request can be accepted.
+        # When the next request can enter the arbiter, and be accepted by its channel's controller.
+        enter_at = _UNKNOWN
+        if entered < n:
+            enter_at = max(arrival[entered], now)
+            if arbiter > 0 and in_flight >= max_active:
+                enter_at = max(enter_at, freed[0]) if n_freed > 0 else _UNKNOWN
         accept_at = _UNKNOWN
-        if accepted < n:
+        to_accept = n
+        for c in range(n_channels if queues_per_channel else 1):
+            head = channel_head[c] if queues_per_channel else accepted
+            if head >= n or (queues_per_channel and head >= entered):
+                continue
+            c = bank[head] // banks_per_channel
             if organisation == 0:
-                room = in_buffer < size
+                room = in_channel[c] < size
             elif organisation == 1:
-                room = reads_in < size and writes_in < size
+                room = reads_in[c] < size and writes_in[c] < size
             else:
-                room = last_accepted_bank < 0 or queued[last_accepted_bank] < size
+                room = last_accepted_bank[c] < 0 or queued[last_accepted_bank[c]] < size
             if room:
-                accept_at = max(arrival[accepted], now)
-                if arbiter > 0 and in_flight >= max_active:
-                    accept_at = max(accept_at, freed[0]) if n_freed > 0 else _UNKNOWN
+                at = max(entered_at[head], now) if queues_per_channel else enter_at
+                if at < accept_at:
+                    accept_at = at
+                    to_accept = head
         # The command that can issue first, over the banks' chosen requests. A bank's choice
         # and the timings of its own changes only with its queue and commands.
         command_at = _UNKNOWN
@@ -398,7 +427,11 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                         if row[request] == open_row[b]:
                             if hit < 0:
                                 hit = q
-                            if scheduler == 2 and hit_same_direction < 0 and is_write[request] == last_direction:
+                            if (
+                                scheduler == 2
+                                and hit_same_direction < 0
+                                and is_write[request] == last_direction[b // banks_per_channel]
+                            ):
                                 hit_same_direction = q
                     if hit_same_direction >= 0:
                         slot = hit_same_direction
@@ -421,15 +454,16 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             request = queue[b, pick_slot[b]]
             g = b // banks_per_group
             r = b // banks_per_rank
+            c = b // banks_per_channel
             kind = pick_kind[b]
             if kind == 0:
-                t = max(pick_ready[b], column_bus_free)
+                t = max(pick_ready[b], column_bus_free[c])
                 if is_write[request]:
                     t = max(t, last_write[r] + ccd, group_write[g] + ccd_l, last_read[r] + rdwr)
                 else:
                     t = max(t, last_read[r] + ccd, group_read[g] + ccd_l, last_write[r] + wrrd, group_write[g] + wrrd_l)
             else:
-                t = max(pick_ready[b], row_bus_free)
+                t = max(pick_ready[b], row_bus_free[c])
                 if kind == 1:
                     t = max(t, last_activate[r] + rrd, group_activate[g] + rrd_l, last_four[r, oldest_of_four[r]] + faw)
             if t < command_at or (t == command_at and request < chosen):
@@ -439,8 +473,17 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         # A command due in the cycle a request is accepted goes first: the request is seen
         # from the next decision on (a write stream behind a four-transaction arbiter closes
         # its row under ClosedAdaptive in DRAMSys only so).
+        if queues_per_channel and enter_at <= accept_at and enter_at < command_at:
+            entered_at[entered] = enter_at
+            while n_freed > 0 and freed[0] <= enter_at:
+                n_freed = _heap_pop(freed, n_freed)
+                in_flight -= 1
+            in_flight += 1
+            entered += 1
+            now = enter_at
+            continue
         if accept_at < command_at:
-            request = accepted
+            request = to_accept
             b = bank[request]
             queue[b, queued[b]] = request
             queued[b] += 1
@@ -454,16 +497,22 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 # Waiting for the trace, not for a place behind the arbiter.
                 _add_idle(idle, idle_since, arrival[request], refi)
             in_buffer += 1
+            c = b // banks_per_channel
+            in_channel[c] += 1
             if is_write[request]:
-                writes_in += 1
+                writes_in[c] += 1
             else:
-                reads_in += 1
-            last_accepted_bank = b
-            if arbiter > 0:
-                while n_freed > 0 and freed[0] <= accept_at:
-                    n_freed = _heap_pop(freed, n_freed)
-                    in_flight -= 1
-                in_flight += 1
+                reads_in[c] += 1
+            last_accepted_bank[c] = b
+            if queues_per_channel:
+                channel_head[c] = next_in_channel[request]
+            else:
+                if arbiter > 0:
+                    while n_freed > 0 and freed[0] <= accept_at:
+                        n_freed = _heap_pop(freed, n_freed)
+                        in_flight -= 1
+                    in_flight += 1
+                entered += 1
             accepted += 1
             now = accept_at
             continue
@@ -474,21 +523,22 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         request = chosen
         stale[b] = True
         r = b // banks_per_rank
+        c = b // banks_per_channel
         interval = min(int(t // refi), bins - 1)
         if pick_kind[b] == 2:
-            row_bus_free = t + precharge_cycles
+            row_bus_free[c] = t + precharge_cycles
             if not separate_buses:
-                column_bus_free = row_bus_free
-            busy[interval, row_bus] += precharge_cycles
+                column_bus_free[c] = row_bus_free[c]
+            busy[interval, row_bus + 2 * c] += precharge_cycles
             open_row[b] = -1
             precharged[b] = t + rp
             continue
         if pick_kind[b] == 1:
-            row_bus_free = t + activate_cycles
+            row_bus_free[c] = t + activate_cycles
             if not separate_buses:
-                column_bus_free = row_bus_free
+                column_bus_free[c] = row_bus_free[c]
             busy[interval, b] += rc
-            busy[interval, row_bus] += activate_cycles
+            busy[interval, row_bus + 2 * c] += activate_cycles
             busy[interval, activation_window + r] += activation_share
             open_row[b] = row[request]
             activated[b] = t
@@ -501,13 +551,13 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                 measured_activations += 1
             continue
         # The column command: the request leaves the buffer.
-        column_bus_free = t + column_cycles
+        column_bus_free[c] = t + column_cycles
         if separate_buses:
-            busy[interval, column_bus] += column_cycles
+            busy[interval, row_bus + 2 * c + 1] += column_cycles
         else:
-            row_bus_free = column_bus_free
-            busy[interval, row_bus] += column_cycles
-        if is_write[request] == last_direction:
+            row_bus_free[c] = column_bus_free[c]
+            busy[interval, row_bus + 2 * c] += column_cycles
+        if is_write[request] == last_direction[c]:
             busy[interval, data_bus + r] += ccd
         else:  # the bus turns around
             busy[interval, data_bus + r] += rdwr if is_write[request] else wrrd
@@ -516,20 +566,22 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             bank_write[b] = t
             group_write[g] = t
             done = t + wl + burst
-            writes_in -= 1
+            writes_in[c] -= 1
         else:
             last_read[r] = t
             bank_read[b] = t
             group_read[g] = t
             done = t + rl + burst
-            reads_in -= 1
-        if scheduler == 2 and is_write[request] != last_direction:
-            stale[:] = True  # FrFcfsGrp prefers hits of the last direction
-        last_direction = is_write[request]
+            reads_in[c] -= 1
+        if scheduler == 2 and is_write[request] != last_direction[c]:
+            # FrFcfsGrp prefers hits of the channel's last direction.
+            stale[c * banks_per_channel : (c + 1) * banks_per_channel] = True
+        last_direction[c] = is_write[request]
         for q in range(pick_slot[b], queued[b] - 1):
             queue[b, q] = queue[b, q + 1]
         queued[b] -= 1
         in_buffer -= 1
+        in_channel[c] -= 1
         served += 1
         if request >= first_measured:
             latency += done - arrival[request]
@@ -557,7 +609,7 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             finished_at[request] = done + k_release
             if in_order:
                 # Responses return in request order: a finished one waits for the earlier ones.
-                while next_delivery < accepted and finished_at[next_delivery] < _UNKNOWN:
+                while next_delivery < entered and finished_at[next_delivery] < _UNKNOWN:
                     last_delivery = max(last_delivery, finished_at[next_delivery])
                     n_freed = _heap_push(freed, n_freed, last_delivery)
                     next_delivery += 1

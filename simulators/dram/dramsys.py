@@ -263,8 +263,9 @@ class DramSysModel(DramProblem, ExternalSimulator):
     Args:
         binary: Path of the DRAMSys 4 binary; by default the value of the
             ``ARCHGYM_DRAMSYS`` environment variable.
-        memspec: Memspec preset name (``ddr3-1600``, ``ddr4-2400``,
-            ``lpddr4-3200``), path to a DRAMSys memspec JSON, or a :class:`MemSpec`.
+        memspec: Memspec preset name (see
+            :func:`~archgym.simulators.dram.memspec.list_memspecs`), path to a
+            DRAMSys memspec JSON, or a :class:`MemSpec`.
         address_mapping: Address mapping; defaults to row-bank-column for the memspec.
         timeout_s: Seconds one DRAMSys run may take before it is killed and
             the design reported infeasible.

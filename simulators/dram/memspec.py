@@ -23,11 +23,14 @@ Bundled presets (``memspecs/*.json`` in this package):
     IDD5B 250, IDD2P 25, IDD3P 37, IDD6N 30, IPP0 3, IPP3N 3 mA). 16 banks in
     4 bank groups, 65536 rows, 1024 columns.
 ``lpddr4-3200``
-    One x16 channel of an 8Gb LPDDR4-3200 die. Timings from JEDEC JESD209-4
+    One 8Gb x16 channel of a dual-channel LPDDR4-3200 die. Timings from JEDEC JESD209-4
     (LPDDR4-3200, 8Gb per channel: tRFCab 280 ns, tRFCpb 140 ns), rounded up
     to 1600 MHz clock cycles; IDD currents on VDD1 and VDD2 as in DRAMSys's
     ``JEDEC_8Gb_LPDDR4-3200_16bit`` memspec. 8 banks, 65536 rows, 1024
     columns, BL16 (32-byte bursts).
+``lpddr4-3200-2ch``
+    Both channels of that die, each with its own controller; the default
+    address mapping alternates pages between them.
 ``hbm2-2000``
     One HBM2 channel at 2 Gb/s per pin in pseudo-channel mode: two 64-bit
     pseudo channels (ranks), 16 banks in 4 bank groups each, 1 KB pages,
@@ -64,6 +67,7 @@ _PRESET_FILES = {
     "ddr3-1600": "ddr3-1600.json",
     "ddr4-2400": "ddr4-2400.json",
     "lpddr4-3200": "lpddr4-3200.json",
+    "lpddr4-3200-2ch": "lpddr4-3200-2ch.json",
     "hbm2-2000": "hbm2-2000.json",
 }
 
@@ -508,6 +512,8 @@ def preset_listing() -> list[Listing]:
         if spec.ranks > 1:
             unit = "pseudo channels" if spec.memory_type == "HBM2" else "ranks"
             organisation = f"{spec.ranks} {unit} of {organisation}"
+        if spec.channels > 1:
+            organisation = f"{spec.channels} channels of {organisation}"
         refresh = "AllBank, PerBank" if spec.per_bank_refresh is not None else "AllBank"
         rows.append((name, spec.memory_type, speed, organisation, refresh, spec.source))
     columns = ("memspec", "type", "speed bin", "organisation", "refresh policies", "source")
@@ -519,7 +525,7 @@ def load_memspec(name_or_path: str | os.PathLike[str] = "ddr3-1600") -> MemSpec:
 
     Args:
         name_or_path: A preset name (``ddr3-1600``, ``ddr4-2400``,
-            ``lpddr4-3200``, ``hbm2-2000``) or a
+            ``lpddr4-3200``, ``lpddr4-3200-2ch``, ``hbm2-2000``) or a
             preset's memory id, in any letter case; or a path to a DRAMSys 4
             memspec JSON file.
 
@@ -573,6 +579,7 @@ class AddressMapping:
     ``n_bank_group_bits`` of ``bank_bits`` select the group. Rank bits (an
     HBM2 pseudo channel) extend the bank index the same way: the decoded
     bank is ``bank + rank * banks``, as DRAMSys numbers a channel's banks.
+    Channel bits select one of the memory's independent channels.
 
     Args:
         byte_bits: Bits selecting the byte within a bus word.
@@ -581,6 +588,7 @@ class AddressMapping:
         row_bits: Row bits.
         n_bank_group_bits: How many of the last ``bank_bits`` select the bank group.
         rank_bits: Rank (pseudo-channel) bits.
+        channel_bits: Channel bits.
 
     Raises:
         ConfigurationError: A bit is out of range or used twice.
@@ -592,6 +600,7 @@ class AddressMapping:
     row_bits: tuple[int, ...]
     n_bank_group_bits: int = 0
     rank_bits: tuple[int, ...] = ()
+    channel_bits: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         fields_ = {
@@ -600,6 +609,7 @@ class AddressMapping:
             "bank_bits": self.bank_bits,
             "row_bits": self.row_bits,
             "rank_bits": self.rank_bits,
+            "channel_bits": self.channel_bits,
         }
         seen: dict[int, str] = {}
         for what, bits in fields_.items():
@@ -632,10 +642,16 @@ class AddressMapping:
         bank = _bits(values, self.bank_bits + self.rank_bits)
         return bank, _bits(values, self.row_bits), _bits(values, self.column_bits)
 
+    def channel(self, addresses: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Channel of each address, as an int64 array (all 0 without channel bits)."""
+        return _bits(np.asarray(addresses).astype(np.uint64, copy=False), self.channel_bits)
+
     def to_dramsys_json(self) -> dict[str, Any]:
         """The mapping in DRAMSys's ``CONGEN`` layout."""
         split = len(self.bank_bits) - self.n_bank_group_bits
         congen: dict[str, list[int]] = {}
+        if self.channel_bits:
+            congen["CHANNEL_BIT"] = list(self.channel_bits)
         if self.rank_bits:
             congen["RANK_BIT"] = list(self.rank_bits)
         if self.n_bank_group_bits:
@@ -650,11 +666,11 @@ class AddressMapping:
     def from_dramsys_json(
         cls, document: Mapping[str, Any], origin: str = "address mapping"
     ) -> AddressMapping:
-        """Read DRAMSys's ``CONGEN`` layout (single channel, no XOR).
+        """Read DRAMSys's ``CONGEN`` layout (without XOR).
 
         Raises:
-            ConfigurationError: The layout is missing, malformed or uses
-                channel bits or XOR, which are not supported.
+            ConfigurationError: The layout is missing, malformed or uses XOR,
+                which is not supported.
         """
         congen = document.get("CONGEN") if isinstance(document, Mapping) else None
         if not isinstance(congen, Mapping):
@@ -666,12 +682,8 @@ class AddressMapping:
             if not chosen:
                 raise ConfigurationError(f"{origin}: CONGEN.SOLUTION has no mapping with ID 0")
             congen = chosen[0]
-        for key in ("CHANNEL_BIT", "XOR"):
-            if congen.get(key):
-                raise ConfigurationError(
-                    f"{origin}: CONGEN.{key} is not supported; only single-channel mappings without XOR "
-                    "can be read"
-                )
+        if congen.get("XOR"):
+            raise ConfigurationError(f"{origin}: CONGEN.XOR is not supported; only mappings without XOR can be read")
 
         def bits(key: str, required: bool = True) -> tuple[int, ...]:
             if key not in congen:
@@ -694,6 +706,7 @@ class AddressMapping:
                 row_bits=bits("ROW_BIT"),
                 n_bank_group_bits=len(group_bits),
                 rank_bits=bits("RANK_BIT", required=False),
+                channel_bits=bits("CHANNEL_BIT", required=False),
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"{origin}: {exc}") from None
@@ -710,6 +723,7 @@ class AddressMapping:
             "bank_bits": memspec.banks,
             "row_bits": memspec.rows,
             "rank_bits": memspec.ranks,
+            "channel_bits": memspec.channels,
         }
         for what, size in expected.items():
             bits = len(getattr(self, what))
@@ -745,38 +759,36 @@ def _log2(value: int, what: str, memspec: MemSpec) -> int:
 
 
 def default_address_mapping(memspec: MemSpec) -> AddressMapping:
-    """Row-bank-column mapping: byte bits lowest, then column, bank (with bank group), rank and row bits.
+    """Row-bank-column mapping: byte bits lowest, then column, channel, bank (with bank group), rank and row bits.
 
     For the DDR3-1600 preset this is DRAMSys's ``am_ddr3_8x1Gbx8_dimm_p1KB_rbc``:
-    byte bits 0-2, column bits 3-12, bank bits 13-15 and row bits 16-29. An
-    HBM2 memory's pseudo channels (ranks) come right above the banks, so
-    consecutive rows alternate between them.
+    byte bits 0-2, column bits 3-12, bank bits 13-15 and row bits 16-29. The
+    channels of a multi-channel memory come right above the columns, so
+    consecutive pages alternate between channels; an HBM2 memory's pseudo
+    channels (ranks) come right above the banks, so consecutive rows
+    alternate between them.
 
     Raises:
-        ConfigurationError: The memspec has several channels, or a size that
-            is not a power of two.
+        ConfigurationError: A size of the memspec is not a power of two.
     """
-    if memspec.channels != 1:
-        raise ConfigurationError(
-            f"memspec {memspec.name!r} has {memspec.channels} channels; the default address mapping "
-            "covers one channel"
-        )
     widths = [
         _log2(memspec.bus_bytes, "bus width in bytes", memspec),
         _log2(memspec.columns, "columns", memspec),
+        _log2(memspec.channels, "channels", memspec),
         _log2(memspec.banks, "banks", memspec),
         _log2(memspec.ranks, "ranks", memspec),
         _log2(memspec.rows, "rows", memspec),
     ]
     group_bits = _log2(memspec.bank_groups, "bank groups", memspec)
-    byte, column, bank, rank, row = [], [], [], [], []
-    fields_: list[list[int]] = [byte, column, bank, rank, row]
+    byte, column, channel, bank, rank, row = [], [], [], [], [], []
+    fields_: list[list[int]] = [byte, column, channel, bank, rank, row]
     low = 0
     for bits, width in zip(fields_, widths):
         bits.extend(range(low, low + width))
         low += width
     return AddressMapping(
-        tuple(byte), tuple(column), tuple(bank), tuple(row), n_bank_group_bits=group_bits, rank_bits=tuple(rank)
+        tuple(byte), tuple(column), tuple(bank), tuple(row), n_bank_group_bits=group_bits, rank_bits=tuple(rank),
+        channel_bits=tuple(channel),
     )
 
 

@@ -304,9 +304,11 @@ class SampledProfile:
         self.request_bytes = request_bytes
         bank, row, _ = mapping.decode(np.asarray(sample.addresses))
         self.n = sample.n_requests
-        self.n_banks = memspec.banks * memspec.ranks
+        self.n_banks = memspec.banks * memspec.ranks * memspec.channels
         self.banks_per_group = memspec.banks_per_group
-        self.bank = bank.astype(np.int64) % self.n_banks
+        # Banks are numbered over ranks, then channels (as for a whole trace).
+        channel = mapping.channel(np.asarray(sample.addresses))
+        self.bank = (bank.astype(np.int64) % (memspec.banks * memspec.ranks)) + channel * memspec.banks * memspec.ranks
         self.row = row.astype(np.int64)
         self.is_write = sample.is_write
         self.bounds = sample.bounds

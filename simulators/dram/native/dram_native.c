@@ -232,9 +232,11 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double rcd_write = tm[22];
     int64_t banks_per_rank = (int64_t)tm[23];
     int separate_buses = tm[24] != 0;
+    int64_t banks_per_channel = (int64_t)tm[25];
     double k_enter = k[0], k_release = k[1], k_drain = k[2];
     int64_t n_groups = (n_banks + banks_per_group - 1) / banks_per_group;
     int64_t n_ranks = (n_banks + banks_per_rank - 1) / banks_per_rank;
+    int64_t n_channels = (n_banks + banks_per_channel - 1) / banks_per_channel;
     int64_t capacity = 2 * size + 1;
     /* No request takes longer than all its timings in a row, so the run ends within this many intervals. */
     double worst = 64.0 + k_enter + k_release;
@@ -262,14 +264,25 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     double *idle = calloc(bins, sizeof(double));
     /* Busy cycles per tREFI interval: each bank, each rank's data bus and activation window, the row and
        the column command bus (see controller._simulate_one). */
-    int64_t resources = n_banks + 2 * n_ranks + 2, data_bus = n_banks, activation_window = n_banks + n_ranks;
-    int64_t row_bus = n_banks + 2 * n_ranks, column_bus = n_banks + 2 * n_ranks + 1;
+    int64_t resources = n_banks + 2 * n_ranks + 2 * n_channels, data_bus = n_banks, activation_window = n_banks + n_ranks;
+    int64_t row_bus = n_banks + 2 * n_ranks; /* + 2 * channel; the channel's column bus follows its row bus */
     /* Per rank: the last four activations (tFAW) and the last commands. */
     double *last_four = malloc(sizeof(double) * 4 * n_ranks);
     int64_t *oldest_of_four = calloc(n_ranks, sizeof(int64_t));
     double *last_activate = malloc(sizeof(double) * n_ranks);
     double *last_read = malloc(sizeof(double) * n_ranks);
     double *last_write = malloc(sizeof(double) * n_ranks);
+    /* Per channel: the command bus(es), the data bus's last direction and the buffers' occupancy. */
+    double *row_bus_free = malloc(sizeof(double) * n_channels);
+    double *column_bus_free = malloc(sizeof(double) * n_channels);
+    int64_t *last_direction = calloc(n_channels, sizeof(int64_t));
+    int64_t *in_channel = calloc(n_channels, sizeof(int64_t));
+    int64_t *reads_in = calloc(n_channels, sizeof(int64_t));
+    int64_t *writes_in = calloc(n_channels, sizeof(int64_t));
+    int64_t *last_accepted_bank = malloc(sizeof(int64_t) * n_channels);
+    int64_t *channel_head = malloc(sizeof(int64_t) * n_channels);
+    int64_t *next_in_channel = malloc(sizeof(int64_t) * n);
+    double *entered_at = malloc(sizeof(double) * n);
     double *busy = calloc(bins * resources, sizeof(double));
     double *arrived = calloc(bins, sizeof(double));
     double *on_time = calloc(bins, sizeof(double));
@@ -278,7 +291,9 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     if (!queue || !queued || !accepted_at || !finished_at || !open_row || !stale || !pick_slot || !pick_kind ||
         !pick_ready || !activated || !precharged || !bank_read || !bank_write || !group_read || !group_write ||
         !group_activate || !freed || !idle || !busy || !arrived || !on_time || !last_four || !oldest_of_four ||
-        !last_activate || !last_read || !last_write) {
+        !last_activate || !last_read || !last_write || !row_bus_free || !column_bus_free || !last_direction ||
+        !in_channel || !reads_in || !writes_in || !last_accepted_bank || !channel_head || !next_in_channel ||
+        !entered_at) {
         status = -1;
         goto done;
     }
@@ -302,28 +317,55 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         last_read[r] = NEVER;
         last_write[r] = NEVER;
     }
-    /* When the command bus takes the next command: one bus, or (HBM2) a row and a column bus. */
-    double row_bus_free = NEVER, column_bus_free = NEVER;
-    int64_t last_direction = 0;
-    int64_t in_buffer = 0, reads_in = 0, writes_in = 0, last_accepted_bank = -1, in_flight = 0;
+    for (int64_t c = 0; c < n_channels; c++) {
+        row_bus_free[c] = NEVER;
+        column_bus_free[c] = NEVER;
+    }
+    int64_t in_buffer = 0, in_flight = 0;
     int64_t n_freed = 0, next_delivery = 0, accepted = 0, served = 0;
+    /* Behind the Fifo and Reorder arbiters several channels do not wait for each other: requests enter
+       the arbiter in order while fewer than MaxActiveTransactions are in flight, and each channel's
+       controller takes its own in order as it has room (see controller._simulate_one). */
+    int queues_per_channel = n_channels > 1 && arbiter > 0;
+    int64_t entered = 0;
+    for (int64_t c = 0; c < n_channels; c++) {
+        last_accepted_bank[c] = -1;
+        channel_head[c] = n;
+    }
+    for (int64_t i = n - 1; i >= 0; i--) {
+        int64_t c = bank[i] / banks_per_channel;
+        next_in_channel[i] = channel_head[c];
+        channel_head[c] = i;
+    }
     double last_delivery = NEVER, now = 0.0, finish = 0.0, latency = 0.0, idle_since = 0.0;
     int64_t activations = 0, measured_activations = 0;
 
     while (served < n) {
-        /* When the next request can be accepted. */
+        /* When the next request can enter the arbiter, and be accepted by its channel's controller. */
+        double enter_at = UNKNOWN;
+        if (entered < n) {
+            enter_at = dmax(arrival[entered], now);
+            if (arbiter > 0 && in_flight >= max_active) enter_at = n_freed > 0 ? dmax(enter_at, freed[0]) : UNKNOWN;
+        }
         double accept_at = UNKNOWN;
-        if (accepted < n) {
+        int64_t to_accept = n;
+        for (int64_t channel = 0; channel < (queues_per_channel ? n_channels : 1); channel++) {
+            int64_t head = queues_per_channel ? channel_head[channel] : accepted;
+            if (head >= n || (queues_per_channel && head >= entered)) continue;
+            int64_t c = bank[head] / banks_per_channel;
             int room;
             if (organisation == 0)
-                room = in_buffer < size;
+                room = in_channel[c] < size;
             else if (organisation == 1)
-                room = reads_in < size && writes_in < size;
+                room = reads_in[c] < size && writes_in[c] < size;
             else
-                room = last_accepted_bank < 0 || queued[last_accepted_bank] < size;
+                room = last_accepted_bank[c] < 0 || queued[last_accepted_bank[c]] < size;
             if (room) {
-                accept_at = dmax(arrival[accepted], now);
-                if (arbiter > 0 && in_flight >= max_active) accept_at = n_freed > 0 ? dmax(accept_at, freed[0]) : UNKNOWN;
+                double at = queues_per_channel ? dmax(entered_at[head], now) : enter_at;
+                if (at < accept_at) {
+                    accept_at = at;
+                    to_accept = head;
+                }
             }
         }
         /* The command that can issue first, over the banks' chosen requests. */
@@ -341,7 +383,8 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
                         int64_t request = bank_queue[q];
                         if (row[request] == open_row[b]) {
                             if (hit < 0) hit = q;
-                            if (scheduler == 2 && hit_same_direction < 0 && is_write[request] == last_direction)
+                            if (scheduler == 2 && hit_same_direction < 0 &&
+                                is_write[request] == last_direction[b / banks_per_channel])
                                 hit_same_direction = q;
                         }
                     }
@@ -370,17 +413,18 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             int64_t request = bank_queue[pick_slot[b]];
             int64_t g = b / banks_per_group;
             int64_t r = b / banks_per_rank;
+            int64_t c = b / banks_per_channel;
             int64_t kind = pick_kind[b];
             double t;
             if (kind == 0) {
-                t = dmax(pick_ready[b], column_bus_free);
+                t = dmax(pick_ready[b], column_bus_free[c]);
                 if (is_write[request])
                     t = dmax(dmax(dmax(t, last_write[r] + ccd), group_write[g] + ccd_l), last_read[r] + rdwr);
                 else
                     t = dmax(dmax(dmax(dmax(t, last_read[r] + ccd), group_read[g] + ccd_l), last_write[r] + wrrd),
                              group_write[g] + wrrd_l);
             } else {
-                t = dmax(pick_ready[b], row_bus_free);
+                t = dmax(pick_ready[b], row_bus_free[c]);
                 if (kind == 1)
                     t = dmax(dmax(dmax(t, last_activate[r] + rrd), group_activate[g] + rrd_l),
                              last_four[r * 4 + oldest_of_four[r]] + faw);
@@ -391,9 +435,20 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
                 chosen = request;
             }
         }
+        if (queues_per_channel && enter_at <= accept_at && enter_at < command_at) {
+            entered_at[entered] = enter_at;
+            while (n_freed > 0 && freed[0] <= enter_at) {
+                n_freed = heap_pop(freed, n_freed);
+                in_flight -= 1;
+            }
+            in_flight += 1;
+            entered += 1;
+            now = enter_at;
+            continue;
+        }
         /* A command due in the cycle a request is accepted goes first. */
         if (accept_at < command_at) {
-            int64_t request = accepted;
+            int64_t request = to_accept;
             int64_t b = bank[request];
             queue[b * capacity + queued[b]] = request;
             queued[b] += 1;
@@ -405,17 +460,24 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             if (accept_at == arrival[request]) on_time[accepted_in] += 1.0;
             if (in_buffer == 0 && arrival[request] > idle_since) add_idle(idle, bins, idle_since, arrival[request], refi);
             in_buffer += 1;
+            int64_t c = b / banks_per_channel;
+            in_channel[c] += 1;
             if (is_write[request])
-                writes_in += 1;
+                writes_in[c] += 1;
             else
-                reads_in += 1;
-            last_accepted_bank = b;
-            if (arbiter > 0) {
-                while (n_freed > 0 && freed[0] <= accept_at) {
-                    n_freed = heap_pop(freed, n_freed);
-                    in_flight -= 1;
+                reads_in[c] += 1;
+            last_accepted_bank[c] = b;
+            if (queues_per_channel) {
+                channel_head[c] = next_in_channel[request];
+            } else {
+                if (arbiter > 0) {
+                    while (n_freed > 0 && freed[0] <= accept_at) {
+                        n_freed = heap_pop(freed, n_freed);
+                        in_flight -= 1;
+                    }
+                    in_flight += 1;
                 }
-                in_flight += 1;
+                entered += 1;
             }
             accepted += 1;
             now = accept_at;
@@ -428,21 +490,22 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         int64_t request = chosen;
         stale[b] = 1;
         int64_t r = b / banks_per_rank;
+        int64_t c = b / banks_per_channel;
         int64_t interval = (int64_t)(t / refi);
         double *busy_now = busy + (interval < bins - 1 ? interval : bins - 1) * resources;
         if (pick_kind[b] == 2) {
-            row_bus_free = t + precharge_cycles;
-            if (!separate_buses) column_bus_free = row_bus_free;
-            busy_now[row_bus] += precharge_cycles;
+            row_bus_free[c] = t + precharge_cycles;
+            if (!separate_buses) column_bus_free[c] = row_bus_free[c];
+            busy_now[row_bus + 2 * c] += precharge_cycles;
             open_row[b] = -1;
             precharged[b] = t + rp;
             continue;
         }
         if (pick_kind[b] == 1) {
-            row_bus_free = t + activate_cycles;
-            if (!separate_buses) column_bus_free = row_bus_free;
+            row_bus_free[c] = t + activate_cycles;
+            if (!separate_buses) column_bus_free[c] = row_bus_free[c];
             busy_now[b] += rc;
-            busy_now[row_bus] += activate_cycles;
+            busy_now[row_bus + 2 * c] += activate_cycles;
             busy_now[activation_window + r] += activation_share;
             open_row[b] = row[request];
             activated[b] = t;
@@ -455,14 +518,14 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             continue;
         }
         /* The column command: the request leaves the buffer. */
-        column_bus_free = t + column_cycles;
+        column_bus_free[c] = t + column_cycles;
         if (separate_buses) {
-            busy_now[column_bus] += column_cycles;
+            busy_now[row_bus + 2 * c + 1] += column_cycles;
         } else {
-            row_bus_free = column_bus_free;
-            busy_now[row_bus] += column_cycles;
+            row_bus_free[c] = column_bus_free[c];
+            busy_now[row_bus + 2 * c] += column_cycles;
         }
-        if (is_write[request] == last_direction) busy_now[data_bus + r] += ccd;
+        if (is_write[request] == last_direction[c]) busy_now[data_bus + r] += ccd;
         else busy_now[data_bus + r] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
         double done_at;
         if (is_write[request]) {
@@ -470,21 +533,23 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             bank_write[b] = t;
             group_write[g] = t;
             done_at = t + wl + burst;
-            writes_in -= 1;
+            writes_in[c] -= 1;
         } else {
             last_read[r] = t;
             bank_read[b] = t;
             group_read[g] = t;
             done_at = t + rl + burst;
-            reads_in -= 1;
+            reads_in[c] -= 1;
         }
-        if (scheduler == 2 && is_write[request] != last_direction)
-            for (int64_t c = 0; c < n_banks; c++) stale[c] = 1;
-        last_direction = is_write[request];
+        if (scheduler == 2 && is_write[request] != last_direction[c])
+            for (int64_t other = c * banks_per_channel; other < (c + 1) * banks_per_channel && other < n_banks; other++)
+                stale[other] = 1;
+        last_direction[c] = is_write[request];
         int64_t *bank_queue = queue + b * capacity;
         for (int64_t q = pick_slot[b]; q < queued[b] - 1; q++) bank_queue[q] = bank_queue[q + 1];
         queued[b] -= 1;
         in_buffer -= 1;
+        in_channel[c] -= 1;
         served += 1;
         if (request >= first_measured) latency += done_at - arrival[request];
         finish = dmax(finish, done_at);
@@ -512,7 +577,7 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         if (arbiter > 0) {
             finished_at[request] = done_at + k_release;
             if (in_order) {
-                while (next_delivery < accepted && finished_at[next_delivery] < UNKNOWN) {
+                while (next_delivery < entered && finished_at[next_delivery] < UNKNOWN) {
                     last_delivery = dmax(last_delivery, finished_at[next_delivery]);
                     n_freed = heap_push(freed, n_freed, last_delivery);
                     next_delivery += 1;
@@ -576,5 +641,15 @@ done:
     free(last_activate);
     free(last_read);
     free(last_write);
+    free(row_bus_free);
+    free(column_bus_free);
+    free(last_direction);
+    free(in_channel);
+    free(reads_in);
+    free(writes_in);
+    free(last_accepted_bank);
+    free(channel_head);
+    free(next_in_channel);
+    free(entered_at);
     return status;
 }

@@ -36,7 +36,7 @@ REQUIRED_TIMINGS = (
 
 # -- presets --------------------------------------------------------------------------
 def test_presets_are_listed_and_load_by_name_or_id():
-    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200", "hbm2-2000")
+    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200", "lpddr4-3200-2ch", "hbm2-2000")
     assert load_memspec().name == "ddr3-1600"
     assert load_memspec("DDR4-2400").name == "ddr4-2400"
     assert load_memspec("micron_1gb_ddr3-1600_8bit_g").name == "ddr3-1600"
@@ -184,6 +184,24 @@ def test_hbm2_mapping_puts_pseudo_channels_above_the_banks():
         dataclasses.replace(default_address_mapping(ddr3), rank_bits=(30,)).check(ddr3)
 
 
+def test_two_channel_mapping_alternates_pages_between_the_channels():
+    spec = load_memspec("lpddr4-3200-2ch")
+    assert spec.channels == 2 and spec.capacity_bytes == 2 * load_memspec("lpddr4-3200").capacity_bytes
+    mapping = default_address_mapping(spec)
+    mapping.check(spec)
+    assert mapping.column_bits == tuple(range(1, 11)) and mapping.channel_bits == (11,)
+    assert mapping.bank_bits == (12, 13, 14) and mapping.row_bits == tuple(range(15, 31))
+    assert mapping.to_dramsys_json()["CONGEN"]["CHANNEL_BIT"] == [11]
+    assert AddressMapping.from_dramsys_json(mapping.to_dramsys_json()) == mapping
+    page = 1 << 11
+    assert mapping.channel([0, page - 1, page, 2 * page]).tolist() == [0, 0, 1, 0]
+    single = load_memspec("lpddr4-3200")
+    with pytest.raises(ConfigurationError, match=r"1 channel bits \(2 values\) but memspec .* needs 1"):
+        mapping.check(single)
+    with pytest.raises(ConfigurationError, match="CONGEN.XOR is not supported"):
+        AddressMapping.from_dramsys_json({"CONGEN": {**mapping.to_dramsys_json()["CONGEN"], "XOR": [[11, 15]]}})
+
+
 LPDDR4_REQUIRED_TIMINGS = (
     "RL", "WL", "RCD", "RPPB", "RPAB", "RAS", "RCPB", "RCAB", "RRD", "FAW", "CCD", "WR", "WTR", "RTP", "PPD",
     "REFI", "REFIPB", "RFCAB", "RFCPB", "DQSCK", "DQSS", "DQS2DQ", "WPRE", "RPST", "XP", "XSR", "RTRS",
@@ -202,6 +220,7 @@ HBM2_REQUIRED_TIMINGS = (
         ("ddr3-1600", REQUIRED_TIMINGS),
         ("ddr4-2400", REQUIRED_TIMINGS),
         ("lpddr4-3200", LPDDR4_REQUIRED_TIMINGS),
+        ("lpddr4-3200-2ch", LPDDR4_REQUIRED_TIMINGS),
         ("hbm2-2000", HBM2_REQUIRED_TIMINGS),
     ],
 )
@@ -233,7 +252,7 @@ def test_load_memspec_from_a_path(tmp_path):
 
 
 def test_load_memspec_errors(tmp_path):
-    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200, hbm2-2000"):
+    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200, lpddr4-3200-2ch, hbm2-2000"):
         load_memspec("ddr5-4800")
     with pytest.raises(ConfigurationError, match="missing.json"):
         load_memspec(tmp_path / "missing.json")

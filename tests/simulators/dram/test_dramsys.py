@@ -489,7 +489,7 @@ def test_every_bundled_memspec_preset_runs_in_dramsys(memspec):
 
 
 @needs_dramsys
-@pytest.mark.parametrize("memspec", ["lpddr4-3200", "hbm2-2000"])
+@pytest.mark.parametrize("memspec", ["lpddr4-3200", "lpddr4-3200-2ch", "hbm2-2000"])
 def test_lpddr4_and_hbm2_suite_results_are_what_the_backend_measures(memspec):
     rows = pd.read_csv(SUITE_DATA.with_name(f"dramsys_{memspec}_suite.csv"))
     rows = rows[rows.trace.isin(["copy", "random"])]
