@@ -254,12 +254,12 @@ class DramAnalyticalModel(DramProblem):
         self.full_tables = None if full_tables is None else bool(full_tables)
         self.sampling = None if sampling is None else bool(sampling)
         self.memspec = memspec if isinstance(memspec, MemSpec) else load_memspec(memspec)
-        if self.memspec.ranks > 1 and self.memspec.memory_type != "HBM2":
-            # Ranks of DDR and LPDDR memories share one data bus (with rank-switch gaps), which the
-            # controller model does not follow; HBM2's pseudo channels each have their own.
+        if self.memspec.ranks > 1 and self.memspec.memory_type == "LPDDR4":
+            # DDR ranks share a data bus with rank-switch gaps, HBM2's pseudo channels each have one;
+            # the multi-cycle commands of LPDDR4 across ranks are not modelled.
             raise ConfigurationError(
                 f"memspec {self.memspec.name!r} has {self.memspec.ranks} ranks; the analytical model covers "
-                f"one rank of {self.memspec.memory_type} (or the pseudo channels of HBM2)"
+                "one rank per channel of LPDDR4 (and any number of DDR3 and DDR4 ranks and HBM2 pseudo channels)"
             )
         self.mapping = address_mapping or default_address_mapping(self.memspec)
         self.mapping.check(self.memspec)

@@ -75,12 +75,15 @@ ARBITERS = ("Simple", "Fifo", "Reorder")
 TIMING_NAMES = (
     "CCD", "CCD_L", "RCD", "RP", "RAS", "RC", "RTP", "WRPRE", "RDWR", "WRRD", "WRRD_L", "RRD", "RRD_L", "FAW",
     "RL", "WL", "BURST", "REFI", "RFC", "COLUMN_CYCLES", "ACTIVATE_CYCLES", "PRECHARGE_CYCLES", "RCD_WR",
-    "BANKS_PER_RANK", "SEPARATE_BUSES", "BANKS_PER_CHANNEL",
+    "BANKS_PER_RANK", "SEPARATE_BUSES", "BANKS_PER_CHANNEL", "SHARED_DATA_BUS", "RDRD_R", "RDWR_R", "WRRD_R",
+    "WRWR_R",
 )  # fmt: skip
 """Order of the timing array :func:`simulate` takes (cycles); see :func:`controller_timings`. The last
-three describe the device: banks per rank (an HBM2 pseudo channel), 1 where row and column commands
-have buses of their own (HBM2) else 0, and banks per channel (each channel has a controller of its
-own: its command bus, data bus and scheduler buffers)."""
+ones describe the device: banks per rank (an HBM2 pseudo channel), 1 where row and column commands
+have buses of their own (HBM2) else 0, banks per channel (each channel has a controller of its own:
+its command bus, data bus and scheduler buffers), 1 where a channel's ranks share its data bus (DDR)
+else 0, and then the spacing of column commands to different ranks of such a bus (read after read,
+write after read, read after write, write after write)."""
 
 RESULT_COLUMNS = ("cycles", "activations", "latency", "refresh_exposed", "first_measured_accepted", "last_accepted")
 """Columns of :func:`simulate`'s result; the last two are when the first measured request and the last
@@ -129,6 +132,9 @@ def controller_timings(memspec: MemSpec) -> np.ndarray:
         values = _ddr_timings(timings, burst)
     values["BANKS_PER_RANK"] = memspec.banks
     values["BANKS_PER_CHANNEL"] = memspec.banks * memspec.ranks
+    values.setdefault("SHARED_DATA_BUS", 0)
+    for name in ("RDRD_R", "RDWR_R", "WRRD_R", "WRWR_R"):
+        values.setdefault(name, 0)
     return np.array([values[name] for name in TIMING_NAMES], dtype=np.float64)
 
 
@@ -160,6 +166,13 @@ def _ddr_timings(timings: dict[str, int], burst: int) -> dict[str, float]:
         "PRECHARGE_CYCLES": 1,
         "RCD_WR": timings["RCD"],
         "SEPARATE_BUSES": 0,
+        # The ranks of a DIMM share its data bus: a column command to another rank waits for the
+        # other rank's burst and the rank switch tRTRS (and, for DDR4, the preamble).
+        "SHARED_DATA_BUS": 1,
+        "RDRD_R": burst + timings["RTRS"],
+        "RDWR_R": timings["RL"] + burst + timings["RTRS"] - timings["WL"] + timings.get("WPRE", 0),
+        "WRRD_R": timings["WL"] + burst + timings["RTRS"] - timings["RL"] + timings.get("RPRE", 0),
+        "WRWR_R": burst + timings["RTRS"],
     }
     return values
 
@@ -297,6 +310,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     refi, refresh_stall = tm[17], tm[3] + tm[18]
     column_cycles, activate_cycles, precharge_cycles = tm[19], tm[20], tm[21]
     rcd_write, banks_per_rank, separate_buses, banks_per_channel = tm[22], int(tm[23]), tm[24] != 0, int(tm[25])
+    shared_data_bus, rdrd_r, rdwr_r, wrrd_r, wrwr_r = tm[26] != 0, tm[27], tm[28], tm[29], tm[30]
+    ranks_per_channel = banks_per_channel // banks_per_rank
     k_enter, k_release, k_drain = k[0], k[1], k[2]
     n = arrival.shape[0]
     n_groups = (n_banks + banks_per_group - 1) // banks_per_group
@@ -333,6 +348,11 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
     in_channel = np.zeros(n_channels, dtype=np.int64)
     reads_in = np.zeros(n_channels, dtype=np.int64)
     writes_in = np.zeros(n_channels, dtype=np.int64)
+    # Per channel, where ranks share the data bus: the last read and write and their ranks.
+    last_read_any = np.full(n_channels, _NEVER)
+    last_write_any = np.full(n_channels, _NEVER)
+    last_read_rank = np.full(n_channels, -1, dtype=np.int64)
+    last_write_rank = np.full(n_channels, -1, dtype=np.int64)
     in_buffer = 0
     last_accepted_bank = np.full(n_channels, -1, dtype=np.int64)
     in_flight = 0
@@ -462,6 +482,11 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
                     t = max(t, last_write[r] + ccd, group_write[g] + ccd_l, last_read[r] + rdwr)
                 else:
                     t = max(t, last_read[r] + ccd, group_read[g] + ccd_l, last_write[r] + wrrd, group_write[g] + wrrd_l)
+                if shared_data_bus:
+                    if last_read_rank[c] >= 0 and last_read_rank[c] != r:
+                        t = max(t, last_read_any[c] + (rdwr_r if is_write[request] else rdrd_r))
+                    if last_write_rank[c] >= 0 and last_write_rank[c] != r:
+                        t = max(t, last_write_any[c] + (wrwr_r if is_write[request] else wrrd_r))
             else:
                 t = max(pick_ready[b], row_bus_free[c])
                 if kind == 1:
@@ -557,11 +582,15 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
         else:
             row_bus_free[c] = column_bus_free[c]
             busy[interval, row_bus + 2 * c] += column_cycles
+        # A channel's ranks share its data bus (DDR), or have one each (HBM2 pseudo channels).
+        bus = data_bus + (r - r % ranks_per_channel if shared_data_bus else r)
         if is_write[request] == last_direction[c]:
-            busy[interval, data_bus + r] += ccd
+            busy[interval, bus] += ccd
         else:  # the bus turns around
-            busy[interval, data_bus + r] += rdwr if is_write[request] else wrrd
+            busy[interval, bus] += rdwr if is_write[request] else wrrd
         if is_write[request]:
+            last_write_any[c] = t
+            last_write_rank[c] = r
             last_write[r] = t
             bank_write[b] = t
             group_write[g] = t
@@ -573,6 +602,8 @@ def _simulate_one(arrival, bank, row, is_write, n_banks, banks_per_group, config
             group_read[g] = t
             done = t + rl + burst
             reads_in[c] -= 1
+            last_read_any[c] = t
+            last_read_rank[c] = r
         if scheduler == 2 and is_write[request] != last_direction[c]:
             # FrFcfsGrp prefers hits of the channel's last direction.
             stale[c * banks_per_channel : (c + 1) * banks_per_channel] = True

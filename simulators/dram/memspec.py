@@ -22,6 +22,8 @@ Bundled presets (``memspecs/*.json`` in this package):
     sheet at DDR4-2400 (IDD0 48, IDD2N 34, IDD3N 43, IDD4R 135, IDD4W 123,
     IDD5B 250, IDD2P 25, IDD3P 37, IDD6N 30, IPP0 3, IPP3N 3 mA). 16 banks in
     4 bank groups, 65536 rows, 1024 columns.
+``ddr4-2400-2r``
+    Two such ranks sharing one channel: a dual-rank DIMM.
 ``lpddr4-3200``
     One 8Gb x16 channel of a dual-channel LPDDR4-3200 die. Timings from JEDEC JESD209-4
     (LPDDR4-3200, 8Gb per channel: tRFCab 280 ns, tRFCpb 140 ns), rounded up
@@ -66,6 +68,7 @@ SUPPORTED_MEMORY_TYPES = ("DDR3", "DDR4", "LPDDR4", "HBM2")
 _PRESET_FILES = {
     "ddr3-1600": "ddr3-1600.json",
     "ddr4-2400": "ddr4-2400.json",
+    "ddr4-2400-2r": "ddr4-2400-2r.json",
     "lpddr4-3200": "lpddr4-3200.json",
     "lpddr4-3200-2ch": "lpddr4-3200-2ch.json",
     "hbm2-2000": "hbm2-2000.json",
@@ -525,7 +528,7 @@ def load_memspec(name_or_path: str | os.PathLike[str] = "ddr3-1600") -> MemSpec:
 
     Args:
         name_or_path: A preset name (``ddr3-1600``, ``ddr4-2400``,
-            ``lpddr4-3200``, ``lpddr4-3200-2ch``, ``hbm2-2000``) or a
+            ``ddr4-2400-2r``, ``lpddr4-3200``, ``lpddr4-3200-2ch``, ``hbm2-2000``) or a
             preset's memory id, in any letter case; or a path to a DRAMSys 4
             memspec JSON file.
 

@@ -233,6 +233,9 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     int64_t banks_per_rank = (int64_t)tm[23];
     int separate_buses = tm[24] != 0;
     int64_t banks_per_channel = (int64_t)tm[25];
+    int shared_data_bus = tm[26] != 0;
+    double rdrd_r = tm[27], rdwr_r = tm[28], wrrd_r = tm[29], wrwr_r = tm[30];
+    int64_t ranks_per_channel = banks_per_channel / banks_per_rank;
     double k_enter = k[0], k_release = k[1], k_drain = k[2];
     int64_t n_groups = (n_banks + banks_per_group - 1) / banks_per_group;
     int64_t n_ranks = (n_banks + banks_per_rank - 1) / banks_per_rank;
@@ -280,6 +283,11 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     int64_t *reads_in = calloc(n_channels, sizeof(int64_t));
     int64_t *writes_in = calloc(n_channels, sizeof(int64_t));
     int64_t *last_accepted_bank = malloc(sizeof(int64_t) * n_channels);
+    /* Per channel, where ranks share the data bus: the last read and write and their ranks. */
+    double *last_read_any = malloc(sizeof(double) * n_channels);
+    double *last_write_any = malloc(sizeof(double) * n_channels);
+    int64_t *last_read_rank = malloc(sizeof(int64_t) * n_channels);
+    int64_t *last_write_rank = malloc(sizeof(int64_t) * n_channels);
     int64_t *channel_head = malloc(sizeof(int64_t) * n_channels);
     int64_t *next_in_channel = malloc(sizeof(int64_t) * n);
     double *entered_at = malloc(sizeof(double) * n);
@@ -293,7 +301,7 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
         !group_activate || !freed || !idle || !busy || !arrived || !on_time || !last_four || !oldest_of_four ||
         !last_activate || !last_read || !last_write || !row_bus_free || !column_bus_free || !last_direction ||
         !in_channel || !reads_in || !writes_in || !last_accepted_bank || !channel_head || !next_in_channel ||
-        !entered_at) {
+        !entered_at || !last_read_any || !last_write_any || !last_read_rank || !last_write_rank) {
         status = -1;
         goto done;
     }
@@ -320,6 +328,10 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
     for (int64_t c = 0; c < n_channels; c++) {
         row_bus_free[c] = NEVER;
         column_bus_free[c] = NEVER;
+        last_read_any[c] = NEVER;
+        last_write_any[c] = NEVER;
+        last_read_rank[c] = -1;
+        last_write_rank[c] = -1;
     }
     int64_t in_buffer = 0, in_flight = 0;
     int64_t n_freed = 0, next_delivery = 0, accepted = 0, served = 0;
@@ -423,6 +435,12 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
                 else
                     t = dmax(dmax(dmax(dmax(t, last_read[r] + ccd), group_read[g] + ccd_l), last_write[r] + wrrd),
                              group_write[g] + wrrd_l);
+                if (shared_data_bus) {
+                    if (last_read_rank[c] >= 0 && last_read_rank[c] != r)
+                        t = dmax(t, last_read_any[c] + (is_write[request] ? rdwr_r : rdrd_r));
+                    if (last_write_rank[c] >= 0 && last_write_rank[c] != r)
+                        t = dmax(t, last_write_any[c] + (is_write[request] ? wrwr_r : wrrd_r));
+                }
             } else {
                 t = dmax(pick_ready[b], row_bus_free[c]);
                 if (kind == 1)
@@ -525,10 +543,14 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             row_bus_free[c] = column_bus_free[c];
             busy_now[row_bus + 2 * c] += column_cycles;
         }
-        if (is_write[request] == last_direction[c]) busy_now[data_bus + r] += ccd;
-        else busy_now[data_bus + r] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
+        /* A channel's ranks share its data bus (DDR), or have one each (HBM2 pseudo channels). */
+        int64_t bus = data_bus + (shared_data_bus ? r - r % ranks_per_channel : r);
+        if (is_write[request] == last_direction[c]) busy_now[bus] += ccd;
+        else busy_now[bus] += is_write[request] ? rdwr : wrrd; /* the bus turns around */
         double done_at;
         if (is_write[request]) {
+            last_write_any[c] = t;
+            last_write_rank[c] = r;
             last_write[r] = t;
             bank_write[b] = t;
             group_write[g] = t;
@@ -540,6 +562,8 @@ int simulate_one(const double *arrival, const int64_t *bank, const int64_t *row,
             group_read[g] = t;
             done_at = t + rl + burst;
             reads_in[c] -= 1;
+            last_read_any[c] = t;
+            last_read_rank[c] = r;
         }
         if (scheduler == 2 && is_write[request] != last_direction[c])
             for (int64_t other = c * banks_per_channel; other < (c + 1) * banks_per_channel && other < n_banks; other++)
@@ -651,5 +675,9 @@ done:
     free(channel_head);
     free(next_in_channel);
     free(entered_at);
+    free(last_read_any);
+    free(last_write_any);
+    free(last_read_rank);
+    free(last_write_rank);
     return status;
 }

@@ -36,7 +36,7 @@ REQUIRED_TIMINGS = (
 
 # -- presets --------------------------------------------------------------------------
 def test_presets_are_listed_and_load_by_name_or_id():
-    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "lpddr4-3200", "lpddr4-3200-2ch", "hbm2-2000")
+    assert list_memspecs() == ("ddr3-1600", "ddr4-2400", "ddr4-2400-2r", "lpddr4-3200", "lpddr4-3200-2ch", "hbm2-2000")
     assert load_memspec().name == "ddr3-1600"
     assert load_memspec("DDR4-2400").name == "ddr4-2400"
     assert load_memspec("micron_1gb_ddr3-1600_8bit_g").name == "ddr3-1600"
@@ -219,6 +219,7 @@ HBM2_REQUIRED_TIMINGS = (
     [
         ("ddr3-1600", REQUIRED_TIMINGS),
         ("ddr4-2400", REQUIRED_TIMINGS),
+        ("ddr4-2400-2r", REQUIRED_TIMINGS),
         ("lpddr4-3200", LPDDR4_REQUIRED_TIMINGS),
         ("lpddr4-3200-2ch", LPDDR4_REQUIRED_TIMINGS),
         ("hbm2-2000", HBM2_REQUIRED_TIMINGS),
@@ -252,7 +253,7 @@ def test_load_memspec_from_a_path(tmp_path):
 
 
 def test_load_memspec_errors(tmp_path):
-    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, lpddr4-3200, lpddr4-3200-2ch, hbm2-2000"):
+    with pytest.raises(UnknownNameError, match="ddr3-1600, ddr4-2400, ddr4-2400-2r, lpddr4-3200, lpddr4-3200-2ch, hbm2-2000"):
         load_memspec("ddr5-4800")
     with pytest.raises(ConfigurationError, match="missing.json"):
         load_memspec(tmp_path / "missing.json")
