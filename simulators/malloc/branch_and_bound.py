@@ -311,7 +311,7 @@ class _Search:
 
 
 def branch_and_bound(instance: Instance, time_limit: float = 10.0, capacity: int | None = None,
-                     seed: int = 0) -> SearchResult:
+                     seed: int = 0, node_limit: int | None = None) -> SearchResult:
     """Search for a placement of every buffer of ``instance`` below ``capacity``.
 
     Args:
@@ -319,6 +319,8 @@ def branch_and_bound(instance: Instance, time_limit: float = 10.0, capacity: int
         time_limit: Seconds before giving up.
         capacity: Address limit; the instance's capacity if None.
         seed: Seeds the random tie-breaks added after each round of dives.
+        node_limit: Placements before giving up (None: no limit), for budgets
+            that do not depend on the machine's speed or load.
     """
     limit = instance.capacity if capacity is None else capacity
     deadline = time.perf_counter() + time_limit
@@ -341,7 +343,13 @@ def branch_and_bound(instance: Instance, time_limit: float = 10.0, capacity: int
             if preorder >= len(search.preorders):
                 search.preorders.append(rng.permutation(len(instance)))
             search.rank = search.preorders[preorder]
-            search.node_limit = search.nodes + budget * (1 + dive // 20)
+            dive_budget = budget * (1 + dive // 20)
+            if node_limit is not None:
+                left = node_limit - sum(s.nodes for s in searches)
+                if left <= 0:
+                    break
+                dive_budget = min(dive_budget, left)
+            search.node_limit = search.nodes + dive_budget
             try:
                 solved = search.solve(np.arange(len(instance)), 0)
             except _OutOfNodes:

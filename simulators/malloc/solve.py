@@ -7,8 +7,7 @@ Methods (``METHODS``):
   the greedy allocators of :mod:`.heuristics`.
 * ``exact``: the optimum. With costs, the MILP of :mod:`.exact` (proven
   optimal only if HiGHS finishes within the time limit); for pure
-  allocation, the complete branch-and-bound search of
-  :mod:`.branch_and_bound` (proves whether the buffers fit).
+  allocation, :func:`allocate` (proves whether the buffers fit).
 * ``cp-sat``: pure allocation with OR-Tools' CP-SAT (:mod:`.cp_sat`, the
   ``ortools`` extra); proves whether the buffers fit.
 * ``agent``: a MaskablePPO policy trained on the instance's
@@ -16,10 +15,10 @@ Methods (``METHODS``):
 * ``best``: the strongest available within the time limit. With costs: the
   best greedy placement, then the MILP if the instance is small enough
   (:data:`EXACT_PAIR_LIMIT`), keeping whichever is faster. For pure
-  allocation: the greedy allocators; if none fits, branch and bound for
-  :data:`BRANCH_AND_BOUND_SHARE` of the time left (it either finds a
-  placement at once or stalls), then CP-SAT for the rest when OR-Tools is
-  installed, else branch and bound for all of it.
+  allocation: the greedy allocators; if none fits, :func:`allocate` for the
+  time left. Where the canonical search cannot be compiled, the Python branch
+  and bound runs instead, for :data:`BRANCH_AND_BOUND_SHARE` of the time left
+  when OR-Tools is installed and CP-SAT for the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import numpy as np
 
 from archgym.errors import ConfigurationError
 from archgym.simulators.malloc.branch_and_bound import SearchResult, branch_and_bound
+from archgym.simulators.malloc.canonical import canonical_search, compiled
 from archgym.simulators.malloc.cost import SLOW, TimeModel
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.cp_sat import cp_sat_allocate
@@ -38,7 +38,7 @@ from archgym.simulators.malloc.heuristics import HEURISTICS, all_slow
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.placement import check_placement, peak_address
 
-__all__ = ["BRANCH_AND_BOUND_SHARE", "EXACT_PAIR_LIMIT", "METHODS", "Solution", "evaluate", "solve"]
+__all__ = ["BRANCH_AND_BOUND_SHARE", "EXACT_PAIR_LIMIT", "METHODS", "Solution", "allocate", "evaluate", "solve"]
 
 METHODS: tuple[str, ...] = ("all-slow", *HEURISTICS, "exact", "cp-sat", "agent", "best")
 """Every method :func:`solve` accepts."""
@@ -47,7 +47,8 @@ EXACT_PAIR_LIMIT = 3_000
 """``best`` runs the MILP on instances with costs with at most this many conflicting buffer pairs."""
 
 BRANCH_AND_BOUND_SHARE = 0.05
-"""Share of ``best``'s time left for branch and bound before CP-SAT takes over (pure allocation)."""
+"""Share of ``best``'s time left for the Python branch and bound before CP-SAT takes over (pure allocation
+without the compiled canonical search)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,45 @@ def evaluate(instance: Instance, offsets: np.ndarray, method: str, wall_time_s: 
         time_s = model.time(offsets)
         speedup = model.baseline_time / time_s
     return Solution(method, offsets, fits, peak, time_s, speedup, wall_time_s, optimal)
+
+
+CANONICAL_NODES = 200_000
+BRANCH_AND_BOUND_NODES = 10_000
+"""Node budgets of :func:`allocate`'s first round (each doubles every round)."""
+
+
+def allocate(instance: Instance, time_limit: float = 10.0, seed: int = 0) -> SearchResult:
+    """Place every buffer within the capacity, or prove that none fits (pure allocation).
+
+    Rounds alternate two complete searches with node budgets that double each
+    round: the compiled canonical search (:mod:`.canonical`, MiniMalloc's
+    method: fastest on most instances, MiniMalloc's challenging suite among
+    them) and the Python branch and bound (:mod:`.branch_and_bound`, whose
+    tiling inference and randomised restarts settle some zero-slack instances
+    the canonical search does not). Budgets count nodes, not seconds, so the
+    result depends only on the instance and seed, not on the machine's load;
+    the time limit only stops the rounds. Without a C compiler the branch and
+    bound runs alone.
+
+    Args:
+        instance: The instance (costs, if any, are ignored).
+        time_limit: Seconds before giving up (the result is then unproven).
+        seed: Seeds the branch and bound's random restarts.
+    """
+    deadline = time.perf_counter() + time_limit
+    if not compiled():
+        return branch_and_bound(instance, time_limit=time_limit, seed=seed)
+    nodes = 0
+    for k in range(62):
+        for search, budget in ((canonical_search, CANONICAL_NODES), (branch_and_bound, BRANCH_AND_BOUND_NODES)):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return SearchResult(None, False, nodes)
+            result = search(instance, time_limit=left, node_limit=budget << k)
+            nodes += result.nodes
+            if result.offsets is not None or result.proven_infeasible:
+                return SearchResult(result.offsets, result.proven_infeasible, nodes)
+    return SearchResult(None, False, nodes)
 
 
 def _better(a: Solution, b: Solution) -> Solution:
@@ -149,7 +189,7 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
 
     if method == "exact":
         if model is None:
-            return searched(branch_and_bound(instance, time_limit=time_limit))
+            return searched(allocate(instance, time_limit=time_limit, seed=seed))
         exact = solve_milp(instance, time_limit=time_limit)
         offsets = exact.offsets if exact.offsets is not None else all_slow(instance)
         return done(offsets, method, exact.optimal)
@@ -161,11 +201,14 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
         if best.fits:
             return best
         left = time_limit - (time.perf_counter() - start)
-        share = BRANCH_AND_BOUND_SHARE if cp_sat_available() else 1.0
-        result = branch_and_bound(instance, time_limit=max(share * left, 0.01))
-        left = time_limit - (time.perf_counter() - start)
-        if result.offsets is None and not result.proven_infeasible and share < 1 and left > 0.05:
-            result = cp_sat_allocate(instance, time_limit=left, seed=seed)
+        if compiled():
+            result = allocate(instance, time_limit=max(left, 0.01), seed=seed)
+        else:
+            share = BRANCH_AND_BOUND_SHARE if cp_sat_available() else 1.0
+            result = branch_and_bound(instance, time_limit=max(share * left, 0.01))
+            left = time_limit - (time.perf_counter() - start)
+            if result.offsets is None and not result.proven_infeasible and share < 1 and left > 0.05:
+                result = cp_sat_allocate(instance, time_limit=left, seed=seed)
         if result.offsets is not None:
             return done(result.offsets, method, True)
         return Solution(method, best.offsets, False, best.peak, None, None, time.perf_counter() - start,

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archgym.errors import ConfigurationError, InvalidDesignError
+from archgym.simulators.malloc import canonical
 from archgym.simulators.malloc.branch_and_bound import branch_and_bound
+from archgym.simulators.malloc.canonical import canonical_search
 from archgym.simulators.malloc.cost import EDGE_ACCELERATOR, SLOW, TimeModel
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.cp_sat import cp_sat_allocate
@@ -19,7 +21,7 @@ from archgym.simulators.malloc.generator import dnn_instance, random_instance, z
 from archgym.simulators.malloc.heuristics import HEURISTICS
 from archgym.simulators.malloc.instances import Instance, Uses
 from archgym.simulators.malloc.placement import check_placement
-from archgym.simulators.malloc.solve import METHODS, solve
+from archgym.simulators.malloc.solve import METHODS, allocate, solve
 
 
 def test_roofline_by_hand():
@@ -157,3 +159,47 @@ def test_cp_sat_without_ortools_says_what_to_install(monkeypatch):
         solve(zero_slack_instance(5), "cp-sat")
     # best falls back on branch and bound alone.
     assert solve(zero_slack_instance(40, seed=1), "best").fits
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_canonical_search_matches_brute_force(seed):
+    base = random_instance(6, n_ops=6, seed=seed, max_size=10, alignment=2)
+    free = Instance("a", base.ids, base.starts, base.ends, base.sizes, int(base.sizes.max()), base.alignment)
+    _, min_peak = brute_force(free)
+    fit = canonical_search(free.with_capacity(int(min_peak)))
+    assert fit.offsets is not None
+    check_placement(free.with_capacity(int(min_peak)), fit.offsets)
+    if min_peak - 1 >= free.sizes.max():
+        miss = canonical_search(free.with_capacity(int(min_peak) - 1))
+        assert miss.offsets is None and miss.proven_infeasible
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_allocate_places_zero_slack_instances_in_every_equivalent_form(seed):
+    instance = zero_slack_instance(150, seed=seed, horizon=600)
+    horizon = int(instance.ends.max())
+    order = np.random.default_rng(seed).permutation(len(instance))
+    forms = [
+        instance,
+        Instance("reversed", instance.ids, horizon - instance.ends, horizon - instance.starts, instance.sizes,
+                 instance.capacity),
+        Instance("shuffled", tuple(f"x{i}" for i in order), instance.starts[order], instance.ends[order],
+                 instance.sizes[order], instance.capacity),
+    ]
+    for form in forms:
+        result = allocate(form, time_limit=60)
+        assert result.offsets is not None, form.name
+        check_placement(form, result.offsets)
+        assert int((result.offsets + form.sizes).max()) == form.capacity
+        # One byte less and the same buffers cannot fit (the instance has no slack at all).
+        assert allocate(form.with_capacity(form.capacity - 1), time_limit=60).proven_infeasible
+
+
+def test_allocate_is_deterministic_and_runs_without_a_compiler(monkeypatch):
+    instance = zero_slack_instance(80, seed=5)
+    first, second = allocate(instance, time_limit=60), allocate(instance, time_limit=60)
+    assert np.array_equal(first.offsets, second.offsets) and first.nodes == second.nodes
+    monkeypatch.setattr(canonical, "_library", lambda: None)
+    assert not canonical.compiled()
+    fallback = allocate(instance, time_limit=60)
+    check_placement(instance, fallback.offsets)
