@@ -142,8 +142,7 @@ class TraceProfile:
         self.n_banks = memspec.banks * memspec.ranks * memspec.channels
         self.banks_per_group = memspec.banks_per_group
         # Banks are numbered over ranks, then channels: each channel's controller has banks of its own.
-        channel = mapping.channel(np.asarray(trace.addresses))
-        self.bank = (bank.astype(np.int64) % (memspec.banks * memspec.ranks)) + channel * memspec.banks * memspec.ranks
+        self.bank = bank.astype(np.int64) % self.n_banks
         self.row = row.astype(np.int64)
         self.is_write = np.asarray(trace.is_write, dtype=bool)
         self.request_bytes = trace.request_bytes

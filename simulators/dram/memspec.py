@@ -582,7 +582,8 @@ class AddressMapping:
     ``n_bank_group_bits`` of ``bank_bits`` select the group. Rank bits (an
     HBM2 pseudo channel) extend the bank index the same way: the decoded
     bank is ``bank + rank * banks``, as DRAMSys numbers a channel's banks.
-    Channel bits select one of the memory's independent channels.
+    Channel bits select one of the memory's independent channels and extend
+    it once more (``+ channel * banks * ranks``).
 
     Args:
         byte_bits: Bits selecting the byte within a bus word.
@@ -635,19 +636,16 @@ class AddressMapping:
         return self.bank_bits[len(self.bank_bits) - self.n_bank_group_bits :]
 
     def decode(self, addresses: np.ndarray | Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bank (over all ranks), row and column of each address, as int64 arrays (vectorised)."""
+        """Bank (numbered over all ranks, then channels), row and column of each address, as int64 arrays
+        (vectorised)."""
         values = np.asarray(addresses)
         if values.dtype.kind == "i" and (values < 0).any():
             raise ConfigurationError("addresses must be non-negative")
         if values.dtype.kind not in "iu":
             raise ConfigurationError(f"addresses must be integers, got dtype {values.dtype}")
         values = values.astype(np.uint64, copy=False)
-        bank = _bits(values, self.bank_bits + self.rank_bits)
+        bank = _bits(values, self.bank_bits + self.rank_bits + self.channel_bits)
         return bank, _bits(values, self.row_bits), _bits(values, self.column_bits)
-
-    def channel(self, addresses: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Channel of each address, as an int64 array (all 0 without channel bits)."""
-        return _bits(np.asarray(addresses).astype(np.uint64, copy=False), self.channel_bits)
 
     def to_dramsys_json(self) -> dict[str, Any]:
         """The mapping in DRAMSys's ``CONGEN`` layout."""

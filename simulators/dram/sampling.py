@@ -306,9 +306,7 @@ class SampledProfile:
         self.n = sample.n_requests
         self.n_banks = memspec.banks * memspec.ranks * memspec.channels
         self.banks_per_group = memspec.banks_per_group
-        # Banks are numbered over ranks, then channels (as for a whole trace).
-        channel = mapping.channel(np.asarray(sample.addresses))
-        self.bank = (bank.astype(np.int64) % (memspec.banks * memspec.ranks)) + channel * memspec.banks * memspec.ranks
+        self.bank = bank.astype(np.int64) % self.n_banks
         self.row = row.astype(np.int64)
         self.is_write = sample.is_write
         self.bounds = sample.bounds

@@ -194,7 +194,10 @@ def test_two_channel_mapping_alternates_pages_between_the_channels():
     assert mapping.to_dramsys_json()["CONGEN"]["CHANNEL_BIT"] == [11]
     assert AddressMapping.from_dramsys_json(mapping.to_dramsys_json()) == mapping
     page = 1 << 11
-    assert mapping.channel([0, page - 1, page, 2 * page]).tolist() == [0, 0, 1, 0]
+    # Banks are numbered over the channels (bank + channel * 8): pages 0 and 2 are in channel 0 (banks 0
+    # and 1), page 1 in channel 1.
+    bank, _, _ = mapping.decode([0, page - 1, page, 2 * page, (5 << 12) | page])
+    assert bank.tolist() == [0, 0, 8, 1, 13]
     single = load_memspec("lpddr4-3200")
     with pytest.raises(ConfigurationError, match=r"1 channel bits \(2 values\) but memspec .* needs 1"):
         mapping.check(single)
