@@ -55,7 +55,7 @@ import numpy as np
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
 
-__all__ = ["ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable"]
+__all__ = ["ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable", "run_program"]
 
 T = TypeVar("T")
 
@@ -176,6 +176,68 @@ def _die_with_parent() -> Callable[[], None] | None:
 def _read(handle: IO[bytes]) -> str:
     handle.seek(0)
     return _ANSI_ESCAPE.sub("", handle.read().decode("utf-8", errors="replace"))
+
+
+def run_program(
+    command: Sequence[str],
+    folder: Path,
+    timeout_s: float,
+    tool: str,
+    track: Callable[[subprocess.Popen[bytes], bool], None] | None = None,
+) -> tuple[SimulatorRun | None, str]:
+    """Run ``command`` with ``folder`` as working directory under a timeout, as its own process group.
+
+    The whole group is killed on a timeout, on an interrupt in the caller, and
+    after the program exits (so a background child cannot outlive it); on
+    Linux the program also dies if the Python process does.
+
+    Args:
+        command: The program and its arguments.
+        folder: Its working directory.
+        timeout_s: Seconds before the group is killed.
+        tool: The program's name, for reasons.
+        track: Called with ``(process, True)`` once it started and
+            ``(process, False)`` once it is gone, so a caller can kill it from
+            another thread.
+
+    Returns:
+        The finished run and ``""``; on a timeout the run and why; None and
+        why if the program could not start.
+    """
+    # Output goes to unnamed files rather than pipes: a background child holding a pipe
+    # open would keep the wait going after the program itself has exited.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            process = subprocess.Popen(
+                list(command),
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # its own process group, killed as a whole
+                # Safe with threads: it calls only prctl (looked up beforehand) and getppid.
+                preexec_fn=_die_with_parent(),  # noqa: PLW1509
+            )
+        except OSError as error:
+            return None, f"could not start {tool} ({command[0]}): {error}"
+        if track is not None:
+            track(process, True)
+        timed_out = False
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # Also after a normal exit: anything the program left running goes with it.
+            _kill_group(process)
+            process.wait()
+            if track is not None:
+                track(process, False)
+        run = SimulatorRun(folder, process.returncode, _read(out), _read(err))
+    if timed_out:
+        said = f"; {run.output_tails()}" if run.stdout.strip() or run.stderr.strip() else ""
+        return run, f"{tool} timed out after {timeout_s:g} s{said}"
+    return run, ""
 
 
 class ExternalSimulator(CostModel):
@@ -407,43 +469,15 @@ class ExternalSimulator(CostModel):
 
     def _execute(self, folder: Path, command: list[str]) -> tuple[SimulatorRun | None, str]:
         """Run ``command`` in ``folder`` under the timeout; the run, or None and why it did not finish."""
-        # Output goes to unnamed files rather than pipes: a background child holding a pipe
-        # open would keep the wait going after the program itself has exited.
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                process = subprocess.Popen(
-                    command,
-                    cwd=folder,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,  # its own process group, killed as a whole
-                    # Safe with threads: it calls only prctl (looked up beforehand) and getppid.
-                    preexec_fn=_die_with_parent(),  # noqa: PLW1509
-                )
-            except OSError as error:
-                return None, f"could not start {self.tool} ({command[0]}): {error}"
+        def track(process: subprocess.Popen[bytes], running: bool) -> None:
             with self._running_lock:
-                self._running.add(process)
-            timed_out = False
-            try:
-                process.wait(timeout=self.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                # Also after a normal exit: anything the program left running goes with it.
-                _kill_group(process)
-                process.wait()
-                with self._running_lock:
-                    self._running.discard(process)
-            run = SimulatorRun(folder, process.returncode, _read(out), _read(err))
-        if self.keep_dirs:
+                (self._running.add if running else self._running.discard)(process)
+
+        run, reason = run_program(command, folder, self.timeout_s, self.tool, track)
+        if run is not None and self.keep_dirs:
             (folder / _KEPT_STDOUT).write_text(run.stdout, encoding="utf-8")
             (folder / _KEPT_STDERR).write_text(run.stderr, encoding="utf-8")
-        if timed_out:
-            said = f"; {run.output_tails()}" if run.stdout.strip() or run.stderr.strip() else ""
-            return None, f"{self.tool} timed out after {self.timeout_s:g} s{said}"
-        return run, ""
+        return (None, reason) if reason else (run, "")
 
     def close(self) -> None:
         """Kill every program this model is running (those evaluations become infeasible); safe to repeat."""

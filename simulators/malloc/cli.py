@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +12,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from archgym.errors import ArchGymError, ConfigurationError
@@ -17,9 +21,11 @@ from archgym.simulators.malloc.generator import dnn_instance
 from archgym.simulators.malloc.graphs import GRAPHS
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.minimalloc import EXAMPLES, example_path, read_csv, write_csv
-from archgym.simulators.malloc.solve import METHODS, Solution, solve
+from archgym.simulators.malloc.minimalloc_binary import BINARY_VARIABLE, MiniMallocBinary
+from archgym.simulators.malloc.placement import peak_address
+from archgym.simulators.malloc.solve import METHODS, Solution, minimize_capacity, solve
 
-__all__ = ["load_instance", "malloc_app"]
+__all__ = ["load_instance", "load_suite", "malloc_app"]
 
 malloc_app = typer.Typer(
     help="Memory mapping (mallocGame): place tensor buffers in fast on-chip memory.",
@@ -51,10 +57,44 @@ def load_instance(spec: str, capacity: int | None = None, layers: int | None = N
     if spec in EXAMPLES:
         return read_csv(example_path(spec), capacity or EXAMPLES[spec], alignment)
     if spec.endswith(".csv") or Path(spec).exists():
+        match = _CAPACITY_IN_NAME.search(Path(spec).name)
+        if capacity is None and match:
+            capacity = int(match.group(1))
         if capacity is None:
             raise ConfigurationError(f"--capacity is required for the instance file {spec!r} (bytes of fast memory)")
         return read_csv(spec, capacity, alignment)
     raise ConfigurationError(f"unknown instance {spec!r}: {_INSTANCE_HELP}")
+
+
+_CAPACITY_IN_NAME = re.compile(r"\.(\d+)\.csv$")
+
+
+def load_suite(folder: str | Path, capacity: int | None = None) -> list[Instance]:
+    """Every MiniMalloc CSV file in ``folder``, sorted by name.
+
+    A file named like MiniMalloc's benchmarks, ``NAME.CAPACITY.csv`` (e.g.
+    ``A.1048576.csv``), carries its capacity; ``capacity`` applies to the others.
+
+    Raises:
+        ConfigurationError: ``folder`` is not a folder, holds no CSV file, or
+            holds one without a capacity in its name when ``capacity`` is None.
+        WorkloadError: a malformed CSV file.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigurationError(f"--suite {str(folder)!r} is not a folder of MiniMalloc CSV files")
+    files = sorted(path.glob("*.csv"))
+    if not files:
+        raise ConfigurationError(f"--suite {str(folder)!r} holds no .csv file")
+    instances = []
+    for file in files:
+        match = _CAPACITY_IN_NAME.search(file.name)
+        size = int(match.group(1)) if match else capacity
+        if size is None:
+            raise ConfigurationError(f"{file.name}: no capacity in the name (NAME.CAPACITY.csv, as in MiniMalloc's "
+                                     "benchmarks); give --capacity")
+        instances.append(read_csv(file, size))
+    return instances
 
 
 def _check_method(method: str) -> None:
@@ -78,19 +118,29 @@ def _proof(solution: Solution) -> str:
 @malloc_app.command("solve")
 def malloc_solve(
     instance: Annotated[str, typer.Option(help=_INSTANCE_HELP)],
-    capacity: Annotated[int | None, typer.Option(help="Fast-memory capacity in bytes.")] = None,
+    capacity: Annotated[int | None, typer.Option(
+        help="Fast-memory capacity in bytes (CSV files named NAME.CAPACITY.csv carry their own).")] = None,
     method: Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")] = "best",
     time_limit: Annotated[float, typer.Option(help="Seconds for exact, agent and best.")] = 10.0,
     alignment: Annotated[int, typer.Option(help="Offset alignment in bytes (CSV files).")] = 1,
     layers: Annotated[int | None, typer.Option(help="Consecutive layers of a DNN to keep (all by default).")] = None,
     capacity_fraction: Annotated[float, typer.Option(
         help="DNN instances: capacity as a fraction of the peak live bytes.")] = 0.25,
+    minimize_capacity_: Annotated[bool, typer.Option(
+        "--minimize-capacity", help="Find the smallest capacity that holds every buffer (with proof, or the best "
+        "bound found within the time limit); --capacity is then not needed.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write the placement as CSV (with an offset column).")] = None,
 ) -> None:
     """Place the buffers of one instance and report whether they fit, the peak address and the speedup."""
     try:
         _check_method(method)
+        if minimize_capacity_ and capacity is None and not _CAPACITY_IN_NAME.search(instance) and (
+                instance.endswith(".csv") or Path(instance).exists()):
+            capacity = _total_size(instance)
         problem = load_instance(instance, capacity, layers, capacity_fraction, alignment)
+        if minimize_capacity_:
+            _minimize(problem, time_limit, out)
+            return
         with error_console.status(f"solving {problem.name} with {method}"):
             solution = solve(problem, method, time_limit=time_limit)
     except (ArchGymError, ImportError) as error:
@@ -108,46 +158,125 @@ def malloc_solve(
         console.print(f"wrote {out}")
 
 
+def _total_size(path: str) -> int:
+    """Bytes of every buffer of a CSV file: a capacity that holds them all, to read it before minimising."""
+    problem = read_csv(path, 2**62)
+    return int(problem.sizes.sum())
+
+
+def _minimize(problem: Instance, time_limit: float, out: Path | None) -> None:
+    with error_console.status(f"minimising the capacity of {problem.name}"):
+        result = minimize_capacity(problem, time_limit=time_limit)
+    console.print(f"[bold]{escape(problem.name)}[/]: {len(problem)} buffers, peak live "
+                  f"{problem.peak_live_bytes():,} bytes")
+    if result.proven:
+        console.print(f"smallest capacity {result.capacity:,} bytes, proven optimal")
+    else:
+        gap = result.capacity / result.lower_bound - 1
+        console.print(f"smallest capacity found {result.capacity:,} bytes, not proven optimal: no placement fits "
+                      f"below {result.lower_bound:,} bytes (gap {gap:.2%})")
+    console.print(f"{result.probes} capacities searched; {result.wall_time_s:.2f} s")
+    if out is not None:
+        write_csv(problem.with_capacity(result.capacity), out, result.offsets)
+        console.print(f"wrote {out}")
+
+
+_SUITE_COLUMNS = ("instance", "buffers", "capacity", "method", "result", "proven", "peak", "seconds")
+
+
 @malloc_app.command("bench")
 def malloc_bench(
     instance: Annotated[list[str] | None, typer.Option(help=f"{_INSTANCE_HELP} Repeatable.")] = None,
+    suite: Annotated[Path | None, typer.Option(
+        help="A folder of MiniMalloc CSV files (NAME.CAPACITY.csv, e.g. MiniMalloc's benchmarks/challenging); "
+        "by default only best runs on them (and MiniMalloc, see --minimalloc).")] = None,
     capacity: Annotated[int | None, typer.Option(help="Capacity for CSV files, in bytes.")] = None,
     method: Annotated[list[str] | None, typer.Option(
         help="Methods to compare (repeatable; default: every method but agent, and cp-sat only on pure "
         "allocation instances with OR-Tools installed).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Seconds per run of exact and best.")] = 10.0,
+    time_limit: Annotated[float, typer.Option(help="Seconds per run of exact, best and MiniMalloc.")] = 10.0,
+    minimalloc: Annotated[str | None, typer.Option(
+        help=f"A MiniMalloc binary to run beside the methods on pure allocation instances (default: "
+        f"${BINARY_VARIABLE}, if set).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the table as CSV.")] = None,
 ) -> None:
     """Compare methods on instances: speedup, or for pure allocation whether the buffers fit and the peak."""
     # By default cp-sat runs where it applies: on pure allocation instances, with OR-Tools installed.
-    methods = method or [m for m in METHODS if m != "agent" and (m != "cp-sat" or cp_sat_available())]
+    default_methods = ["best"] if suite is not None else [
+        m for m in METHODS if m != "agent" and (m != "cp-sat" or cp_sat_available())]
+    methods = method or default_methods
     try:
         for name in methods:
             _check_method(name)
-        problems = [load_instance(spec, capacity) for spec in (instance or DEFAULT_BENCH)]
+        problems = [load_instance(spec, capacity) for spec in (instance or ([] if suite else DEFAULT_BENCH))]
+        if suite is not None:
+            problems += load_suite(suite, capacity)
+        reference = MiniMallocBinary(minimalloc) if minimalloc or _minimalloc_set() else None
     except ArchGymError as error:
         raise _fail(error) from None
-    table = Table(Column("instance", no_wrap=True), Column("buffers", justify="right"), Column("method", no_wrap=True),
-                  Column("result", no_wrap=True), Column("peak address", justify="right"),
-                  Column("s", justify="right"), title="speedup over all-slow, or whether the buffers fit "
-                  "(pure allocation); * proven optimal", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True)
-    for problem in problems:
-        for name in methods:
-            if name == "cp-sat" and method is None and problem.has_costs:
-                continue
-            try:
-                with error_console.status(f"{problem.name}: {name}"):
-                    solution = solve(problem, name, time_limit=time_limit)
-            except (ArchGymError, ImportError) as error:
-                table.add_row(escape(problem.name), str(len(problem)), name, f"error: {escape(str(error))}", "", "")
-                continue
-            if solution.speedup is not None:
-                result = f"{solution.speedup:.4f}"
-            else:
-                result = "fits" if solution.fits else "does not fit"
-            if solution.optimal:
-                result += " *"
-            table.add_row(escape(problem.name), str(len(problem)), name, result, f"{solution.peak:,}",
-                          f"{solution.wall_time_s:.2f}")
-        table.add_section()
+    runs = [(problem, name) for problem in problems for name in methods
+            if not (name == "cp-sat" and method is None and problem.has_costs)]
+    runs += [(problem, "minimalloc") for problem in problems if reference is not None and not problem.has_costs]
+    runs.sort(key=lambda run: problems.index(run[0]))
+    rows: list[dict[str, str]] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=error_console, transient=True) as bar:
+        task = bar.add_task("malloc bench", total=len(runs))
+        for problem, name in runs:
+            bar.update(task, description=f"{problem.name}: {name}")
+            rows.append(_bench_row(problem, name, time_limit, reference))
+            bar.advance(task)
+    table = Table(*(Column(c, justify="right" if c in ("buffers", "capacity", "peak", "seconds") else "left",
+                           no_wrap=True) for c in _SUITE_COLUMNS),
+                  title="speedup over all-slow, or whether the buffers fit (pure allocation); proven: optimal, or "
+                  "fits / does not fit with proof", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    previous = None
+    for row in rows:
+        if previous is not None and row["instance"] != previous:
+            table.add_section()
+        previous = row["instance"]
+        table.add_row(*(escape(row[c]) for c in _SUITE_COLUMNS))
     console.print(table)
+    for name in dict.fromkeys(row["method"] for row in rows):
+        mine = [row for row in rows if row["method"] == name and row["seconds"]]
+        pure = [row for row in mine if row["result"] in ("fits", "does not fit", "not settled")]
+        if pure:
+            seconds = [float(row["seconds"]) for row in pure]
+            console.print(f"{name}: {sum(r['result'] == 'fits' for r in pure)}/{len(pure)} fit, "
+                          f"{sum(r['proven'] == 'yes' for r in pure)}/{len(pure)} proven; "
+                          f"{sum(seconds):.2f} s in all, at most {max(seconds):.2f} s")
+    if out is not None:
+        with out.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=_SUITE_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        console.print(f"wrote {out}")
+
+
+def _minimalloc_set() -> bool:
+    return bool(os.environ.get(BINARY_VARIABLE))
+
+
+def _bench_row(problem: Instance, name: str, time_limit: float, reference: MiniMallocBinary | None) -> dict[str, str]:
+    row = {"instance": problem.name, "buffers": str(len(problem)), "capacity": f"{problem.capacity:,}",
+           "method": name, "result": "", "proven": "", "peak": "", "seconds": ""}
+    try:
+        if name == "minimalloc" and reference is not None:
+            solution = reference.solve(problem, time_limit=time_limit)
+        else:
+            solution = solve(problem, name, time_limit=time_limit)
+    except (ArchGymError, ImportError) as error:
+        row["result"] = f"error: {error}"
+        return row
+    if solution.speedup is not None:
+        row["result"] = f"{solution.speedup:.4f}"
+        row["proven"] = "yes" if solution.optimal else ""
+    else:
+        settled = solution.fits or solution.optimal is not False
+        row["result"] = "fits" if solution.fits else ("does not fit" if settled else "not settled")
+        row["proven"] = "yes" if solution.optimal else ("no" if solution.optimal is False else "")
+    placed = solution.offsets >= 0
+    row["peak"] = f"{peak_address(problem, solution.offsets):,}" if placed.any() else ""
+    row["seconds"] = f"{solution.wall_time_s:.2f}"
+    return row

@@ -23,6 +23,7 @@ Methods (``METHODS``):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -38,7 +39,10 @@ from archgym.simulators.malloc.heuristics import HEURISTICS, all_slow
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.placement import check_placement, peak_address
 
-__all__ = ["BRANCH_AND_BOUND_SHARE", "EXACT_PAIR_LIMIT", "METHODS", "Solution", "allocate", "evaluate", "solve"]
+__all__ = [
+    "BRANCH_AND_BOUND_SHARE", "EXACT_PAIR_LIMIT", "METHODS", "CapacityResult", "Solution", "allocate", "evaluate",
+    "minimize_capacity", "solve",
+]
 
 METHODS: tuple[str, ...] = ("all-slow", *HEURISTICS, "exact", "cp-sat", "agent", "best")
 """Every method :func:`solve` accepts."""
@@ -225,3 +229,78 @@ def solve(instance: Instance, method: str = "best", time_limit: float = 10.0, se
                                 time.perf_counter() - start, exact.optimal)
     return Solution(method, best.offsets, best.fits, best.peak, best.time_s, best.speedup,
                     time.perf_counter() - start, False)
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    """The smallest capacity :func:`minimize_capacity` found for an instance.
+
+    Attributes:
+        capacity: The smallest capacity a placement was found for (that
+            placement's peak address).
+        lower_bound: No placement fits below this many bytes: the peak live
+            bytes, raised by every capacity proven too small.
+        offsets: The placement of every buffer within ``capacity``.
+        wall_time_s: Seconds taken.
+        probes: Capacities the complete search was run on.
+    """
+
+    capacity: int
+    lower_bound: int
+    offsets: np.ndarray
+    wall_time_s: float
+    probes: int
+
+    @property
+    def proven(self) -> bool:
+        """Whether ``capacity`` is proven to be the smallest."""
+        return self.capacity <= self.lower_bound
+
+
+def minimize_capacity(instance: Instance, time_limit: float = 10.0, seed: int = 0) -> CapacityResult:
+    """The smallest fast-memory capacity that holds every buffer of ``instance``, proven where time allows.
+
+    The greedy allocators give a first placement (its peak address is an
+    upper bound) and the peak live bytes a lower bound. The complete search
+    (:func:`allocate`) then runs on the lower bound, where the optimum lies on
+    most instances, and bisects the range between the bounds: a placement
+    lowers the upper bound to its peak address, a proof that none fits raises
+    the lower bound past the capacity tried. A probe that runs out of its
+    share of the time proves nothing; the search then moves up without
+    raising the lower bound. The instance's own capacity and costs are
+    ignored.
+
+    Args:
+        instance: The instance.
+        time_limit: Seconds for the whole search.
+        seed: Seeds the complete search's random restarts.
+
+    Raises:
+        ConfigurationError: A non-positive time limit.
+    """
+    if not time_limit > 0:
+        raise ConfigurationError(f"time_limit must be positive, got {time_limit!r}")
+    start = time.perf_counter()
+    deadline = start + time_limit
+    total = int(instance.sizes.sum())
+    pure = Instance(instance.name, instance.ids, instance.starts, instance.ends, instance.sizes, max(total, 1),
+                    instance.alignment)
+    best = min((HEURISTICS[name](pure) for name in HEURISTICS), key=lambda o: peak_address(pure, o))
+    upper = peak_address(pure, best)
+    proven_lower = searched_lower = max(pure.peak_live_bytes(), int(pure.sizes.max(initial=0)))
+    probes = 0
+    while searched_lower < upper and (left := deadline - time.perf_counter()) > 0:
+        # The first probe is the lower bound itself; later ones bisect what is left.
+        capacity = searched_lower if probes == 0 else (searched_lower + upper - 1) // 2
+        steps = max(1, math.ceil(math.log2(upper - searched_lower + 1)))
+        result = allocate(pure.with_capacity(capacity), time_limit=left / 2 if probes == 0 else left / steps,
+                          seed=seed)
+        probes += 1
+        if result.offsets is not None:
+            best, upper = result.offsets, peak_address(pure, result.offsets)
+        elif result.proven_infeasible:
+            searched_lower = capacity + 1
+            proven_lower = max(proven_lower, searched_lower)
+        else:
+            searched_lower = capacity + 1
+    return CapacityResult(upper, min(proven_lower, upper), best, time.perf_counter() - start, probes)
