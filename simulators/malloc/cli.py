@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -20,12 +19,19 @@ from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance
 from archgym.simulators.malloc.graphs import GRAPHS
 from archgym.simulators.malloc.instances import Instance
-from archgym.simulators.malloc.minimalloc import EXAMPLES, example_path, read_csv, write_csv
+from archgym.simulators.malloc.minimalloc import (
+    EXAMPLES,
+    capacity_in_name,
+    example_path,
+    load_suite,
+    read_csv,
+    write_csv,
+)
 from archgym.simulators.malloc.minimalloc_binary import BINARY_VARIABLE, MiniMallocBinary
 from archgym.simulators.malloc.placement import peak_address
 from archgym.simulators.malloc.solve import METHODS, Solution, minimize_capacity, solve
 
-__all__ = ["load_instance", "load_suite", "malloc_app"]
+__all__ = ["load_instance", "malloc_app"]
 
 malloc_app = typer.Typer(
     help="Memory mapping (mallocGame): place tensor buffers in fast on-chip memory.",
@@ -57,44 +63,12 @@ def load_instance(spec: str, capacity: int | None = None, layers: int | None = N
     if spec in EXAMPLES:
         return read_csv(example_path(spec), capacity or EXAMPLES[spec], alignment)
     if spec.endswith(".csv") or Path(spec).exists():
-        match = _CAPACITY_IN_NAME.search(Path(spec).name)
-        if capacity is None and match:
-            capacity = int(match.group(1))
+        if capacity is None:
+            capacity = capacity_in_name(spec)
         if capacity is None:
             raise ConfigurationError(f"--capacity is required for the instance file {spec!r} (bytes of fast memory)")
         return read_csv(spec, capacity, alignment)
     raise ConfigurationError(f"unknown instance {spec!r}: {_INSTANCE_HELP}")
-
-
-_CAPACITY_IN_NAME = re.compile(r"\.(\d+)\.csv$")
-
-
-def load_suite(folder: str | Path, capacity: int | None = None) -> list[Instance]:
-    """Every MiniMalloc CSV file in ``folder``, sorted by name.
-
-    A file named like MiniMalloc's benchmarks, ``NAME.CAPACITY.csv`` (e.g.
-    ``A.1048576.csv``), carries its capacity; ``capacity`` applies to the others.
-
-    Raises:
-        ConfigurationError: ``folder`` is not a folder, holds no CSV file, or
-            holds one without a capacity in its name when ``capacity`` is None.
-        WorkloadError: a malformed CSV file.
-    """
-    path = Path(folder)
-    if not path.is_dir():
-        raise ConfigurationError(f"--suite {str(folder)!r} is not a folder of MiniMalloc CSV files")
-    files = sorted(path.glob("*.csv"))
-    if not files:
-        raise ConfigurationError(f"--suite {str(folder)!r} holds no .csv file")
-    instances = []
-    for file in files:
-        match = _CAPACITY_IN_NAME.search(file.name)
-        size = int(match.group(1)) if match else capacity
-        if size is None:
-            raise ConfigurationError(f"{file.name}: no capacity in the name (NAME.CAPACITY.csv, as in MiniMalloc's "
-                                     "benchmarks); give --capacity")
-        instances.append(read_csv(file, size))
-    return instances
 
 
 def _check_method(method: str) -> None:
@@ -134,7 +108,7 @@ def malloc_solve(
     """Place the buffers of one instance and report whether they fit, the peak address and the speedup."""
     try:
         _check_method(method)
-        if minimize_capacity_ and capacity is None and not _CAPACITY_IN_NAME.search(instance) and (
+        if minimize_capacity_ and capacity is None and capacity_in_name(instance) is None and (
                 instance.endswith(".csv") or Path(instance).exists()):
             capacity = _total_size(instance)
         problem = load_instance(instance, capacity, layers, capacity_fraction, alignment)

@@ -13,6 +13,9 @@
   equal the capacity at every step: every buffer must fit, with no byte to
   spare.
 * :func:`random_instance` makes small random instances with costs, for tests.
+* :func:`equivalent_forms` rewrites a pure allocation instance without
+  changing its answer (time reversed, buffers renamed and reordered), to show
+  that a solver's speed does not hang on how an instance happens to be written.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from archgym.simulators.malloc.cost import EDGE_ACCELERATOR, Machine
 from archgym.simulators.malloc.graphs import Graph, make_graph
 from archgym.simulators.malloc.instances import Instance, Uses
 
-__all__ = ["dnn_instance", "graph_instance", "random_instance", "zero_slack_instance"]
+__all__ = ["dnn_instance", "equivalent_forms", "graph_instance", "random_instance", "zero_slack_instance"]
 
 
 def graph_instance(
@@ -236,3 +239,34 @@ def random_instance(
     capacity = max(int(sizes.max()), int(peak * capacity_fraction) // alignment * alignment)
     return Instance(f"random-{n_buffers}-s{seed}", tuple(f"b{i}" for i in range(n_buffers)), starts, ends, sizes,
                     capacity, alignment, compute, uses)
+
+
+def equivalent_forms(instance: Instance, seed: int = 0) -> dict[str, Instance]:
+    """The instance and rewrites of it with the same answer, keyed by form.
+
+    ``original``; ``reversed`` (time runs backwards: ``[lower, upper)``
+    becomes ``[T - upper, T - lower)``); ``renamed`` (buffers in a random
+    order with new ids); ``reversed-renamed`` (both). Costs are dropped: the
+    forms are pure allocation instances.
+
+    Args:
+        instance: The instance.
+        seed: Seeds the order of the renamed forms.
+    """
+    horizon = int(instance.ends.max(initial=0))
+    order = np.random.default_rng(seed).permutation(len(instance))
+
+    def form(suffix: str, starts: np.ndarray, ends: np.ndarray, shuffle: bool) -> Instance:
+        name = instance.name if suffix == "original" else f"{instance.name}~{suffix}"
+        if not shuffle:
+            return Instance(name, instance.ids, starts, ends, instance.sizes, instance.capacity, instance.alignment)
+        return Instance(name, tuple(f"x{k}" for k in range(len(instance))), starts[order], ends[order],
+                        instance.sizes[order], instance.capacity, instance.alignment)
+
+    mirrored = (horizon - instance.ends, horizon - instance.starts)
+    return {
+        "original": form("original", instance.starts, instance.ends, False),
+        "reversed": form("reversed", *mirrored, False),
+        "renamed": form("renamed", instance.starts, instance.ends, True),
+        "reversed-renamed": form("reversed-renamed", *mirrored, True),
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,10 @@ import numpy as np
 from archgym.errors import WorkloadError
 from archgym.simulators.malloc.instances import Instance
 
-__all__ = ["CSV_FIELDS", "EXAMPLES", "example_path", "format_csv", "parse_csv", "read_csv", "write_csv"]
+__all__ = [
+    "CSV_FIELDS", "EXAMPLES", "capacity_in_name", "example_path", "format_csv", "load_suite", "parse_csv", "read_csv",
+    "write_csv",
+]
 
 CSV_FIELDS: tuple[str, ...] = ("id", "lower", "upper", "size")
 """The required columns, in order."""
@@ -147,3 +151,39 @@ def format_csv(instance: Instance, offsets: Sequence[int] | np.ndarray | None = 
 def write_csv(instance: Instance, path: str | Path, offsets: Sequence[int] | np.ndarray | None = None) -> None:
     """Write an instance (and optionally a solution's offsets) as MiniMalloc CSV."""
     Path(path).write_text(format_csv(instance, offsets))
+
+
+_CAPACITY_IN_NAME = re.compile(r"\.(\d+)\.csv$")
+
+
+def capacity_in_name(path: str | Path) -> int | None:
+    """The capacity in a file name like MiniMalloc's benchmarks, ``NAME.CAPACITY.csv``; None if there is none."""
+    match = _CAPACITY_IN_NAME.search(Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def load_suite(folder: str | Path, capacity: int | None = None) -> list[Instance]:
+    """Every MiniMalloc CSV file in ``folder``, sorted by name.
+
+    A file named like MiniMalloc's benchmarks, ``NAME.CAPACITY.csv`` (e.g.
+    ``A.1048576.csv``), carries its capacity; ``capacity`` applies to the others.
+
+    Raises:
+        WorkloadError: ``folder`` is not a folder, holds no CSV file, holds
+            one without a capacity in its name when ``capacity`` is None, or
+            holds a malformed one.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise WorkloadError(f"{str(folder)!r} is not a folder of MiniMalloc CSV files")
+    files = sorted(path.glob("*.csv"))
+    if not files:
+        raise WorkloadError(f"{str(folder)!r} holds no .csv file")
+    instances = []
+    for file in files:
+        size = capacity_in_name(file.name) or capacity
+        if size is None:
+            raise WorkloadError(f"{file.name}: no capacity in the name (NAME.CAPACITY.csv, as in MiniMalloc's "
+                                "benchmarks); give the capacity (--capacity)")
+        instances.append(read_csv(file, size))
+    return instances
