@@ -25,8 +25,9 @@ from archgym.simulators.malloc.cost import EDGE_ACCELERATOR, Machine, TimeModel
 from archgym.simulators.malloc.generator import dnn_instance
 from archgym.simulators.malloc.graphs import GRAPHS
 from archgym.simulators.malloc.instances import Instance
-from archgym.simulators.malloc.minimalloc import read_csv
+from archgym.simulators.malloc.minimalloc import EXAMPLES, capacity_in_name, example_path, read_csv
 from archgym.simulators.malloc.placement import FreeSpace, peak_address
+from archgym.simulators.malloc.solve import solve
 
 __all__ = ["ORDERS", "MallocGameEnv", "MaskedDiscrete"]
 
@@ -95,7 +96,9 @@ class MallocGameEnv(gymnasium.Env[np.ndarray, np.int64]):
 
     Args:
         instance: An :class:`~archgym.simulators.malloc.instances.Instance`,
-            a MiniMalloc CSV path (give ``capacity``), or a DNN name
+            a MiniMalloc CSV path (give ``capacity``, unless the file is
+            named ``NAME.CAPACITY.csv``), a bundled example (``tiny``,
+            ``zero-slack-100``), or a DNN name
             (``resnet50``, ``mobilenetv2``, ``transformer``) for
             :func:`~archgym.simulators.malloc.generator.dnn_instance`.
         capacity: Fast-memory bytes for a CSV file, or to override the instance's.
@@ -159,6 +162,7 @@ class MallocGameEnv(gymnasium.Env[np.ndarray, np.int64]):
         n_features = _BUFFER_FEATURES + _SPACE_FEATURES + _BINS + _PROGRESS_FEATURES + self.max_candidates
         self.observation_space = spaces.Box(0.0, 1.0, shape=(n_features,), dtype=np.float32)
         self.action_space = MaskedDiscrete(1 + self.max_candidates)
+        self._references: dict[float, tuple[float, bool]] = {}
         self._reset_state()
 
     # -- gymnasium API ------------------------------------------------------------------
@@ -248,6 +252,33 @@ class MallocGameEnv(gymnasium.Env[np.ndarray, np.int64]):
     def candidates(self) -> list[int]:
         """Offsets of actions ``1 .. len(candidates)`` for the current buffer."""
         return list(self._candidates)
+
+    def reference_return(self, time_limit: float = 10.0) -> tuple[float, bool]:
+        """The return of the best placement the solvers find, to measure an agent's episodes against.
+
+        ``solve(instance, "best")`` places the buffers (with costs: the greedy
+        methods, then the MILP; pure allocation: the greedy methods, then the
+        complete search), and its placement is scored as an episode would be:
+        ``1 - 1/speedup`` with costs, else the share of the buffers' area in
+        fast memory. The game offers at most ``max_candidates`` offsets per
+        buffer, so an agent may be unable to reach this return. The result is
+        cached per time limit.
+
+        Args:
+            time_limit: Seconds for the solvers.
+
+        Returns:
+            The return and whether it is proven optimal.
+        """
+        if time_limit not in self._references:
+            solution = solve(self.instance, "best", time_limit=time_limit)
+            if solution.speedup is not None:
+                self._references[time_limit] = (1.0 - 1.0 / solution.speedup, bool(solution.optimal))
+            else:
+                # Every buffer in fast memory is the most a pure allocation episode can get.
+                inside = (solution.offsets >= 0) & (solution.offsets + self.instance.sizes <= self.instance.capacity)
+                self._references[time_limit] = (float(self._gain[inside].sum()) * self._scale, solution.fits)
+        return self._references[time_limit]
 
     def _reset_state(self) -> None:
         self._space = FreeSpace(self.instance)
@@ -395,10 +426,15 @@ def _load_instance(instance: Instance | str | Path, capacity: int | None, kwargs
         return loaded if capacity is None else loaded.with_capacity(capacity)
     if kwargs:
         raise ConfigurationError(f"options {', '.join(kwargs)} only apply when instance is a DNN name")
+    if name in EXAMPLES:
+        return read_csv(example_path(name), capacity or EXAMPLES[name])
     if name.endswith(".csv"):
+        capacity = capacity or capacity_in_name(name)
         if capacity is None:
-            raise ConfigurationError(f"instance file {name!r} has no capacity; pass capacity=BYTES")
+            raise ConfigurationError(f"instance file {name!r} has no capacity; pass capacity=BYTES (or name the "
+                                     "file NAME.CAPACITY.csv)")
         return read_csv(name, capacity)
     raise ConfigurationError(
-        f"unknown instance {name!r}; give an Instance, a MiniMalloc .csv file, or one of {', '.join(GRAPHS)}"
+        f"unknown instance {name!r}; give an Instance, a MiniMalloc .csv file, or one of "
+        f"{', '.join((*GRAPHS, *EXAMPLES))}"
     )

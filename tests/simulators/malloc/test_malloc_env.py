@@ -167,3 +167,25 @@ def test_options_and_instances(tmp_path):
     env.reset()
     env.step(1)
     assert "resnet50" in env.render()
+
+
+def test_reference_return_bounds_every_episode_and_is_proven():
+    instance = random_instance(14, n_ops=10, seed=4)
+    env = MallocGameEnv(instance, max_candidates=4)
+    reference, proven = env.reference_return(time_limit=30)
+    assert proven and env.reference_return(time_limit=30) == (reference, proven)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        total, _ = play(env, lambda e: int(rng.integers(0, len(e.candidates) + 1)))
+        assert total <= reference + 1e-9
+    game = gymnasium.make("archgym/MallocGame-v0", instance="zero-slack-100")
+    assert game.unwrapped.reference_return(time_limit=30) == (1.0, True)
+
+
+def test_bundled_examples_and_capacities_in_file_names(tmp_path):
+    assert len(MallocGameEnv("tiny").instance) == 5
+    path = tmp_path / "model.64.csv"
+    path.write_text("id,lower,upper,size\na,0,2,32\nb,1,3,32\n")
+    assert MallocGameEnv(str(path)).instance.capacity == 64
+    with pytest.raises(ConfigurationError, match="tiny, zero-slack-100"):
+        MallocGameEnv("nothing")
