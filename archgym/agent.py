@@ -15,6 +15,10 @@ batch at a time, because it trains on an environment of its own (multi-agent
 RL with RLlib): it runs a whole search through :meth:`Trainer.train`. Trainers
 are registered lazily with :func:`register_trainer` and found with
 :func:`get_trainer`; sweeps and the command line treat every trainer alike.
+
+An installed package declares its agents as entry points in the
+``archgym.agents`` group (``tabu = "my_package.tabu:TabuSearch"``): they are
+listed by name and imported the first time one is requested.
 """
 
 from __future__ import annotations
@@ -28,16 +32,18 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from archgym.cost_model import Evaluation
-from archgym.errors import ConfigurationError, UnknownNameError
+from archgym.errors import ConfigurationError, PluginError, UnknownNameError
 from archgym.space import Design, DesignSpace
 
 __all__ = [
+    "AGENT_ENTRY_POINT_GROUP",
     "Agent",
     "Trainer",
     "TrainingResult",
@@ -240,6 +246,11 @@ _BUNDLED: tuple[_BundledModule, ...] = (
 _AGENTS: dict[str, type[Agent]] = {}
 _ALIASES: dict[str, str] = {}
 
+AGENT_ENTRY_POINT_GROUP = "archgym.agents"
+"""The entry-point group through which installed packages declare agents (``name = "module:Class"``)."""
+
+_declared: dict[str, EntryPoint] | None = None
+
 
 def register_agent(name: str, *, aliases: Sequence[str] = ()) -> Callable[[type[Agent]], type[Agent]]:
     """Class decorator registering an :class:`Agent` under ``name`` (and ``aliases``).
@@ -292,13 +303,37 @@ def _import_bundled(bundled: _BundledModule, requested: str) -> None:
         ) from exc
 
 
+def _declared_agents() -> dict[str, EntryPoint]:
+    """The agents installed packages declare as entry points, by name (read once)."""
+    global _declared
+    if _declared is None:
+        _declared = {point.name: point for point in entry_points(group=AGENT_ENTRY_POINT_GROUP)}
+    return _declared
+
+
+def _load_declared(name: str, point: EntryPoint) -> None:
+    """Import a declared agent, and register its class under the declared name unless importing did."""
+    from archgym.plugins import load_entry_point
+
+    loaded = load_entry_point(point, f"agent {name!r}")
+    if name in _AGENTS or name in _ALIASES:
+        return
+    if not (isinstance(loaded, type) and issubclass(loaded, Agent)):
+        raise PluginError(f"agent {name!r} is declared by the entry point {point.value!r}, which is not an Agent "
+                          f"subclass but {loaded!r}")
+    if _AGENTS.get(loaded.name) is loaded:
+        _ALIASES[name] = loaded.name  # registered under a name of its own
+    else:
+        register_agent(name)(loaded)
+
+
 def list_agents() -> tuple[str, ...]:
-    """Names of the available agents (bundled and registered), sorted; aliases are not listed.
+    """Names of the available agents (bundled, registered and declared by packages), sorted; aliases are not listed.
 
     Bundled agents whose optional dependencies are missing are listed too:
     requesting one explains what to install.
     """
-    names = set(_AGENTS)
+    names = set(_AGENTS) | set(_declared_agents())
     for bundled in _BUNDLED:
         if _module_exists(bundled.module):
             names.update(bundled.agents)
@@ -311,6 +346,7 @@ def agent_class(name: str) -> type[Agent]:
     Raises:
         UnknownNameError: no agent has that name; the message lists the agents.
         ConfigurationError: the agent needs an optional dependency that is not installed.
+        PluginError: a package declares the agent, and it fails to load.
     """
     if name not in _AGENTS and is_trainer(name):
         raise ConfigurationError(
@@ -323,6 +359,9 @@ def agent_class(name: str) -> type[Agent]:
             if name in bundled.names:
                 _import_bundled(bundled, name)
                 break
+        else:
+            if name in _declared_agents():
+                _load_declared(name, _declared_agents()[name])
         canonical = _ALIASES.get(name, name)
     try:
         return _AGENTS[canonical]

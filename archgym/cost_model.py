@@ -7,6 +7,13 @@ raise. Backends are registered under ``"<problem>/<name>"`` (``dram/analytical``
 and built with :func:`make_backend`; every backend points to its
 :class:`~archgym.problem.Problem`, and every design problem gets a
 ``<problem>/proxy`` backend serving a learned proxy.
+
+An installed package declares backends as entry points in the
+``archgym.backends`` group, named by their full name
+(``"cache/sim" = "my_package.cache_sim:CacheSimulator"``): the module is
+imported when the backend is looked up or the backends are listed, and the
+attribute (a cost model class or factory) is registered under that name
+unless importing the module registered it.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from archgym.errors import BackendUnavailableError, ConfigurationError, UnknownNameError
+from archgym.errors import BackendUnavailableError, ConfigurationError, PluginError, UnknownNameError
 from archgym.problem import Problem, get_problem, list_problems, problem_argument
 from archgym.space import DesignSpace
 
@@ -265,6 +273,11 @@ _BACKENDS: dict[str, BackendInfo] = {}
 PROXY_BACKEND = "proxy"
 """Short name of the backend every design problem gets: a learned proxy (option ``proxy=DIR``)."""
 
+BACKEND_ENTRY_POINT_GROUP = "archgym.backends"
+"""The entry-point group through which installed packages declare backends (``"problem/name" = "module:attr"``)."""
+
+_declared: dict[str, EntryPoint] | None = None
+
 
 def register_backend(
     name: str,
@@ -288,6 +301,29 @@ def _proxy_factory(problem: str) -> Callable[..., CostModel]:
     return build
 
 
+def _declared_backends() -> dict[str, EntryPoint]:
+    """The backends installed packages declare as entry points, by full name (read once)."""
+    global _declared
+    if _declared is None:
+        _declared = {point.name: point for point in entry_points(group=BACKEND_ENTRY_POINT_GROUP)}
+    return _declared
+
+
+def _load_declared(name: str) -> None:
+    """Import a declared backend, and register its attribute under ``name`` unless importing did."""
+    from archgym.plugins import load_entry_point
+
+    point = _declared_backends()[name]
+    loaded = load_entry_point(point, f"backend {name!r}")
+    if name in _BACKENDS:
+        return
+    if not callable(loaded):
+        raise PluginError(f"backend {name!r} is declared by the entry point {point.value!r}, which neither "
+                          "registers it nor is a cost model class or factory")
+    summary = (inspect.getdoc(loaded) or "").strip().splitlines()
+    register_backend(name, loaded, summary[0] if summary else "")
+
+
 def _load_problem_backends() -> None:
     """Import every problem (its package registers its backends) and add the derived proxy backends."""
     for name in list_problems():
@@ -296,6 +332,9 @@ def _load_problem_backends() -> None:
         if problem.is_design_problem and proxy not in _BACKENDS:
             register_backend(proxy, _proxy_factory(name),
                              "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)")
+    for name in _declared_backends():
+        if name not in _BACKENDS:
+            _load_declared(name)
 
 
 def list_backends(problem: str | None = None, env: str | None = None) -> list[BackendInfo]:
@@ -314,6 +353,8 @@ def backend_info(name: str, problem: str | None = None, env: str | None = None) 
             get_problem(full.split("/")[0])  # importing one problem's package registers its backends
         except UnknownNameError:
             pass  # the full list below names what exists
+    if full not in _BACKENDS and full in _declared_backends():
+        _load_declared(full)
     if full not in _BACKENDS:
         _load_problem_backends()
     if full not in _BACKENDS:

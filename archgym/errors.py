@@ -44,3 +44,7 @@ class ConfigurationError(ArchGymError, ValueError):
 
 class ProxyError(ArchGymError, ValueError):
     """A saved proxy cost model is missing, corrupt, or does not match the design space."""
+
+
+class PluginError(ConfigurationError):
+    """A plug-in (a module or ``.py`` file given to ``--plugin``, or an entry point) cannot be loaded."""

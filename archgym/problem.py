@@ -28,7 +28,7 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
-from archgym.errors import ConfigurationError, UnknownNameError
+from archgym.errors import ConfigurationError, PluginError, UnknownNameError
 
 if TYPE_CHECKING:
     from archgym.cost_model import MetricSpec
@@ -256,9 +256,11 @@ def _load(name: str) -> Problem:
     module_name, attr = entry.target.split(":")
     try:
         problem = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"problem {name!r} is registered as {entry.target!r}, which fails to load: {error}") \
-            from error
+    except Exception as error:  # a plug-in's own code can raise anything while it is imported
+        from archgym.plugins import describe_error
+
+        raise PluginError(f"problem {name!r} is registered as {entry.target!r}, which fails to load: "
+                          f"{describe_error(error)}") from error
     if not isinstance(problem, Problem) or problem.name != name:
         raise ConfigurationError(
             f"problem {name!r} is registered as {entry.target!r}, which is not a Problem called {name!r}"

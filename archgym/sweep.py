@@ -23,6 +23,8 @@ A sweep spec is a YAML file (see ``experiments/smoke_dram.yaml``)::
     budget: 200                   # evaluations per run
     batch_size: 1
     out: runs/smoke_dram
+    plugins: [tabu_agent.py]      # optional: modules or .py files (beside the spec) registering agents,
+                                  # backends or problems the spec names
 
 Distributions: ``uniform: [low, high]``, ``loguniform: [low, high]``,
 ``int: [low, high]`` (inclusive) and ``choice: [values...]``, sampled
@@ -45,6 +47,10 @@ its spec, seed, hyperparameter setting, status, evaluations and wall time in
 Executors: ``local`` runs the runs in worker processes on this machine;
 ``ray`` submits each run as a Ray task, to a running cluster
 (``address="auto"`` or ``"host:port"``) or to a Ray instance it starts here.
+The spec's plug-ins (its ``plugins`` and those given to :func:`load_spec`)
+are loaded before it is validated, and again in every worker process and
+Ray task, by absolute path, so the runs find the same agents, backends and
+problems.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from archgym.agent import agent_class, get_trainer, is_trainer, make_agent
-from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
+from archgym.errors import ArchGymError, ConfigurationError, PluginError, UnknownNameError
 from archgym.runner import ObjectiveSpec, RunSpec, execute, run_complete
 
 __all__ = [
@@ -82,7 +88,7 @@ __all__ = [
 
 _TOP_LEVEL_KEYS = (
     "name", "env", "envs", "backend", "backend_options", "workloads", "objectives", "agents", "seeds", "budget",
-    "batch_size", "out",
+    "batch_size", "out", "plugins",
 )
 _AGENT_KEYS = ("name", "settings", "grid", "distributions", "samples")
 _OBJECTIVE_KEYS = ("name", "targets", "success_reward")
@@ -123,6 +129,8 @@ class SweepSpec:
     budget: int
     batch_size: int
     out: Path
+    plugins: tuple[str, ...] = ()
+    """Modules and ``.py`` files (absolute paths) that every process running the sweep loads first."""
 
     def runs(self) -> list[RunSpec]:
         """Every run, in a fixed order (env, workload, objective, agent entry, setting, seed)."""
@@ -160,16 +168,23 @@ class RunResult:
 # -- parsing and validation -----------------------------------------------------------------------
 
 
-def load_spec(path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> SweepSpec:
+def load_spec(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    plugins: Sequence[str | os.PathLike[str]] = (),
+) -> SweepSpec:
     """Read and validate a YAML sweep spec.
 
     Args:
         path: The spec file.
         out: Output directory overriding the spec's ``out``.
+        plugins: Plug-ins (module names or ``.py`` files) to load besides the spec's own ``plugins``,
+            whose files are relative to the spec's folder.
 
     Raises:
         ConfigurationError: the file is missing or not YAML, or the spec is invalid (the message says how).
         UnknownNameError: an unknown problem, backend, agent or objective.
+        PluginError: a plug-in does not exist or fails to import.
     """
     import yaml
 
@@ -185,15 +200,28 @@ def load_spec(path: str | os.PathLike[str], out: str | os.PathLike[str] | None =
     raw.setdefault("name", path.stem)
     if out is not None:
         raw["out"] = str(out)
-    return parse_spec(raw, source=str(path))
+    if "plugins" in raw:
+        raw["plugins"] = [_beside(path.parent, item) for item in _plugin_list(raw["plugins"], str(path))]
+    return parse_spec(raw, source=str(path), plugins=plugins)
 
 
-def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
-    """Validate a spec given as a mapping (the parsed YAML); see :func:`load_spec`."""
+def parse_spec(
+    raw: Mapping[str, Any], source: str = "sweep spec", plugins: Sequence[str | os.PathLike[str]] = ()
+) -> SweepSpec:
+    """Validate a spec given as a mapping (the parsed YAML), after loading its plug-ins; see :func:`load_spec`.
+
+    Relative plug-in files of ``raw`` and ``plugins`` are found from the working directory.
+    """
     from archgym.cost_model import list_backends, make_backend
     from archgym.objective import check_reported, make_objective
+    from archgym.plugins import load_plugins
 
     _check_keys(raw, _TOP_LEVEL_KEYS, source)
+    try:
+        own = load_plugins(_plugin_list(raw.get("plugins", []), source))
+    except PluginError as error:
+        raise PluginError(f"{source}: {error}") from None
+    loaded = (*own, *load_plugins(plugins))
     for required in ("agents", "workloads", "objectives", "budget"):
         if required not in raw:
             raise ConfigurationError(f"{source}: '{required}' is required")
@@ -210,7 +238,7 @@ def parse_spec(raw: Mapping[str, Any], source: str = "sweep spec") -> SweepSpec:
     budget = _positive_int(raw["budget"], "budget", source)
     batch_size = _positive_int(raw.get("batch_size", 1), "batch_size", source)
     spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
-                     batch_size, Path(str(raw.get("out") or Path("runs") / name)))
+                     batch_size, Path(str(raw.get("out") or Path("runs") / name)), tuple(dict.fromkeys(loaded)))
 
     known_envs = sorted({b.problem for b in list_backends()})
     for env in envs:
@@ -246,6 +274,18 @@ def _check_agent(run: RunSpec, model: Any, source: str) -> None:
         make_agent(run.agent, model.design_space, seed=0, **dict(run.config))
     except ArchGymError as error:
         raise type(error)(f"{source}: agent {run.agent!r} with {run.setting}: {error}") from None
+
+
+def _plugin_list(value: Any, source: str) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item for item in items):
+        raise ConfigurationError(f"{source}: 'plugins' must be a list of module names or .py files, got {value!r}")
+    return items
+
+
+def _beside(folder: Path, plugin: str) -> str:
+    """A plug-in file named in a spec, found from the spec's folder; a module name as it is."""
+    return str(folder / plugin) if plugin.endswith(".py") else plugin
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
@@ -388,6 +428,22 @@ def execute_run(run: RunSpec, out: str | os.PathLike[str]) -> RunResult:
                      outcome.evaluations, outcome.best_reward, outcome.wall_time_s, outcome.skipped)
 
 
+def _execute_with_plugins(run: RunSpec, out: str | os.PathLike[str], plugins: Sequence[str]) -> RunResult:
+    """:func:`execute_run` in a Ray task, after loading the sweep's plug-ins there."""
+    from archgym.plugins import load_plugins
+
+    load_plugins(plugins)
+    return execute_run(run, out)
+
+
+def _start_worker(plugins: Sequence[str]) -> None:
+    """Worker initializer: tie the worker to the sweep's process and load the sweep's plug-ins."""
+    from archgym.plugins import load_plugins
+
+    _die_with_parent()
+    load_plugins(plugins)
+
+
 def _die_with_parent() -> None:
     """Worker initializer: on Linux, have the kernel kill the worker when the sweep's process dies.
 
@@ -446,20 +502,21 @@ def run_sweep(
         else:
             pending.append(run)
     if executor == "local":
-        _run_local(pending, spec.out, workers, finished)
+        _run_local(pending, spec.out, workers, finished, spec.plugins)
     else:
-        _run_ray(pending, spec.out, workers, address, finished)
+        _run_ray(pending, spec.out, workers, address, finished, spec.plugins)
     return [results[run.run_id] for run in runs]
 
 
-def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Callable[[RunResult], None]) -> None:
+def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Callable[[RunResult], None],
+               plugins: Sequence[str]) -> None:
     if not runs:
         return
     # Fresh interpreters rather than forks: a forked child inherits the parent's Ray and torch state
     # (threads, sockets), which hangs a run that trains with them.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_die_with_parent,
-                             mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(runs)), initializer=_start_worker,
+                             initargs=(tuple(plugins),), mp_context=context) as pool:
         futures: set[Future[RunResult]] = {pool.submit(execute_run, run, out) for run in runs}
         while futures:
             done, futures = wait(futures, return_when=FIRST_COMPLETED)
@@ -468,7 +525,7 @@ def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Calla
 
 
 def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | None,
-             finished: Callable[[RunResult], None]) -> None:
+             finished: Callable[[RunResult], None], plugins: Sequence[str]) -> None:
     try:
         import ray
     except ImportError:
@@ -481,8 +538,8 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
             options["num_cpus"] = workers
         ray.init(address=address, **options)
     try:
-        task = ray.remote(num_cpus=1)(execute_run)
-        waiting = [task.remote(run, str(out.resolve())) for run in runs]
+        task = ray.remote(num_cpus=1)(_execute_with_plugins)
+        waiting = [task.remote(run, str(out.resolve()), tuple(plugins)) for run in runs]
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1)
             for reference in done:

@@ -12,6 +12,10 @@ Fixtures:
 - ``private_temp_root``: a folder that every :mod:`tempfile` folder of the
   test goes to, so the test can check that nothing is left behind.
 - ``bin_dir``: an empty folder for fake simulator executables.
+- ``plugin_registrations_undone``: after the test, the registries (problems,
+  backends, agents, gymnasium ids, entry points read) are as before it, and
+  the modules of the plug-ins it loaded are forgotten, so the next test loads
+  them afresh.
 - ``small_space``: a toy cache design space with a knob of every kind: ``size``
   (ordinal, 1 to 128 in powers of two), ``ways`` (integer, 1 to 16), ``policy``
   (categorical: lru, fifo, random, plru, mru), ``prefetch`` (categorical: off,
@@ -44,8 +48,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -119,6 +124,60 @@ def private_temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     return root
+
+
+def _from_archgym(item: object) -> bool:
+    return str(getattr(item, "__module__", "")).startswith("archgym.")
+
+
+@pytest.fixture
+def plugin_registrations_undone() -> Iterator[None]:
+    """Undo what the test's plug-ins registered: entries they added go, entries they replaced come back.
+
+    Bundled agents first imported during the test stay registered (their modules stay imported).
+    """
+    from gymnasium.envs.registration import registry as gymnasium_registry
+
+    import archgym
+    import archgym.agent
+    import archgym.cost_model
+    import archgym.plugins
+    import archgym.problem
+    from archgym.cost_model import list_backends
+
+    list_backends()  # bundled problems and backends load before, so that they are not unloaded after
+    problems = {*archgym.problem._PROBLEMS, *archgym.problem._LAZY}
+    agents = archgym.agent._AGENTS
+    bundled = {  # which entries added during the test stay: those of archgym's own modules
+        "problems": lambda name: False,
+        "backends": lambda name: (name.split("/")[0] in problems
+                                  and _from_archgym(archgym.cost_model._BACKENDS[name].factory)),
+        "agents": lambda name: _from_archgym(agents[name]),
+        "aliases": lambda name: _from_archgym(agents.get(archgym.agent._ALIASES[name])),
+    }
+    registries = {"problems": archgym.problem._PROBLEMS, "lazy": archgym.problem._LAZY,
+                  "backends": archgym.cost_model._BACKENDS, "agents": agents, "aliases": archgym.agent._ALIASES}
+    before = {kind: dict(registry) for kind, registry in registries.items()}
+    env_ids = set(gymnasium_registry)
+    modules = set(sys.modules)
+    finder = archgym.plugins._BESIDE_PLUGIN_FILES
+    folders = list(finder.folders)
+    entry_points = (archgym.problem._entry_points_loaded, archgym.agent._declared, archgym.cost_model._declared)
+    yield
+    for kind, registry in registries.items():
+        keep = bundled.get(kind, lambda name: False)
+        for name in [name for name in registry if name not in before[kind] and not keep(name)]:
+            del registry[name]
+        registry.update(before[kind])
+    for env_id in set(gymnasium_registry) - env_ids:
+        del gymnasium_registry[env_id]
+    installed = (sys.prefix, sys.base_prefix, str(Path(archgym.__file__).parent))
+    for name in set(sys.modules) - modules:
+        location = getattr(sys.modules[name], "__file__", None) or ""
+        if name.startswith(archgym.plugins.FILE_MODULE_PREFIX) or (location and not location.startswith(installed)):
+            del sys.modules[name]
+    finder.folders[:] = folders
+    archgym.problem._entry_points_loaded, archgym.agent._declared, archgym.cost_model._declared = entry_points
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_run_imports_a_plugin_that_registers_an_agent(tmp_path):
 def test_missing_plugin_is_a_clear_error(tmp_path):
     result = invoke("run", "--plugin", str(tmp_path / "absent.py"), "--agent", "x", "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
-    assert "no such file" in result.output
+    assert "plug-in file" in result.output and "does not exist" in " ".join(result.output.split())
 
 
 def test_agents_lists_settings_and_explains_missing_extras():

@@ -16,7 +16,6 @@ import runpy
 import shlex
 import shutil
 import sys
-from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +23,6 @@ from types import ModuleType
 import gymnasium
 import pytest
 import tomllib
-from gymnasium.envs.registration import registry as gymnasium_registry
 from typer.testing import CliRunner
 
 import archgym.agent
@@ -110,32 +108,8 @@ def _import_example(name: str) -> ModuleType:
 
 
 @pytest.fixture(autouse=True)
-def undo_registrations() -> Iterator[None]:
-    """Remove what the examples register (problem, backends, agent, gymnasium id, modules) after each test.
-
-    Entries the test replaced get their earlier value back; bundled entries first loaded during the test stay.
-    """
-    list_backends()  # bundled problems and their backends are loaded before, so they are not reloaded after
-    registries = (
-        (archgym.problem._PROBLEMS, lambda name: name == "cache"),
-        (archgym.problem._LAZY, lambda name: name == "cache"),
-        (archgym.cost_model._BACKENDS, lambda name: name.startswith("cache/")),
-        (archgym.agent._AGENTS, lambda name: name == "tabu"),
-        (archgym.agent._ALIASES, lambda name: False),
-    )
-    before = [dict(registry) for registry, _ in registries]
-    env_ids = set(gymnasium_registry)
-    yield
-    for (registry, from_examples), earlier in zip(registries, before):
-        for name in [name for name in registry if name not in earlier and from_examples(name)]:
-            del registry[name]
-        registry.update(earlier)
-    for env_id in set(gymnasium_registry) - env_ids:
-        if env_id.lower() == "archgym/cache-v0":
-            del gymnasium_registry[env_id]
-    for name in list(sys.modules):
-        if name in EXAMPLE_MODULES or name.startswith("archgym_plugin_"):
-            del sys.modules[name]
+def undo_registrations(plugin_registrations_undone: None) -> None:
+    """Remove what the examples register (problem, backends, agent, gymnasium id, modules) after each test."""
 
 
 @pytest.fixture
@@ -237,6 +211,10 @@ def test_problem_guide_commands_run(in_examples_copy: Path, monkeypatch: pytest.
             rows = load_dataset(arguments[arguments.index("--out") + 1])
             assert len(rows) == int(arguments[arguments.index("--budget") + 1])
             assert set(rows["backend"]) == {"cache/analytical"} and rows["feasible"].any()
+        elif arguments[0] == "optimum":
+            assert "best of 60 designs" in output
+        elif arguments[0] == "report":
+            assert (in_examples_copy / arguments[arguments.index("--out") + 1] / "summary.csv").is_file()
         else:
             assert "archgym/Cache-v0" in output
 

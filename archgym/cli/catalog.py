@@ -74,7 +74,7 @@ def envs(
     from archgym.agent import list_agents
 
     try:
-        load_plugins(plugin or [])
+        load_plugins(plugin)
         problems = [get_problem(problem)] if problem is not None else [get_problem(n) for n in list_problems()]
         backends = list_backends()
     except ArchGymError as error:
@@ -90,7 +90,7 @@ def agents(plugin: PluginOption = None) -> None:
     from archgym.agent import agent_class, get_trainer, list_agents, list_trainers
 
     try:
-        load_plugins(plugin or [])
+        load_plugins(plugin)
     except ArchGymError as error:
         raise fail(error) from None
     table = Table("agent", "description", "settings (defaults)", box=box.SIMPLE, title_justify="left")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import math
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -50,8 +48,8 @@ WorkloadOption = Annotated[str | None, typer.Option(help="Workload name or trace
 TargetOption = Annotated[list[str] | None, typer.Option(
     help="Objective target, e.g. target_latency_ns=60000 (repeatable).")]
 PluginOption = Annotated[list[str] | None, typer.Option(
-    help="Module or .py file to import first, e.g. one that registers your agent, backend or problem "
-         "(repeatable).")]
+    help="Module or .py file to import first, e.g. one that registers your agent, backend or problem; a .py "
+         "file can import the modules beside it (repeatable).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 __all__ = [
@@ -148,30 +146,15 @@ def backend_options(
     return options
 
 
-def load_plugins(plugins: Sequence[str]) -> None:
-    """Import modules or Python files that register agents, backends or problems."""
-    for plugin in plugins:
-        path = Path(plugin)
-        try:
-            if path.suffix == ".py":
-                if not path.is_file():
-                    raise ConfigurationError(f"--plugin: no such file {plugin!r}")
-                name = f"archgym_plugin_{path.stem}"
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None:
-                    raise ConfigurationError(f"--plugin {plugin!r} is not a Python module")
-                module = importlib.util.module_from_spec(spec)
-                # In sys.modules while it runs, so that its dataclasses and pickled objects can find it.
-                sys.modules[name] = module
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    sys.modules.pop(name, None)
-                    raise
-            else:
-                importlib.import_module(plugin)
-        except (ImportError, SyntaxError) as error:
-            raise ConfigurationError(f"--plugin {plugin!r} could not be imported: {error}") from None
+def load_plugins(plugins: Sequence[str] | None) -> tuple[str, ...]:
+    """Load the ``--plugin`` modules and ``.py`` files (see :mod:`archgym.plugins`); how to name them anywhere.
+
+    Raises:
+        PluginError: a file does not exist, or a plug-in fails to import.
+    """
+    from archgym.plugins import load_plugins as load
+
+    return load(plugins or [])
 
 
 def check_problem(problem: str) -> None:

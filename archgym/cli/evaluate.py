@@ -17,6 +17,7 @@ from archgym.cli.common import (
     BackendOptionsOption,
     JsonOption,
     MemspecOption,
+    PluginOption,
     ProblemOption,
     ProxyOption,
     TargetOption,
@@ -28,6 +29,7 @@ from archgym.cli.common import (
     error_console,
     fail,
     format_value,
+    load_plugins,
     parse_assignments,
 )
 from archgym.cost_model import CostModel, MetricSpec
@@ -72,11 +74,13 @@ def evaluate(
     proxy: ProxyOption = None,
     objective: Annotated[str | None, typer.Option(help="Also print this objective's reward.")] = None,
     as_json: JsonOption = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Evaluate one design and print its metrics."""
     from archgym.evaluate import evaluate_design
 
     try:
+        load_plugins(plugin)
         check_problem(problem)
         model = build_backend(problem, backend, backend_options(backend_option, memspec=memspec, proxy=proxy))
         score = evaluate_design(model, _parse_design(design), workload, objective)
@@ -111,12 +115,14 @@ def optimum(
     proxy: ProxyOption = None,
     top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
     as_json: JsonOption = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Find the exact best design by evaluating every design (agents are scored by regret against it)."""
     from archgym.objective import make_objective
     from archgym.optimum import find_optimum
 
     try:
+        load_plugins(plugin)
         check_problem(problem)
         model: CostModel = build_backend(problem, backend,
                                          backend_options(backend_option, memspec=memspec, proxy=proxy))

@@ -12,12 +12,14 @@ from rich.table import Table
 
 from archgym.cli.common import (
     MemspecOption,
+    PluginOption,
     backend_options,
     check_problem,
     console,
     correlation,
     error_console,
     fail,
+    load_plugins,
     percent,
 )
 from archgym.errors import ArchGymError, ConfigurationError
@@ -75,6 +77,7 @@ def train(
     jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for tree ensembles and the search.")] = 1,
     workload: Annotated[str | None, typer.Option(help="Workload of rows from files without a workload column.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG of the held-out designs.")] = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Train a proxy cost model on logged evaluations and save it.
 
@@ -88,6 +91,7 @@ def train(
 
     trained = None
     try:
+        load_plugins(plugin)
         check_problem(problem)
         _require_plots(plot)
         if plot is not None and test_fraction == 0:
@@ -129,11 +133,13 @@ def evaluate(
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG.")] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the rows with their predictions as CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Score a proxy on recorded results: RMSE, NRMSE, MAPE, R² and Spearman per target and workload."""
     from archgym import proxy as proxies
 
     try:
+        load_plugins(plugin)
         _require_plots(plot)
         loaded = proxies.Proxy.load(model)
         try:
@@ -159,6 +165,7 @@ def evaluate(
 @app.command("info")
 def info(
     model: Annotated[Path, typer.Option(help="Trained proxy directory.")],
+    plugin: PluginOption = None,
 ) -> None:
     """Describe a saved proxy: problem, targets, features, training data, accuracy, versions."""
     import pandas as pd
@@ -166,6 +173,7 @@ def info(
     from archgym.proxy import Proxy
 
     try:
+        load_plugins(plugin)
         loaded = Proxy.load(model)
     except ArchGymError as error:
         raise fail(error) from None

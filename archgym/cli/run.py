@@ -96,7 +96,7 @@ def run(
     from archgym.runner import ObjectiveSpec, RunSpec, execute, latest_record
 
     try:
-        load_plugins(plugin or [])
+        load_plugins(plugin)
         if resume:
             record = latest_record(out)
             spec, run_id = record.spec, record.run_id
@@ -235,6 +235,7 @@ def sweep(
         help="Ray cluster address (auto or HOST:PORT); default: start Ray on this machine.")] = None,
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: the spec's out).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs without running them.")] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Run a sweep: agents x settings x workloads x objectives x seeds, into one dataset.
 
@@ -251,7 +252,7 @@ def sweep(
         if address is not None and executor != "ray":
             raise ConfigurationError("--address applies to --executor ray")
         with error_console.status("checking the spec"):
-            parsed = load_sweep_spec(spec, out)
+            parsed = load_sweep_spec(spec, out, plugins=plugin or [])
         runs = parsed.runs()
     except ArchGymError as error:
         raise fail(error) from None
@@ -315,12 +316,14 @@ def report(
         help="Two metrics for the Pareto fronts, X,Y (append :max to maximise one); default: the cost model's "
              "choice.")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNGs (needs matplotlib).")] = True,
+    plugin: PluginOption = None,
 ) -> None:
     """Summarise a sweep: per-setting tables, the hyperparameter lottery, convergence curves, Pareto fronts."""
     from archgym.report import parse_pareto_spec, write_report
 
     target = out if out is not None else dataset / "report"
     try:
+        load_plugins(plugin)
         pair, maximise = parse_pareto_spec(pareto) if pareto is not None else (None, [])
         with error_console.status("reading the dataset") as status:
             result = write_report(dataset, target, tolerance=tolerance, optimum=optimum, pareto=pair,
@@ -361,6 +364,7 @@ def marl_train(
         help="Setting key=value (repeatable), e.g. shared_policy=true, train_batch_size=128.")] = None,
     out: Annotated[Path, typer.Option(help="Dataset directory for the evaluations.")] = Path("runs/marl"),
     checkpoint: Annotated[Path | None, typer.Option(help="Save the trained policies in this directory.")] = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Train multi-agent PPO (one policy per knob, or one shared) and print the best design found."""
     from archgym.agent import get_trainer
@@ -368,6 +372,7 @@ def marl_train(
     from archgym.runner import ObjectiveSpec, RunSpec, execute
 
     try:
+        load_plugins(plugin)
         check_problem(problem)
         if iterations is not None and budget is not None:
             raise ConfigurationError("give --iterations or --budget, not both")

@@ -20,6 +20,7 @@ from rich.table import Table
 from archgym.cli.common import (
     BackendOptionsOption,
     MemspecOption,
+    PluginOption,
     ProblemOption,
     ProxyOption,
     backend_options,
@@ -29,6 +30,7 @@ from archgym.cli.common import (
     correlation,
     error_console,
     fail,
+    load_plugins,
     parse_assignments,
     percent,
     shared_options,
@@ -114,6 +116,7 @@ def validate(
     csv: Annotated[Path | None, typer.Option(
         help="Write the paired values (one row per design and workload) as CSV.",
     )] = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Compare a cost model with a reference backend or recorded results.
 
@@ -126,6 +129,7 @@ def validate(
 
     models: list[CostModel] = []
     try:
+        load_plugins(plugin)
         check_problem(problem)
         if designs is not None and designs < 2:
             raise ConfigurationError(
