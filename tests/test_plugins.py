@@ -201,6 +201,20 @@ def test_sweep_validates_against_plugins_and_loads_them_in_its_workers(examples:
     assert f"error: {path}: plug-in file {examples / 'absent.py'} does not exist" in refused("sweep", str(path))
 
 
+def test_a_ray_sweep_loads_the_plugins_in_its_tasks(examples: Path) -> None:
+    pytest.importorskip("ray", reason="the ray executor needs the marl extra: pip install 'archgym[marl]'")
+    spec = examples / "sweep.yaml"
+    spec.write_text(yaml.safe_dump({
+        "env": "cache", "backend": "sim", "workloads": ["random"], "objectives": ["balanced"],
+        "agents": [{"name": "tabu", "grid": {"initial": [2, 4]}}], "budget": 4, "out": "runs/ray",
+        "plugins": ["cache_simulator.py", "tabu_agent.py"],  # the backend's module imports the problem's beside it
+    }))
+    output = invoke("sweep", str(spec), "--executor", "ray", "--workers", "2")
+    assert "2 runs done" in output
+    rows = load_dataset("runs/ray")
+    assert len(rows) == 8 and set(rows["backend"]) == {"cache/sim"} and rows["feasible"].any()
+
+
 def test_report_with_the_exact_optimum_of_a_plugin_problem(examples: Path) -> None:
     invoke("run", "--plugin", "plugins/cache_problem.py", "--env", "cache", "--objective", "misses",
            "--agent", "random", "--budget", "10", "--out", "runs/report")
