@@ -143,7 +143,8 @@ def _make_env_factory(problem: str, env_kwargs: Mapping[str, Any], settings: Map
         from archgym.objective import make_objective
 
         options = dict(env_kwargs)
-        model = make_backend(options.pop("backend"), problem, **options.pop("backend_options"))
+        backend_options = options.pop("backend_options")
+        model = make_backend(options.pop("backend"), problem, **backend_options)
         objective = make_objective(options.pop("objective"), metrics=model.metrics,
                                    presets=model.objective_presets, **options.pop("targets"))
         backend: Any = model
@@ -151,7 +152,8 @@ def _make_env_factory(problem: str, env_kwargs: Mapping[str, Any], settings: Map
             index = int(getattr(config, "worker_index", 0) or 0)
             run_id = log["run_id"] if index == 0 else f"{log['run_id']}-runner{index}"
             context = RunContext(run_id=run_id, env=problem, backend=model.name, workload=log["workload"], agent="marl",
-                                 agent_config=log["agent_config"], seed=log["seed"], objective=log["objective"])
+                                 agent_config=log["agent_config"], seed=log["seed"], objective=log["objective"],
+                                 backend_options=backend_options, objective_spec=objective.to_dict())
             logger = EvaluationLogger(log["out"], context, model.design_space, model.metric_names)
             backend = LoggedCostModel(model, logger, reward_fn=objective)
         design_env = DesignEnv(problem, backend=backend, objective=objective, max_steps=2**62, **options)

@@ -9,47 +9,107 @@ Dataset schema
 --------------
 One column each, in this order:
 
-=================  ==========================================================
-``run_id``         str; unique per run (see :func:`new_run_id`)
-``env``            str; the design problem, e.g. ``"dram"``
-``backend``        str; the cost model, e.g. ``"dram/analytical"``
-``workload``       str; workload name, path or spec string
-``agent``          str; search agent name, ``""`` for manual or env use
-``agent_config``   str; the agent's configuration as JSON with sorted keys
-``seed``           nullable int (pandas ``Int64``)
-``objective``      str; objective name, e.g. ``"latency"``
-``step``           int64; 0-based evaluation index within the run
-*one per knob*     named exactly as the knob; int64, float64, bool or str
-                   according to the knob's values (a knob whose values mix
-                   types, such as ``("auto", 1, 2)``, is stored as ``str``)
-*one per metric*   float64; NaN when the backend did not report it
-``feasible``       bool
-``reason``         str; why the design is infeasible, ``""`` when feasible
-``reward``         float64; NaN when no reward was computed
-``wall_time_s``    float64; backend seconds spent on this evaluation
-``timestamp``      UTC timestamp (``datetime64[us, UTC]``) when it was logged
-``archgym_version`` str; the package version that wrote the row
-=================  ==========================================================
+===================  ========================================================
+``run_id``           str; unique per run (see :func:`new_run_id`)
+``env``              str; the design problem, e.g. ``"dram"``
+``backend``          str; the cost model, e.g. ``"dram/analytical"``
+``backend_options``  str; the backend's keyword arguments (memspec, proxy,
+                     timeout, ...) as JSON with sorted keys, ``"{}"`` if none
+``workload``         str; workload name, path or spec string
+``agent``            str; search agent name, ``""`` for manual or env use
+``agent_config``     str; the agent's configuration as JSON with sorted keys
+``seed``             nullable int (pandas ``Int64``)
+``objective``        str; objective name, e.g. ``"latency"``
+``objective_spec``   str; the objective the ``reward`` column was computed
+                     with, as JSON (:meth:`archgym.objective.Objective.to_dict`:
+                     its type, targets or weights, goals, infeasible reward;
+                     :func:`archgym.objective.make_objective` rebuilds it),
+                     ``"{}"`` if not recorded
+``step``             int64; 0-based evaluation index within the run
+*one per knob*       named exactly as the knob; int64, float64, bool or str
+                     according to the knob's values (a knob whose values mix
+                     types, such as ``("auto", 1, 2)``, is stored as ``str``)
+*one per metric*     float64; NaN when the backend did not report it
+``feasible``         bool
+``reason``           str; why the design is infeasible, ``""`` when feasible
+``reward``           float64; NaN when no reward was computed
+``wall_time_s``      float64; backend seconds spent on this evaluation
+``timestamp``        UTC timestamp (``datetime64[us, UTC]``) when it was logged
+``archgym_version``  str; the package version that wrote the row
+===================  ========================================================
+
+Every part file also carries the run as Parquet key-value metadata: under the
+key ``archgym`` (:data:`PARQUET_METADATA_KEY`), a JSON object with the run
+context (the fields above that are the same on every row, with
+``agent_config``, ``backend_options`` and ``objective_spec`` as objects),
+``knobs`` and ``metrics`` (which columns are which), ``archgym_version`` and
+whatever the writer adds (a run of :mod:`archgym.runner` adds its ``spec``,
+``budget``, ``targets``, ``success_reward``, ``sweep`` and ``setting``).
+:func:`read_part_metadata` reads it; so does
+``json.loads(pyarrow.parquet.read_schema(path).metadata[b"archgym"])``.
 
 Files in a dataset directory
 ----------------------------
 ``part-<run_id>-<seq>.parquet``
-    Rows of one run, written every ``flush_every`` rows and on close. Each
-    part is written under a temporary name and renamed into place, so a part
-    is either complete or absent.
-``journal-<run_id>.jsonl``
+    Rows of one run, written every ``flush_every`` rows, at the first row
+    logged ``flush_interval_s`` after the previous part, and on close. Each
+    part is written under a hidden temporary name and renamed into place, so
+    a part is either complete or absent.
+``_journal-<run_id>.jsonl``
     A schema header line, then one JSON line per row not yet in a part. Each
     line is written and flushed as soon as the row is logged, so a killed
     process loses at most the row being written. The loader reads leftover
     journals; a logger resuming the run turns them into a part first.
-``runs/<run_id>.json``
-    Run metadata written by :func:`write_run_metadata`.
+``_runs/<run_id>.json``
+    The run record written by :func:`write_run_metadata` (for runs of
+    :mod:`archgym.runner` also its status, evaluations and wall time).
 
 File names carry the run id, so any number of runs (in any number of
 processes) can write into one directory. A run itself has one writer at a
 time: a second logger for a run that is still open raises
 :class:`~archgym.errors.DatasetError`. Rows survive a killed *process*; part
 files are not fsync'ed, so a power loss may lose recently written parts.
+
+Reading a dataset with other tools
+----------------------------------
+Only the part files are Parquet, and everything else starts with ``_`` or
+``.``, which Arrow's dataset discovery skips, so a directory opens as it is::
+
+    pandas.read_parquet("runs/latest")
+    pyarrow.dataset.dataset("runs/latest").to_table()   # or pyarrow.parquet.read_table
+    polars.read_parquet("runs/latest/*.parquet")         # or polars.scan_parquet
+    duckdb.sql("SELECT * FROM read_parquet('runs/latest/*.parquet')")
+
+These readers see the rows in part files. Rows of a run still being written
+that are only in its journal (at most ``flush_every - 1`` rows, logged within
+the last ``flush_interval_s``) and rows of a killed run that was not resumed
+are seen by :func:`load_dataset` alone, which also drops the duplicates a
+crash can leave and sorts by ``(run_id, step)``.
+
+Runs of different problems (a sweep with several ``envs``, or runs of several
+problems given the same directory) have different knob and metric columns.
+Arrow (so pandas too) takes the columns of the first file and silently drops
+the others', and polars and DuckDB refuse the mismatch, unless told to unite
+them by name::
+
+    duckdb.sql("SELECT * FROM read_parquet('DIR/*.parquet', union_by_name=true)")
+    polars.concat([polars.read_parquet(f) for f in glob.glob("DIR/*.parquet")], how="diagonal_relaxed")
+    pandas.read_parquet("DIR", schema=archgym.dataset.dataset_schema("DIR"))
+    pyarrow.dataset.dataset("DIR", schema=pyarrow.unify_schemas(
+        [pyarrow.parquet.read_schema(f) for f in glob.glob("DIR/*.parquet")]))
+
+Columns a run does not have are null in its rows. :func:`load_dataset` does
+this on its own.
+
+Earlier layout
+--------------
+Datasets written before the journal and records moved under ``_`` names
+(``journal-<run_id>.jsonl`` and ``runs/<run_id>.json``) load as before with
+:func:`load_dataset`, :func:`read_run_metadata` and everything built on them,
+and resume: a logger resuming such a run folds its ``journal-`` file into a
+part, and :func:`write_run_metadata` moves the directory's ``runs/`` records
+to ``_runs/``. Their rows lack the ``backend_options`` and ``objective_spec``
+columns, and a resumed run keeps the columns it started with.
 """
 
 from __future__ import annotations
@@ -62,6 +122,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,13 +149,17 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "PARQUET_METADATA_KEY",
     "EvaluationLogger",
     "LoggedCostModel",
     "RunContext",
+    "dataset_schema",
     "load_dataset",
     "load_run_rows",
     "new_run_id",
+    "read_part_metadata",
     "read_run_metadata",
+    "read_run_record",
     "write_run_metadata",
 ]
 
@@ -104,11 +169,13 @@ CONTEXT_COLUMNS: tuple[str, ...] = (
     "run_id",
     "env",
     "backend",
+    "backend_options",
     "workload",
     "agent",
     "agent_config",
     "seed",
     "objective",
+    "objective_spec",
 )
 """Columns describing the run, identical on every row of a run."""
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -117,6 +184,12 @@ RESULT_COLUMNS: tuple[str, ...] = (
 """Columns after the knob and metric columns."""
 RESERVED_COLUMNS: frozenset[str] = frozenset(CONTEXT_COLUMNS + ("step",) + RESULT_COLUMNS)
 """Names no knob or metric may take."""
+LATER_CONTEXT_COLUMNS: tuple[str, ...] = ("backend_options", "objective_spec")
+"""Context columns that datasets of the earlier layout do not have."""
+PARQUET_METADATA_KEY = "archgym"
+"""Key of the run's JSON description in every part file's Parquet key-value metadata."""
+PARQUET_METADATA_FORMAT = 1
+"""Version of that description (its ``format`` field)."""
 
 _JOURNAL_FORMAT = 1
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -131,7 +204,12 @@ _TYPES: dict[str, pa.DataType] = {
 _TYPE_NAMES = {t: name for name, t in _TYPES.items()}
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PART_RE = re.compile(r"^part-(?P<run>.+)-(?P<seq>\d+)\.parquet$")
-_JOURNAL_RE = re.compile(r"^journal-(?P<run>.+)\.jsonl$")
+# "journal-" and "runs/" are the earlier layout's names, still read (see the module docstring).
+_JOURNAL_PREFIXES = ("_journal-", "journal-")
+_JOURNAL_RE = re.compile(r"^_?journal-(?P<run>.+)\.jsonl$")
+RECORDS_DIR = "_runs"
+"""Folder of a dataset directory holding run records."""
+_LEGACY_RECORDS_DIR = "runs"
 
 
 # -- run context ------------------------------------------------------------------------
@@ -151,6 +229,10 @@ class RunContext:
         agent_config: The agent's settings; stored as JSON with sorted keys.
         seed: The run's random seed, if any.
         objective: Objective name, e.g. ``"latency"``.
+        backend_options: The backend's keyword arguments (``{"memspec": "ddr4-2400"}``).
+        objective_spec: The objective rewards are computed with, as
+            :meth:`~archgym.objective.Objective.to_dict` gives it (targets or
+            weights included); empty if unknown.
     """
 
     run_id: str
@@ -161,6 +243,8 @@ class RunContext:
     agent_config: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
     objective: str = ""
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    objective_spec: Mapping[str, Any] = field(default_factory=dict)
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -206,12 +290,18 @@ def _context_row(context: RunContext) -> dict[str, Any]:
         "run_id": _check_run_id(context.run_id),
         "env": str(context.env),
         "backend": str(context.backend),
+        "backend_options": _json_text(context.backend_options),
         "workload": str(context.workload),
         "agent": str(context.agent),
-        "agent_config": json.dumps(dict(context.agent_config), sort_keys=True, default=_json_default),
+        "agent_config": _json_text(context.agent_config),
         "seed": seed,
         "objective": str(context.objective),
+        "objective_spec": _json_text(context.objective_spec),
     }
+
+
+def _json_text(mapping: Mapping[str, Any]) -> str:
+    return json.dumps(dict(mapping), sort_keys=True, default=_json_default)
 
 
 # -- knob columns -------------------------------------------------------------------------
@@ -414,14 +504,16 @@ def _part_files(directory: Path, run_id: str | None = None) -> list[tuple[str, i
 
 
 def _journal_files(directory: Path, run_id: str | None = None) -> list[tuple[str, Path]]:
+    """(run_id, path) of journals, of this layout and the earlier one, sorted by run."""
     if run_id is not None:
-        path = directory / f"journal-{run_id}.jsonl"
-        return [(run_id, path)] if path.exists() else []
+        paths = [directory / f"{prefix}{run_id}.jsonl" for prefix in _JOURNAL_PREFIXES]
+        return [(run_id, path) for path in paths if path.exists()]
     found = []
-    for path in directory.glob("journal-*.jsonl"):
-        match = _JOURNAL_RE.match(path.name)
-        if match:
-            found.append((match["run"], path))
+    for prefix in _JOURNAL_PREFIXES:
+        for path in directory.glob(f"{prefix}*.jsonl"):
+            match = _JOURNAL_RE.match(path.name)
+            if match:
+                found.append((match["run"], path))
     return sorted(found)
 
 
@@ -469,6 +561,68 @@ def _load_tables(directory: Path, run_id: str | None) -> list[pa.Table]:
     part_tables = [_read_part(path) for _, _, path in _part_files(directory, run_id)]
     # Parts first, so dropping duplicates keeps the part copy of a row.
     return part_tables + journal_tables
+
+
+def read_part_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The run description a part file carries under :data:`PARQUET_METADATA_KEY`.
+
+    Args:
+        path: A ``.parquet`` part file.
+
+    Returns:
+        The JSON object (see the module docstring); empty for parts written
+        before parts carried it.
+
+    Raises:
+        DatasetError: the file is missing, not Parquet, or its description is not a JSON object.
+    """
+    path = Path(path)
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception as exc:  # pyarrow raises many types for missing or damaged files
+        raise DatasetError(f"cannot read the metadata of part file {path} ({type(exc).__name__}: {exc})") from exc
+    raw = metadata.get(PARQUET_METADATA_KEY.encode())
+    if raw is None:
+        return {}
+    try:
+        description = json.loads(raw)
+    except ValueError:
+        description = None
+    if not isinstance(description, dict):
+        raise DatasetError(f"part file {path} has a {PARQUET_METADATA_KEY!r} metadata entry that is not a JSON object")
+    return description
+
+
+def dataset_schema(path: str | os.PathLike) -> pa.Schema:
+    """The columns of every part file of a directory united (by name, in order of first appearance).
+
+    For readers that take a schema from one file: with it, pandas and pyarrow
+    read a directory whose runs have different columns (runs of several
+    problems) without dropping any, e.g.
+    ``pandas.read_parquet(path, schema=dataset_schema(path))``; a run's
+    missing columns read as null.
+
+    Raises:
+        DatasetError: ``path`` is not a directory, has no part files, or two
+            parts give a column different types.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise DatasetError(f"dataset directory {directory} does not exist")
+    parts = _part_files(directory)
+    if not parts:
+        raise DatasetError(f"no part files (part-*.parquet) in {directory}")
+    try:
+        schemas = [pq.read_schema(p).remove_metadata() for _, _, p in parts]
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise DatasetError(f"a part file in {directory} is unreadable ({type(exc).__name__}: {exc})") from exc
+    try:
+        return pa.unify_schemas(schemas)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DatasetError(
+            f"runs in {directory} store a column with conflicting types ({exc}); "
+            "load them with archgym.dataset.load_dataset, which converts them"
+        ) from exc
 
 
 def load_dataset(path: str | os.PathLike, run_id: str | None = None) -> pd.DataFrame:
@@ -555,7 +709,10 @@ def discard_run(out_dir: str | os.PathLike, run_id: str) -> int:
 
 def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
                        extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``<out_dir>/runs/<run_id>.json`` describing a run (replacing an older copy).
+    """Write ``<out_dir>/_runs/<run_id>.json`` describing a run (replacing an older copy).
+
+    Records in the earlier layout's ``runs/`` folder move to ``_runs/`` first,
+    so that the directory's only non-hidden files are Parquet parts.
 
     Args:
         out_dir: The dataset directory.
@@ -572,6 +729,8 @@ def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
     run_id = _check_run_id(context.run_id)
     record: dict[str, Any] = asdict(context)
     record["agent_config"] = dict(context.agent_config)
+    record["backend_options"] = dict(context.backend_options)
+    record["objective_spec"] = dict(context.objective_spec)
     record["archgym_version"] = archgym.__version__
     record["written_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
     for key, value in (extra or {}).items():
@@ -581,8 +740,9 @@ def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
                 f"{', '.join(record)}"
             )
         record[key] = value
-    runs_dir = Path(out_dir) / "runs"
+    runs_dir = Path(out_dir) / RECORDS_DIR
     runs_dir.mkdir(parents=True, exist_ok=True)
+    _move_legacy_records(Path(out_dir))
     target = runs_dir / f"{run_id}.json"
     tmp = runs_dir / f".{run_id}.json.tmp-{os.getpid()}"
     text = json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n"
@@ -591,10 +751,45 @@ def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
     return target
 
 
+def _move_legacy_records(directory: Path) -> None:
+    """Move run records of the earlier layout (``runs/*.json``) to ``_runs/``, keeping newer copies."""
+    legacy = directory / _LEGACY_RECORDS_DIR
+    if not legacy.is_dir():
+        return
+    for path in legacy.glob("*.json"):
+        target = directory / RECORDS_DIR / path.name
+        try:
+            if target.exists():
+                path.unlink()
+            else:
+                os.replace(path, target)
+        except FileNotFoundError:  # another process moved it first
+            continue
+    try:
+        legacy.rmdir()
+    except OSError:  # it holds other files, or is already gone: leave it
+        pass
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A record file's object; None if the file vanished (moved by a writer) meanwhile."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"run metadata file {path} is unreadable ({exc}); move it aside") from exc
+    if not isinstance(record, dict):
+        raise DatasetError(f"run metadata file {path} does not hold a JSON object")
+    return record
+
+
 def read_run_metadata(out_dir: str | os.PathLike) -> list[dict]:
     """All run metadata records of a dataset directory, sorted by run id.
 
-    Returns an empty list when no metadata was written.
+    Reads ``_runs/`` and the earlier layout's ``runs/``; a run recorded in
+    both gets its ``_runs/`` record. Returns an empty list when no metadata
+    was written.
 
     Raises:
         DatasetError: ``out_dir`` does not exist or a metadata file is not valid JSON.
@@ -602,16 +797,30 @@ def read_run_metadata(out_dir: str | os.PathLike) -> list[dict]:
     directory = Path(out_dir)
     if not directory.is_dir():
         raise DatasetError(f"dataset directory {directory} does not exist")
-    records = []
-    for path in sorted((directory / "runs").glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"run metadata file {path} is unreadable ({exc}); move it aside") from exc
-        if not isinstance(record, dict):
-            raise DatasetError(f"run metadata file {path} does not hold a JSON object")
-        records.append(record)
-    return sorted(records, key=lambda r: str(r.get("run_id", "")))
+    by_name: dict[str, dict[str, Any]] = {}
+    # The earlier folder first: a record moved between the two listings is then seen twice, not missed.
+    for folder in (_LEGACY_RECORDS_DIR, RECORDS_DIR):
+        for path in sorted((directory / folder).glob("*.json")):
+            record = _read_record(path)
+            if record is not None:
+                by_name[path.name] = record
+    return sorted(by_name.values(), key=lambda r: str(r.get("run_id", "")))
+
+
+def read_run_record(out_dir: str | os.PathLike, run_id: str) -> dict[str, Any] | None:
+    """The metadata record of one run (of either layout), or None if it has none.
+
+    Raises:
+        DatasetError: the record file is not valid JSON.
+    """
+    directory = Path(out_dir)
+    name = f"{_check_run_id(run_id)}.json"
+    for folder in (RECORDS_DIR, _LEGACY_RECORDS_DIR):
+        record = _read_record(directory / folder / name)
+        if record is not None:
+            return record
+    # Moved from the earlier folder between the two reads.
+    return _read_record(directory / RECORDS_DIR / name)
 
 
 # -- logger --------------------------------------------------------------------------------------
@@ -621,7 +830,9 @@ class EvaluationLogger:
     """Appends one row per evaluation to a dataset directory.
 
     Rows are journaled immediately (one flushed JSON line each) and written to
-    a new Parquet part file every ``flush_every`` rows and on :meth:`flush` /
+    a new Parquet part file every ``flush_every`` rows, at the first row logged
+    ``flush_interval_s`` after the previous part (so that readers of the part
+    files alone stay close behind a slow run), and on :meth:`flush` /
     :meth:`close`. Constructing a logger for a run that already has rows in
     ``out_dir`` resumes it: a leftover journal becomes a part file, and
     numbering continues after the last logged step.
@@ -635,11 +846,17 @@ class EvaluationLogger:
         flush_every: Rows per part file.
         start_step: Step of the first row, unless the run already has rows
             at or beyond it (then logging continues after them).
+        flush_interval_s: Seconds after which the next row logged writes a
+            part even if fewer than ``flush_every`` rows are buffered; None
+            writes parts by row count only.
+        run_metadata: More JSON-friendly fields describing the run (its spec,
+            budget, targets), stored with the context in every part's
+            :data:`PARQUET_METADATA_KEY` metadata.
 
     Raises:
-        DatasetError: a knob or metric name clashes with another column, the
-            run is open in another logger, or the run's existing rows have
-            different columns.
+        DatasetError: a knob or metric name clashes with another column, a
+            ``run_metadata`` key with a built-in field, the run is open in
+            another logger, or the run's existing rows have different columns.
     """
 
     def __init__(
@@ -650,9 +867,13 @@ class EvaluationLogger:
         metric_names: Sequence[str],
         flush_every: int = 256,
         start_step: int = 0,
+        flush_interval_s: float | None = 60.0,
+        run_metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if int(flush_every) < 1:
             raise DatasetError(f"flush_every must be at least 1, got {flush_every!r}")
+        if flush_interval_s is not None and not float(flush_interval_s) > 0:
+            raise DatasetError(f"flush_interval_s must be positive or None, got {flush_interval_s!r}")
         if int(start_step) < 0:
             raise DatasetError(f"start_step must be non-negative, got {start_step!r}")
         self.out_dir = Path(out_dir)
@@ -660,6 +881,7 @@ class EvaluationLogger:
         self.design_space = design_space
         self.metric_names: tuple[str, ...] = tuple(str(m) for m in metric_names)
         self.flush_every = int(flush_every)
+        self.flush_interval_s = None if flush_interval_s is None else float(flush_interval_s)
         self._static = _context_row(context)
         self._static["archgym_version"] = archgym.__version__
         self.run_id: str = self._static["run_id"]
@@ -668,13 +890,15 @@ class EvaluationLogger:
             (p.name, _knob_converter(p, self.schema.field(p.name).type)) for p in design_space.parameters
         ]
         self._knob_names = frozenset(design_space.names)
+        self._file_metadata = self._describe(run_metadata or {})
         # The journal line for a row is this prefix plus the row's varying fields.
         self._static_json = json.dumps(self._static)[:-1] + ", "
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._rows_logged = 0
         self._closed = False
-        self._journal_path = self.out_dir / f"journal-{self.run_id}.jsonl"
+        self._last_part_time = time.monotonic()
+        self._journal_path = self.out_dir / f"_journal-{self.run_id}.jsonl"
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._journal = self._open_locked_journal()
         try:
@@ -684,11 +908,35 @@ class EvaluationLogger:
             raise
 
     # -- setup -----------------------------------------------------------------------------
+    def _describe(self, extra: Mapping[str, Any]) -> dict[bytes, bytes]:
+        """The Parquet key-value metadata every part of the run carries."""
+        context = self.context
+        description: dict[str, Any] = {
+            "format": PARQUET_METADATA_FORMAT,
+            **asdict(context),
+            "agent_config": dict(context.agent_config),
+            "backend_options": dict(context.backend_options),
+            "objective_spec": dict(context.objective_spec),
+            "archgym_version": archgym.__version__,
+            "knobs": list(self.design_space.names),
+            "metrics": list(self.metric_names),
+        }
+        for key, value in extra.items():
+            if key in description:
+                raise DatasetError(
+                    f"run metadata key {key!r} clashes with a built-in field; built-in fields are "
+                    f"{', '.join(description)}"
+                )
+            description[key] = value
+        text = json.dumps(description, sort_keys=True, default=_json_default)
+        return {PARQUET_METADATA_KEY.encode(): text.encode()}
+
     def _build_schema(self) -> pa.Schema:
         fields: list[tuple[str, pa.DataType]] = [
             ("run_id", pa.string()), ("env", pa.string()), ("backend", pa.string()),
-            ("workload", pa.string()), ("agent", pa.string()), ("agent_config", pa.string()),
-            ("seed", pa.int64()), ("objective", pa.string()), ("step", pa.int64()),
+            ("backend_options", pa.string()), ("workload", pa.string()), ("agent", pa.string()),
+            ("agent_config", pa.string()), ("seed", pa.int64()), ("objective", pa.string()),
+            ("objective_spec", pa.string()), ("step", pa.int64()),
         ]
         seen: dict[str, str] = {}
         for p in self.design_space.parameters:
@@ -713,10 +961,11 @@ class EvaluationLogger:
         ]
         return pa.schema(fields)
 
-    def _open_locked_journal(self) -> Any:
-        """Open the run's journal for appending and hold an exclusive lock on it."""
+    def _open_locked_journal(self, path: Path | None = None) -> Any:
+        """Open the run's journal (or ``path``) for appending and hold an exclusive lock on it."""
+        path = path or self._journal_path
         while True:
-            handle = open(self._journal_path, "a+b")  # noqa: SIM115 - kept open for the logger's life
+            handle = open(path, "a+b")  # noqa: SIM115 - kept open for the logger's life
             if fcntl is None:
                 return handle
             try:
@@ -728,13 +977,25 @@ class EvaluationLogger:
                     "logger (its journal is locked); give each run its own run id"
                 ) from None
             try:
-                same = os.stat(self._journal_path).st_ino == os.fstat(handle.fileno()).st_ino
+                same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:
                 same = False
             if same:
                 return handle
             # The previous owner closed and removed the file while we opened it.
             handle.close()
+
+    def _read_legacy_journal(self) -> tuple[pa.Schema | None, list[dict[str, Any]], Path | None]:
+        """Schema and rows of the run's journal of the earlier layout, if it has one, and its path."""
+        path = self.out_dir / f"journal-{self.run_id}.jsonl"
+        if not path.exists():
+            return None, [], None
+        handle = self._open_locked_journal(path)  # refuses if a writer of that layout still has it open
+        try:
+            schema, rows = _read_journal(path)
+        finally:
+            handle.close()
+        return schema, rows, path
 
     def _recover(self, start_step: int) -> tuple[int, int]:
         """Fold leftovers of an earlier run with this id into parts; return (next step, next seq)."""
@@ -748,21 +1009,31 @@ class EvaluationLogger:
             steps.update(table.column("step").to_pylist())
             if old_schema is None:
                 old_schema = pq.read_schema(path).remove_metadata()
+        legacy_schema, legacy_rows, legacy_path = self._read_legacy_journal()
         journal_schema, journal_rows = _read_journal(self._journal_path)
+        journal_schema = journal_schema or legacy_schema
         old_schema = old_schema or journal_schema
         if old_schema is not None and not _same_columns(old_schema, self.schema):
-            raise DatasetError(
-                f"run {self.run_id!r} in {self.out_dir} was logged with different columns "
-                f"({_describe_schema_difference(old_schema, self.schema)}); resume it with the same "
-                "design space and metrics, or use a new run id"
-            )
+            earlier = pa.schema([f for f in self.schema if f.name not in LATER_CONTEXT_COLUMNS])
+            if not _same_columns(old_schema, earlier):
+                raise DatasetError(
+                    f"run {self.run_id!r} in {self.out_dir} was logged with different columns "
+                    f"({_describe_schema_difference(old_schema, self.schema)}); resume it with the same "
+                    "design space and metrics, or use a new run id"
+                )
+            self.schema = earlier  # a run of the earlier layout keeps its columns
         next_seq = parts[-1][1] + 1 if parts else 0
-        pending = [r for r in journal_rows if r.get("step") not in steps]
+        pending: dict[Any, dict[str, Any]] = {}
+        for row in legacy_rows + journal_rows:
+            if row.get("step") not in steps:
+                pending.setdefault(row.get("step"), row)
         if pending and journal_schema is not None:
-            self._write_part(_rows_to_table(pending, journal_schema), next_seq)
+            self._write_part(_rows_to_table(list(pending.values()), journal_schema), next_seq)
             next_seq += 1
-            steps.update(int(r["step"]) for r in pending)
+            steps.update(int(step) for step in pending)
             logger.info("recovered %d journaled rows of run %s into a part file", len(pending), self.run_id)
+        if legacy_path is not None:
+            legacy_path.unlink(missing_ok=True)  # its rows are in parts now
         self._reset_journal()
         next_step = start_step
         if steps:
@@ -788,7 +1059,7 @@ class EvaluationLogger:
         target = self.out_dir / f"part-{self.run_id}-{seq:05d}.parquet"
         tmp = self.out_dir / f".part-{self.run_id}-{seq:05d}.tmp-{os.getpid()}"
         try:
-            pq.write_table(table, tmp)
+            pq.write_table(table.replace_schema_metadata(self._file_metadata), tmp)
             os.replace(tmp, target)  # atomic: readers see the whole part or none of it
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -831,7 +1102,9 @@ class EvaluationLogger:
             self._buffer.extend(rows)
             self._next_step = first + len(rows)
             self._rows_logged += len(rows)
-            if len(self._buffer) >= self.flush_every:
+            if len(self._buffer) >= self.flush_every or (
+                    self.flush_interval_s is not None
+                    and time.monotonic() - self._last_part_time >= self.flush_interval_s):
                 self._flush_locked()
             return first
 
@@ -915,6 +1188,7 @@ class EvaluationLogger:
         table = _rows_to_table(self._buffer, self.schema, self._static)
         self._write_part(table, self._next_seq)
         self._next_seq += 1
+        self._last_part_time = time.monotonic()
         self._buffer.clear()
         # Only now may the journal forget the rows; a crash just before this
         # line leaves them in both places, which load_dataset deduplicates.

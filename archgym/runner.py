@@ -3,15 +3,19 @@
 A :class:`RunSpec` says everything needed to run a search (problem, backend
 and its options, workload, objective, agent or trainer and its settings,
 seed, budget, batch size). :func:`execute` runs it into a dataset directory:
-every evaluation becomes a row, and ``runs/<run_id>.json`` holds a typed
-:class:`RunRecord` (the spec, status, evaluations, wall time). ``archgym
+every evaluation becomes a row, and ``_runs/<run_id>.json`` holds a typed
+:class:`RunRecord` (the spec, status, evaluations, wall time). The rows carry
+the backend options and the resolved objective as columns, and every part
+file carries the record's description of what was run (everything but the
+status, evaluations and wall time) as Parquet metadata (see :mod:`archgym.dataset`). ``archgym
 run``, sweeps, ``archgym marl train`` and scripts all go through it, so a run
 started by one can be resumed by any: an interrupted ask/tell run continues
 from its logged rows (the agent replays its trajectory), a trainer that cannot
 replay starts over, and a complete run is not run again.
 
 Run records written before this module (version 1: two schemas, one from
-``archgym run`` and one from sweeps) are read by :meth:`RunRecord.from_json`.
+``archgym run`` and one from sweeps) are read by :meth:`RunRecord.from_json`,
+and records in the earlier ``runs/`` folder are found as well as ``_runs/`` ones.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ RUN_RECORD_VERSION = 2
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
+# Record fields that change as the run goes, so part files (written during the run) do not carry them.
+_PROGRESS_FIELDS = ("status", "evaluations", "wall_time_s")
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What ``runs/<run_id>.json`` says of a run.
+    """What ``_runs/<run_id>.json`` says of a run.
 
     Args:
         run_id: The run's id.
@@ -196,7 +202,10 @@ class RunRecord:
         return self.status == STATUS_COMPLETE
 
     def fields(self) -> dict[str, Any]:
-        """The record's fields besides the run context (see :func:`archgym.dataset.write_run_metadata`)."""
+        """The record's fields besides the run context (see :func:`archgym.dataset.write_run_metadata`).
+
+        The backend options are a context field (:attr:`archgym.dataset.RunContext.backend_options`).
+        """
         spec = self.spec
         return {
             **dict(self.extra),
@@ -208,7 +217,6 @@ class RunRecord:
             "batch_size": spec.batch_size,
             "targets": dict(spec.objective.targets),
             "success_reward": spec.objective.success_reward,
-            "backend_options": dict(spec.backend_options),
             "status": self.status,
             "evaluations": self.evaluations,
             "wall_time_s": self.wall_time_s,
@@ -380,15 +388,16 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         check_reported(objective, model)
         agent = make_agent(spec.agent, model.design_space, seed=spec.seed, **dict(spec.config))
         record = RunRecord(run_id, spec, STATUS_RUNNING, len(rows))
-        _write(out, record, model.name, workload)
+        context = _context(run_id, spec, model.name, workload, objective.to_dict())
+        _write(out, record, context)
         start = time.perf_counter()
-        with EvaluationLogger(out, _context(run_id, spec, model.name, workload), model.design_space,
-                              model.metric_names) as logger:
+        with EvaluationLogger(out, context, model.design_space, model.metric_names,
+                              run_metadata=_description(record)) as logger:
             result = run_search(agent, model, objective, spec.budget, workload=workload, batch_size=spec.batch_size,
                                 logger=logger, resume_rows=rows if len(rows) else None, callback=callback)
         wall = time.perf_counter() - start
         _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations, wall_time_s=wall),
-               model.name, workload)
+               context)
     finally:
         if given is None:
             model.close()
@@ -412,7 +421,10 @@ def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback:
     backend_name = spec.backend if "/" in spec.backend else f"{spec.problem}/{spec.backend}"
     workload = spec.workload if spec.workload is not None else get_problem(spec.problem).default_workload
     record = RunRecord(run_id, spec, STATUS_RUNNING, resumed)
-    _write(out, record, backend_name, workload)
+    objective = make_objective(spec.objective.name, metrics=(), presets=None, problem=spec.problem,
+                               **dict(spec.objective.targets))
+    context = _context(run_id, spec, backend_name, workload, objective.to_dict())
+    _write(out, record, context)
     result = trainer.train(
         spec.problem, backend=spec.backend, backend_options=spec.backend_options, workload=spec.workload,
         objective=spec.objective.name, targets=spec.objective.targets, budget=spec.budget, seed=spec.seed,
@@ -420,34 +432,37 @@ def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback:
     )
     extra = {"iterations": result.iterations, "history": result.history}
     _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations,
-                        wall_time_s=result.wall_time_s, extra=extra), backend_name, workload)
+                        wall_time_s=result.wall_time_s, extra=extra), context)
     return RunOutcome(run_id, spec, result.evaluations, result.best_reward, None, result.wall_time_s, False, resumed,
                       result)
 
 
-def _context(run_id: str, spec: RunSpec, backend_name: str, workload: Any) -> Any:
+def _context(run_id: str, spec: RunSpec, backend_name: str, workload: Any, objective: Mapping[str, Any]) -> Any:
     from archgym.dataset import RunContext
 
     return RunContext(run_id=run_id, env=spec.problem, backend=backend_name, workload=str(workload),
                       agent=spec.agent, agent_config=dict(spec.config), seed=spec.seed,
-                      objective=spec.objective.name)
+                      objective=spec.objective.name, backend_options=dict(spec.backend_options),
+                      objective_spec=objective)
 
 
-def _write(out: Path, record: RunRecord, backend_name: str, workload: Any) -> None:
+def _write(out: Path, record: RunRecord, context: Any) -> None:
     from archgym.dataset import write_run_metadata
 
-    write_run_metadata(out, _context(record.run_id, record.spec, backend_name, workload),
-                       record.fields())
+    write_run_metadata(out, context, record.fields())
+
+
+def _description(record: RunRecord) -> dict[str, Any]:
+    """What the run's part files say of it: the record without the fields that change as it goes."""
+    return {key: value for key, value in record.fields().items() if key not in _PROGRESS_FIELDS}
 
 
 def _record(out: Path, run_id: str) -> RunRecord | None:
-    path = out / "runs" / f"{run_id}.json"
+    from archgym.dataset import read_run_record
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    try:
-        return RunRecord.from_json(data) if isinstance(data, dict) else None
+        data = read_run_record(out, run_id)
+        return RunRecord.from_json(data) if data is not None else None
     except DatasetError:
         return None
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,16 +30,20 @@ from archgym.dataset import (
     EvaluationLogger,
     LoggedCostModel,
     RunContext,
+    dataset_schema,
     load_dataset,
     load_run_rows,
     new_run_id,
+    read_part_metadata,
     read_run_metadata,
+    read_run_record,
     write_run_metadata,
 )
 from archgym.errors import DatasetError
 from archgym.space import DesignSpace, Parameter
 
 METRICS = ("latency_ns", "power_mw")
+OBJECTIVE_SPEC = {"type": "target", "name": "latency", "targets": {"latency_ns": 50.0}, "goals": {"latency_ns": "min"}}
 
 
 def make_space() -> DesignSpace:
@@ -62,6 +68,8 @@ def make_context(run_id: str | None = None, **kw: Any) -> RunContext:
         agent_config=kw.pop("agent_config", {"population": 4, "alpha": 0.5}),
         seed=kw.pop("seed", 7),
         objective=kw.pop("objective", "latency"),
+        backend_options=kw.pop("backend_options", {"memspec": "ddr4-2400"}),
+        objective_spec=kw.pop("objective_spec", OBJECTIVE_SPEC),
     )
 
 
@@ -125,8 +133,8 @@ def test_round_trip_values_and_dtypes(tmp_path: Path) -> None:
     df = load_dataset(tmp_path)
     assert len(df) == 30
     expected_columns = [
-        "run_id", "env", "backend", "workload", "agent", "agent_config", "seed", "objective", "step",
-        "scheduler", "buffer", "ranks", "refresh", *METRICS,
+        "run_id", "env", "backend", "backend_options", "workload", "agent", "agent_config", "seed", "objective",
+        "objective_spec", "step", "scheduler", "buffer", "ranks", "refresh", *METRICS,
         "feasible", "reason", "reward", "wall_time_s", "timestamp", "archgym_version",
     ]
     assert list(df.columns) == expected_columns
@@ -141,6 +149,8 @@ def test_round_trip_values_and_dtypes(tmp_path: Path) -> None:
     assert (df["archgym_version"] == archgym.__version__).all()
     assert json.loads(df["agent_config"][0]) == {"alpha": 0.5, "population": 4}
     assert df["agent_config"][0] == json.dumps({"alpha": 0.5, "population": 4}, sort_keys=True)
+    assert json.loads(df["backend_options"][0]) == {"memspec": "ddr4-2400"}
+    assert json.loads(df["objective_spec"][0]) == OBJECTIVE_SPEC
     for i, d in enumerate(ds):
         row = df.iloc[i]
         ev = make_eval(i)
@@ -263,7 +273,7 @@ def test_rows_are_journaled_before_any_part_is_written(tmp_path: Path) -> None:
     for i, d in enumerate(designs(5)):
         lg.log(d, make_eval(i))
     assert not list(tmp_path.glob("part-*"))
-    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal = tmp_path / f"_journal-{ctx.run_id}.jsonl"
     assert len(journal.read_text().splitlines()) == 6  # header + 5 rows
     assert list(load_dataset(tmp_path)["step"]) == [0, 1, 2, 3, 4]
     lg.flush()
@@ -286,7 +296,7 @@ def test_duplicate_part_and_journal_rows_are_deduplicated(tmp_path: Path) -> Non
     lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
     for i, d in enumerate(designs(6)):
         lg.log(d, make_eval(i), reward=float(i))
-    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal = tmp_path / f"_journal-{ctx.run_id}.jsonl"
     saved = journal.read_bytes()
     lg.flush()
     # Simulate a crash between writing the part and clearing the journal.
@@ -321,7 +331,7 @@ def test_truncated_last_journal_line_is_ignored(tmp_path: Path, caplog: pytest.L
     lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
     for i, d in enumerate(designs(4)):
         lg.log(d, make_eval(i))
-    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal = tmp_path / f"_journal-{ctx.run_id}.jsonl"
     journal.write_bytes(journal.read_bytes()[:-25])  # the last row was cut off mid-write
     with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
         df = load_dataset(tmp_path)
@@ -337,7 +347,7 @@ def test_invalid_final_journal_line_is_ignored(tmp_path: Path) -> None:
     lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
     for i, d in enumerate(designs(2)):
         lg.log(d, make_eval(i))
-    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal = tmp_path / f"_journal-{ctx.run_id}.jsonl"
     with journal.open("a") as f:
         f.write('{"run_id": "x", "st\n')
     assert list(load_dataset(journal)["step"]) == [0, 1]
@@ -349,7 +359,7 @@ def test_invalid_middle_journal_line_raises(tmp_path: Path) -> None:
     lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
     for i, d in enumerate(designs(3)):
         lg.log(d, make_eval(i))
-    journal = tmp_path / f"journal-{ctx.run_id}.jsonl"
+    journal = tmp_path / f"_journal-{ctx.run_id}.jsonl"
     lines = journal.read_text().splitlines()
     lines[2] = "{garbage"
     journal.write_text("\n".join(lines) + "\n")
@@ -524,7 +534,7 @@ def test_concurrent_runs_in_one_directory_do_not_clash(tmp_path: Path) -> None:
         with EvaluationLogger(tmp_path, local, make_space(), METRICS, flush_every=5) as lg:
             for proc in procs:
                 assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-            assert len(list(tmp_path.glob("journal-*.jsonl"))) == 3  # all three runs are open at once
+            assert len(list(tmp_path.glob("_journal-*.jsonl"))) == 3  # all three runs are open at once
             for proc in procs:
                 assert proc.stdin is not None
                 proc.stdin.write("go\n")
@@ -539,7 +549,7 @@ def test_concurrent_runs_in_one_directory_do_not_clash(tmp_path: Path) -> None:
     assert sorted(df["run_id"].unique()) == sorted([*run_ids, local.run_id])
     for run_id in [*run_ids, local.run_id]:
         assert list(df.loc[df["run_id"] == run_id, "step"]) == list(range(300))
-    assert not list(tmp_path.glob("journal-*")) and not list(tmp_path.glob(".*"))
+    assert not list(tmp_path.glob("_journal-*")) and not list(tmp_path.glob(".*"))
 
 
 # -- LoggedCostModel ----------------------------------------------------------------------------------
@@ -597,7 +607,7 @@ def test_run_metadata_round_trip(tmp_path: Path) -> None:
     a = make_context(run_id="run-b", agent_config={"k": np.int64(3)})
     b = make_context(run_id="run-a")
     path = write_run_metadata(tmp_path, a, extra={"status": "running", "space": "toy"})
-    assert path == tmp_path / "runs" / "run-b.json"
+    assert path == tmp_path / "_runs" / "run-b.json"
     write_run_metadata(tmp_path, a, extra={"status": "done"})  # replaces the earlier record
     write_run_metadata(tmp_path, b)
     records = read_run_metadata(tmp_path)
@@ -607,7 +617,7 @@ def test_run_metadata_round_trip(tmp_path: Path) -> None:
     assert records[1]["archgym_version"] == archgym.__version__
     with pytest.raises(DatasetError, match="'seed' clashes"):
         write_run_metadata(tmp_path, a, extra={"seed": 1})
-    (tmp_path / "runs" / "run-c.json").write_text("{oops")
+    (tmp_path / "_runs" / "run-c.json").write_text("{oops")
     with pytest.raises(DatasetError, match="run-c.json"):
         read_run_metadata(tmp_path)
     with pytest.raises(DatasetError, match="does not exist"):
@@ -615,6 +625,123 @@ def test_run_metadata_round_trip(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert read_run_metadata(empty) == []
+
+
+def test_records_of_the_earlier_layout_are_read_and_moved_on_the_next_write(tmp_path: Path) -> None:
+    legacy = tmp_path / "runs"
+    legacy.mkdir()
+    (legacy / "run-a.json").write_text(json.dumps({"run_id": "run-a", "status": "old"}))
+    (legacy / "run-b.json").write_text(json.dumps({"run_id": "run-b", "status": "old"}))
+    assert [r["status"] for r in read_run_metadata(tmp_path)] == ["old", "old"]
+    assert read_run_record(tmp_path, "run-b") == {"run_id": "run-b", "status": "old"}
+    assert read_run_record(tmp_path, "run-z") is None
+    write_run_metadata(tmp_path, make_context(run_id="run-b"), extra={"status": "new"})
+    assert not legacy.exists()  # moved out of the way of Parquet readers
+    assert sorted(p.name for p in (tmp_path / "_runs").iterdir()) == ["run-a.json", "run-b.json"]
+    assert [r["status"] for r in read_run_metadata(tmp_path)] == ["old", "new"]
+    # A run recorded in both folders (a writer moving records meanwhile) is listed once, with its new record.
+    legacy.mkdir()
+    (legacy / "run-b.json").write_text(json.dumps({"run_id": "run-b", "status": "stale"}))
+    assert [r["status"] for r in read_run_metadata(tmp_path)] == ["old", "new"]
+    assert read_run_record(tmp_path, "run-b")["status"] == "new"
+
+
+def test_parts_carry_the_run_as_parquet_metadata(tmp_path: Path) -> None:
+    ctx = make_context()
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=3,
+                          run_metadata={"budget": 5, "space": {"name": "toy"}}) as lg:
+        for i, d in enumerate(designs(5)):
+            lg.log(d, make_eval(i))
+    parts = sorted(tmp_path.glob("part-*.parquet"))
+    assert len(parts) == 2
+    for part in parts:
+        described = read_part_metadata(part)
+        assert described["run_id"] == ctx.run_id and described["env"] == "dram" and described["seed"] == 7
+        assert described["backend_options"] == {"memspec": "ddr4-2400"}
+        assert described["objective_spec"] == OBJECTIVE_SPEC and described["objective"] == "latency"
+        assert described["agent_config"] == {"alpha": 0.5, "population": 4}
+        assert described["knobs"] == ["scheduler", "buffer", "ranks", "refresh"] and described["metrics"] == list(METRICS)
+        assert described["budget"] == 5 and described["space"] == {"name": "toy"} and described["format"] == 1
+        assert described["archgym_version"] == archgym.__version__
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.table({"x": [1]}), plain)
+    assert read_part_metadata(plain) == {}
+    with pytest.raises(DatasetError, match="metadata of part file"):
+        read_part_metadata(tmp_path / "missing.parquet")
+    with pytest.raises(DatasetError, match="'seed' clashes"):
+        EvaluationLogger(tmp_path, make_context(), make_space(), METRICS, run_metadata={"seed": 1})
+
+
+def test_parts_are_written_once_the_flush_interval_has_passed(tmp_path: Path) -> None:
+    ctx = make_context()
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_interval_s=0.2) as lg:
+        for i, d in enumerate(designs(3)):
+            lg.log(d, make_eval(i))
+        assert not list(tmp_path.glob("part-*"))  # 256 rows per part, and the interval has not passed
+        time.sleep(0.25)
+        lg.log(designs(1)[0], make_eval(3))  # the first row after the interval writes all four
+        assert len(pd.read_parquet(tmp_path)) == 4
+        lg.log(designs(1)[0], make_eval(4))
+        assert len(pd.read_parquet(tmp_path)) == 4 and len(load_dataset(tmp_path)) == 5
+    assert len(pd.read_parquet(tmp_path)) == 5
+    with pytest.raises(DatasetError, match="flush_interval_s must be positive"):
+        EvaluationLogger(tmp_path, make_context(), make_space(), METRICS, flush_interval_s=0)
+
+
+def test_dataset_schema_unites_the_columns_of_every_part(tmp_path: Path) -> None:
+    log_rows(tmp_path, make_context(run_id="a"), 3)
+    with EvaluationLogger(tmp_path, make_context(run_id="b"), make_space(), ("energy_pj",)) as lg:
+        lg.log(designs(1)[0], Evaluation({"energy_pj": 2.0}, True, "", 0.0))
+    schema = dataset_schema(tmp_path)
+    assert {"latency_ns", "power_mw", "energy_pj"} <= set(schema.names) and not schema.metadata
+    assert pd.read_parquet(tmp_path).shape[1] < len(schema)  # one file's columns only
+    both = pd.read_parquet(tmp_path, schema=schema)
+    assert len(both) == 4 and both["energy_pj"].isna().sum() == 3 and both["latency_ns"].isna().sum() == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match="no part files"):
+        dataset_schema(empty)
+    with pytest.raises(DatasetError, match="does not exist"):
+        dataset_schema(tmp_path / "missing")
+
+
+def test_a_killed_run_of_the_earlier_layout_loads_and_resumes(tmp_path: Path) -> None:
+    """Files written the way versions before the plain-Parquet layout wrote them."""
+    ctx = make_context(run_id="old-run")
+    columns = [["run_id", "string"], ["env", "string"], ["backend", "string"], ["workload", "string"],
+               ["agent", "string"], ["agent_config", "string"], ["seed", "int64"], ["objective", "string"],
+               ["step", "int64"], ["scheduler", "string"], ["buffer", "int64"], ["ranks", "int64"],
+               ["refresh", "bool"], ["latency_ns", "float64"], ["power_mw", "float64"], ["feasible", "bool"],
+               ["reason", "string"], ["reward", "float64"], ["wall_time_s", "float64"],
+               ["timestamp", "timestamp"], ["archgym_version", "string"]]
+    static = {"run_id": "old-run", "env": "dram", "backend": "dram/toy", "workload": "stream", "agent": "random",
+              "agent_config": "{}", "seed": 7, "objective": "latency", "archgym_version": "0.0.9"}
+    old_designs = designs(6)
+    rows = [{**static, "step": i, **d, "latency_ns": 10.0 + i, "power_mw": 1.0, "feasible": True, "reason": "",
+             "reward": -float(i), "wall_time_s": 0.1, "timestamp": "2024-01-01T00:00:00+00:00"}
+            for i, d in enumerate(old_designs)]
+    schema = pa.schema([(name, {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_(),
+                                "float64": pa.float64(), "timestamp": pa.timestamp("us", tz="UTC")}[kind])
+                        for name, kind in columns])
+    table = pa.Table.from_pylist([{**r, "timestamp": pd.Timestamp(r["timestamp"])} for r in rows[:4]], schema)
+    pq.write_table(table, tmp_path / "part-old-run-00000.parquet")
+    journal = tmp_path / "journal-old-run.jsonl"  # the last two rows never reached a part
+    header = {"archgym_journal": 1, "run_id": "old-run", "columns": columns}
+    journal.write_text("".join(json.dumps(line) + "\n" for line in [header, *rows[2:]]))
+
+    loaded = load_dataset(tmp_path)
+    assert list(loaded["step"]) == list(range(6)) and list(loaded["reward"]) == [-float(i) for i in range(6)]
+    assert list(load_run_rows(tmp_path, "old-run")["step"]) == list(range(6))
+
+    with EvaluationLogger(tmp_path, ctx, make_space(), METRICS) as lg:
+        assert lg.next_step == 6 and not journal.exists()
+        lg.log(designs(1, seed=9)[0], make_eval(6))
+    resumed = load_dataset(tmp_path)
+    assert list(resumed["step"]) == list(range(7)) and "objective_spec" not in resumed
+    # Every file is now plain Parquet, in one set of columns.
+    plain = pd.read_parquet(tmp_path).sort_values("step")
+    assert list(plain["step"]) == list(range(7)) and list(plain.columns) == list(resumed.columns)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("part-")] == []
 
 
 def test_logging_10k_rows_is_fast(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_sweep_resumes_after_the_parent_is_killed(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            journals = list(out.glob("journal-*.jsonl")) if out.is_dir() else []
+            journals = list(out.glob("_journal-*.jsonl")) if out.is_dir() else []
             if journals and sum(1 for path in journals for _ in path.open()) > 200:
                 break
             time.sleep(0.2)

@@ -169,7 +169,8 @@ def run(
     if confirmer is not None:
         context = RunContext(run_id=run_id, env=spec.problem, backend=model.name, workload=str(workload),
                              agent=spec.agent, agent_config=dict(spec.config), seed=spec.seed,
-                             objective=spec.objective.name)
+                             objective=spec.objective.name, objective_spec=goal.to_dict(),
+                             backend_options=dict(spec.backend_options))
         _confirm(result, confirm_top, confirmer, goal, workload, out, context)
 
 
@@ -201,7 +202,10 @@ def _confirm(result: Any, top: int, confirmer: CostModel, goal: Any, workload: A
     from archgym.dataset import EvaluationLogger, write_run_metadata
     from archgym.search import confirm_best
 
-    confirm_context = dataclasses.replace(context, run_id=f"{context.run_id}-confirm", backend=confirmer.name)
+    # The confirming backend inherits the search's options it takes, as _confirming_backend built it.
+    confirm_options = shared_options(context.env, confirmer.name, dict(context.backend_options))
+    confirm_context = dataclasses.replace(context, run_id=f"{context.run_id}-confirm", backend=confirmer.name,
+                                          backend_options=confirm_options)
     try:
         write_run_metadata(out, confirm_context, {"confirms": context.run_id, "top": top})
         with EvaluationLogger(out, confirm_context, confirmer.design_space, confirmer.metric_names) as logger:
@@ -304,7 +308,7 @@ def sweep(
 @app.command()
 def report(
     dataset: Annotated[Path, typer.Argument(help="Dataset directory of a sweep (its out) or of any runs.")],
-    out: Annotated[Path | None, typer.Option(help="Directory for the tables and plots (default: DATASET/report).")]
+    out: Annotated[Path | None, typer.Option(help="Directory for the tables and plots (default: DATASET/_report).")]
     = None,
     tolerance: Annotated[float, typer.Option(
         min=0.0, max=0.99,
@@ -321,7 +325,8 @@ def report(
     """Summarise a sweep: per-setting tables, the hyperparameter lottery, convergence curves, Pareto fronts."""
     from archgym.report import parse_pareto_spec, write_report
 
-    target = out if out is not None else dataset / "report"
+    # A name starting with "_", which Parquet readers skip, keeps the dataset directory readable as Parquet.
+    target = out if out is not None else dataset / "_report"
     try:
         load_plugins(plugin)
         pair, maximise = parse_pareto_spec(pareto) if pareto is not None else (None, [])

@@ -157,6 +157,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                 workload=_workload_name(self.workload),
                 agent="",
                 objective=self.objective.name,
+                backend_options=dict(backend_kwargs),
+                objective_spec=self.objective.to_dict(),
             )
             self._logger = EvaluationLogger(log_dir, context, model.design_space, model.metric_names)
             self._evaluator = LoggedCostModel(model, self._logger, reward_fn=self.objective)

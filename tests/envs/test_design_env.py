@@ -437,6 +437,8 @@ def test_log_dir_wraps_the_model(monkeypatch, tmp_path):
         "workload": "large",
         "agent": "",
         "objective": "energy",
+        "backend_options": {},
+        "objective_spec": env.unwrapped.objective.to_dict(),
     }
     assert created["logger"] == (str(tmp_path), model.design_space, model.metric_names)
     env.reset()
