@@ -4,7 +4,8 @@
 and writes, into an output directory:
 
 * ``runs.csv``: one row per run: agent, hyperparameter setting, problem,
-  seed, best reward, regret, evaluations to reach the target, success.
+  seed, best reward, regret, evaluations to reach the target, success, and
+  its time (see below).
 * ``summary.csv`` / ``summary.md``: per agent and setting on each problem
   (env, workload, objective): runs, success rate across seeds, median best
   reward and regret, median evaluations to the target; the Markdown file
@@ -23,6 +24,15 @@ space with the runs' backend (:func:`archgym.optimum.find_optimum`). A run
 succeeds when its best reward reaches the objective's ``success_reward``
 from the sweep spec, or otherwise comes within ``tolerance`` (relative) of
 the reference.
+
+Time is reported in three parts, since a run's first evaluation can cost far
+more than the rest: ``evaluation_s``, the backend's seconds per evaluation
+after the run's first (from the rows' ``wall_time_s``); ``first_evaluation_s``,
+the backend's seconds on the run's first evaluation (its first batch, with a
+batch size), which include preparing the workload when the backend does that
+on first use; and ``run_time_s``, the run's wall time from its metadata
+(the agent, the backend and logging; an ask/tell run prepares its workload
+before this clock starts, a trainer's start-up is included).
 """
 
 from __future__ import annotations
@@ -47,9 +57,11 @@ __all__ = [
     "PROBLEM_COLUMNS",
     "Report",
     "convergence_curves",
+    "headlines",
     "pareto_fronts",
     "parse_pareto_spec",
     "reference_rewards",
+    "summarise_agents",
     "summarise_runs",
     "summarise_settings",
     "write_report",
@@ -105,7 +117,8 @@ def _run_table(rows: pd.DataFrame, metadata: Sequence[dict[str, Any]]) -> pd.Dat
         "success_reward": math.nan,
         "budget": math.nan,
         "status": "",
-        "wall_time_s": math.nan,
+        "batch_size": 1,
+        "run_time_s": math.nan,
     })
     by_id = {str(m.get("run_id")): m for m in metadata}
     backend_options = {}
@@ -116,9 +129,13 @@ def _run_table(rows: pd.DataFrame, metadata: Sequence[dict[str, Any]]) -> pd.Dat
         if meta.get("setting"):
             runs.at[index, "setting"] = str(meta["setting"])
         runs.at[index, "targets"] = _targets_label(meta.get("targets") or {})
-        for key in ("success_reward", "budget", "wall_time_s"):
+        for key, column in (("success_reward", "success_reward"), ("budget", "budget"),
+                            ("wall_time_s", "run_time_s")):
             if isinstance(meta.get(key), (int, float)) and not isinstance(meta.get(key), bool):
-                runs.at[index, key] = float(meta[key])
+                runs.at[index, column] = float(meta[key])
+        if isinstance(meta.get("batch_size"), int) and not isinstance(meta["batch_size"], bool) \
+                and meta["batch_size"] >= 1:
+            runs.at[index, "batch_size"] = int(meta["batch_size"])
         runs.at[index, "status"] = str(meta.get("status") or "")
         spec = meta.get("spec") or {}
         backend_options[run_id] = dict(spec.get("backend_options") or {})
@@ -228,9 +245,10 @@ def summarise_runs(
 
     Returns:
         ``(runs, references, best_so_far)``: the run table with ``evaluations``,
-        ``best_reward``, ``reference``, ``regret_pct``, ``threshold``,
-        ``evaluations_to_target`` (NaN if never reached) and ``success``; the
-        reference table; and each run's best reward after every evaluation.
+        ``first_evaluation_s``, ``evaluation_s``, ``best_reward``,
+        ``reference``, ``regret_pct``, ``threshold``, ``evaluations_to_target``
+        (NaN if never reached) and ``success``; the reference table; and each
+        run's best reward after every evaluation.
     """
     if not 0 <= tolerance < 1:
         raise ConfigurationError(f"tolerance must be in [0, 1), got {tolerance}")
@@ -245,6 +263,7 @@ def summarise_runs(
         for start, stop in itertools.pairwise(boundaries)
     }
     runs["evaluations"] = [len(best_so_far[r]) for r in runs["run_id"]]
+    runs["first_evaluation_s"], runs["evaluation_s"] = _evaluation_seconds(rows, runs, boundaries)
     runs["best_reward"] = [float(best_so_far[r][-1]) for r in runs["run_id"]]
     references = reference_rewards(runs, runs["best_reward"], optimum=optimum, progress=progress)
     runs = runs.merge(references[list(PROBLEM_COLUMNS) + ["reference"]], on=list(PROBLEM_COLUMNS), how="left")
@@ -263,11 +282,38 @@ def summarise_runs(
     return runs, references, best_so_far
 
 
+def _evaluation_seconds(rows: pd.DataFrame, runs: pd.DataFrame,
+                        boundaries: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per run (in the order of ``runs``): backend seconds of its first evaluation, and per evaluation after it.
+
+    The first evaluation is the run's first batch when it evaluated in
+    batches (each of a batch's rows holds an even share of the batch's time).
+    It is kept apart because it can include one-off preparation of the
+    workload. ``rows`` are sorted by run and step; ``boundaries`` delimit the runs.
+    """
+    seconds = (rows["wall_time_s"].to_numpy(dtype=np.float64) if "wall_time_s" in rows.columns
+               else np.full(len(rows), math.nan))
+    run_ids = rows["run_id"].to_numpy()
+    batch_sizes = dict(zip(runs["run_id"], runs["batch_size"]))
+    first: dict[str, float] = {}
+    later: dict[str, float] = {}
+    for start, stop in itertools.pairwise(boundaries):
+        run_id = str(run_ids[start])
+        cut = min(stop, start + int(batch_sizes.get(run_id, 1)))
+        head, rest = seconds[start:cut], seconds[cut:stop]
+        first[run_id] = float(head.sum()) if np.isfinite(head).all() else math.nan
+        rest = rest[np.isfinite(rest)]
+        later[run_id] = float(rest.mean()) if len(rest) else math.nan
+    return [first[r] for r in runs["run_id"]], [later[r] for r in runs["run_id"]]
+
+
 def summarise_settings(runs: pd.DataFrame, by_problem: bool = True) -> pd.DataFrame:
     """Per agent and setting (and problem, with ``by_problem``): success rate, medians over runs.
 
     ``median_evaluations_to_target`` counts runs that missed the target as
     needing infinitely many, so it is infinite when at most half succeeded.
+    The time columns are means over runs of ``evaluation_s``,
+    ``first_evaluation_s`` and ``run_time_s`` (see the module docstring).
     """
     keys = list(_SETTING_COLUMNS) + (list(PROBLEM_COLUMNS) if by_problem else [])
     # A run that never reached its target needed more than its budget: infinitely many, for the median.
@@ -279,13 +325,24 @@ def summarise_settings(runs: pd.DataFrame, by_problem: bool = True) -> pd.DataFr
         median_best_reward=("best_reward", "median"),
         median_regret_pct=("regret_pct", "median"),
         median_evaluations_to_target=("evaluations_to_target", "median"),
-        mean_wall_time_s=("wall_time_s", "mean"),
+        mean_evaluation_s=("evaluation_s", "mean"),
+        mean_first_evaluation_s=("first_evaluation_s", "mean"),
+        mean_run_time_s=("run_time_s", "mean"),
     ).reset_index()
     return table
 
 
-def _agent_table(settings: pd.DataFrame) -> pd.DataFrame:
-    """Per agent: the spread of outcomes over its settings (the lottery in numbers)."""
+def summarise_agents(settings: pd.DataFrame) -> pd.DataFrame:
+    """Per agent: the spread of outcomes over its settings (the lottery in numbers).
+
+    Args:
+        settings: Per agent and setting over all problems, from
+            :func:`summarise_settings` with ``by_problem=False``.
+
+    Returns:
+        One row per agent: ``settings``, the best and worst setting with their
+        success rates, the median success rate, and the best and worst median regret.
+    """
     rows = []
     for agent, group in settings.groupby("agent", sort=True):
         rates = group["success_rate"].to_numpy(dtype=float)
@@ -308,31 +365,139 @@ def _agent_table(settings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _headlines(agents: pd.DataFrame, runs: pd.DataFrame, source: str, tolerance: float) -> list[str]:
-    has_success_reward = runs["success_reward"].notna().any()
-    criterion = ("the objective's success_reward" if has_success_reward and runs["success_reward"].notna().all()
-                 else f"within {tolerance:.1%} of the {source}")
-    problems = runs[list(PROBLEM_COLUMNS)].drop_duplicates()
-    lines = [
-        (f"{len(runs)} runs of {runs['agent'].nunique()} agents with "
-        f"{runs[list(_SETTING_COLUMNS)].drop_duplicates().shape[0]} hyperparameter settings on {len(problems)} "
-        f"problems; a run succeeds when its best reward comes {criterion}.")
-    ]
-    for row in agents.itertuples(index=False):
-        lines.append(
-            f"{row.agent}: success {row.best_success_rate:.0%} with its best setting ({row.best_setting}), "
-            f"{row.median_success_rate:.0%} with the median one, {row.worst_success_rate:.0%} with its worst "
-            f"({row.worst_setting}) over {row.settings} settings."
-        )
+_REFERENCE_PHRASES = {"best found": "best reward any run found", "exact optimum": "exact optimum"}
+"""How sentences name each source of reference rewards."""
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _rate(share: float) -> str:
+    """A success rate (0-1) in whole percent that never rounds a difference away: ``<1%``, not ``0%``."""
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 <= share < 1:
+        return ">99%"
+    return f"{share:.0%}"
+
+
+def _number(value: float) -> str:
+    """A non-negative quantity with the digits it needs: ``0``, ``0.18``, ``2.5``, ``40``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+
+
+def _seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _criterion(runs: pd.DataFrame, source: str, tolerance: float) -> str:
+    """What a run's best reward must do to succeed, as the end of a sentence."""
+    near = f"comes within {100 * tolerance:.3g}% of the {_REFERENCE_PHRASES.get(source, source)}"
+    given = runs["success_reward"].dropna().unique()
+    if len(given) == 0:
+        return near
+    value = f" ({given[0]:g})" if len(given) == 1 else ""
+    if runs["success_reward"].notna().all():
+        return f"reaches its objective's success_reward{value}"
+    return f"reaches its objective's success_reward{value}, or, where the sweep sets none, {near}"
+
+
+def _agent_headline(row: Any) -> str:
+    """How one agent's success depends on its setting."""
+    best, worst = row.best_success_rate, row.worst_success_rate
+    if row.settings == 1:
+        return f"{row.agent}: success {_rate(best)} with its only setting ({row.best_setting})."
+    if best == worst:
+        regrets = f"{_number(row.best_median_regret_pct)}%"
+        if row.worst_median_regret_pct != row.best_median_regret_pct:
+            regrets = (f"from {_number(row.best_median_regret_pct)}% ({row.best_setting}) to "
+                       f"{_number(row.worst_median_regret_pct)}% ({row.worst_setting})")
+        return f"{row.agent}: success {_rate(best)} with each of its {row.settings} settings; median regret {regrets}."
+    if row.settings == 2:
+        return (f"{row.agent}: success {_rate(best)} with its better setting ({row.best_setting}), "
+                f"{_rate(worst)} with the other ({row.worst_setting}).")
+    return (f"{row.agent}: success {_rate(best)} with its best setting ({row.best_setting}), "
+            f"{_rate(row.median_success_rate)} with the median one, {_rate(worst)} with its worst "
+            f"({row.worst_setting}), over {row.settings} settings.")
+
+
+def _comparison_headlines(agents: pd.DataFrame) -> list[str]:
+    """How the tuned agents compare, and how much the setting matters within an agent."""
+    lines = []
     if len(agents) > 1:
-        best_agent = agents.iloc[agents["best_success_rate"].argmax()]
-        spread = agents["best_success_rate"] - agents["worst_success_rate"]
-        between = agents["best_success_rate"].max() - agents["best_success_rate"].min()
-        lines.append(
-            f"Tuned, the agents span {agents['best_success_rate'].min():.0%}-{best_agent['best_success_rate']:.0%} "
-            f"success ({between:.0%} apart; best: {best_agent['agent']}); within one agent, the setting moves success "
-            f"by up to {spread.max():.0%} ({agents['agent'].iloc[spread.argmax()]})."
-        )
+        tuned = agents["best_success_rate"]
+        if tuned.max() == tuned.min():
+            regrets = agents["best_median_regret_pct"]
+            leader = agents.iloc[int(regrets.argmin())]
+            ranking = (f"with the same median regret ({_number(regrets.min())}%)" if regrets.max() == regrets.min()
+                       else f"the lowest median regret is {leader['agent']}'s ({_number(regrets.min())}%, against "
+                            f"up to {_number(regrets.max())}% for the others)")
+            lines.append(f"Tuned (each with its best setting), every agent succeeds equally often ({_rate(tuned.max())}); {ranking}.")
+        else:
+            leader = agents.iloc[int(tuned.argmax())]
+            lines.append(
+                f"Tuned, the agents span {_rate(tuned.min())}-{_rate(tuned.max())} success "
+                f"({_number(100 * (tuned.max() - tuned.min()))} percentage points apart; best: {leader['agent']})."
+            )
+    several = agents[agents["settings"] > 1]
+    if not several.empty:
+        spread = several["best_success_rate"] - several["worst_success_rate"]
+        regret_spread = several["worst_median_regret_pct"] - several["best_median_regret_pct"]
+        if spread.max() > 0:
+            lines.append(f"Within one agent, the setting moves success by up to {_number(100 * spread.max())} "
+                         f"percentage points ({several['agent'].iloc[int(spread.argmax())]}).")
+        elif regret_spread.max() > 0:
+            lines.append(
+                "Within each agent, the setting does not change the success rate; it moves the median regret by up "
+                f"to {_number(regret_spread.max())} percentage points ({several['agent'].iloc[int(regret_spread.argmax())]})."
+            )
+        else:
+            lines.append("Within each agent, the setting changes neither the success rate nor the median regret.")
+    return lines
+
+
+def _time_headline(runs: pd.DataFrame) -> str | None:
+    """The backend's time per evaluation, with a run's first evaluation (which may prepare the workload) apart."""
+    evaluation = runs["evaluation_s"].dropna()
+    first = runs["first_evaluation_s"].dropna()
+    first_text = (f"a run's first evaluation took {_seconds(float(first.median()))}, including any one-off "
+                  "preparation of the workload") if not first.empty else ""
+    if evaluation.empty:
+        return first_text[0].upper() + first_text[1:] + "." if first_text else None
+    return (f"Each evaluation took the backend {_seconds(float(evaluation.median()))} (median over runs, leaving out "
+            f"their first evaluation){'; ' + first_text if first_text else ''}.")
+
+
+def headlines(runs: pd.DataFrame, agents: pd.DataFrame, source: str = "best found",
+              tolerance: float = 0.01) -> list[str]:
+    """Sentences that summarise a report: what was run, the lottery, and the backend's time.
+
+    Args:
+        runs: Scored runs, from :func:`summarise_runs`.
+        agents: Per agent, from :func:`summarise_agents`.
+        source: Where the reference rewards came from: ``"best found"`` or ``"exact optimum"``.
+        tolerance: The relative regret at which runs without a ``success_reward`` succeed.
+
+    Returns:
+        One sentence per line.
+    """
+    settings = runs[list(_SETTING_COLUMNS)].drop_duplicates().shape[0]
+    problems = runs[list(PROBLEM_COLUMNS)].drop_duplicates().shape[0]
+    lines = [(
+        f"{_plural(len(runs), 'run')} of {_plural(runs['agent'].nunique(), 'agent')} with "
+        f"{_plural(settings, 'hyperparameter setting')} on {_plural(problems, 'problem')}; a run succeeds when its "
+        f"best reward {_criterion(runs, source, tolerance)}."
+    )]
+    lines += [_agent_headline(row) for row in agents.itertuples(index=False)]
+    lines += _comparison_headlines(agents)
+    time = _time_headline(runs)
+    if time is not None:
+        lines.append(time)
     return lines
 
 
@@ -488,6 +653,12 @@ def _markdown(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str
 
 
 _PERCENT = "{:.0%}"
+_TIME_NOTE = (
+    "Time, as means over runs: `mean_evaluation_s` is the backend's seconds per evaluation after a run's first; "
+    "`mean_first_evaluation_s` is the backend's seconds on a run's first evaluation (its first batch), which "
+    "include preparing the workload when the backend does that on first use; `mean_run_time_s` is a run's whole "
+    "wall time (agent, backend and logging; a trainer's start-up included)."
+)
 
 
 def write_report(
@@ -529,10 +700,9 @@ def write_report(
     runs, references, best_so_far = summarise_runs(rows, metadata, tolerance, optimum, progress)
     summary = summarise_settings(runs, by_problem=True)
     settings = summarise_settings(runs, by_problem=False)
-    agents = _agent_table(settings)
+    agents = summarise_agents(settings)
     source = str(references["source"].iloc[0])
-    headlines = _headlines(agents, runs, source, tolerance)
-    report = Report(runs, summary, settings, agents, references, headlines)
+    report = Report(runs, summary, settings, agents, references, headlines(runs, agents, source, tolerance))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -560,10 +730,10 @@ def write_report(
                             "give two metrics (--pareto X,Y)")
 
     markdown = [
-        f"# Report on {directory.name}", "", *[f"- {line}" for line in headlines], "",
+        f"# Report on {directory.name}", "", *[f"- {line}" for line in report.headlines], "",
         "## Per agent", "", _markdown(agents, {"best_success_rate": _PERCENT, "median_success_rate": _PERCENT,
                                                 "worst_success_rate": _PERCENT}), "",
-        "## Per hyperparameter setting (all problems)", "",
+        "## Per hyperparameter setting (all problems)", "", _TIME_NOTE, "",
         _markdown(settings, {"success_rate": _PERCENT}), "",
         f"## Reference rewards ({source})", "", _markdown(references), "",
         "## Per setting and problem", "", _markdown(summary, {"success_rate": _PERCENT}), "",
@@ -586,11 +756,13 @@ def write_report(
         for env in pd.unique(curves["env"]):
             name = "convergence.png" if curves["env"].nunique() == 1 else f"convergence-{env}.png"
             report.files.append(plot_convergence(curves[curves["env"] == env], out / name,
-                                                 title=f"{env}: regret against the {source} (median, quartiles)"))
+                                                 title=f"{env}: regret of the best design so far against the "
+                                                       f"{_REFERENCE_PHRASES.get(source, source)}"))
         budget = float(runs["budget"].max()) if runs["budget"].notna().any() else float(runs["evaluations"].max())
         report.files.append(plot_lottery(settings, out / "lottery.png", budget=budget,
                                          title="hyperparameter lottery: one dot per setting"))
         if pareto is not None and fronts is not None and not fronts.empty:
             report.files.append(plot_pareto(fronts, pareto[0], pareto[1], out / "pareto.png",
-                                            title="Pareto fronts per agent (all evaluations)"))
+                                            title="Pareto fronts of each agent's evaluations, and of all agents' "
+                                                  "together"))
     return report

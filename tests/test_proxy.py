@@ -393,3 +393,45 @@ def test_score_proxy_measures_accuracy_and_names_unknown_workloads(saved: Path, 
             score_proxy(proxy, tmp_path / "partial.csv")
     finally:
         proxy.close()
+
+
+def test_the_held_out_plot_fits_its_figure_with_tick_labels_apart(trained: Proxy) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the optional matplotlib dependency (archgym[plots])")
+    from archgym.plots import predictions_figure
+
+    assert trained.held_out is not None
+    figure = predictions_figure(trained.held_out, trained.target_names)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    bounds = figure.bbox.padded(0.5)
+    for text in figure.texts:  # the figure title
+        box = text.get_window_extent(renderer)
+        assert text.get_text().startswith("proxy predictions against true values")
+        assert bounds.x0 <= box.x0 and box.x1 <= bounds.x1 and box.y1 <= bounds.y1
+    for axis in figure.axes[:len(trained.target_names)]:
+        assert axis.get_title().split("\n")[0] in trained.target_names
+        for side in (axis.xaxis, axis.yaxis):
+            low, high = sorted(side.get_view_interval())
+            boxes = [tick.label1.get_window_extent(renderer) for tick in side.get_major_ticks()
+                     if low <= tick.get_loc() <= high and tick.label1.get_text()]
+            assert len(boxes) >= 2
+            assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_cli_plots_are_titled_with_the_proxy_and_its_data(csv_path: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the optional matplotlib dependency (archgym[plots])")
+    import archgym.proxy
+
+    titles: list[str] = []
+    monkeypatch.setattr(archgym.proxy, "plot_predictions",
+                        lambda frame, targets, path, title="": titles.append(title) or Path(path))
+    out = tmp_path / "dram-proxy"
+    result = runner.invoke(app, ["proxy", "train", "--data", str(csv_path), "--out", str(out),
+                                 "--targets", "total_time_ns", "--plot", str(tmp_path / "train.png")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["proxy", "eval", "--model", str(out), "--data", str(csv_path),
+                                 "--plot", str(tmp_path / "eval.png")])
+    assert result.exit_code == 0, result.output
+    assert titles[0].startswith("proxy dram-proxy (et) on its held-out designs (") and titles[0].endswith(" rows)")
+    assert titles[1].startswith(f"proxy dram-proxy on {csv_path.name} (") and titles[1].endswith(" rows)")

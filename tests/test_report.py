@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,15 @@ from archgym.dataset import load_dataset, read_run_metadata
 from archgym.errors import ConfigurationError, DatasetError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum
-from archgym.report import pareto_fronts, parse_pareto_spec, summarise_runs, summarise_settings, write_report
+from archgym.report import (
+    headlines,
+    pareto_fronts,
+    parse_pareto_spec,
+    summarise_agents,
+    summarise_runs,
+    summarise_settings,
+    write_report,
+)
 from archgym.sweep import load_spec, run_sweep
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke_dram.yaml"
@@ -159,3 +168,94 @@ def test_pareto_spec_names_two_metrics_and_which_to_maximise() -> None:
         parse_pareto_spec("total_time_ns")
     with pytest.raises(ConfigurationError, match="min or max"):
         parse_pareto_spec("total_time_ns:low,energy_pj")
+
+
+# -- sentences --------------------------------------------------------------------------------------
+
+
+def scored_runs(outcomes: Sequence[tuple[str, str, bool, float]], success_reward: float = math.nan) -> pd.DataFrame:
+    """A run table as summarise_runs returns it, one run per ``(agent, setting, success, regret_pct)``."""
+    return pd.DataFrame([{
+        "run_id": f"run-{index}", "agent": agent, "setting": setting, "env": "dram", "workload": "stream",
+        "objective": "time", "targets": "", "success": success, "best_reward": -1.0 - regret / 100,
+        "regret_pct": regret, "evaluations_to_target": 5.0 if success else math.nan,
+        "success_reward": success_reward, "evaluation_s": 0.03, "first_evaluation_s": 8.9, "run_time_s": 12.0,
+    } for index, (agent, setting, success, regret) in enumerate(outcomes)])
+
+
+def sentences(runs: pd.DataFrame, source: str = "best found") -> str:
+    return " ".join(headlines(runs, summarise_agents(summarise_settings(runs, by_problem=False)), source))
+
+
+def test_counts_of_one_are_singular_and_the_criterion_reads_as_a_sentence() -> None:
+    text = sentences(scored_runs([("ga", "defaults", True, 0.0)]))
+    assert text.startswith("1 run of 1 agent with 1 hyperparameter setting on 1 problem; a run succeeds when its "
+                           "best reward comes within 1% of the best reward any run found.")
+    assert "ga: success 100% with its only setting (defaults)." in text
+    many = sentences(scored_runs([("ga", "a", True, 0.0), ("ga", "b", False, 3.0), ("random", "a", True, 1.0)],
+                                 success_reward=-0.78), source="exact optimum")
+    assert many.startswith("3 runs of 2 agents with 3 hyperparameter settings on 1 problem; a run succeeds when its "
+                           "best reward reaches its objective's success_reward (-0.78).")
+    mixed = scored_runs([("ga", "a", True, 0.0), ("ga", "b", True, 1.0)])
+    mixed.loc[0, "success_reward"] = -0.78
+    assert ("reaches its objective's success_reward (-0.78), or, where the sweep sets none, comes within 1% of the "
+            "exact optimum.") in sentences(mixed, source="exact optimum")
+
+
+def test_a_setting_that_changes_no_success_rate_is_said_so_with_what_it_does_change() -> None:
+    runs = scored_runs([("ga", "a", True, 0.0), ("ga", "b", True, 0.0),
+                        ("random", "a", True, 0.18), ("random", "b", True, 0.29)])
+    text = sentences(runs)
+    assert "by up to 0%" not in text and " 0% apart" not in text
+    assert "ga: success 100% with each of its 2 settings; median regret 0%." in text
+    assert "random: success 100% with each of its 2 settings; median regret from 0.18% (a) to 0.29% (b)." in text
+    assert "Tuned (each with its best setting), every agent succeeds equally often (100%); the lowest median regret " \
+           "is ga's (0%, against up to 0.18% for the others)." in text
+    assert ("Within each agent, the setting does not change the success rate; it moves the median regret by up to "
+            "0.11 percentage points (random).") in text
+    same = sentences(scored_runs([("ga", "a", True, 0.5), ("ga", "b", True, 0.5)]))
+    assert "Within each agent, the setting changes neither the success rate nor the median regret." in same
+
+
+def test_differences_below_a_whole_percent_are_not_printed_as_zero() -> None:
+    # 999 of 1000 runs succeed with one setting, all 1000 with the other: 0.1 percentage points apart.
+    outcomes = [("ga", "a", True, 0.0)] * 1000 + [("ga", "b", index > 0, 0.0) for index in range(1000)]
+    outcomes += [("random", "a", True, 0.0)]
+    text = sentences(scored_runs(outcomes))
+    assert "ga: success 100% with its better setting (a), >99% with the other (b)." in text
+    assert "Within one agent, the setting moves success by up to 0.1 percentage points (ga)." in text
+    assert "the agents span" not in text  # tuned, both succeed every time
+    apart = sentences(scored_runs([("ga", "a", True, 0.0), ("ga", "a", False, 2.0), ("random", "a", True, 0.0)]))
+    assert "Tuned, the agents span 50%-100% success (50 percentage points apart; best: random)." in apart
+
+
+def test_the_report_times_evaluations_apart_from_the_first_and_says_what_each_number_means(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = tmp_path / "batched"
+    result = runner.invoke(app, ["run", "--agent", "random", "--workload", "stream", "--objective", "time",
+                                 "--budget", "12", "--batch-size", "4", "--out", str(data)])
+    assert result.exit_code == 0, result.output
+    report = write_report(data, tmp_path / "report", plots=False)
+    rows = load_dataset(data).sort_values("step")
+    seconds = rows["wall_time_s"].to_numpy()
+    (run,) = report.runs.itertuples(index=False)
+    assert run.first_evaluation_s == pytest.approx(seconds[:4].sum())  # the first batch of four
+    assert run.evaluation_s == pytest.approx(seconds[4:].mean())
+    (record,) = read_run_metadata(data)
+    assert run.run_time_s == pytest.approx(record["wall_time_s"])
+    assert {"mean_evaluation_s", "mean_first_evaluation_s", "mean_run_time_s"} <= set(report.summary.columns)
+    assert "mean_wall_time_s" not in report.summary.columns
+    assert report.summary["mean_evaluation_s"].iloc[0] == pytest.approx(seconds[4:].mean())
+    markdown = (tmp_path / "report" / "summary.md").read_text()
+    assert "`mean_evaluation_s` is the backend's seconds per evaluation after a run's first" in markdown
+    assert "include preparing the workload" in markdown
+    assert any(line.startswith("Each evaluation took the backend ") and "leaving out their first evaluation" in line
+               and "including any one-off preparation of the workload" in line for line in report.headlines)
+
+
+def test_the_smoke_sweep_report_reads_right(smoke_sweep: Path, tmp_path: Path) -> None:
+    report = write_report(smoke_sweep, tmp_path / "report", plots=False)
+    first = report.headlines[0]
+    assert first.startswith("8 runs of 2 agents with 4 hyperparameter settings on 1 problem; ")
+    assert first.endswith("a run succeeds when its best reward reaches its objective's success_reward (-0.78).")
+    assert not any("up to 0%" in line or " 0% apart" in line for line in report.headlines)

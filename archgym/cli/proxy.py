@@ -106,7 +106,9 @@ def train(
             )
         trained.save(out)
         if plot is not None and trained.held_out is not None:
-            proxies.plot_predictions(trained.held_out, trained.target_names, plot)
+            proxies.plot_predictions(trained.held_out, trained.target_names, plot,
+                                     title=f"proxy {out.name} ({model}) on its held-out designs "
+                                           f"({len(trained.held_out)} rows)")
     except ArchGymError as error:
         raise fail(error) from None
     finally:
@@ -147,7 +149,9 @@ def evaluate(
         finally:
             loaded.close()
         if plot is not None:
-            proxies.plot_predictions(score.rows, loaded.target_names, plot)
+            proxies.plot_predictions(score.rows, loaded.target_names, plot,
+                                     title=f"proxy {model.name} on {', '.join(path.name for path in data)} "
+                                           f"({len(score.rows)} rows)")
         if csv is not None:
             csv.parent.mkdir(parents=True, exist_ok=True)
             score.rows.to_csv(csv, index=False)
