@@ -23,6 +23,7 @@ import importlib.util
 import keyword
 import os
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
@@ -157,14 +158,16 @@ def _import(plugin: str, load: Callable[[], object]) -> None:
         raise PluginError(f"plug-in {plugin} could not be imported: {describe_error(error)}") from None
 
 
+# Frozen modules, the standard library and ArchGym: a frame there is not a line of the plug-in's code.
+_NOT_PLUGIN_CODE = ("<", *{sysconfig.get_path(kind) for kind in ("stdlib", "platstdlib")}, str(Path(__file__).parent))
+
+
 def describe_error(error: Exception) -> str:
-    """``Type: message`` and where in the plug-in's own code it was raised."""
+    """``Type: message``, and the innermost line outside the standard library and ArchGym that raised it."""
     text = f"{type(error).__name__}: {error}"
     if isinstance(error, SyntaxError):
         return text  # the message says where already
-    machinery = {__file__, importlib.__file__}
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if f.filename not in machinery and not f.filename.startswith("<frozen")]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_NOT_PLUGIN_CODE)]
     if frames:
         text += f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})"
     return text
