@@ -215,3 +215,75 @@ def test_resume_continues_the_newest_unfinished_run_with_its_own_budget(tmp_path
     again = invoke("run", "--resume", "--out", str(out))
     assert again.exit_code == 0 and "is complete" in again.output
     assert len(load_dataset(out)) == 16
+
+
+SLOW_AGENT = '''
+import time
+
+from archgym.agent import register_agent
+from archgym.agents.random_walk import RandomWalk
+
+
+@register_agent("slow-random")
+class SlowRandom(RandomWalk):
+    def suggest(self, n=1):
+        time.sleep(0.02)
+        return super().suggest(n)
+'''
+
+
+def _progress_lines(text: str, unit: str) -> list[tuple[int, int]]:
+    """(done, total) of every progress log line of ``text``."""
+    import re
+
+    return [(int(done), int(total)) for done, total in re.findall(rf"(\d+)/(\d+) {unit}, ", text)]
+
+
+def test_a_redirected_run_logs_progress_lines_every_few_seconds(tmp_path, monkeypatch):
+    from archgym.cli import live_progress
+
+    monkeypatch.setattr(live_progress, "LOG_INTERVAL_S", 0.1)
+    plugin = tmp_path / "slow_agent.py"
+    plugin.write_text(SLOW_AGENT)
+    result = invoke("run", "--plugin", str(plugin), "--agent", "slow-random", "--workload", "random",
+                    "--objective", "time", "--budget", "40", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert "━" not in result.stderr  # no bar: CliRunner's streams are not terminals
+    lines = [line for line in result.stderr.splitlines() if line.startswith("slow-random on dram/random: ")]
+    progress = _progress_lines("\n".join(lines), "evaluations")
+    # One line at the start, one every 0.1 s of the 0.8 s or more the run takes, one at the end.
+    assert len(progress) == len(lines) >= 5
+    assert progress[0] == (0, 40) and progress[-1] == (40, 40)
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+    assert any(0 < done < 40 for done, _ in progress)
+    assert "best reward -0.7" in lines[-1] and "evaluations/s" in lines[-1] and "s elapsed" in lines[-1]
+    assert "best design after 40 evaluations" in result.stdout
+
+
+def test_a_run_on_a_terminal_draws_a_bar_instead(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    result = invoke("run", "--workload", "random", "--objective", "time", "--budget", "20",
+                    "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert "━" in result.stderr and "20/20" in result.stderr and "best reward" in result.stderr
+    assert not _progress_lines(result.stderr, "evaluations")
+    assert "evaluations/s" not in result.stderr
+
+
+def test_a_redirected_sweep_logs_runs_done(tmp_path, monkeypatch):
+    from archgym.cli import live_progress
+
+    monkeypatch.setattr(live_progress, "LOG_INTERVAL_S", 0.1)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"name: tiny\nenv: dram\nworkloads: [random]\nobjectives: [time]\n"
+        f"agents:\n  - name: random\nseeds: 3\nbudget: 30\nout: {tmp_path / 'out'}\n"
+    )
+    result = invoke("sweep", str(spec), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    progress = _progress_lines(result.stderr, "runs")
+    assert progress[0] == (0, 3) and progress[-1] == (3, 3)
+    assert "sweep tiny: 3/3 runs, 90 evaluations, " in result.stderr
+    assert "━" not in result.stderr

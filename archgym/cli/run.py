@@ -15,7 +15,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Column, Table
 
@@ -40,6 +39,7 @@ from archgym.cli.common import (
     percent,
     shared_options,
 )
+from archgym.cli.live_progress import live_progress
 from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.problem import DEFAULT_PROBLEM
@@ -124,17 +124,10 @@ def run(
     except ArchGymError as error:
         raise fail(error) from None
 
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("best reward {task.fields[best]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=error_console, transient=False,
-    ) as progress:
-        task = progress.add_task(f"{spec.agent} on {spec.problem}/{workload}", total=spec.budget, completed=0,
-                                 best="-")
+    with live_progress(f"{spec.agent} on {spec.problem}/{workload}", spec.budget, "evaluations") as show:
 
         def update(state: Any) -> None:
-            best = "-" if math.isnan(state.best_reward) else f"{state.best_reward:.4g}"
-            progress.update(task, completed=state.evaluations, best=best)
+            show(state.evaluations, "" if math.isnan(state.best_reward) else f"best reward {state.best_reward:.4g}")
 
         try:
             outcome = execute(spec, out, run_id=run_id, callback=update, model=model)
@@ -274,19 +267,16 @@ def sweep(
         return
     start = time.perf_counter()
     evaluations = 0
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=error_console,
-    ) as progress:
-        task = progress.add_task("runs", total=len(runs), rate="")
+    with live_progress(f"sweep {parsed.name}", len(runs), "runs", rate=False) as show:
+        done = 0
 
         def advance(result: Any) -> None:
-            nonlocal evaluations
+            nonlocal done, evaluations
+            done += 1
             if not result.skipped:
                 evaluations += result.evaluations
             rate = evaluations / max(time.perf_counter() - start, 1e-9)
-            progress.update(task, advance=1, rate=f"{rate:,.0f} evaluations/s")
+            show(done, f"{evaluations:,} evaluations, {rate:,.0f} evaluations/s")
 
         try:
             results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
