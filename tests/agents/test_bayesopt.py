@@ -150,6 +150,7 @@ def test_settings_are_matched_ignoring_case(small_space: DesignSpace) -> None:
         ({"estimator": "RF", "acq_optimizer": "lbfgs"}, "only estimator 'GP' provides"),
         ({"initial_points": 0}, "initial_points must be at least 1"),
         ({"n_candidates": 0}, "n_candidates must be at least 1"),
+        ({"gp_refit_every": 0}, "gp_refit_every must be at least 1"),
         ({"xi": -0.1}, "xi must be a finite number >= 0"),
         ({"kappa": math.inf}, "kappa must be a finite number >= 0"),
         ({"batch_size": 4}, "batch_size"),
@@ -164,3 +165,71 @@ def test_negative_batch_is_rejected(small_space: DesignSpace) -> None:
     with pytest.raises(ValueError, match="n >= 0"):
         BayesOpt(small_space, seed=0).suggest(-1)
     assert BayesOpt(small_space, seed=0).suggest(0) == []
+
+
+def test_the_default_surrogate_is_a_random_forest_and_only_the_last_model_is_kept(small_space: DesignSpace) -> None:
+    agent = BayesOpt(small_space, seed=0, initial_points=4, n_candidates=100)
+    run(agent, 12)
+    assert agent.config["estimator"] == "RF"
+    assert agent._optimizer is not None
+    assert len(agent._optimizer.models) == 1  # not one fitted forest per result
+    assert isinstance(agent._optimizer.models[0], _RandomForest)
+
+
+def _count_hyperparameter_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of training points of every maximum-likelihood fit of a GP's hyperparameters."""
+    from sklearn.gaussian_process import GaussianProcessRegressor as SklearnGP
+
+    fits: list[int] = []
+    optimise = SklearnGP._constrained_optimization
+
+    def counting(self: SklearnGP, obj_func: object, initial_theta: np.ndarray, bounds: np.ndarray) -> object:
+        if not fits or fits[-1] != len(self.X_train_):
+            fits.append(len(self.X_train_))
+        return optimise(self, obj_func, initial_theta, bounds)
+
+    monkeypatch.setattr(SklearnGP, "_constrained_optimization", counting)
+    return fits
+
+
+def test_gp_hyperparameters_are_fitted_every_k_results_and_held_in_between(
+    small_space: DesignSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fits = _count_hyperparameter_fits(monkeypatch)
+    agent = BayesOpt(small_space, seed=1, estimator="GP", gp_refit_every=5, initial_points=4, n_candidates=100)
+    thetas = []
+    trials: list[Trial] = []
+    while len(trials) < 16:
+        (design,) = agent.suggest(1)
+        trials.append(trial(design, distance_reward(design), len(trials)))
+        agent.update(trials[-1:])
+        assert agent._optimizer is not None
+        if agent._optimizer.models:
+            model = agent._optimizer.models[-1]
+            assert len(model.X_train_) == len(trials)  # refitted to every result, also between hyperparameter fits
+            thetas.append(model.kernel_.k1.theta.copy())  # amplitude and length scales
+    # First fit at the 4th result, then at the 9th and the 14th.
+    assert fits == [4, 9, 14]
+    changed = [i + 4 for i in range(1, len(thetas)) if not np.allclose(thetas[i], thetas[i - 1])]
+    assert changed == [9, 14]
+    # The fitted noise level is carried into the fits in between (skopt zeroes it in kernel_).
+    assert agent._optimizer is not None
+    held = agent._optimizer.base_estimator_.kernel
+    assert held.k2.noise_level == pytest.approx(agent._optimizer.models[-1].noise_)
+
+
+def test_gp_refit_every_1_fits_hyperparameters_after_every_result(
+    small_space: DesignSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fits = _count_hyperparameter_fits(monkeypatch)
+    agent = BayesOpt(small_space, seed=1, estimator="GP", gp_refit_every=1, initial_points=4, n_candidates=100)
+    run(agent, 8)
+    assert fits == [4, 5, 6, 7, 8]
+
+
+def test_a_gp_batch_holds_its_hyperparameters(small_space: DesignSpace, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent = BayesOpt(small_space, seed=2, estimator="GP", initial_points=4, n_candidates=100)
+    run(agent, 6)
+    fits = _count_hyperparameter_fits(monkeypatch)
+    designs = agent.suggest(3)  # three fits with fake results, none of them by maximum likelihood
+    assert len(designs) == 3 and fits == []
