@@ -1,6 +1,6 @@
 """Memory mapping: every placement method on DNN-derived and zero-slack allocation instances.
 
-Two suites:
+Three suites:
 
 * 20 DNN-derived instances (``dnn_instance``): windows of 16, 24, 32 layers
   or the whole network of ResNet-50, MobileNetV2 and a two-block
@@ -12,10 +12,10 @@ Two suites:
   capacity x time rectangle cut into 100 to 500 buffers, so the peak live
   bytes equal the capacity at every step), ``--seeds`` per size. Per
   method: the fraction solved (every buffer placed within the capacity)
-  and the time per instance. ``exact`` is the branch-and-bound search
-  alone, ``cp-sat`` OR-Tools alone (when installed), ``best`` the
-  portfolio.
-
+  and the time per instance. ``exact`` is the complete search
+  (``allocate``), ``cp-sat`` OR-Tools alone (when installed), ``best`` the
+  greedy methods then the complete search, ``minimalloc`` MiniMalloc itself
+  (when ``ARCHGYM_MINIMALLOC`` is set).
 * With ``--suite DIR``: every MiniMalloc CSV file in the folder (its
   repository's ``benchmarks/challenging``, A..K, capacity 1,048,576 bytes)
   in four equivalent forms (``equivalent_forms``: original, time reversed,
@@ -77,6 +77,8 @@ def allocation_suite(n_seeds: int) -> list[Instance]:
 
 
 def run(instance: Instance, method: str, time_limit: float) -> Solution:
+    if method == "minimalloc":
+        return MiniMallocBinary().solve(instance, time_limit=time_limit)
     return solve(instance, method, time_limit=time_limit)
 
 
@@ -188,7 +190,8 @@ def dnn_part(time_limit: float, exact_time: float, agent: bool) -> str:
 def zero_slack_part(time_limit: float, seeds: int) -> str:
     """The zero-slack instances: the share each method solves within the time limit."""
     print("\n== Zero-slack allocation instances (peak live bytes = capacity) ==")
-    alloc_methods = [*HEURISTIC_METHODS, "exact", *(["cp-sat"] if cp_sat_available() else []), "best"]
+    alloc_methods = [*HEURISTIC_METHODS, "exact", *(["cp-sat"] if cp_sat_available() else []), "best",
+                     *(["minimalloc"] if os.environ.get(BINARY_VARIABLE) else [])]
     instances = allocation_suite(seeds)
     solved = {m: [] for m in alloc_methods}
     wall = {m: [] for m in alloc_methods}
