@@ -57,6 +57,8 @@ _TITLE_MARGIN_POINTS = 6.0
 """Space kept free on either side of a figure title."""
 _TICK_GAP_POINTS = 4.0
 """Least space between neighbouring tick labels."""
+_PANEL_ROOM = 0.95
+"""Share of a panel's width (or height) its title and axis labels are wrapped to."""
 _FIT_PASSES = 4
 """Layout passes at most: wrapping a title or thinning ticks moves the layout, which can change what fits."""
 _LOG_SUBS = ((1.0, 2.0, 3.0, 5.0), (1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
@@ -259,7 +261,8 @@ def _finish(figure: Any, title: str) -> Any:
             if axis is None:
                 room = figure.bbox.width - 2 * renderer.points_to_pixels(_TITLE_MARGIN_POINTS)
             else:
-                room = getattr(axis.get_window_extent(renderer), along)
+                # A little short of the panel: wrapping moves the layout, and the panel may then shrink a bit.
+                room = _PANEL_ROOM * getattr(axis.get_window_extent(renderer), along)
             changed |= _fit_text(artist, text, room, renderer)
         for axis in figure.axes:
             if axis.get_visible():
