@@ -59,7 +59,7 @@ _TICK_GAP_POINTS = 4.0
 """Least space between neighbouring tick labels."""
 _PANEL_ROOM = 0.95
 """Share of a panel's width (or height) its title and axis labels are wrapped to."""
-_FIT_PASSES = 10
+_FIT_PASSES = 4
 """Layout passes at most: wrapping a title or thinning ticks moves the layout, which can change what fits."""
 _LOG_SUBS = ((1.0, 2.0, 3.0, 5.0), (1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
 """Multiples of powers of ten labelled on log axes, densest first."""
