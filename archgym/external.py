@@ -55,7 +55,10 @@ import numpy as np
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
 
-__all__ = ["ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable", "run_program"]
+__all__ = [
+    "ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable", "locate_binary",
+    "run_program",
+]
 
 T = TypeVar("T")
 
@@ -176,6 +179,39 @@ def _die_with_parent() -> Callable[[], None] | None:
 def _read(handle: IO[bytes]) -> str:
     handle.seek(0)
     return _ANSI_ESCAPE.sub("", handle.read().decode("utf-8", errors="replace"))
+
+
+def locate_binary(tool: str, variable: str, description: str,
+                  binary: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
+    """Find a bring-your-own program: ``binary`` if given, else the value of the environment ``variable``.
+
+    Args:
+        tool: The program's name, for messages (``"DRAMSys"``).
+        variable: The environment variable naming it (``"ARCHGYM_DRAMSYS"``).
+        description: What the binary is (``"a DRAMSys 4 binary"``).
+        binary: An explicit path or name on PATH, or None.
+
+    Returns:
+        The absolute path and None, or None and why it cannot be found (saying what to set).
+    """
+    how = f"set {variable} to the path of {description}, or pass binary=..."
+    if binary is not None:
+        path = os.fspath(binary)
+        found = find_executable(path)
+        if found is None:
+            return None, (
+                f"{tool} binary {path!r} (given as binary=) does not exist or is not an executable "
+                f"file; pass the path of {description} as binary=..., or leave binary unset "
+                f"and set {variable} to it"
+            )
+        return found, None
+    value = os.environ.get(variable, "")
+    if not value:
+        return None, f"no binary= was given and {variable} is not set; {how}"
+    found = find_executable(value)
+    if found is None:
+        return None, f"no binary= was given and {variable}={value!r} is not an executable file; {how}"
+    return found, None
 
 
 def run_program(
@@ -303,27 +339,9 @@ class ExternalSimulator(CostModel):
     @classmethod
     def _locate(cls, binary: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
         """The absolute path of the binary and None, or None and why it cannot be found."""
-        variable = cls.binary_variable
-        if variable is None:
+        if cls.binary_variable is None:
             return None, None
-        how = f"set {variable} to the path of {cls.binary_description}, or pass binary=..."
-        if binary is not None:
-            path = os.fspath(binary)
-            found = find_executable(path)
-            if found is None:
-                return None, (
-                    f"{cls.tool} binary {path!r} (given as binary=) does not exist or is not an executable "
-                    f"file; pass the path of {cls.binary_description} as binary=..., or leave binary unset "
-                    f"and set {variable} to it"
-                )
-            return found, None
-        value = os.environ.get(variable, "")
-        if not value:
-            return None, f"no binary= was given and {variable} is not set; {how}"
-        found = find_executable(value)
-        if found is None:
-            return None, f"no binary= was given and {variable}={value!r} is not an executable file; {how}"
-        return found, None
+        return locate_binary(cls.tool, cls.binary_variable, cls.binary_description, binary)
 
     # -- hooks -----------------------------------------------------------------------------------
     def workload_inputs(self, workload: Any) -> Any:

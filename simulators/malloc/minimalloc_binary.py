@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from archgym.errors import BackendUnavailableError, ConfigurationError, InvalidDesignError
-from archgym.external import SimulatorOutputError, find_executable, run_program
+from archgym.external import SimulatorOutputError, locate_binary, run_program
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.minimalloc import format_csv
 from archgym.simulators.malloc.placement import check_placement
@@ -41,19 +41,8 @@ _GRACE_S = 5.0
 
 
 def _locate(binary: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
-    how = f"set {BINARY_VARIABLE} to the path of a minimalloc binary (built from github.com/google/minimalloc)"
-    if binary is not None:
-        found = find_executable(binary)
-        if found is None:
-            return None, f"MiniMalloc binary {os.fspath(binary)!r} does not exist or is not an executable file"
-        return found, None
-    value = os.environ.get(BINARY_VARIABLE, "")
-    if not value:
-        return None, f"{BINARY_VARIABLE} is not set; {how}"
-    found = find_executable(value)
-    if found is None:
-        return None, f"{BINARY_VARIABLE}={value!r} is not an executable file; {how}"
-    return found, None
+    return locate_binary("MiniMalloc", BINARY_VARIABLE, "a minimalloc binary (built from github.com/google/minimalloc)",
+                         binary)
 
 
 def unavailable_reason(binary: str | os.PathLike[str] | None = None) -> str | None:
