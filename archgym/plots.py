@@ -15,7 +15,10 @@ and ticks are thinned (or category labels wrapped, or turned upright) until
 no two tick labels overlap.
 
 Figures use matplotlib's object-oriented API (no pyplot state, so plots can
-be drawn from worker threads). matplotlib is the ``plots`` extra:
+be drawn from worker threads), and their own text sizes whatever the global
+``rcParams`` say: other libraries change those on import (ZigZag sets
+20-point axis labels), and the fitting above is laid out for these sizes.
+matplotlib is the ``plots`` extra:
 ``pip install 'archgym[plots]'``.
 """
 
@@ -26,8 +29,9 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +53,17 @@ __all__ = [
 ]
 
 _DPI = 130
+_TEXT_SIZES = {
+    "font.size": 10.0,
+    "axes.titlesize": "large",
+    "axes.labelsize": "medium",
+    "xtick.labelsize": "medium",
+    "ytick.labelsize": "medium",
+    "legend.fontsize": "medium",
+    "legend.title_fontsize": None,
+    "figure.titlesize": "large",
+}
+"""matplotlib's default text sizes, which every figure is drawn with."""
 _TITLE_POINTS = 12.0
 """Font size of figure titles (matplotlib's ``large``)."""
 _PANEL_TITLE_POINTS = 9.0
@@ -85,6 +100,24 @@ def require_matplotlib() -> None:
         raise ConfigurationError(
             "plots need matplotlib, which is not installed; install it with pip install 'archgym[plots]'"
         ) from None
+
+
+_Arguments = ParamSpec("_Arguments")
+_Result = TypeVar("_Result")
+
+
+def _own_text_sizes(function: Callable[_Arguments, _Result]) -> Callable[_Arguments, _Result]:
+    """Run ``function`` with :data:`_TEXT_SIZES` in force (tick labels are made as late as drawing)."""
+
+    @wraps(function)
+    def with_sizes(*args: _Arguments.args, **kwargs: _Arguments.kwargs) -> _Result:
+        require_matplotlib()
+        import matplotlib
+
+        with matplotlib.rc_context(_TEXT_SIZES):
+            return function(*args, **kwargs)
+
+    return with_sizes
 
 
 def _figure(rows: int, columns: int, width: float, height: float) -> tuple[Any, np.ndarray]:
@@ -273,6 +306,7 @@ def _finish(figure: Any, title: str) -> Any:
     return figure
 
 
+@_own_text_sizes
 def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,6 +327,7 @@ def _engineering_labels(side: Any) -> None:
 # -- sweep results ----------------------------------------------------------------------------------
 
 
+@_own_text_sizes
 def convergence_figure(curves: pd.DataFrame, title: str = "") -> Any:
     """The figure of :func:`plot_convergence`, finished but not saved."""
     workloads = list(pd.unique(curves["workload"]))
@@ -342,6 +377,7 @@ def plot_convergence(curves: pd.DataFrame, path: str | os.PathLike[str], title: 
     return _save(convergence_figure(curves, title), path)
 
 
+@_own_text_sizes
 def lottery_figure(settings: pd.DataFrame, budget: float | None = None, title: str = "") -> Any:
     """The figure of :func:`plot_lottery`, finished but not saved."""
     agents = list(pd.unique(settings["agent"]))
@@ -401,6 +437,7 @@ def plot_lottery(settings: pd.DataFrame, path: str | os.PathLike[str], budget: f
     return _save(lottery_figure(settings, budget, title), path)
 
 
+@_own_text_sizes
 def pareto_figure(points: pd.DataFrame, x: str, y: str, title: str = "") -> Any:
     """The figure of :func:`plot_pareto`, finished but not saved."""
     problems = list(dict.fromkeys(zip(points["env"], points["workload"]))) if "env" in points.columns else [
@@ -539,6 +576,7 @@ def _percent(value: float) -> str:
     return f"{value:.2g} %" if abs(value) >= _SMALLEST_PERCENT else f"<{_SMALLEST_PERCENT:g} %"
 
 
+@_own_text_sizes
 def scatter_figure(
     pairs: pd.DataFrame,
     metrics: Sequence[str] | None,
@@ -608,6 +646,7 @@ def scatter_plot(
     return _save(scatter_figure(pairs, metrics, predicted_label, reference_label, units, title), path)
 
 
+@_own_text_sizes
 def predictions_figure(frame: pd.DataFrame, targets: Sequence[str], title: str = "") -> Any:
     """The figure of :func:`plot_predictions`, finished but not saved."""
     # Imported here: archgym.proxy re-exports plot_predictions, so it imports this module first.

@@ -92,8 +92,12 @@ _TAIL_CHARS = 600
 def zigzag_unavailable_reason() -> str | None:
     """None if ZigZag can be imported, else how to install it (the backend's availability check)."""
     try:
+        import matplotlib
         import six  # noqa: F401  (ZigZag's validators import it without declaring it)
-        import zigzag.api  # noqa: F401
+
+        # Importing ZigZag sets matplotlib's global font sizes (20-point axis labels); keep the user's.
+        with matplotlib.rc_context():
+            import zigzag.api  # noqa: F401
     except ImportError as error:
         return f"ZigZag is not installed ({error}); pip install 'archgym[accelerator]' (zigzag-dse and six)"
     return None

@@ -179,3 +179,21 @@ def test_salsa_without_a_mapping_names_the_cause():
     evaluation = make_backend("accelerator/zigzag", timeout_s=120, search_engine="salsa").evaluate(design_, projection)
     assert not evaluation.feasible
     assert "layer2.0.downsample" in evaluation.reason and "SALSA found no valid mapping" in evaluation.reason
+
+
+@needs_zigzag
+def test_checking_for_zigzag_leaves_matplotlib_settings_alone():
+    """ZigZag sets global font sizes when imported; the availability check must not pass that on."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; before = dict(matplotlib.rcParams)\n"
+        "from archgym.simulators.accelerator.zigzag import zigzag_unavailable_reason\n"
+        "assert zigzag_unavailable_reason() is None\n"
+        "changed = sorted(k for k, v in matplotlib.rcParams.items() if before[k] != v)\n"
+        "assert not changed, changed\n"
+    )
+    # A fresh interpreter: ZigZag is imported once per process, so only the first import shows the change.
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
