@@ -144,6 +144,11 @@ class Parameter:
                     )
                 return int(number)
             return float(number)
+        if isinstance(value, (bool, np.bool_)) and not any(isinstance(v, (bool, np.bool_)) for v in self.values):
+            # True == 1 and hashes alike, so the lookup below would take True for the value 1.
+            raise InvalidDesignError(
+                f"knob {self.name!r}: value {value!r} is a boolean; allowed values are {self.allowed()}"
+            )
         try:
             if value in self._index:
                 return self.values[self._index[value]]

@@ -297,6 +297,8 @@ def test_validate_missing_knob() -> None:
         ("banks", 3.5, ["2", "5"]),
         ("banks", "three", ["2", "5"]),
         ("banks", True, ["2", "5"]),
+        ("buffer", True, ["1", "2", "4", "8", "16"]),  # True == 1 and hashes alike
+        ("buffer", np.True_, ["1", "2", "4", "8", "16"]),
     ],
 )
 def test_validate_rejects_values_naming_knob_and_allowed(knob: str, value, allowed: list[str]) -> None:
