@@ -9,15 +9,25 @@ wrapper around a real simulator only says how to talk to it:
 * an availability check (:meth:`~ExternalSimulator.unavailable_reason`) for
   :func:`~archgym.cost_model.register_backend`, which is given the factory's
   ``binary`` argument;
-* one private temporary directory per evaluation (``archgym-<tool>-*``, the
-  program's working directory), removed afterwards unless ``keep_dirs``;
-* a timeout per run; the program leads its own process group, and the whole
-  group is killed on a timeout, on an error or interrupt in the caller, and
-  after every run (so a background child cannot outlive it); on Linux the
-  program also dies if the Python process does;
-* crashes, hangs, non-zero exits and unreadable output become infeasible
-  :class:`~archgym.cost_model.Evaluation` values whose reason holds the end of
-  the program's standard error and output; only bad input raises;
+* one private temporary directory per evaluation
+  (``archgym-<tool>-p<pid>-*``, the program's working directory, named after
+  the process that owns it), removed afterwards unless ``keep_dirs``;
+* a timeout per run (the ``timeout_s`` backend option); the program leads its
+  own process group, and the whole group is killed on a timeout, on an error
+  or interrupt in the caller, and after every run (so a background child
+  cannot outlive it, nor keep the run waiting); on Linux the program also
+  dies if the Python process does;
+* while programs run, SIGTERM and SIGINT first kill every running program and
+  remove every scratch directory, then do what they did before (end the
+  process, or raise ``KeyboardInterrupt``);
+* scratch directories left behind by a process that was killed outright
+  (``kill -9``) are removed by the next process that makes one
+  (:func:`remove_stale_scratch_directories`);
+* crashes, hangs, non-zero exits, unreadable output and physically impossible
+  metrics (:func:`check_physical`: negative energy, zero time, ...) become
+  infeasible :class:`~archgym.cost_model.Evaluation` values whose reason
+  holds the end of the program's standard error and output, or the impossible
+  value; only bad input raises;
 * batches run ``workers`` programs at a time, results in input order.
 
 A subclass sets :attr:`~ExternalSimulator.tool` (and, if it runs a binary,
@@ -31,6 +41,7 @@ the reason of a non-zero exit (:meth:`~ExternalSimulator.failure_reason`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import math
@@ -44,10 +55,11 @@ import tempfile
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
@@ -56,8 +68,9 @@ from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
 
 __all__ = [
-    "ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "find_executable", "locate_binary",
-    "run_program",
+    "ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "check_physical", "find_executable",
+    "locate_binary", "make_scratch_directory", "physical_requirement", "remove_scratch_directory",
+    "remove_stale_scratch_directories", "run_program",
 ]
 
 T = TypeVar("T")
@@ -68,6 +81,7 @@ _TAIL_CHARS = 500
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _KEPT_STDOUT = "archgym-stdout.log"
 _KEPT_STDERR = "archgym-stderr.log"
+_STALE_AFTER_S = 10.0
 
 
 class SimulatorOutputError(ArchGymError, ValueError):
@@ -181,6 +195,257 @@ def _read(handle: IO[bytes]) -> str:
     return _ANSI_ESCAPE.sub("", handle.read().decode("utf-8", errors="replace"))
 
 
+# -- physical sense of parsed metrics ----------------------------------------------------------------
+_PHYSICAL_REQUIREMENTS: Mapping[str, str] = {
+    "time": "positive",
+    "energy": "non-negative",
+    "power": "non-negative",
+    "latency": "non-negative",
+    "bandwidth": "non-negative",
+    "area": "non-negative",
+    "edp": "non-negative",
+}
+"""A word in a metric's name (``total_time_ns``: ``time``) and what every value of it must be."""
+
+
+def physical_requirement(metric: str) -> str | None:
+    """``"positive"`` or ``"non-negative"`` for a time, energy, power, latency, bandwidth, area or EDP; else None."""
+    for word in metric.lower().split("_"):
+        if word in _PHYSICAL_REQUIREMENTS:
+            return _PHYSICAL_REQUIREMENTS[word]
+    return None
+
+
+def check_physical(metrics: Mapping[str, Any], tool: str, unreported: Collection[str] = ()) -> str:
+    """Why a simulator's parsed metrics cannot be real, or ``""`` if they can.
+
+    A time must be positive and finite; an energy, power, latency, bandwidth,
+    area or energy-delay product non-negative and finite (the kind is read
+    from the words of the metric's name, see :func:`physical_requirement`).
+    NaN is accepted only for the backend's ``unreported`` metrics; metrics of
+    other kinds are not checked.
+
+    Args:
+        metrics: Metric name to parsed value.
+        tool: The simulator's name, for the reason.
+        unreported: Metrics the backend cannot measure (NaN by design).
+
+    Returns:
+        ``""``, or one line naming the simulator and every impossible metric with its value.
+    """
+    problems = []
+    for name, value in metrics.items():
+        requirement = physical_requirement(name)
+        if requirement is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            problems.append(f"{name} = {value!r} (not a number)")
+            continue
+        if math.isnan(number) and name in unreported:
+            continue
+        if not math.isfinite(number) or number < 0 or (number == 0 and requirement == "positive"):
+            problems.append(f"{name} = {number:.6g} (must be {requirement} and finite)")
+    if not problems:
+        return ""
+    return f"{tool} reported physically impossible values: {'; '.join(problems)}"
+
+
+# -- cleanup of programs and scratch directories -------------------------------------------------------
+# Scratch directories of this module: archgym-<tool>-p<pid>[n<pid namespace>]-<mkdtemp's random part>.
+_SCRATCH_NAME = re.compile(r"^archgym-.+-p(?P<pid>\d+)(?:n(?P<namespace>\d+))?-[^-]+$")
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (Linux), so a directory of a container sharing /tmp is told apart."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _owner_tag() -> str:
+    namespace = _pid_namespace()
+    return f"p{os.getpid()}" + (f"n{namespace}" if namespace else "")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_stale_scratch_directories(
+    root: str | os.PathLike[str] | None = None, min_age_s: float = _STALE_AFTER_S
+) -> list[Path]:
+    """Remove the scratch directories left in ``root`` by processes that died without cleaning up.
+
+    Only directories named by :func:`make_scratch_directory` are considered,
+    and one is removed only if it belongs to this user, was made in this PID
+    namespace by a process that no longer exists, and was last modified more
+    than ``min_age_s`` seconds ago. Kept directories (``keep_dirs``) carry no
+    owner and are never removed. Does nothing where processes cannot be
+    probed (Windows).
+
+    Args:
+        root: The folder to clean; by default the temporary directory.
+        min_age_s: Minimum age of a directory to remove.
+
+    Returns:
+        The directories removed.
+    """
+    if os.name != "posix":
+        return []  # os.kill(pid, 0) would end the process there, not probe it
+    folder = Path(root if root is not None else tempfile.gettempdir())
+    namespace, now, removed = _pid_namespace(), time.time(), []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        match = _SCRATCH_NAME.match(entry.name)
+        if match is None or (match.group("namespace") or "") != namespace:
+            continue
+        pid = int(match.group("pid"))
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (not entry.is_dir(follow_symlinks=False) or info.st_uid != os.getuid()
+                or now - info.st_mtime < min_age_s or pid == os.getpid() or _process_exists(pid)):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
+
+
+class _Cleanup:
+    """Every program running and scratch directory in use in this process, and the signal handlers that end them.
+
+    While a run is in progress in the main thread, SIGTERM and SIGINT kill
+    every program's process group and remove every scratch directory, then
+    call the handler they replaced (SIGINT's raises ``KeyboardInterrupt``), or
+    for the default action restore it and raise the signal again, so the
+    process ends as it would have. An ignored signal stays ignored.
+    """
+
+    signals: ClassVar[tuple[signal.Signals, ...]] = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        # Re-entrant: the handler runs in the main thread, which may hold the lock at that moment.
+        self.lock = threading.RLock()
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.folders: set[Path] = set()
+        self.swept: set[Path] = set()
+        self.depth = 0
+        self.previous: dict[int, Any] = {}
+
+    def sweep_once(self, root: Path) -> None:
+        """Remove stale scratch directories of ``root`` the first time this process uses it."""
+        with self.lock:
+            if root in self.swept:
+                return
+            self.swept.add(root)
+        removed = remove_stale_scratch_directories(root)
+        if removed:
+            logging.getLogger(__name__).info(
+                "removed %d scratch directories of processes that no longer exist: %s",
+                len(removed), ", ".join(path.name for path in removed))
+
+    def end_everything(self) -> None:
+        """Kill every running program's process group and remove every scratch directory."""
+        with self.lock:
+            processes, folders = list(self.processes), list(self.folders)
+            self.folders.clear()
+        for process in processes:
+            _kill_group(process)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def on_termination(self) -> Iterator[None]:
+        """Have SIGTERM and SIGINT end running programs while the body runs (main thread only; nests)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread, whose guard covers this run
+            return
+        if self.depth == 0:
+            self._install()
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                self._restore()
+
+    def _install(self) -> None:
+        self.previous.clear()
+        for number in self.signals:
+            try:
+                previous = signal.getsignal(number)
+                if previous is signal.SIG_IGN:
+                    continue
+                signal.signal(number, self._handle)
+            except (ValueError, OSError):  # e.g. an interpreter that does not own the signals
+                continue
+            self.previous[number] = previous
+
+    def _restore(self) -> None:
+        for number, previous in self.previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if signal.getsignal(number) == self._handle:  # leave a handler set since then alone
+                    signal.signal(number, previous if previous is not None else signal.SIG_DFL)
+        self.previous.clear()
+
+    def _handle(self, number: int, frame: FrameType | None) -> None:
+        self.end_everything()
+        previous = self.previous.get(number)
+        if callable(previous):
+            previous(number, frame)
+            return
+        signal.signal(number, signal.SIG_DFL)
+        signal.raise_signal(number)
+
+
+_CLEANUP = _Cleanup()
+
+
+def make_scratch_directory(tool: str, keep: bool = False) -> Path:
+    """A new private directory in the temporary directory for one run of ``tool``.
+
+    It is named ``archgym-<tool>-p<pid>-*`` after this process, so that if
+    the process is killed outright the next one can tell it is stale
+    (:func:`remove_stale_scratch_directories`, run the first time a process
+    makes one), and it is removed if the process gets SIGTERM or SIGINT
+    during a run. A directory to ``keep`` is named ``archgym-<tool>-*`` and
+    left alone by both. Remove it with :func:`remove_scratch_directory`.
+
+    Raises:
+        OSError: The directory cannot be made.
+    """
+    root = Path(tempfile.gettempdir())
+    _CLEANUP.sweep_once(root)
+    slug = re.sub(r"[^a-z0-9]+", "-", tool.lower()).strip("-") or "run"
+    if keep:
+        return Path(tempfile.mkdtemp(prefix=f"archgym-{slug}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"archgym-{slug}-{_owner_tag()}-"))
+    with _CLEANUP.lock:
+        _CLEANUP.folders.add(folder)
+    return folder
+
+
+def remove_scratch_directory(folder: Path) -> None:
+    """Delete a directory from :func:`make_scratch_directory` and everything in it."""
+    with _CLEANUP.lock:
+        _CLEANUP.folders.discard(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def locate_binary(tool: str, variable: str, description: str,
                   binary: str | os.PathLike[str] | None) -> tuple[str | None, str | None]:
     """Find a bring-your-own program: ``binary`` if given, else the value of the environment ``variable``.
@@ -223,9 +488,13 @@ def run_program(
 ) -> tuple[SimulatorRun | None, str]:
     """Run ``command`` with ``folder`` as working directory under a timeout, as its own process group.
 
-    The whole group is killed on a timeout, on an interrupt in the caller, and
-    after the program exits (so a background child cannot outlive it); on
-    Linux the program also dies if the Python process does.
+    The run ends when the program itself exits: its process group is killed
+    then (so a background child cannot outlive it, and a child still holding
+    its output open cannot keep the run waiting), on a timeout, and on an
+    interrupt in the caller; while it runs in the main thread, SIGTERM and
+    SIGINT kill it and remove the scratch directories first (see
+    :func:`make_scratch_directory`). On Linux the program also dies if the
+    Python process does.
 
     Args:
         command: The program and its arguments.
@@ -241,8 +510,8 @@ def run_program(
         why if the program could not start.
     """
     # Output goes to unnamed files rather than pipes: a background child holding a pipe
-    # open would keep the wait going after the program itself has exited.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    # open would keep the reading going after the program itself has exited.
+    with _CLEANUP.on_termination(), tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             process = subprocess.Popen(
                 list(command),
@@ -256,6 +525,8 @@ def run_program(
             )
         except OSError as error:
             return None, f"could not start {tool} ({command[0]}): {error}"
+        with _CLEANUP.lock:
+            _CLEANUP.processes.add(process)
         if track is not None:
             track(process, True)
         timed_out = False
@@ -267,6 +538,8 @@ def run_program(
             # Also after a normal exit: anything the program left running goes with it.
             _kill_group(process)
             process.wait()
+            with _CLEANUP.lock:
+                _CLEANUP.processes.discard(process)
             if track is not None:
                 track(process, False)
         run = SimulatorRun(folder, process.returncode, _read(out), _read(err))
@@ -283,7 +556,8 @@ class ExternalSimulator(CostModel):
         binary: Path (or name on PATH) of the program; by default the value of
             :attr:`binary_variable`. Ignored by tools that need no binary.
         timeout_s: Seconds one run may take before its process group is
-            killed and the design reported infeasible.
+            killed and the design reported infeasible (a positive, finite
+            number; the ``timeout_s`` backend option).
         workers: Runs :meth:`evaluate_batch` keeps going at once.
         keep_dirs: Keep each run's directory (its path is logged), with the
             program's output saved in it, instead of deleting it.
@@ -311,7 +585,9 @@ class ExternalSimulator(CostModel):
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not (
             math.isfinite(timeout_s) and timeout_s > 0
         ):
-            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+            raise ConfigurationError(
+                f"timeout_s must be a positive, finite number of seconds (e.g. timeout_s=120), got {timeout_s!r}"
+            )
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
             raise ConfigurationError(
                 f"workers must be a positive integer ({self.tool} runs at once), got {workers!r}"
@@ -388,7 +664,9 @@ class ExternalSimulator(CostModel):
             UnknownNameError, WorkloadError: The workload is unknown or malformed.
         """
         valid = self.design_space.validate(design)
-        return self._evaluate(valid, self.workload_inputs(workload))
+        inputs = self.workload_inputs(workload)
+        with _CLEANUP.on_termination():
+            return self._evaluate(valid, inputs)
 
     def evaluate_batch(
         self, designs: Sequence[Mapping[str, Any]] | np.ndarray, workload: Any = None
@@ -407,7 +685,9 @@ class ExternalSimulator(CostModel):
         else:
             valid = [self.design_space.validate(d) for d in designs]
         inputs = self.workload_inputs(workload)
-        results = self._map(lambda design: self._evaluate(design, inputs), valid)
+        # Set here, in the caller's thread: the runs may be in worker threads, which cannot set handlers.
+        with _CLEANUP.on_termination():
+            results = self._map(lambda design: self._evaluate(design, inputs), valid)
         batch = BatchEvaluation.from_evaluations(results, self.metric_names)
         batch.wall_time_s = time.perf_counter() - start
         return batch
@@ -437,6 +717,9 @@ class ExternalSimulator(CostModel):
         outcome = self.run(design, inputs, lambda run: self.parse_outputs(run, design, inputs))
         if outcome.result is None:
             return Evaluation.failure(outcome.reason, self.metric_names, outcome.wall_time_s)
+        impossible = check_physical(outcome.result, self.tool, self.unreported_metrics)
+        if impossible:
+            return Evaluation.failure(impossible, self.metric_names, outcome.wall_time_s)
         return Evaluation(dict(outcome.result), True, "", outcome.wall_time_s)
 
     def run(self, design: Mapping[str, Any], inputs: Any, parse: Callable[[SimulatorRun], T]) -> RunOutcome:
@@ -452,13 +735,17 @@ class ExternalSimulator(CostModel):
             ``parse``'s result (None on failure), the failure reason ("" on
             success) and the wall time in seconds.
         """
+        with _CLEANUP.on_termination():
+            return self._run(design, inputs, parse)
+
+    def _run(self, design: Mapping[str, Any], inputs: Any, parse: Callable[[SimulatorRun], T]) -> RunOutcome:
         start = time.perf_counter()
 
         def failed(reason: str) -> RunOutcome:
             return RunOutcome(None, reason, time.perf_counter() - start)
 
         try:
-            folder = Path(tempfile.mkdtemp(prefix=f"archgym-{self.tool.lower()}-"))
+            folder = make_scratch_directory(self.tool, keep=self.keep_dirs)
         except OSError as error:
             return failed(f"could not create a temporary directory for {self.tool}: {error}")
         try:
@@ -483,7 +770,7 @@ class ExternalSimulator(CostModel):
             if self.keep_dirs:
                 self._log.info("kept %s run directory %s", self.tool, folder)
             else:
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_scratch_directory(folder)
 
     def _execute(self, folder: Path, command: list[str]) -> tuple[SimulatorRun | None, str]:
         """Run ``command`` in ``folder`` under the timeout; the run, or None and why it did not finish."""

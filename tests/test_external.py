@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -22,7 +23,17 @@ import pytest
 import archgym.cost_model as cm
 from archgym.cost_model import MetricSpec, make_backend, register_backend
 from archgym.errors import BackendUnavailableError, ConfigurationError, InvalidDesignError
-from archgym.external import ExternalSimulator, SimulatorOutputError, SimulatorRun, find_executable
+from archgym.external import (
+    ExternalSimulator,
+    SimulatorOutputError,
+    SimulatorRun,
+    check_physical,
+    find_executable,
+    make_scratch_directory,
+    physical_requirement,
+    remove_scratch_directory,
+    remove_stale_scratch_directories,
+)
 from archgym.space import DesignSpace, Parameter, ParameterKind
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the stand-in simulators are shell scripts")
@@ -352,3 +363,256 @@ def test_close_kills_running_programs(bin_dir):
     assert not thread.is_alive()
     assert "killed by SIGKILL" in results[0].reason
     model.close()  # twice is fine
+
+
+# -- termination: SIGTERM, SIGINT, and directories left by killed processes ------------------------
+def test_sigterm_kills_the_run_removes_its_folder_and_ends_the_process(bin_dir, tmp_path):
+    pid_file = bin_dir / "pid"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    child = run_driver(tmp_path, hanging, pid_file,
+                       f"tempfile.tempdir = {str(scratch)!r}\n"
+                       "def terminate_when_started():\n"
+                       "    wait_started()\n"
+                       "    os.kill(os.getpid(), signal.SIGTERM)\n"
+                       "threading.Thread(target=terminate_when_started, daemon=True).start()\n"
+                       "Sim(timeout_s=60).evaluate({'size': 1})\n"
+                       "sys.exit(0)\n")
+    assert child.returncode == -signal.SIGTERM, child.stderr  # ended by the signal, as without a run
+    assert wait_until_gone(int(pid_file.read_text()))
+    assert list(scratch.iterdir()) == []
+
+
+def test_sigterm_during_a_parallel_batch_kills_every_run(bin_dir, tmp_path):
+    pids = bin_dir / "pids"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hanging = script(bin_dir, "hanging", f'echo $$ >> "{pids}"\nexec sleep 60\n')
+    child = run_driver(tmp_path, hanging, pids,
+                       f"tempfile.tempdir = {str(scratch)!r}\n"
+                       "def terminate_when_both_started():\n"
+                       f"    while not os.path.exists({str(pids)!r}) or len(open({str(pids)!r}).read().split()) < 2:\n"
+                       "        time.sleep(0.02)\n"
+                       "    os.kill(os.getpid(), signal.SIGTERM)\n"
+                       "threading.Thread(target=terminate_when_both_started, daemon=True).start()\n"
+                       "Sim(timeout_s=60, workers=2).evaluate_batch([{'size': 1}, {'size': 1}])\n"
+                       "sys.exit(0)\n")
+    assert child.returncode == -signal.SIGTERM, child.stderr
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 2 and all(wait_until_gone(pid) for pid in started)
+    assert list(scratch.iterdir()) == []
+
+
+def test_previous_handlers_are_chained_and_restored(bin_dir, tmp_path):
+    pid_file = bin_dir / "pid"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hanging = script(bin_dir, "hanging", f'echo $$ > "{pid_file}"\nexec sleep 60\n')
+    child = run_driver(tmp_path, hanging, pid_file,
+                       f"tempfile.tempdir = {str(scratch)!r}\n"
+                       "class Stop(Exception): pass\n"
+                       "def stop(number, frame): raise Stop(number)\n"
+                       "signal.signal(signal.SIGTERM, stop)\n"
+                       "def terminate_when_started():\n"
+                       "    wait_started()\n"
+                       "    os.kill(os.getpid(), signal.SIGTERM)\n"
+                       "threading.Thread(target=terminate_when_started, daemon=True).start()\n"
+                       "try:\n"
+                       "    Sim(timeout_s=60).evaluate({'size': 1})\n"
+                       "except Stop:\n"
+                       "    ours = signal.getsignal(signal.SIGTERM) is stop\n"
+                       "    default = signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+                       "    sys.exit(3 if ours and default else 4)\n")
+    assert child.returncode == 3, child.stderr
+    assert wait_until_gone(int(pid_file.read_text()))
+    assert list(scratch.iterdir()) == []
+
+
+def test_handlers_are_only_set_while_a_program_runs(scoring):
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    seen: list[object] = []
+    spy = script(scoring.parent, "spy", 'echo "score: 1"\n')
+    model = EchoSimulator(binary=spy)
+    original = model.parse_outputs
+
+    def parse(run, design, inputs):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return original(run, design, inputs)
+
+    model.parse_outputs = parse  # type: ignore[method-assign]
+    assert model.evaluate({"size": 1}).feasible
+    assert seen and seen[0] not in before  # the run had a handler of its own
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def make_owned_folder(root: Path, owner: int, age_s: float, namespace: str | None, label: str) -> Path:
+    """A scratch directory named as if made ``age_s`` seconds ago by process ``owner`` in ``namespace``."""
+    tag = f"p{owner}" + (f"n{namespace}" if namespace else "")
+    folder = root / f"archgym-echosim-{tag}-{label}"
+    folder.mkdir()
+    (folder / "trace.stl").write_text("0: read 0x0\n")
+    then = time.time() - age_s
+    os.utime(folder, (then, then))
+    return folder
+
+
+def dead_pid() -> int:
+    """The id of a process that has just ended."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def this_namespace() -> str | None:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return None
+
+
+def test_stale_folders_of_dead_processes_are_removed_and_nothing_else(private_temp_root):
+    namespace = this_namespace()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        stale = make_owned_folder(private_temp_root, dead_pid(), 60, namespace, "stale")
+        live_owner = make_owned_folder(private_temp_root, sleeper.pid, 60, namespace, "live")
+        young = make_owned_folder(private_temp_root, dead_pid(), 0, namespace, "young")
+        other_namespace = make_owned_folder(private_temp_root, dead_pid(), 60, "1", "container")
+        kept = private_temp_root / "archgym-echosim-abc123_y"  # keep_dirs: no owner in the name
+        kept.mkdir()
+        unrelated = private_temp_root / f"notes-p{dead_pid()}-x"
+        unrelated.mkdir()
+        os.utime(kept, (0, 0))
+        os.utime(unrelated, (0, 0))
+
+        removed = remove_stale_scratch_directories(private_temp_root, min_age_s=10)
+
+        assert removed == [stale] and not stale.exists()
+        assert live_owner.exists() and young.exists() and other_namespace.exists()
+        assert kept.exists() and unrelated.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_the_first_run_of_a_process_sweeps_stale_folders(scoring, private_temp_root):
+    stale = make_owned_folder(private_temp_root, dead_pid(), 60, this_namespace(), "stale")
+    assert EchoSimulator(binary=scoring).evaluate({"size": 1}).feasible
+    assert list(private_temp_root.iterdir()) == []
+    assert not stale.exists()
+
+
+def test_scratch_folders_name_their_owner_unless_kept(private_temp_root):
+    folder = make_scratch_directory("Echo Sim")
+    kept = make_scratch_directory("Echo Sim", keep=True)
+    try:
+        assert folder.name.startswith(f"archgym-echo-sim-p{os.getpid()}")
+        assert kept.name.startswith("archgym-echo-sim-") and f"p{os.getpid()}" not in kept.name
+    finally:
+        remove_scratch_directory(folder)
+        remove_scratch_directory(kept)
+    assert list(private_temp_root.iterdir()) == []
+
+
+# -- a grandchild that keeps the output open -------------------------------------------------------
+def test_grandchild_in_its_own_session_holding_the_output_does_not_hold_the_run(bin_dir):
+    # setsid takes the grandchild out of the program's process group, so it cannot be killed with it;
+    # the run must still end with the program and be judged by its exit status and output.
+    pid_file = bin_dir / "grandchild"
+    spawning = script(bin_dir, "spawning", f'setsid sh -c \'echo $$ > "{pid_file}"; exec sleep 30\' &\n'
+                                           f'while [ ! -s "{pid_file}" ]; do sleep 0.01; done\n'
+                                           'echo "score: 7"\nexit 0\n')
+    start = time.perf_counter()
+    try:
+        evaluation = EchoSimulator(binary=spawning, timeout_s=3).evaluate({"size": 1})
+        assert time.perf_counter() - start < 2.5
+        assert evaluation.feasible and evaluation.metrics == {"score": 7.0}
+    finally:
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+# -- physically impossible output ------------------------------------------------------------------
+class MeterSimulator(ExternalSimulator):
+    """Runs a script that prints ``<metric> <value>`` lines for a DRAM-like set of metrics."""
+
+    name = "toy/meter"
+    tool = "MeterSim"
+    binary_variable = ENV_VAR
+    design_space = DesignSpace([Parameter("size", (1, 2), ParameterKind.ORDINAL)], name="meter")
+    metrics = (MetricSpec("energy_pj", "pJ"), MetricSpec("power_mw", "mW"), MetricSpec("total_time_ns", "ns"),
+               MetricSpec("avg_latency_ns", "ns"), MetricSpec("bandwidth_gbps", "GB/s", "max"))
+    unreported_metrics = ("avg_latency_ns",)
+
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> None:
+        pass
+
+    def command(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> Sequence[str]:
+        return [str(self.binary)]
+
+    def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Any) -> dict[str, float]:
+        values = dict(line.split() for line in run.stdout.splitlines())
+        return {spec.name: float(values.get(spec.name, "nan")) for spec in self.metrics}
+
+
+def meter(bin_dir: Path, energy: str, power: str, time_ns: str, bandwidth: str = "2.5") -> MeterSimulator:
+    program = script(bin_dir, "meter", f"echo 'energy_pj {energy}'\necho 'power_mw {power}'\n"
+                                       f"echo 'total_time_ns {time_ns}'\necho 'bandwidth_gbps {bandwidth}'\n")
+    return MeterSimulator(binary=program)
+
+
+def test_plausible_output_is_feasible(bin_dir):
+    evaluation = meter(bin_dir, "3.5e8", "0", "2.9e5").evaluate({"size": 1})
+    assert evaluation.feasible and evaluation.metrics["power_mw"] == 0.0
+    assert math.isnan(evaluation.metrics["avg_latency_ns"])  # unreported, so NaN is fine
+
+
+def test_negative_energy_and_power_and_zero_time_are_infeasible(bin_dir):
+    evaluation = meter(bin_dir, "-3.5e8", "-1232.6", "0").evaluate({"size": 1})
+    assert not evaluation.feasible and all(math.isnan(v) for v in evaluation.metrics.values())
+    assert evaluation.reason.startswith("MeterSim reported physically impossible values: ")
+    assert "energy_pj = -3.5e+08 (must be non-negative and finite)" in evaluation.reason
+    assert "power_mw = -1232.6 (must be non-negative and finite)" in evaluation.reason
+    assert "total_time_ns = 0 (must be positive and finite)" in evaluation.reason
+    assert "bandwidth" not in evaluation.reason
+
+
+@pytest.mark.parametrize("energy, power, time_ns, bandwidth, named", [
+    ("inf", "1", "1", "1", "energy_pj = inf"),
+    ("1", "1", "-5", "1", "total_time_ns = -5"),
+    ("1", "1", "1", "-0.5", "bandwidth_gbps = -0.5"),
+    ("1", "nan", "1", "1", "power_mw = nan"),  # a metric the backend reports cannot be missing
+])
+def test_each_impossible_metric_is_named(bin_dir, energy, power, time_ns, bandwidth, named):
+    evaluation = meter(bin_dir, energy, power, time_ns, bandwidth).evaluate({"size": 1})
+    assert not evaluation.feasible and named in evaluation.reason
+
+
+def test_a_batch_marks_only_the_impossible_runs(bin_dir):
+    # Size 2 gets a negative energy: the stand-in reads the design from its working directory.
+    program = script(bin_dir, "meter", 'size=$(cat size.txt)\n'
+                                       'if [ "$size" = 2 ]; then echo "energy_pj -4"; else echo "energy_pj 4"; fi\n'
+                                       "echo 'power_mw 1'\necho 'total_time_ns 10'\necho 'bandwidth_gbps 1'\n")
+    model = SizedMeterSimulator(binary=program, workers=2)
+    batch = model.evaluate_batch([{"size": 1}, {"size": 2}, {"size": 1}])
+    assert batch.feasible.tolist() == [True, False, True]
+    assert batch.metrics["energy_pj"][[0, 2]].tolist() == [4.0, 4.0]
+    assert "energy_pj = -4" in batch.reasons[1]
+
+
+class SizedMeterSimulator(MeterSimulator):
+    """Like :class:`MeterSimulator`, with the design's size written to ``size.txt`` for the program."""
+
+    def write_inputs(self, folder: Path, design: Mapping[str, Any], inputs: Any) -> None:
+        (folder / "size.txt").write_text(str(design["size"]))
+
+
+def test_check_physical_reads_the_kind_from_the_metric_name():
+    assert physical_requirement("total_time_ns") == "positive"
+    assert physical_requirement("latency_cycles") == "non-negative"
+    assert physical_requirement("edp_pj_cycles") == "non-negative"
+    assert physical_requirement("utilisation") is None
+    assert check_physical({"latency_cycles": 0.0, "utilisation": -1.0, "area_mm2": 1.0}, "Sim") == ""
+    assert check_physical({"area_mm2": -1.0}, "Sim") == (
+        "Sim reported physically impossible values: area_mm2 = -1 (must be non-negative and finite)")
+    assert check_physical({"energy_pj": math.nan}, "Sim", unreported=("energy_pj",)) == ""

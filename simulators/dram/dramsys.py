@@ -64,8 +64,6 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -74,7 +72,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from archgym.errors import WorkloadError
-from archgym.external import ExternalSimulator, SimulatorOutputError, SimulatorRun
+from archgym.external import (
+    ExternalSimulator,
+    SimulatorOutputError,
+    SimulatorRun,
+    make_scratch_directory,
+    remove_scratch_directory,
+)
 from archgym.simulators.dram.analytical import DramProblem
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE, dram_design_space
 from archgym.simulators.dram.memspec import AddressMapping, MemSpec, default_address_mapping, load_memspec
@@ -352,11 +356,11 @@ class DramSysModel(DramProblem, ExternalSimulator):
                 self._trace_text.move_to_end(key)
                 return text
         # Render outside the lock: a rare duplicate render is cheaper than serialising runs.
-        scratch = Path(tempfile.mkdtemp(prefix="archgym-dramsys-trace-"))
+        scratch = make_scratch_directory("DRAMSys trace")
         try:
             text = write_stl(trace, scratch / _TRACE_FILE).read_bytes()
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_scratch_directory(scratch)
         with self._lock:
             self._trace_text[key] = text
             while len(self._trace_text) > _TRACE_CACHE_SIZE:

@@ -17,15 +17,19 @@ provably do not fit) and ``DEADLINE_EXCEEDED`` when its ``--timeout`` ran out.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from archgym.errors import BackendUnavailableError, ConfigurationError, InvalidDesignError
-from archgym.external import SimulatorOutputError, locate_binary, run_program
+from archgym.external import (
+    SimulatorOutputError,
+    locate_binary,
+    make_scratch_directory,
+    remove_scratch_directory,
+    run_program,
+)
 from archgym.simulators.malloc.instances import Instance
 from archgym.simulators.malloc.minimalloc import format_csv
 from archgym.simulators.malloc.placement import check_placement
@@ -103,7 +107,7 @@ class MiniMallocBinary:
         """
         if not time_limit > 0:
             raise ConfigurationError(f"time_limit must be positive, got {time_limit!r}")
-        folder = Path(tempfile.mkdtemp(prefix="archgym-minimalloc-"))
+        folder = make_scratch_directory("MiniMalloc")
         try:
             source, placed = folder / "instance.csv", folder / "placement.csv"
             source.write_text(_csv_for_minimalloc(instance))
@@ -125,7 +129,7 @@ class MiniMallocBinary:
                     f"MiniMalloc exited with return code {run.returncode} on {instance.name}; {run.output_tails()}")
             offsets = self._read_offsets(instance, placed, run.output_tails())
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_scratch_directory(folder)
         try:
             check_placement(instance, offsets)
         except InvalidDesignError as error:
