@@ -105,6 +105,8 @@ class Objective(ABC):
     """The metrics the objective reads."""
     infeasible_reward: float
     """Reward of infeasible or failed evaluations and of NaN or infinite metrics."""
+    summary: str = ""
+    """What the objective scores, in words (a preset's description); leads :meth:`describe`."""
 
     # -- scalar and batch rewards --------------------------------------------
     def reward(self, metrics: Mapping[str, float], feasible: bool = True) -> float:
@@ -175,6 +177,10 @@ class Objective(ABC):
     def describe(self) -> str:
         """One line stating the formula, for listings and logs."""
 
+    def _heading(self) -> str:
+        """``"name: "``, or ``"name: summary; "`` when the objective says what it scores in words."""
+        return f"{self.name}: {self.summary}; " if self.summary else f"{self.name}: "
+
     @abstractmethod
     def _params(self) -> dict[str, Any]:
         """Constructor arguments (JSON-friendly) that rebuild this objective."""
@@ -183,9 +189,11 @@ class Objective(ABC):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description; :func:`make_objective` rebuilds the objective from it."""
+        described = {"summary": self.summary} if self.summary else {}
         return {
             "type": self._type,
             "name": self.name,
+            **described,
             **self._params(),
             "infeasible_reward": float(self.infeasible_reward),
             "metric_names": list(self.metric_names),
@@ -320,7 +328,7 @@ class TargetDistance(Objective):
                 for m, t in self.targets.items()
             )
             formula = f"relative distance to target, reward = max({terms}, {_fmt(-self.reward_cap)})"
-        return f"{self.name}: {formula}; infeasible: {_fmt(self.infeasible_reward)}"
+        return f"{self._heading()}{formula}; infeasible: {_fmt(self.infeasible_reward)}"
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -421,7 +429,7 @@ class WeightedSum(Objective):
             for m, w in self.weights.items()
         )
         infeasible = _fmt(self.infeasible_reward)
-        return f"{self.name}: weighted sum, reward = {terms.lstrip('+ ')}; infeasible: {infeasible}"
+        return f"{self._heading()}weighted sum, reward = {terms.lstrip('+ ')}; infeasible: {infeasible}"
 
     def _params(self) -> dict[str, Any]:
         return {"weights": dict(self.weights), "goals": dict(self.goals), "scales": dict(self.scales)}
@@ -523,7 +531,7 @@ class Constrained(Objective):
             else f"penalty {_fmt(self.penalty)} per unit relative violation"
         )
         bounds = _constraint_string(self.constraints)
-        return f"{self.name}: {self.objective.describe()}; subject to {bounds} ({mode})"
+        return f"{self._heading()}{self.objective.describe()}; subject to {bounds} ({mode})"
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -544,7 +552,8 @@ class ObjectivePreset:
         spec: A spec string :func:`make_objective` understands, with
             ``{keyword}`` fields for the targets (``"target:power_mw={target_power_mw}"``).
         targets: Each keyword target the preset takes, with its default value.
-        description: One line for listings.
+        description: What the preset scores, in words, for listings and
+            :meth:`Objective.describe` (``"minimise total_time_ns (the run's total time)"``).
     """
 
     spec: str
@@ -704,6 +713,7 @@ def _preset(
     entry = preset if isinstance(preset, ObjectivePreset) else ObjectivePreset(preset)
     objective = _from_string(entry.resolve(name, targets), metrics, {}, {})
     objective.name = name
+    objective.summary = entry.description
     return objective
 
 
@@ -761,6 +771,7 @@ def _from_mapping(
             f"({', '.join(presets)}); got keys {', '.join(map(str, spec)) or 'none'}"
         )
     params.pop("metric_names", None)  # derived, written by to_dict for readers of logs
+    summary = params.pop("summary", "")
     kind = kind.lower()
     if kind in presets:
         params.pop("name", None)
@@ -775,14 +786,17 @@ def _from_mapping(
             raise ConfigurationError("a 'constrained' objective mapping needs an 'objective' entry")
         params.pop("infeasible_reward", None)  # always the wrapped objective's
         inner_objective = make_objective(inner, metrics, presets)
-        return _construct(Constrained, "constrained", params, inner_objective)
-    classes: dict[str, type[Objective]] = {"target": TargetDistance, "weighted": WeightedSum}
-    if kind not in classes:
-        raise UnknownNameError(
-            f"unknown objective type {kind!r}; types are target, weighted, constrained and the presets "
-            f"{', '.join(presets)}"
-        )
-    return _construct(classes[kind], kind, {**params, "metrics": metrics})
+        objective = _construct(Constrained, "constrained", params, inner_objective)
+    else:
+        classes: dict[str, type[Objective]] = {"target": TargetDistance, "weighted": WeightedSum}
+        if kind not in classes:
+            raise UnknownNameError(
+                f"unknown objective type {kind!r}; types are target, weighted, constrained and the presets "
+                f"{', '.join(presets)}"
+            )
+        objective = _construct(classes[kind], kind, {**params, "metrics": metrics})
+    objective.summary = str(summary)
+    return objective
 
 
 def _construct(cls: type[Objective], kind: str, params: dict[str, Any], *args: Any) -> Objective:

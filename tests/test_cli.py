@@ -29,6 +29,15 @@ def test_envs_lists_backends_workloads_knobs_and_agents():
         assert text in result.output
 
 
+def test_envs_says_what_each_objective_scores_and_which_is_the_default():
+    result = runner.invoke(app, ["envs", "--problem", "dram"], env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = [" ".join(line.replace("│", " ").split()) for line in result.output.splitlines()]
+    assert "latency (default) minimise total_time_ns (the run's total time), relative to its target" in lines
+    assert "time minimise total_time_ns (the run's total time)" in lines
+    assert "avg-latency minimise avg_latency_ns (the mean latency of a request)" in lines
+
+
 def test_unknown_env_is_an_error():
     result = invoke("envs", "--env", "gpu")
     assert result.exit_code == 2

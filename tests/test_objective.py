@@ -409,3 +409,27 @@ def test_problem_presets_take_precedence_and_keep_their_name() -> None:
     assert make_objective("edp", metrics=metrics, presets=presets).metric_names == ("latency_cycles", "energy_pj")
     with pytest.raises(ConfigurationError, match="takes no keyword targets"):
         make_objective("latency", metrics=metrics, presets=presets, target_latency_ns=5.0)
+
+
+# -- what the DRAM presets score, in words --------------------------------------------------------
+
+
+def test_latency_says_it_scores_the_runs_total_time_and_avg_latency_scores_the_mean():
+    latency = make_objective("latency", problem="dram")
+    assert latency.metric_names == ("total_time_ns",)  # ArchGym's meaning, kept for logged runs
+    assert latency.describe().startswith("latency: minimise total_time_ns (the run's total time)")
+    assert make_objective("time", problem="dram").describe().startswith(
+        "time: minimise total_time_ns (the run's total time)")
+    mean = make_objective("avg-latency", problem="dram")
+    assert mean.metric_names == ("avg_latency_ns",)
+    assert mean.reward({"avg_latency_ns": 2e3}) > mean.reward({"avg_latency_ns": 3e3})
+
+
+def test_a_logged_objective_spec_rebuilds_with_its_description():
+    logged = json.loads(json.dumps(make_objective("latency", problem="dram").to_dict()))
+    rebuilt = make_objective(logged, problem="dram")
+    assert rebuilt.describe() == make_objective("latency", problem="dram").describe()
+    # Specs logged before objectives carried a summary still load and score the same.
+    del logged["summary"]
+    older = make_objective(logged, problem="dram")
+    assert older.reward({"total_time_ns": 5e4}) == rebuilt.reward({"total_time_ns": 5e4}) == 0.5

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from archgym.cli import app
 from archgym.cost_model import CostModel, Evaluation, MetricSpec, make_backend
+from archgym.dataset import load_dataset
 from archgym.errors import ConfigurationError
 from archgym.objective import make_objective
-from archgym.optimum import find_optimum, relative_regret
+from archgym.optimum import distinct_outcomes, find_optimum, relative_regret
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
 from archgym.space import DesignSpace, Parameter
 
@@ -134,3 +135,75 @@ def test_best_designs_are_ranked_by_reward_with_unscored_designs_last():
     assert scored == sorted(scored, reverse=True) and rewards[: len(scored)] == scored
     assert all(model.evaluate(d).feasible is False for d, r in ranked if math.isnan(r))
     assert len(result.best_designs(GRID, 3)) == 3
+
+
+COLOURED = DesignSpace(
+    [
+        Parameter("size", (1, 2, 4), "ordinal"),
+        Parameter("colour", ("red", "green", "blue")),
+        Parameter("policy", ("lru", "fifo")),
+    ],
+    name="coloured",
+)
+
+
+class ColourBlindCost(CostModel):
+    """A cost the colour knob has no effect on; policy matters only at size 4."""
+
+    name = "toy/colour-blind"
+    design_space = COLOURED
+    metrics = (MetricSpec("cost", "", "min", scale=1.0), MetricSpec("area", "", "min", scale=1.0))
+
+    def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
+        d = self.design_space.validate(design)
+        penalty = 0.5 if d["size"] == 4 and d["policy"] == "lru" else 0.0
+        return Evaluation({"cost": 10.0 - d["size"] + penalty, "area": float(d["size"])})
+
+
+def test_distinct_outcomes_show_designs_with_identical_metrics_once():
+    model = ColourBlindCost()
+    result = find_optimum(model, make_objective("weighted:cost=1", metrics=model.metrics))
+    outcomes = distinct_outcomes(result, model, 3)
+    assert [o.reward for o in outcomes] == [-6.0, -6.5, -8.0]
+    best, lru, middle = outcomes
+    assert best.design == {"size": 4, "colour": "red", "policy": "fifo"} == result.design
+    assert best.equivalent == 2 and best.differing_knobs == ("colour",)
+    assert best.describe_equivalents() == "and 2 equivalent designs differing in colour"
+    assert lru.design["policy"] == "lru" and lru.metrics == {"cost": 6.5, "area": 4.0}
+    assert middle.equivalent == 5 and middle.differing_knobs == ("colour", "policy")
+    assert len({tuple(o.metrics.values()) for o in outcomes}) == 3
+    # Ranking designs instead would list the three colours of the optimum first.
+    assert [d["colour"] for d, _ in result.best_designs(COLOURED, 3)] == ["red", "green", "blue"]
+
+
+def test_a_tied_reward_with_different_metrics_is_two_outcomes():
+    model = ColourBlindCost()
+    # Sizes 1, 2 and 4 (fifo) tie on cost + area = 10 but not on their metrics.
+    objective = make_objective("weighted:cost=1,area=1", metrics=model.metrics)
+    result = find_optimum(model, objective)
+    outcomes = distinct_outcomes(result, model, 10)
+    assert [o.reward for o in outcomes] == [-10.0, -10.0, -10.0, -10.5]
+    assert [o.metrics["area"] for o in outcomes[:3]] == [1.0, 2.0, 4.0]  # enumeration order within a tie
+    assert [o.equivalent for o in outcomes] == [5, 5, 2, 2]
+
+
+def test_cli_lists_distinct_outcomes_and_defaults_to_the_problems_objective(tmp_path):
+    """A run and its optimum score the same objective; designs with identical metrics are listed once."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["optimum", "--workload", "stream", "--top", "3", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["objective"].startswith("latency: minimise total_time_ns")  # dram's default objective
+    top = report["top"]
+    assert len(top) == 3 and len({tuple(entry["metrics"].values()) for entry in top}) == 3
+    assert top[0]["equivalent_designs"] > 0 and "MaxActiveTransactions" in top[0]["differing_knobs"]
+    out = tmp_path / "run"
+    ran = runner.invoke(app, ["run", "--workload", "stream", "--budget", "3", "--out", str(out)],
+                        catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    assert set(load_dataset(out)["objective"]) == {"latency"}
+    text = runner.invoke(app, ["optimum", "--workload", "stream", "--top", "3"], catch_exceptions=False,
+                         env={"COLUMNS": "300"}).output
+    assert "distinct outcomes" in text and f"#1 and {top[0]['equivalent_designs']:,} equivalent designs differing in" in text
+    help_text = " ".join(runner.invoke(app, ["optimum", "--help"], env={"COLUMNS": "300"}).output.split())
+    assert "default: the problem's default objective" in help_text

@@ -61,8 +61,20 @@ def _print_problem(problem: Problem, backends: list[BackendInfo]) -> None:
         for row in listing.rows:
             extra.add_row(*(escape(cell) for cell in row))
         console.print(extra)
-    console.print(f"[bold]objectives[/]: {', '.join(problem.objective_presets)}, or a spec string "
-                  "(target:..., weighted:..., see the README)")
+    console.print(_objectives_table(problem))
+    console.print("or give a spec string (target:..., weighted:..., see the README)")
+
+
+def _objectives_table(problem: Problem) -> Table:
+    """The problem's objective presets, each with what it scores, the default one marked."""
+    from archgym.objective import ObjectivePreset
+
+    table = Table("objective", "scores", title="objectives", title_justify="left")
+    for name, preset in problem.objective_presets.items():
+        scores = preset.description or preset.spec if isinstance(preset, ObjectivePreset) else preset
+        label = f"{name} (default)" if name == problem.objective else name
+        table.add_row(label, escape(scores))
+    return table
 
 
 @app.command()

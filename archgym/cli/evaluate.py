@@ -34,9 +34,29 @@ from archgym.cli.common import (
 )
 from archgym.cost_model import CostModel, MetricSpec
 from archgym.errors import ArchGymError, ConfigurationError
-from archgym.problem import DEFAULT_PROBLEM
+from archgym.problem import DEFAULT_PROBLEM, get_problem
 
 app = typer.Typer()
+
+OBJECTIVE_HELP = ("Objective name or spec (see `archgym envs`); default: the problem's default objective, "
+                  "marked (default) in `archgym envs` (for dram: latency, the run's total time).")
+"""Help of every command's --objective: the default depends on the problem, so that a run and its optimum agree."""
+
+ObjectiveOption = Annotated[str | None, typer.Option(help=OBJECTIVE_HELP)]
+
+
+def default_objective(problem: str, objective: str | None) -> str:
+    """``objective``, or the problem's default objective when it is None.
+
+    Raises:
+        ConfigurationError: none is given and the problem has no objective presets.
+    """
+    if objective is not None:
+        return objective
+    chosen = get_problem(problem).objective
+    if chosen is None:
+        raise ConfigurationError(f"problem {problem!r} has no objective presets; give --objective as a spec string")
+    return chosen
 
 
 def _parse_design(text: str) -> dict[str, Any]:
@@ -107,7 +127,7 @@ def evaluate(
 def optimum(
     problem: ProblemOption = DEFAULT_PROBLEM,
     workload: WorkloadOption = None,
-    objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "time",
+    objective: ObjectiveOption = None,
     target: TargetOption = None,
     backend: Annotated[str, typer.Option(help="Cost model backend (it must score batches fast).")] = "analytical",
     backend_option: BackendOptionsOption = None,
@@ -119,7 +139,7 @@ def optimum(
 ) -> None:
     """Find the exact best design by evaluating every design (agents are scored by regret against it)."""
     from archgym.objective import make_objective
-    from archgym.optimum import find_optimum
+    from archgym.optimum import distinct_outcomes, find_optimum
 
     try:
         load_plugins(plugin)
@@ -127,7 +147,8 @@ def optimum(
         model: CostModel = build_backend(problem, backend,
                                          backend_options(backend_option, memspec=memspec, proxy=proxy))
         workload = workload if workload is not None else model.default_workload
-        goal = make_objective(objective, metrics=model.metrics, presets=model.objective_presets,
+        goal = make_objective(default_objective(problem, objective), metrics=model.metrics,
+                              presets=model.objective_presets,
                               **parse_assignments(target or [], "--target", "target_latency_ns=60000"))
         size = model.design_space.size
         with Progress(
@@ -140,26 +161,32 @@ def optimum(
             best = find_optimum(model, goal, workload, callback=lambda done, total: progress.update(task, completed=done))
     except ArchGymError as error:
         raise fail(error) from None
-    leaders = best.best_designs(model.design_space, top)
+    outcomes = distinct_outcomes(best, model, top, workload)
     if as_json:
         console.print_json(json.dumps({
             "env": problem, "backend": model.name, "workload": str(workload), "objective": goal.describe(),
             "design": best.design, "reward": best.reward, "metrics": best.metrics,
             "designs_evaluated": best.designs_evaluated, "wall_time_s": best.wall_time_s,
             "within_1pct_share": best.share_within(0.01),
-            "top": [{"design": design, "reward": reward} for design, reward in leaders],
+            "top": [{"design": o.design, "reward": o.reward, "metrics": o.metrics, "equivalent_designs": o.equivalent,
+                     "differing_knobs": list(o.differing_knobs)} for o in outcomes],
         }, default=str))
         return
     console.print(_design_table(best.design, f"best of {best.designs_evaluated:,} designs"))
     console.print(_metrics_table(model.metrics, best.metrics, f"its metrics ({model.name}, {workload})"))
     if top > 1:
-        # One column per design keeps the table narrow whatever the number of knobs.
-        ranking = Table("", *(f"#{rank}" for rank in range(1, len(leaders) + 1)), title=f"top {top}",
+        # One column per outcome keeps the table narrow whatever the number of knobs.
+        ranking = Table("", *(f"#{rank}" for rank in range(1, len(outcomes) + 1)),
+                        title=f"top {top} distinct outcomes (designs with identical metrics shown once)",
                         title_justify="left")
-        ranking.add_row("reward", *(f"{reward:.6g}" for _, reward in leaders))
+        ranking.add_row("reward", *(f"{o.reward:.6g}" for o in outcomes))
         for name in model.design_space.names:
-            ranking.add_row(name, *(str(design[name]) for design, _ in leaders))
+            ranking.add_row(name, *(str(o.design[name]) for o in outcomes))
+        ranking.add_row("equivalent designs", *(f"{o.equivalent:,}" for o in outcomes), style="dim")
         console.print(ranking)
+        for rank, outcome in enumerate(outcomes, start=1):
+            if outcome.equivalent:
+                console.print(f"#{rank} {outcome.describe_equivalents()}")
     console.print(
         f"reward ({goal.describe()}): {best.reward:.6g}; {best.share_within(0.01):.2%} of designs are within 1 % "
         f"of it; enumeration took {best.wall_time_s:.1f} s"
