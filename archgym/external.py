@@ -646,6 +646,10 @@ class ExternalSimulator(CostModel):
     def parse_outputs(self, run: SimulatorRun, design: Mapping[str, Any], inputs: Any) -> Mapping[str, float]:
         """The metrics of a run that exited with status 0.
 
+        They are then checked with :func:`check_physical` (NaN allowed only for
+        the backend's ``unreported_metrics``); a failing check makes the
+        evaluation infeasible.
+
         Raises:
             SimulatorOutputError: The output lacks a value or holds an
                 unreadable one (``ValueError`` and ``OSError`` count too).

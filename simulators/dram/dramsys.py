@@ -53,8 +53,12 @@ always NaN here. The metric is kept so that datasets of this backend and of
 
 A run that fails (non-zero exit, a crash, a timeout, output without the
 summary lines) gives an infeasible :class:`~archgym.cost_model.Evaluation`
-whose reason holds the return code and the end of DRAMSys's output; only bad
-input (an invalid design, an unknown workload) raises.
+whose reason holds the return code and the end of DRAMSys's output; so does
+output that cannot be physical (a negative energy or power, a total time
+that is not positive: :func:`~archgym.external.check_physical`), with a
+reason naming the metric and its value. Only bad input (an invalid design,
+an unknown workload) raises. The timeout is the ``timeout_s`` backend option
+(``--backend-option timeout_s=120``).
 """
 
 from __future__ import annotations
