@@ -21,6 +21,7 @@ from archgym.objective import make_objective
 from archgym.proxy import (
     FeatureEncoding,
     Proxy,
+    convert_proxy,
     knob_matrix,
     prediction_metrics,
     score_proxy,
@@ -228,19 +229,28 @@ def test_save_load_round_trip(trained: Proxy, saved: Path) -> None:
 
 
 SAVED_BEFORE = Path(__file__).parent / "data" / "proxy_v1"
-"""A proxy (extra trees, ten trees kept so the file stays small) saved by an earlier version of the package."""
+"""A proxy (extra trees, ten trees kept so the file stays small) pickled by an earlier version of the package."""
 
 
-def test_a_proxy_saved_by_an_earlier_version_still_loads_and_predicts() -> None:
+def test_a_pickled_proxy_of_an_earlier_version_loads_and_predicts_when_trusted(tmp_path: Path) -> None:
     expected = json.loads((SAVED_BEFORE.parent / "proxy_v1_predictions.json").read_text())
-    loaded = Proxy.load(SAVED_BEFORE)
+    with pytest.raises(ProxyError, match="pickle.*archgym proxy convert .*proxy_v1 --trust"):
+        Proxy.load(SAVED_BEFORE)
+    loaded = Proxy.load(SAVED_BEFORE, trust=True)
     assert loaded.target_names == tuple(expected["predictions"])
     predictions, feasible, _ = loaded.predict(expected["designs"], expected["workload"])
     assert feasible.all()
     for target, values in expected["predictions"].items():
         np.testing.assert_allclose(predictions[target], values, rtol=1e-12)
-    model = make_backend("dram/proxy", proxy=SAVED_BEFORE)
+    model = make_backend("dram/proxy", proxy=SAVED_BEFORE, trust=True)
     assert model.metric_names == loaded.target_names
+
+    # Converted, it loads without trust and predicts the same.
+    converted = Proxy.load(convert_proxy(SAVED_BEFORE, tmp_path / "converted"))
+    assert not (tmp_path / "converted" / "model.joblib").exists()
+    again, _, _ = converted.predict(expected["designs"], expected["workload"])
+    for target in expected["predictions"]:
+        np.testing.assert_array_equal(again[target], predictions[target])
 
 
 def test_not_a_proxy_directory(tmp_path: Path, csv_path: Path) -> None:
@@ -256,11 +266,11 @@ def test_corrupt_files_are_reported(saved: Path, tmp_path: Path) -> None:
     import shutil
 
     broken = Path(shutil.copytree(saved, tmp_path / "broken"))
-    (broken / "model.joblib").write_bytes(b"not a pickle at all")
-    with pytest.raises(ProxyError, match="model.joblib is corrupt or unreadable"):
+    (broken / "model.npz").write_bytes(b"not an archive at all")
+    with pytest.raises(ProxyError, match="model.npz is corrupt or unreadable"):
         Proxy.load(broken)
-    (broken / "model.joblib").unlink()
-    with pytest.raises(ProxyError, match="model.joblib is missing"):
+    (broken / "model.npz").unlink()
+    with pytest.raises(ProxyError, match="model.npz is missing"):
         Proxy.load(broken)
     (broken / "proxy.json").write_text("{ truncated")
     with pytest.raises(ProxyError, match="proxy.json is corrupt"):

@@ -1,4 +1,9 @@
-"""``archgym proxy train``, ``eval`` and ``info``: proxy cost models learned from logged evaluations."""
+"""``archgym proxy train``, ``eval``, ``info`` and ``convert``: proxy cost models learned from logged evaluations.
+
+Proxies are saved as JSON and plain arrays, which load without running code.
+Proxies pickled by earlier versions load only with ``--trust``; ``convert``
+rewrites one in the plain format.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from archgym.cli.common import (
@@ -24,6 +30,10 @@ from archgym.cli.common import (
 )
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.problem import DEFAULT_PROBLEM
+
+TrustOption = Annotated[bool, typer.Option(
+    "--trust", help="Also load a proxy pickled by an earlier version (model.joblib), which can run code when "
+                    "loaded: only for proxies from a source you trust.")]
 
 app = typer.Typer(
     help="Train, evaluate and inspect proxy cost models learned from logged evaluations.",
@@ -58,7 +68,8 @@ def train(
     data: Annotated[list[Path], typer.Option(
         help="Training rows: a dataset directory or .parquet file written by `archgym run`, or a .csv with one "
              "column per knob, a workload (or trace) column and metric columns (repeatable).")],
-    out: Annotated[Path, typer.Option(help="Directory to save the proxy in.")],
+    out: Annotated[Path, typer.Option(
+        help="Directory to save the proxy in: new, empty, or a proxy to replace (see --force).")],
     problem: Annotated[str, typer.Option("--problem", "--env", help="Problem the rows belong to.")] = DEFAULT_PROBLEM,
     targets: Annotated[str | None, typer.Option(
         help="Comma-separated metric columns to learn (default: every metric of the problem in the data).")] = None,
@@ -77,6 +88,9 @@ def train(
     jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for tree ensembles and the search.")] = 1,
     workload: Annotated[str | None, typer.Option(help="Workload of rows from files without a workload column.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG of the held-out designs.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Save into --out even if it is a directory holding other files (a file is always refused).")]
+    = False,
     plugin: PluginOption = None,
 ) -> None:
     """Train a proxy cost model on logged evaluations and save it.
@@ -91,6 +105,7 @@ def train(
 
     trained = None
     try:
+        proxies.check_save_path(out, force=force)
         load_plugins(plugin)
         check_problem(problem)
         _require_plots(plot)
@@ -135,6 +150,7 @@ def evaluate(
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG.")] = None,
     csv: Annotated[Path | None, typer.Option(help="Write the rows with their predictions as CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    trust: TrustOption = False,
     plugin: PluginOption = None,
 ) -> None:
     """Score a proxy on recorded results: RMSE, NRMSE, MAPE, R² and Spearman per target and workload."""
@@ -143,7 +159,7 @@ def evaluate(
     try:
         load_plugins(plugin)
         _require_plots(plot)
-        loaded = proxies.Proxy.load(model)
+        loaded = proxies.load_proxy(model, trust=trust)
         try:
             score = proxies.score_proxy(loaded, data, workload)
         finally:
@@ -171,26 +187,72 @@ def info(
     model: Annotated[Path, typer.Option(help="Trained proxy directory.")],
     plugin: PluginOption = None,
 ) -> None:
-    """Describe a saved proxy: problem, targets, features, training data, accuracy, versions."""
+    """Describe a saved proxy from its proxy.json alone: problem, targets, features, training data, accuracy.
+
+    The model file is not read, so this is safe on a proxy of any origin.
+    """
     import pandas as pd
 
-    from archgym.proxy import Proxy
+    from archgym.proxy import PICKLED_MODEL_FILE, read_proxy_metadata
+    from archgym.proxy.model import PICKLED_FORMAT_VERSION
 
     try:
         load_plugins(plugin)
-        loaded = Proxy.load(model)
+        details = read_proxy_metadata(model)
     except ArchGymError as error:
         raise fail(error) from None
-    details = loaded.info
-    training = details.get("training", {})
-    console.print(f"[bold]{model}[/]: {loaded.model_kind} proxy for {loaded.env} ({loaded.design_space.name} space, "
-                  f"fingerprint {loaded.design_space.fingerprint()})")
-    console.print("targets: " + ", ".join(f"{t.name} ({t.transform})" for t in loaded.targets))
-    console.print(f"base backend: {loaded.base['backend'] if loaded.base else 'none'}")
-    console.print(f"features: {len(loaded.encoding.feature_names)}; workloads: {', '.join(loaded.workloads)}")
+    space = details["design_space"]
+    encoding = details["encoding"]
+    training = details.get("training") or {}
+    console.print(f"[bold]{escape(str(model))}[/]: {escape(details['model'])} proxy for {escape(details['env'])} "
+                  f"({escape(space['name'])} space, fingerprint {escape(space['fingerprint'])})")
+    if details["format_version"] == PICKLED_FORMAT_VERSION:
+        console.print(f"format: pickled by an earlier version ({PICKLED_MODEL_FILE}); it loads only with --trust, "
+                      f"or convert it once with `archgym proxy convert {escape(str(model))} --trust`")
+    console.print("targets: " + ", ".join(escape(f"{t['name']} ({t['transform']})") for t in details["targets"]))
+    base = details.get("base")
+    console.print(f"base backend: {escape(base['backend']) if base else 'none'}")
+    features = len(encoding["feature_names"]) if "feature_names" in encoding else "?"
+    console.print(f"features: {features}; workloads: {escape(', '.join(encoding['workloads']))}")
     if training:
-        console.print(f"trained on {training.get('train_rows')} of {training.get('rows')} rows from "
-                      f"{training.get('source')} ({details.get('created', '?')})")
-    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in details.get("versions", {}).items()))
+        console.print(escape(f"trained on {training.get('train_rows')} of {training.get('rows')} rows from "
+                             f"{training.get('source')} ({details.get('created', '?')})"))
+    console.print(escape("versions: " + ", ".join(f"{k} {v}" for k, v in (details.get("versions") or {}).items())))
     if details.get("test_metrics"):
         console.print(_metrics_table(pd.DataFrame(details["test_metrics"]), "held-out accuracy"))
+
+
+@app.command("convert")
+def convert(
+    model: Annotated[Path, typer.Argument(help="Proxy directory to convert.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Write the converted proxy here instead of in place (in place, model.npz replaces model.joblib).")]
+    = None,
+    trust: TrustOption = False,
+    plugin: PluginOption = None,
+) -> None:
+    """Rewrite a proxy pickled by an earlier version in the plain format, which loads without running code.
+
+    Converting loads the pickle, which can run code: give --trust only for a
+    proxy from a source you trust. Afterwards the proxy loads without --trust.
+    """
+    from archgym.proxy import check_save_path, convert_proxy, read_proxy_metadata
+    from archgym.proxy.model import PICKLED_FORMAT_VERSION
+
+    try:
+        load_plugins(plugin)
+        pickled = read_proxy_metadata(model)["format_version"] == PICKLED_FORMAT_VERSION
+        if pickled and not trust:
+            raise ConfigurationError(
+                f"converting {model} loads its pickle ({model / 'model.joblib'}), which can run code; give --trust "
+                "if you trust its source"
+            )
+        if not pickled and out is None:
+            console.print(f"{model} is already in the plain format; nothing to convert")
+            return
+        if out is not None:
+            check_save_path(out)
+        written = convert_proxy(model, out)
+    except ArchGymError as error:
+        raise fail(error) from None
+    console.print(f"converted {model} to the plain format in {written}")

@@ -21,7 +21,9 @@ The package, one concern per module:
 - :mod:`~archgym.proxy.regressors`: the regressor families (:data:`MODEL_KINDS`);
 - :mod:`~archgym.proxy.data`: reading training rows from datasets and CSV files;
 - :mod:`~archgym.proxy.metrics`: accuracy of predictions (:func:`score_proxy`);
-- :mod:`~archgym.proxy.model`: the trained :class:`Proxy`, saved and loaded as a directory;
+- :mod:`~archgym.proxy.model`: the trained :class:`Proxy`, saved and loaded as a directory
+  (:func:`load_proxy`, :func:`read_proxy_metadata`, :func:`convert_proxy`);
+- :mod:`~archgym.proxy.plain`: fitted regressors as plain arrays, saved and loaded without pickle;
 - :mod:`~archgym.proxy.training`: :func:`train_proxy`, with a held-out split by design;
 - :mod:`~archgym.proxy.backend`: :class:`ProxyCostModel`, the ``<env>/proxy`` backend.
 
@@ -44,7 +46,19 @@ from archgym.proxy.features import (
     problem_reference,
 )
 from archgym.proxy.metrics import ProxyScore, prediction_metrics, score_proxy
-from archgym.proxy.model import FORMAT_VERSION, METADATA_FILE, MODEL_FILE, PROXY_FORMAT, Proxy, TargetSpec
+from archgym.proxy.model import (
+    FORMAT_VERSION,
+    METADATA_FILE,
+    MODEL_FILE,
+    PICKLED_MODEL_FILE,
+    PROXY_FORMAT,
+    Proxy,
+    TargetSpec,
+    check_save_path,
+    convert_proxy,
+    load_proxy,
+    read_proxy_metadata,
+)
 from archgym.proxy.regressors import MODEL_KINDS
 from archgym.proxy.training import train_proxy
 
@@ -53,6 +67,7 @@ __all__ = [
     "METADATA_FILE",
     "MODEL_FILE",
     "MODEL_KINDS",
+    "PICKLED_MODEL_FILE",
     "PROXY_FORMAT",
     "WORKLOAD_COLUMN",
     "FeatureEncoding",
@@ -61,12 +76,16 @@ __all__ = [
     "ProxyCostModel",
     "ProxyScore",
     "TargetSpec",
+    "check_save_path",
+    "convert_proxy",
     "design_space_of",
     "knob_matrix",
+    "load_proxy",
     "load_training_data",
     "plot_predictions",
     "prediction_metrics",
     "problem_reference",
+    "read_proxy_metadata",
     "score_proxy",
     "train_proxy",
 ]

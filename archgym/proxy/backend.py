@@ -33,21 +33,26 @@ class ProxyCostModel(CostModel):
         proxy: A proxy directory or a loaded :class:`Proxy`.
         problem: The problem this backend was registered for; the proxy must belong to it.
         env: Deprecated name of ``problem``.
+        trust: Also load a proxy saved as a pickle by an earlier version (or one
+            whose base backend names a program), which can run code: only for
+            proxies from a source you trust. Not a setting to record with a run:
+            a run resumed from its records loads its proxy without trust.
 
     Raises:
         ConfigurationError: no proxy given, or it belongs to another problem.
-        ProxyError: the directory is not a proxy or does not match the design space.
+        ProxyError: the directory is not a proxy, does not match the design space,
+            or needs ``trust`` and it is not given.
     """
 
     def __init__(self, proxy: str | os.PathLike[str] | Proxy | None = None, problem: str | None = None,
-                 env: str | None = None) -> None:
+                 env: str | None = None, *, trust: bool = False) -> None:
         problem = problem_argument(problem, env, "ProxyCostModel", default=None)
         if proxy is None:
             raise ConfigurationError(
                 "the proxy backend needs a trained proxy: pass proxy='<directory>' (gymnasium.make / "
                 "make_backend) or --proxy DIR (command line); train one with `archgym proxy train`"
             )
-        self.proxy = proxy if isinstance(proxy, Proxy) else Proxy.load(proxy)
+        self.proxy = proxy if isinstance(proxy, Proxy) else Proxy.load(proxy, trust=trust)
         if problem is not None and self.proxy.env != problem:
             raise ConfigurationError(
                 f"the proxy in {proxy} was trained for problem {self.proxy.env!r}, not {problem!r}"
