@@ -363,6 +363,28 @@ def backend_info(name: str, problem: str | None = None, env: str | None = None) 
     return _BACKENDS[full]
 
 
+def backend_options(info: BackendInfo) -> tuple[str, ...] | None:
+    """The options ``info``'s factory takes by keyword; None if it takes any (``**options``)."""
+    try:
+        parameters = inspect.signature(info.factory).parameters.values()
+    except (TypeError, ValueError):  # a factory without a readable signature is taken at its word
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return tuple(p.name for p in parameters
+                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+
+
+def _check_options(info: BackendInfo, options: Mapping[str, Any]) -> None:
+    allowed = backend_options(info)
+    unknown = [key for key in options if allowed is not None and key not in allowed]
+    if unknown:
+        raise ConfigurationError(
+            f"backend {info.name} has no option(s) {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(allowed) if allowed else '(none)'}"
+        )
+
+
 def make_backend(name: str, problem: str | None = None, env: str | None = None, **kwargs: Any) -> CostModel:
     """Build the backend called ``name`` (``"dram/analytical"``, or ``"analytical"`` with ``problem``).
 
@@ -374,6 +396,7 @@ def make_backend(name: str, problem: str | None = None, env: str | None = None, 
     """
     problem = problem_argument(problem, env, "make_backend", default=None)
     info = backend_info(name, problem)
+    _check_options(info, kwargs)
     reason = info.unavailable_reason(**kwargs)
     if reason:
         raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")

@@ -325,3 +325,17 @@ def test_metric_spec_defaults() -> None:
     assert spec.goal == "min"
     assert spec.scale == 1.0
     assert spec.description == ""
+
+
+def test_unknown_backend_options_are_refused_naming_the_options() -> None:
+    import gymnasium as gym
+
+    import archgym  # noqa: F401  (registers the environments)
+    from archgym.cost_model import backend_info, backend_options, make_backend
+    from archgym.errors import ConfigurationError
+
+    assert "memspec" in backend_options(backend_info("dram/analytical"))
+    with pytest.raises(ConfigurationError, match=r"dram/analytical has no option\(s\) 'foo'; its options are memspec"):
+        make_backend("dram/analytical", foo=1)
+    with pytest.raises(ConfigurationError, match="has no option"):
+        gym.make("archgym/DRAM-v0", foo=1)
