@@ -103,8 +103,8 @@ class Instance:
             seen: set[str] = set()
             duplicate = next(i for i in self.ids if i in seen or seen.add(i))
             raise WorkloadError(f"instance {self.name!r}: buffer id {duplicate!r} appears more than once")
-        if isinstance(self.capacity, bool) or int(self.capacity) != self.capacity or self.capacity < 1:
-            raise WorkloadError(f"instance {self.name!r}: capacity must be a positive number of bytes, "
+        if isinstance(self.capacity, bool) or int(self.capacity) != self.capacity or not 1 <= self.capacity < 2**62:
+            raise WorkloadError(f"instance {self.name!r}: capacity must be a positive number of bytes below 2**62, "
                                 f"got {self.capacity!r}")
         if isinstance(self.alignment, bool) or int(self.alignment) != self.alignment or self.alignment < 1:
             raise WorkloadError(f"instance {self.name!r}: alignment must be a positive number of bytes, "

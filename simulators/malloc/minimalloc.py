@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 CSV_FIELDS: tuple[str, ...] = ("id", "lower", "upper", "size")
+_LARGEST = 2**62
+"""Times and sizes must be below this, so sums of them stay within 64-bit integers."""
 """The required columns, in order."""
 
 EXAMPLES: dict[str, int] = {"tiny": 12, "zero-slack-100": 4096}
@@ -55,9 +57,9 @@ def parse_csv(text: str, capacity: int, name: str = "instance", alignment: int =
     Raises:
         WorkloadError: a missing or wrong header, a line with the wrong number
             of fields, a field that is not an integer, a negative or zero
-            size, an empty live range (``upper <= lower``), a repeated id, or
-            a buffer larger than ``capacity``; the message gives the line
-            number and the field.
+            size, an empty live range (``upper <= lower``), a repeated id, a
+            value of 2**62 or more, or a buffer larger than ``capacity``; the
+            message gives the line number and the field.
     """
     rows = list(csv.reader(io.StringIO(text)))
     while rows and not any(cell.strip() for cell in rows[-1]):
@@ -98,6 +100,12 @@ def parse_csv(text: str, capacity: int, name: str = "instance", alignment: int =
                 raise WorkloadError(
                     f"{name}, line {line_number}, field {field_name}: {cell.strip()!r} is not an integer"
                 ) from None
+        for field_name, number in zip(CSV_FIELDS[1:], numbers, strict=True):
+            if number >= _LARGEST:
+                raise WorkloadError(
+                    f"{name}, line {line_number}, field {field_name}: {number} is too large; "
+                    f"values must be below 2**62 ({_LARGEST})"
+                )
         lower, upper, size = numbers
         if lower < 0:
             raise WorkloadError(f"{name}, line {line_number}, field lower: {lower} is negative; must be >= 0")
@@ -129,9 +137,14 @@ def read_csv(path: str | Path, capacity: int, alignment: int = 1) -> Instance:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise WorkloadError(f"cannot read instance file {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise WorkloadError(
+            f"instance file {str(path)!r} is not a text CSV file: byte {error.object[error.start]:#04x} at offset "
+            f"{error.start} is not UTF-8; expected lines of {','.join(CSV_FIELDS)}"
+        ) from None
     return parse_csv(text, capacity, name=path.stem, alignment=alignment)
 
 

@@ -50,6 +50,7 @@ def test_csv_round_trip(tmp_path):
         ("id,lower,upper,size\na,0,3,100\n", "needs 100 bytes, more than the capacity 64"),
         ("id,lower,upper,size\na,0,3,4\na,1,2,4\n", "line 3, field id: buffer id 'a' already used on line 2"),
         ("id,lower,upper,size\n", "no buffers"),
+        ("id,lower,upper,size\na,0,100000000000000000000000,4\n", "line 2, field upper: 100000000000000000000000 is too large"),
     ],
 )
 def test_malformed_csv_names_line_and_field(text, message):
@@ -62,7 +63,16 @@ def test_missing_file_is_a_workload_error(tmp_path):
         read_csv(tmp_path / "nope.csv", capacity=10)
 
 
+def test_binary_file_is_a_workload_error(tmp_path):
+    path = tmp_path / "noise.csv"
+    path.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(WorkloadError, match="is not a text CSV file: byte 0x80 at offset 0"):
+        read_csv(path, capacity=10)
+
+
 def test_instance_validation():
+    with pytest.raises(WorkloadError, match="below 2\\*\\*62"):
+        Instance("x", ("a",), [0], [2], [4], 2**70)
     with pytest.raises(WorkloadError, match="empty"):
         Instance("x", ("a",), [2], [2], [4], 8)
     with pytest.raises(WorkloadError, match="larger than the fast-memory capacity"):
