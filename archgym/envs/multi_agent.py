@@ -55,6 +55,7 @@ class MultiAgentDesignEnv(ParallelEnv):
         max_steps: Designs per episode.
         uniform_actions: Give every agent the same ``Discrete`` action space (see the module docstring).
         agent_ids: Append a one-hot agent index to each agent's observation.
+        problem: The design problem by name, as elsewhere in ArchGym (the same as ``env``).
         **env_kwargs: Passed to :class:`DesignEnv` (``backend``, ``workload``,
             ``objective``, ``log_dir``, backend options) when ``env`` is a name.
 
@@ -74,8 +75,14 @@ class MultiAgentDesignEnv(ParallelEnv):
         uniform_actions: bool = False,
         agent_ids: bool = False,
         render_mode: str | None = None,
+        problem: str | None = None,
         **env_kwargs: Any,
     ) -> None:
+        if problem is not None:
+            if not (isinstance(env, str) and env in ("dram", problem)):
+                raise ConfigurationError(f"give the problem once, as env= or problem=; got env={env!r} and "
+                                         f"problem={problem!r}")
+            env = problem
         if ParallelEnv is object:
             raise ConfigurationError("MultiAgentDesignEnv needs pettingzoo: pip install 'archgym[marl]'")
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
@@ -204,6 +211,11 @@ class MultiAgentDesignEnv(ParallelEnv):
         Raises:
             InvalidDesignError: see :meth:`step`.
         """
+        if not isinstance(actions, Mapping):
+            raise InvalidDesignError(
+                f"step() takes a dict of one action per live agent ({', '.join(self.agents)}), "
+                f"got {type(actions).__name__}"
+            )
         unknown = [a for a in actions if a not in self.groups]
         missing = [a for a in self.agents if a not in actions]
         if unknown or missing:

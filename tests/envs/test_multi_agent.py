@@ -105,3 +105,18 @@ def test_uniform_actions_cover_every_value_of_every_knob() -> None:
         assert np.array_equal(ids, np.eye(len(env.possible_agents)))
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("actions", [None, 5, "PagePolicy", [0, 1]])
+def test_step_with_no_dict_of_actions_names_what_it_takes(actions) -> None:
+    env = MultiAgentDesignEnv(problem="dram")
+    env.reset(seed=0)
+    with pytest.raises(InvalidDesignError, match="step\\(\\) takes a dict of one action per live agent"):
+        env.step(actions)
+
+
+def test_problem_is_named_like_everywhere_else() -> None:
+    env = MultiAgentDesignEnv(problem="soc")
+    assert env.design_env.problem.name == "soc"
+    with pytest.raises(ConfigurationError, match="give the problem once"):
+        MultiAgentDesignEnv("soc", problem="dram")
