@@ -58,7 +58,7 @@ def test_the_api_reference_documents_the_modules_from_their_docstrings(site):
     # Sphinx cross-references in docstrings became links, not literal roles.
     assert ":func:" not in dataset and 'href="#archgym.dataset.new_run_id"' in dataset
     agents = _page(site, "api/agents")
-    assert 'id="archgym.agents.base"' in agents
+    assert 'id="archgym.agents.ga.GeneticAlgorithm"' in agents
 
 
 @pytest.mark.slow
