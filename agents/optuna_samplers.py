@@ -16,8 +16,14 @@ float         ``FloatDistribution(low, high)``
 
 Knobs with one value are held fixed. Infeasible evaluations and NaN rewards
 are told as failed trials, which both samplers leave out of their models.
-Designs the agent did not suggest (replayed or foreign trials) are added to
-the study as completed trials, so they inform the sampler too.
+Designs the agent did not suggest (foreign trials) are added to the study as
+completed trials, so they inform the sampler too.
+
+Resuming: TPE saves its samplers' random states (:meth:`TPEAgent.checkpoint`)
+and is rebuilt by adding the logged trials to the study, without sampling
+again, so it continues as the uninterrupted run would. NSGA-II keeps each
+trial's generation in the study, which only its own sampling writes, so it
+replays its run (0.6 s for 500 evaluations on the DRAM problem).
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from archgym.agent import Agent, Trial, register_agent
-from archgym.errors import ConfigurationError
+from archgym.agent import Agent, Trial, decode_random_state, encode_random_state, register_agent
+from archgym.errors import ConfigurationError, DatasetError
 from archgym.space import Design, DesignSpace, Parameter, ParameterKind
 
 __all__ = ["NSGA2Agent", "TPEAgent"]
@@ -132,6 +138,47 @@ class TPEAgent(_OptunaAgent):
         "n_ei_candidates": 24,
         "constant_liar": True,
     }
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The random states of the TPE sampler and of its start-up random sampler, as plain JSON values."""
+        sampler = self.study.sampler
+        assert isinstance(sampler, optuna.samplers.TPESampler)
+        return {"tpe": encode_random_state(sampler._rng.rng),
+                "startup": encode_random_state(sampler._random_sampler._rng.rng)}
+
+    def restore(
+        self, trials: Sequence[Trial], *, batch_size: int = 1, state: Mapping[str, Any] | None = None
+    ) -> int:
+        """Add the trials to the study as finished trials and put back the samplers' random states.
+
+        Nothing is sampled, and the study then holds what the uninterrupted
+        run's did, so the next suggestions are the same. Without a state the
+        run is replayed (:meth:`Agent.restore`).
+
+        Returns:
+            How many of the trials the agent knows: all of them with a state.
+
+        Raises:
+            DatasetError: the state is not one :meth:`checkpoint` writes.
+        """
+        if state is None:
+            return super().restore(trials, batch_size=batch_size)
+        sampler = self.study.sampler
+        assert isinstance(sampler, optuna.samplers.TPESampler)
+        try:
+            decode_random_state(sampler._rng.rng, state["tpe"])
+            decode_random_state(sampler._random_sampler._rng.rng, state["startup"])
+        except KeyError as error:
+            raise DatasetError(f"agent 'tpe': the saved state lacks {error}; it was saved by another version") \
+                from None
+        Agent.update(self, trials)
+        for trial in trials:
+            usable = trial.evaluation.feasible and math.isfinite(trial.reward)
+            self.study.add_trial(optuna.trial.create_trial(
+                params=self._encode(trial.design), distributions=self._distributions,
+                value=trial.reward if usable else None, state=TrialState.COMPLETE if usable else TrialState.FAIL,
+            ))
+        return len(trials)
 
     def _check_config(self) -> None:
         if self.config["n_startup_trials"] < 0:

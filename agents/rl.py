@@ -494,6 +494,12 @@ class PPOAgent(Agent):
     reproducible on one machine and thread count: torch's CPU kernels for
     these networks are deterministic.
 
+    An interrupted run resumes by replaying its suggestions
+    (:meth:`~archgym.agent.Agent.restore`): a forward pass per round and the
+    policy updates, about a second for 500 evaluations on the DRAM problem
+    (``benchmarks/resume_speed.py``), after which the agent is exactly where
+    the uninterrupted run was.
+
     Settings (``config``, defaults in :data:`PPO_DEFAULTS`): ``learning_rate``,
     ``n_steps``, ``batch_size``, ``n_epochs``, ``gamma``, ``gae_lambda``,
     ``clip_range``, ``ent_coef``, ``net_arch`` and ``episode_length``.

@@ -39,8 +39,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import Evaluation
-from archgym.errors import ConfigurationError, PluginError, UnknownNameError
-from archgym.space import Design, DesignSpace
+from archgym.errors import ConfigurationError, DatasetError, PluginError, UnknownNameError
+from archgym.space import Design, DesignSpace, ParameterKind
 
 __all__ = [
     "AGENT_ENTRY_POINT_GROUP",
@@ -50,6 +50,9 @@ __all__ = [
     "Trial",
     "agent_class",
     "best_trial",
+    "check_replayed_design",
+    "decode_random_state",
+    "encode_random_state",
     "get_trainer",
     "is_trainer",
     "list_agents",
@@ -177,9 +180,105 @@ class Agent(ABC):
         """The highest-reward trial passed to :meth:`update` so far, or None."""
         return self._best
 
-    def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
-        return f"{type(self).__name__}({self.design_space.name or 'space'!r}, seed={self.seed!r}, {settings})"
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The agent's state after the trials told so far, as plain JSON values; None if it keeps none.
+
+        The default is None: such an agent resumes by replaying its run (see
+        :meth:`restore`). An agent for which replaying is dear returns what
+        :meth:`restore` needs to continue without being asked again; a driver
+        saves it beside the dataset after every round. Only numbers, strings,
+        booleans, lists and dicts are allowed, so that resuming never runs code
+        read from a dataset.
+        """
+        return None
+
+    def restore(
+        self, trials: Sequence[Trial], *, batch_size: int = 1, state: Mapping[str, Any] | None = None
+    ) -> int:
+        """Rebuild a new agent from the logged trials of an interrupted run, before it is asked again.
+
+        ``trials`` are the run's first evaluations, in order, logged by a
+        search asking for ``batch_size`` designs at a time. ``state``, when
+        given, is what :meth:`checkpoint` returned after exactly these trials
+        (read back from JSON).
+
+        The default replays the run: while a whole round of ``batch_size``
+        logged trials remains, it asks for a round (as the run did), checks the
+        designs against the logged ones and tells them, which leaves the agent
+        exactly where the uninterrupted run was. That is cheap for most agents;
+        agents for which asking is dear override this (and :meth:`checkpoint`)
+        to rebuild without asking.
+
+        Returns:
+            How many of the trials (the first ones) the agent now knows; the
+            driver replays the rest, a round cut short, by asking as the run did.
+
+        Raises:
+            DatasetError: the agent suggests a design other than the logged one (a different
+                agent, seed, settings, batch size or objective than the run's), or none.
+            InvalidDesignError: the agent suggests a design outside its space.
+        """
+        told = 0
+        while told + batch_size <= len(trials):
+            suggested = self.suggest(batch_size)
+            if not suggested:
+                raise DatasetError(
+                    f"cannot resume: at step {told} agent {self._label()} has no more designs to propose but the "
+                    f"run logged {len(trials)} evaluations; start a new run instead"
+                )
+            logged = list(trials[told:told + len(suggested)])
+            for trial, design in zip(logged, suggested):
+                check_replayed_design(self.design_space, trial.step, self.design_space.validate(design),
+                                      trial.design)
+            self.update(logged)
+            told += len(suggested)
+        return told
+
+
+def check_replayed_design(space: DesignSpace, step: int, suggested: Design, logged: Design) -> None:
+    """Check that an agent replaying a run suggested the design the run logged at ``step``.
+
+    Float knobs are compared with a relative tolerance of 1e-12 (Parquet keeps
+    float64 exactly; the tolerance only absorbs text round trips).
+
+    Raises:
+        DatasetError: the designs differ.
+    """
+    for parameter in space.parameters:
+        a, b = suggested[parameter.name], logged[parameter.name]
+        same = (math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300) if parameter.kind is ParameterKind.FLOAT
+                else a == b)
+        if not same:
+            raise DatasetError(
+                f"cannot resume: at step {step} the agent suggested {suggested} but the run logged "
+                f"{logged}. A run resumes deterministically only with the same agent, seed, "
+                "settings, batch size and objective as the original run; start a new run instead"
+            )
+
+
+def encode_random_state(generator: np.random.Generator | np.random.RandomState) -> dict[str, Any]:
+    """The state of a NumPy generator as plain JSON values, for :meth:`Agent.checkpoint`."""
+    if isinstance(generator, np.random.Generator):
+        return {"generator": generator.bit_generator.state}
+    name, keys, position, has_gauss, cached_gaussian = generator.get_state(legacy=True)
+    return {"random_state": [name, [int(k) for k in keys], int(position), int(has_gauss), float(cached_gaussian)]}
+
+
+def decode_random_state(generator: np.random.Generator | np.random.RandomState, state: Mapping[str, Any]) -> None:
+    """Put a state from :func:`encode_random_state` back into a generator of the same kind.
+
+    Raises:
+        DatasetError: the state is not one of that kind of generator.
+    """
+    try:
+        if isinstance(generator, np.random.Generator):
+            generator.bit_generator.state = dict(state["generator"])
+        else:
+            name, keys, position, has_gauss, cached_gaussian = state["random_state"]
+            generator.set_state((str(name), np.asarray(keys, dtype=np.uint32), int(position), int(has_gauss),
+                                 float(cached_gaussian)))
+    except (KeyError, TypeError, ValueError) as error:
+        raise DatasetError(f"a saved agent state holds no {type(generator).__name__} state: {error!r}") from None
 
 
 def _check_type(agent: str, key: str, value: Any, default: Any) -> Any:

@@ -10,8 +10,11 @@ file carries the record's description of what was run (everything but the
 status, evaluations and wall time) as Parquet metadata (see :mod:`archgym.dataset`). ``archgym
 run``, sweeps, ``archgym marl train`` and scripts all go through it, so a run
 started by one can be resumed by any: an interrupted ask/tell run continues
-from its logged rows (the agent replays its trajectory), a trainer that cannot
-replay starts over, and a complete run is not run again.
+from its logged rows (the agent is rebuilt from them, from the state it saved
+in ``_agent_state/<run_id>.json`` if it keeps one, else by replaying its
+trajectory), a trainer that cannot replay starts over, and a complete run is
+not run again. The plug-ins a run was started with are part of its record and
+are loaded again when it resumes.
 
 Run records written before this module (version 1: two schemas, one from
 ``archgym run`` and one from sweeps) are read by :meth:`RunRecord.from_json`,
@@ -34,11 +37,12 @@ import numpy as np
 
 from archgym.agent import get_trainer, is_trainer, make_agent
 from archgym.cost_model import CostModel, make_backend
-from archgym.errors import ConfigurationError, DatasetError
+from archgym.errors import ConfigurationError, DatasetError, PluginError
 from archgym.objective import check_reported, make_objective
 from archgym.problem import get_problem
 
 __all__ = [
+    "AGENT_STATE_DIR",
     "RUN_RECORD_VERSION",
     "ObjectiveSpec",
     "RunOutcome",
@@ -46,12 +50,16 @@ __all__ = [
     "RunSpec",
     "execute",
     "latest_record",
+    "load_run_plugins",
     "read_records",
     "run_complete",
 ]
 
 RUN_RECORD_VERSION = 2
 """Version of the run record :func:`execute` writes; version 1 records are the two earlier schemas."""
+
+AGENT_STATE_DIR = "_agent_state"
+"""Folder of a dataset directory holding each run's agent checkpoint (``<run_id>.json``), which Parquet readers skip."""
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -91,6 +99,9 @@ class RunSpec:
         backend_options: Keyword arguments of the backend (``{"memspec": "ddr4-2400"}``).
         batch_size: Designs asked for and evaluated at once.
         sweep: Name of the sweep the run belongs to ("" for a run of its own).
+        plugins: Plug-ins that register the run's problem, backend or agent (module names, or
+            absolute paths of ``.py`` files); :func:`execute` loads them, so a run resumes without
+            naming them again. Not part of :attr:`run_id`.
     """
 
     problem: str
@@ -104,6 +115,7 @@ class RunSpec:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     batch_size: int = 1
     sweep: str = ""
+    plugins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, (int, np.integer)) or self.budget < 1:
@@ -115,6 +127,10 @@ class RunSpec:
             raise ConfigurationError(f"a run's seed must be an integer in 0..2**63-1, got {self.seed!r}")
         if isinstance(self.objective, str):
             object.__setattr__(self, "objective", ObjectiveSpec(self.objective))
+        if isinstance(self.plugins, str) or not all(isinstance(p, (str, os.PathLike)) for p in self.plugins):
+            raise ConfigurationError(f"a run's plugins must be a list of module names or .py files, got "
+                                     f"{self.plugins!r}")
+        object.__setattr__(self, "plugins", tuple(os.fspath(p) for p in self.plugins))
 
     @property
     def env(self) -> str:
@@ -146,7 +162,8 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form; :meth:`from_dict` reads it back."""
-        return json.loads(json.dumps({**self._identity(), "problem": self.problem}, default=str))
+        return json.loads(json.dumps({**self._identity(), "problem": self.problem, "plugins": list(self.plugins)},
+                                     default=str))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
@@ -165,6 +182,7 @@ class RunSpec:
                 budget=int(data["budget"]), seed=int(data.get("seed") or 0), config=dict(data.get("config") or {}),
                 backend_options=dict(data.get("backend_options") or {}),
                 batch_size=int(data.get("batch_size") or 1), sweep=str(data.get("sweep") or ""),
+                plugins=tuple(str(plugin) for plugin in data.get("plugins") or ()),
             )
         except (KeyError, TypeError, ValueError, ConfigurationError) as error:
             raise DatasetError(f"a run spec is malformed ({error!r}): {dict(data)!r}") from None
@@ -359,6 +377,7 @@ def execute(
 
     out = Path(out)
     run_id = run_id or spec.run_id
+    load_run_plugins(spec, run_id)
     problem = get_problem(spec.problem)
     if not problem.is_design_problem:
         raise ConfigurationError(f"problem {problem.name!r} is not searched with agents; see `archgym {problem.name}`")
@@ -372,6 +391,22 @@ def execute(
             raise ConfigurationError(f"trainer {spec.agent!r} builds its own cost models; do not pass model=")
         return _execute_trainer(spec, out, run_id, rows, callback, trainer_options or {})
     return _execute_search(spec, out, run_id, rows, callback, model)
+
+
+def load_run_plugins(spec: RunSpec, run_id: str | None = None) -> None:
+    """Load the plug-ins a run was started with (those loaded already are not loaded again).
+
+    Raises:
+        PluginError: one cannot be imported; the message names the run, the plug-in and the error.
+    """
+    from archgym.plugins import load_plugin
+
+    for plugin in spec.plugins:
+        try:
+            load_plugin(plugin)
+        except PluginError as error:
+            raise PluginError(f"run {run_id or spec.run_id} was started with plug-in {plugin}, which it needs: "
+                              f"{error}") from None
 
 
 def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[..., None] | None,
@@ -394,7 +429,8 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         with EvaluationLogger(out, context, model.design_space, model.metric_names,
                               run_metadata=_description(record)) as logger:
             result = run_search(agent, model, objective, spec.budget, workload=workload, batch_size=spec.batch_size,
-                                logger=logger, resume_rows=rows if len(rows) else None, callback=callback)
+                                logger=logger, resume_rows=rows if len(rows) else None, callback=callback,
+                                agent_state=out / AGENT_STATE_DIR / f"{run_id}.json")
         wall = time.perf_counter() - start
         _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations, wall_time_s=wall),
                context)

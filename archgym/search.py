@@ -5,29 +5,35 @@ evaluates them with a :class:`~archgym.cost_model.CostModel`, turns the
 results into rewards with an objective, logs them, and tells the agent. It
 stops after exactly ``budget`` evaluations.
 
-A run that was killed can be resumed from its logged rows: the agent is asked
-again from the start (the same seed gives the same suggestions) and the
-logged results are replayed instead of evaluated, so the resumed run ends with
-the same trials as an uninterrupted one.
+A run that was killed can be resumed from its logged rows, which are not
+evaluated again. The agent is rebuilt from them with
+:meth:`~archgym.agent.Agent.restore`: agents that save their state
+(:meth:`~archgym.agent.Agent.checkpoint`, written as JSON beside the dataset
+after every round) continue from it without being asked again; the others
+replay the run (asked again from the start, their suggestions checked against
+the logged designs), which is cheap for them. Either way the resumed run ends
+with the same trials as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from archgym.agent import Agent, Trial, best_trial
+from archgym.agent import Agent, Trial, best_trial, check_replayed_design
 from archgym.cost_model import CostModel, Evaluation
-from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
+from archgym.errors import ArchGymError, ConfigurationError, DatasetError, InvalidDesignError
 from archgym.objective import check_reported
-from archgym.space import Design, DesignSpace, ParameterKind
+from archgym.space import Design, DesignSpace
 
 if TYPE_CHECKING:
     from archgym.dataset import EvaluationLogger
@@ -103,6 +109,7 @@ def run_search(
     logger: EvaluationLogger | None = None,
     resume_rows: pd.DataFrame | None = None,
     callback: Callable[[SearchProgress], None] | None = None,
+    agent_state: str | os.PathLike[str] | None = None,
 ) -> SearchResult:
     """Run an ask/tell search for exactly ``budget`` evaluations.
 
@@ -127,11 +134,17 @@ def run_search(
             :class:`~archgym.dataset.LoggedCostModel`, or rows are logged twice.
         resume_rows: Rows logged earlier for this run, sorted by step (from
             :func:`archgym.dataset.load_run_rows`). They are replayed instead
-            of evaluated (with their logged rewards) and not logged again. The
-            agent must be built with the same name, seed and settings, and the
-            search run with the same batch size and objective, as the original
-            run; a suggestion that differs from the logged design raises.
-        callback: Called with a :class:`SearchProgress` after every round.
+            of evaluated (with their logged rewards) and not logged again, and
+            the agent is rebuilt from them (:meth:`Agent.restore`, from the
+            state saved in ``agent_state`` if it has one). The agent must be
+            built with the same name, seed and settings, and the search run
+            with the same batch size and objective, as the original run; a
+            replayed suggestion that differs from the logged design raises.
+        callback: Called with a :class:`SearchProgress` after every round, and
+            once after a resumed run's agent is rebuilt.
+        agent_state: JSON file of the agent's checkpoint (:meth:`Agent.checkpoint`):
+            rewritten after every round if the agent keeps one, and read back
+            when resuming. A file that does not match ``resume_rows`` is ignored.
 
     Returns:
         The trials, the best one, and timing.
@@ -152,6 +165,11 @@ def run_search(
 
     trials: list[Trial] = []
     best: Trial | None = None
+    if replay is not None and len(replay):
+        trials = _restore(agent, replay, batch_size, agent_state)
+        best = best_trial(trials)
+        if callback is not None and trials:
+            callback(_progress(trials, budget, best))
     while len(trials) < budget:
         designs = _ask(agent, space, min(batch_size, budget - len(trials)))
         if not designs:
@@ -167,14 +185,10 @@ def run_search(
         agent.update(new)
         trials.extend(new)
         best = best_trial(([best] if best is not None else []) + new)
+        if agent_state is not None:
+            _save_state(agent, trials, agent_state)
         if callback is not None:
-            callback(SearchProgress(
-                evaluations=len(trials),
-                budget=budget,
-                best_reward=best.reward if best is not None else math.nan,
-                best_design=dict(best.design) if best is not None else None,
-                last_reward=new[-1].reward,
-            ))
+            callback(_progress(trials, budget, best))
     return SearchResult(
         best=best,
         trials=trials,
@@ -182,6 +196,91 @@ def run_search(
         wall_time_s=time.perf_counter() - start,
         run_id=logger.context.run_id if logger is not None else "",
     )
+
+
+def _progress(trials: Sequence[Trial], budget: int, best: Trial | None) -> SearchProgress:
+    return SearchProgress(
+        evaluations=len(trials),
+        budget=budget,
+        best_reward=best.reward if best is not None else math.nan,
+        best_design=dict(best.design) if best is not None else None,
+        last_reward=trials[-1].reward,
+    )
+
+
+_STATE_VERSION = 1
+"""Version of the agent-state files :func:`run_search` writes."""
+
+
+def _restore(
+    agent: Agent, replay: _Replay, batch_size: int, state_file: str | os.PathLike[str] | None
+) -> list[Trial]:
+    """Rebuild the agent from the logged rows; return the trials it now knows.
+
+    The rows it does not take (a round cut short by the interruption) are left to the search loop,
+    which asks for that round as the original run did and replays them.
+    """
+    start = time.perf_counter()
+    logged = [replay.logged_trial(step) for step in range(len(replay))]
+    saved = _read_state(agent, logged, state_file) if state_file is not None else None
+    if saved is not None:
+        covered, state = saved
+        told = agent.restore(logged[:covered], batch_size=batch_size, state=state)
+        how = "from its saved state"
+    else:
+        covered = len(logged)
+        told = agent.restore(logged, batch_size=batch_size)
+        how = "by replaying its suggestions"
+    if isinstance(told, bool) or not isinstance(told, int) or not 0 <= told <= covered:
+        raise ConfigurationError(f"agent {agent.name or type(agent).__name__!r}: restore() must return how many of "
+                                 f"the {covered} trials it was given it knows, got {told!r}")
+    _log.info("resumed %d logged evaluations in %.2f s (agent %s rebuilt %s)", told, time.perf_counter() - start,
+              agent.name or type(agent).__name__, how)
+    return logged[:told]
+
+
+def _read_state(
+    agent: Agent, trials: Sequence[Trial], state_file: str | os.PathLike[str]
+) -> tuple[int, dict[str, Any]] | None:
+    """The saved state and the number of trials it covers, if it belongs to these trials; else None."""
+    try:
+        with open(state_file, encoding="utf-8") as stream:
+            saved = json.load(stream)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        _log.warning("ignoring the agent state in %s, which cannot be read: %s", state_file, error)
+        return None
+    try:
+        told, last, state = int(saved["evaluations"]), saved["last_design"], saved["state"]
+        usable = (saved.get("version") == _STATE_VERSION and saved.get("agent") == agent.name
+                  and 0 < told <= len(trials) and isinstance(state, dict))
+        if usable:
+            check_replayed_design(agent.design_space, told - 1, agent.design_space.validate(last),
+                                  trials[told - 1].design)
+    except (KeyError, TypeError, ValueError, ArchGymError) as error:
+        _log.warning("ignoring the agent state in %s, which does not match the run: %s", state_file, error)
+        return None
+    if not usable:
+        _log.info("ignoring the agent state in %s: it is not of these %d logged evaluations", state_file,
+                  len(trials))
+        return None
+    return told, state
+
+
+def _save_state(agent: Agent, trials: Sequence[Trial], state_file: str | os.PathLike[str]) -> None:
+    """Write the agent's checkpoint after ``trials``, if it keeps one (replacing the file atomically)."""
+    state = agent.checkpoint()
+    if state is None:
+        return
+    saved = {"version": _STATE_VERSION, "agent": agent.name, "evaluations": len(trials),
+             "last_design": dict(trials[-1].design), "state": state}
+    target = os.fspath(state_file)
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    temporary = f"{target}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as stream:
+        json.dump(saved, stream, allow_nan=True)
+    os.replace(temporary, target)
 
 
 def _check_arguments(agent: Agent, cost_model: CostModel, budget: int, batch_size: int) -> None:
@@ -302,17 +401,17 @@ class _Replay:
 
     def trial(self, step: int, design: Design) -> Trial:
         """The logged trial at ``step``, after checking the agent suggested the same design."""
+        logged = self.logged_trial(step)
+        check_replayed_design(self.space, step, design, logged.design)
+        return Trial(design, logged.evaluation, logged.reward, step)
+
+    def logged_trial(self, step: int) -> Trial:
+        """The trial logged at ``step``, with the logged design."""
         row = self.rows[step]
         try:
-            logged = self.space.validate({name: _plain(row[name]) for name in self.space.names})
+            design = self.space.validate({name: _plain(row[name]) for name in self.space.names})
         except InvalidDesignError as exc:
             raise DatasetError(f"resume_rows: the design logged at step {step} is not valid: {exc}") from exc
-        if not _same_design(self.space, design, logged):
-            raise DatasetError(
-                f"cannot resume: at step {step} the agent suggested {design} but the run logged "
-                f"{logged}. A run resumes deterministically only with the same agent, seed, "
-                "settings, batch size and objective as the original run; start a new run instead"
-            )
         metrics = {m: _float(row[m]) for m in self.metric_names}
         reason = row["reason"]
         evaluation = Evaluation(
@@ -335,18 +434,6 @@ def _missing(value: Any) -> bool:
 
 def _float(value: Any) -> float:
     return math.nan if _missing(value) else float(value)
-
-
-def _same_design(space: DesignSpace, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    for p in space.parameters:
-        x, y = a[p.name], b[p.name]
-        if p.kind is ParameterKind.FLOAT:
-            # Parquet keeps float64 exactly; the tolerance only absorbs text round trips.
-            if not math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 def _preview(values: np.ndarray, limit: int = 8) -> str:

@@ -93,13 +93,16 @@ def run(
 
     from archgym.dataset import RunContext, new_run_id
     from archgym.objective import make_objective
-    from archgym.runner import ObjectiveSpec, RunSpec, execute, latest_record
+    from archgym.runner import ObjectiveSpec, RunSpec, execute, latest_record, load_run_plugins
 
     try:
-        load_plugins(plugin)
+        loaded = load_plugins(plugin)
         if resume:
             record = latest_record(out)
             spec, run_id = record.spec, record.run_id
+            # The run's own plug-ins first, then any given now that it did not have.
+            load_run_plugins(spec, run_id)
+            spec = dataclasses.replace(spec, plugins=tuple(dict.fromkeys((*spec.plugins, *loaded))))
             if budget is not None:
                 spec = dataclasses.replace(spec, budget=budget)
         else:
@@ -111,7 +114,7 @@ def run(
                                                                      "target_latency_ns=60000")),
                 agent=agent, budget=DEFAULT_BUDGET if budget is None else budget, seed=seed,
                 config=parse_assignments(agent_config or [], "--agent-config"), backend_options=options,
-                batch_size=batch_size,
+                batch_size=batch_size, plugins=loaded,
             )
             run_id = new_run_id(agent)
         model = build_backend(spec.problem, spec.backend, spec.backend_options)
