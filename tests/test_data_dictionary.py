@@ -19,7 +19,8 @@ from archgym.dataset import RECORDS_DIR, read_part_metadata, read_run_metadata
 from archgym.runner import ObjectiveSpec, RunSpec, execute
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md"
-# A small synthetic trace keeps the DRAM run to a fraction of a second; the columns do not depend on the workload.
+# A small synthetic trace keeps the DRAM run to a fraction of a second; the columns do not depend on the
+# workload.
 WORKLOADS = {"dram": "synthetic:n_requests=500,seed=1", "accelerator": None, "soc": None}
 KNOB_PLACEHOLDER = "*one per knob*"
 METRIC_PLACEHOLDER = "*one per metric*"
@@ -65,7 +66,7 @@ def _documented_columns(problem: str) -> list[tuple[str, str]]:
     ((_, columns),) = _tables("Columns")
     ((_, knobs),) = _tables("Knob columns")
     metrics = [rows for subheading, rows in _tables("Metric columns") if f"(`{problem}`)" in subheading]
-    assert len(metrics) == 1, f"{PAGE.name} needs one table of metric columns under a heading naming `{problem}`"
+    assert len(metrics) == 1, f"{PAGE.name} needs one metric table under a heading naming `{problem}`"
     expected = []
     for row in columns:
         if row["column"] == KNOB_PLACEHOLDER:
@@ -84,8 +85,8 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for problem, workload in WORKLOADS.items():
         directory = tmp_path_factory.mktemp(problem)
-        spec = RunSpec(problem=problem, backend="analytical", workload=workload, objective=ObjectiveSpec("latency"),
-                       agent="random", budget=5, seed=0)
+        spec = RunSpec(problem=problem, backend="analytical", workload=workload,
+                       objective=ObjectiveSpec("latency"), agent="random", budget=5, seed=0)
         outcome = execute(spec, directory)
         assert outcome.evaluations == 5
         out[problem] = directory

@@ -73,7 +73,10 @@ def _table_rows(lines: list[str], starts: list[int]) -> list[list[str]]:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
 def simple_tables(text: str) -> str:
@@ -96,7 +99,8 @@ def simple_tables(text: str) -> str:
         third = borders[1] if len(borders) > 1 else None
         has_header = third is not None and all(lines[i].strip() for i in range(second + 1, third))
         if has_header and third is not None:
-            header = [" ".join(column) for column in zip(*_table_rows(lines[index + 1:second], starts), strict=True)]
+            header_rows = _table_rows(lines[index + 1:second], starts)
+            header = [" ".join(column) for column in zip(*header_rows, strict=True)]
             rows, end = _table_rows(lines[second + 1:third], starts), third
         else:
             header, rows, end = [""] * len(starts), _table_rows(lines[index + 1:second], starts), second
@@ -127,8 +131,10 @@ def literal_definitions(text: str) -> str:
     while index < len(lines):
         line = lines[index]
         previous = lines[index - 1].strip() if index else ""
-        starts_item = not previous or bool(UNDERLINE.match(previous)) or bool(out and out[-1].startswith("- "))
-        if LITERAL_TERM.match(line) and starts_item and index + 1 < len(lines) and lines[index + 1].startswith(INDENT):
+        after_item = bool(out and out[-1].startswith("- "))
+        starts_item = not previous or bool(UNDERLINE.match(previous)) or after_item
+        described = index + 1 < len(lines) and lines[index + 1].startswith(INDENT)
+        if LITERAL_TERM.match(line) and starts_item and described:
             description = []
             index += 1
             while index < len(lines) and lines[index].startswith(INDENT):
