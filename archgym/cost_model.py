@@ -204,6 +204,19 @@ class CostModel(ABC):
             WorkloadError: the workload is malformed; UnknownNameError: no such workload.
         """
 
+    def check_workload(self, workload: Any = None) -> None:
+        """Raise now if ``workload`` cannot be used, doing at most what a first evaluation would do.
+
+        Environments call it when they are made, so a misspelt workload fails
+        there and not at the first step. The default prepares the workload;
+        backends whose :meth:`prepare` does more than a first evaluation needs
+        override it.
+
+        Raises:
+            WorkloadError: the workload is malformed; UnknownNameError: no such workload.
+        """
+        self.prepare(workload)
+
     @abstractmethod
     def evaluate(self, design: Mapping[str, Any], workload: Any = None) -> Evaluation:
         """Evaluate one design on ``workload`` (the default workload if None)."""

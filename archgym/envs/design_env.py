@@ -77,7 +77,8 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     Raises:
         ConfigurationError: an invalid option (render mode, max_steps,
             objective, backend keywords with a CostModel instance).
-        UnknownNameError: an unknown backend.
+        UnknownNameError: an unknown backend or workload.
+        WorkloadError: a malformed workload (a trace file, a generator spec).
     """
 
     # A class-level constant; gymnasium.Env declares it as an instance attribute.
@@ -137,11 +138,12 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             self.objective: Objective = make_objective(
                 objective, metrics=self.metric_specs, presets=model.objective_presets, problem=self.problem)
             check_reported(self.objective, model)
+            self.workload = workload if workload is not None else model.default_workload
+            model.check_workload(self.workload)
         except Exception:
             if self._owns_model:
                 model.close()
             raise
-        self.workload = workload if workload is not None else model.default_workload
 
         self._evaluator: CostModel = model
         self._logger: Any = None

@@ -674,6 +674,10 @@ class DramAnalyticalModel(DramProblem):
         """One line naming the memory and address mapping."""
         return f"analytical DRAM model on {self.memspec.name} ({self.memspec.memory_type})"
 
+    def check_workload(self, workload: Any = None) -> None:
+        """Resolve the workload (read or generate its trace and profile it), as a first evaluation does."""
+        self._table(self.default_workload if workload is None else workload)
+
     def prepare(self, workload: Any = None) -> None:
         """Resolve the workload and, for a short trace, build its table of every configuration now.
 

@@ -21,10 +21,11 @@ inference compilers do. FLOPs count a multiply-accumulate as two.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from archgym.errors import UnknownNameError
+from archgym.errors import ConfigurationError, UnknownNameError
 
 __all__ = ["GRAPHS", "Graph", "Op", "make_graph", "mobilenet_v2", "resnet50", "transformer"]
 
@@ -186,7 +187,14 @@ def make_graph(name: str, **kwargs: float) -> Graph:
 
     Raises:
         UnknownNameError: an unknown graph name.
+        ConfigurationError: an option the graph's builder does not take.
     """
     if name not in GRAPHS:
         raise UnknownNameError(f"unknown DNN graph {name!r}; available: {', '.join(GRAPHS)}")
+    options = tuple(inspect.signature(GRAPHS[name]).parameters)
+    unknown = [key for key in kwargs if key not in options]
+    if unknown:
+        raise ConfigurationError(
+            f"graph {name!r} has no option(s) {', '.join(map(repr, unknown))}; its options are {', '.join(options)}"
+        )
     return GRAPHS[name](**kwargs)

@@ -21,7 +21,7 @@ import archgym.problem
 from archgym.cost_model import CostModel, Evaluation, MetricSpec
 from archgym.envs import REGISTERED_ENV_IDS, DesignEnv
 from archgym.envs.design_env import OBSERVATION_HIGH
-from archgym.errors import ConfigurationError, InvalidDesignError
+from archgym.errors import ConfigurationError, InvalidDesignError, UnknownNameError, WorkloadError
 from archgym.objective import make_objective
 from archgym.space import DesignSpace, Parameter, ParameterKind
 
@@ -473,3 +473,14 @@ def test_a_problem_without_objectives_needs_one_named(monkeypatch):
     env = DesignEnv(problem="dram", objective="weighted:power_mw=1")
     assert env.objective.metric_names == ("power_mw",)
     env.close()
+
+
+@pytest.mark.parametrize("env_id", ["archgym/DRAM-v0", "archgym/Accelerator-v0", "archgym/SoC-v0"])
+def test_an_unknown_workload_fails_when_the_env_is_made(env_id: str) -> None:
+    with pytest.raises(UnknownNameError, match="'nosuch'"):
+        gymnasium.make(env_id, workload="nosuch")
+
+
+def test_a_missing_trace_file_fails_when_the_env_is_made(tmp_path) -> None:
+    with pytest.raises(WorkloadError, match="absent.stl"):
+        gymnasium.make("archgym/DRAM-v0", workload=str(tmp_path / "absent.stl"))

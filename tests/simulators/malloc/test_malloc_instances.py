@@ -127,3 +127,11 @@ def test_dnn_instance_window_and_pressure():
     large = dnn_instance("mobilenetv2", layers=15, seed=3, capacity_fraction=0.4)
     assert small.n_ops == large.n_ops == 15
     assert small.capacity < large.capacity
+
+
+def test_graph_options_are_checked_against_the_builder():
+    from archgym.errors import ConfigurationError
+    from archgym.simulators.malloc.graphs import make_graph
+
+    with pytest.raises(ConfigurationError, match="graph 'mobilenetv2' has no option\\(s\\) 'workload'; its options are batch"):
+        make_graph("mobilenetv2", workload=1)
