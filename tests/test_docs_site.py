@@ -60,6 +60,9 @@ def test_the_api_reference_documents_the_modules_from_their_docstrings(site):
     assert ":func:" not in dataset and 'href="#archgym.dataset.new_run_id"' in dataset
     assert "<td><code>run_id</code></td>" in dataset and "====" not in dataset
     assert "<li><code>_journal-&lt;run_id&gt;.jsonl</code>: A schema header line" in dataset
+    # Modules that no page names are documented on the page of other modules, found when the site is built.
+    other = _page(site, "api/other-modules")
+    assert 'id="archgym.progress"' in other and 'id="archgym.cache"' in other and 'id="archgym.cli' not in other
     agents = _page(site, "api/agents")
     assert 'id="archgym.agents.ga.GeneticAlgorithm"' in agents
 
