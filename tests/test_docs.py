@@ -2,9 +2,11 @@
 
 Each how-to shows one file of ``docs/examples`` in full, after an
 ``<!-- example: docs/examples/NAME.py -->`` line; the shell commands of its
-``console`` blocks run here through the CLI. Registrations made by the
-examples (the ``cache`` problem, its backends, the ``tabu`` agent) are undone
-after each test.
+``console`` blocks run here through the CLI, with checks of what they wrote.
+Registrations made by the examples (the ``cache`` problem, its backends, the
+``tabu`` agent) are undone after each test. tests/test_readme.py runs every
+block of every page, the guides' other snippets and the tests they show
+included.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from archgym.testing import check_agent, check_cost_model
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 EXAMPLES = DOCS / "examples"
 GUIDES = ("howto-add-a-problem.md", "howto-add-a-backend.md", "howto-add-an-agent.md")
-EXAMPLE_MODULES = ("cache_problem", "cache_simulator", "tabu_agent")
 
 _EXAMPLE_MARKER = re.compile(r"<!-- example: (?P<path>\S+) -->\n```python\n(?P<code>.*?)```", re.DOTALL)
 _BLOCK = re.compile(r"```(?P<language>\w*)\n(?P<code>.*?)```", re.DOTALL)
@@ -88,12 +89,6 @@ def _run_commands(guide: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> 
         ran.append((words[1:], result.output))
     assert ran, f"{guide} shows no commands"
     return ran
-
-
-def _snippets(guide: str) -> list[str]:
-    """The guide's Python blocks besides the example file."""
-    example = _EXAMPLE_MARKER.search((DOCS / guide).read_text(encoding="utf-8")).group("code")
-    return [block for block in _blocks(guide, "python") if block != example]
 
 
 def _import_example(name: str) -> ModuleType:
@@ -301,21 +296,3 @@ def test_agent_guide_commands_run(in_examples_copy: Path, monkeypatch: pytest.Mo
             assert not rows.duplicated(list(get_problem("soc").design_space.names)).any()  # never twice
         else:
             assert "tabu" in output
-
-
-# -- the guides' other snippets ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("guide", GUIDES)
-def test_guide_snippets_run(guide: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for name in EXAMPLE_MODULES:
-        _import_example(name)
-    snippets = _snippets(guide)
-    assert snippets
-    for snippet in snippets:
-        namespace: dict[str, object] = {"__name__": "snippet"}
-        exec(compile(snippet, f"{guide} snippet", "exec"), namespace)  # noqa: S102 - the guide's own code
-        for name, function in namespace.items():
-            if name.startswith("test_"):
-                wants_folder = "tmp_path" in function.__code__.co_varnames[: function.__code__.co_argcount]
-                function(**({"tmp_path": tmp_path} if wants_folder else {}))
