@@ -190,14 +190,14 @@ def test_a_recorded_plugin_that_cannot_be_loaded_is_a_clear_error(tmp_path):
 
 # Agent, settings and budget of each killed run; fast agents get budgets long enough to be killed midway.
 KILLED: dict[str, tuple[str, list[str], int]] = {
-    "random": ("random", [], 6000),
-    "ga": ("ga", [], 6000),
-    "aco": ("aco", [], 4000),
+    "random": ("random", [], 3000),
+    "ga": ("ga", [], 3000),
+    "aco": ("aco", [], 2000),
     "bo-rf": ("bo", ["n_candidates=300"], 50),
     "bo-gp": ("bo", ["estimator=GP", "gp_refit_every=5", "n_candidates=200"], 30),
     "tpe": ("tpe", [], 150),
-    "nsga2": ("nsga2", [], 1500),
-    "ppo": ("ppo", ["n_steps=32", "batch_size=16", "n_epochs=2"], 300),
+    "nsga2": ("nsga2", [], 800),
+    "ppo": ("ppo", ["n_steps=32", "batch_size=16", "n_epochs=2"], 160),
 }
 
 
@@ -240,7 +240,7 @@ def test_a_killed_run_resumes_without_recomputation_as_the_uninterrupted_one(cas
     agent, settings, budget = KILLED[case]
     out = tmp_path / "killed"
     config = [item for setting in settings for item in ("--agent-config", setting)]
-    kill_at = random.Random(case).randint(max(5, budget // 10), budget // 2)
+    kill_at = random.Random(case).randint(max(5, budget // 10), budget // 3)
     _kill_after(_archgym("run", "--agent", agent, "--budget", str(budget), "--seed", "3", "--out", str(out),
                          *config), out, kill_at, timeout=120)
     logged = _rows(out)
