@@ -44,7 +44,8 @@ import numpy as np
 
 from archgym.agent import Trainer, TrainingResult
 from archgym.errors import ConfigurationError
-from archgym.problem import problem_argument
+from archgym.problem import get_problem, problem_argument
+from archgym.ray_logs import quiet_ray
 
 try:
     import ray
@@ -180,7 +181,7 @@ def train_marl(
     backend: str = "analytical",
     backend_options: Mapping[str, Any] | None = None,
     workload: Any = None,
-    objective: str = "latency",
+    objective: str | None = None,
     targets: Mapping[str, float] | None = None,
     budget: int | None = None,
     iterations: int | None = None,
@@ -200,7 +201,7 @@ def train_marl(
         backend: Cost model backend name.
         backend_options: Keyword arguments of the backend.
         workload: Workload (the backend's default if None).
-        objective: Objective name or spec.
+        objective: Objective name or spec (the problem's default objective if None).
         targets: Targets of a preset objective.
         budget: Evaluations to spend (see the module docstring); or give ``iterations``.
         iterations: Training iterations of ``train_batch_size`` designs each.
@@ -221,6 +222,10 @@ def train_marl(
         ConfigurationError: bad settings, budget or iterations.
     """
     problem = problem_argument(problem, env, "train_marl")
+    if objective is None:
+        objective = get_problem(problem).objective
+        if objective is None:
+            raise ConfigurationError(f"problem {problem!r} has no objective presets; give an objective spec")
     if out is None:
         with tempfile.TemporaryDirectory(prefix="archgym-marl-") as scratch:
             return train_marl(problem, backend=backend, backend_options=backend_options, workload=workload,
@@ -240,67 +245,68 @@ def train_marl(
            "agent_config": agent_config, "seed": seed, "objective": objective}
     register_env(_ENV_NAME, _make_env_factory(problem, env_kwargs, full, log))
 
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(num_cpus=num_cpus or 1 + full["num_env_runners"], include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR,
-                 configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
-    algorithm = None
-    try:
-        probe = _make_env_factory(problem, env_kwargs, full, None)(None)
-        agents = list(probe.par_env.possible_agents)
-        knobs = list(probe.par_env.design_env.design_space.names)
-        probe.close()
-        if full["shared_policy"]:
-            policies = {_SHARED}
-            mapping = _shared_mapping
-        else:
-            policies = set(agents)
-            mapping = _own_mapping
-        config = (
-            PPOConfig()
-            # RLlib's env check steps the env once, an evaluation outside the budget; the env passes
-            # PettingZoo's own API tests instead.
-            .environment(_ENV_NAME, disable_env_checking=True)
-            .env_runners(num_env_runners=full["num_env_runners"], num_envs_per_env_runner=1)
-            .multi_agent(policies=policies, policy_mapping_fn=mapping)
-            .rl_module(
-                rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in policies}),
-                model_config=DefaultModelConfig(fcnet_hiddens=full["hidden_sizes"], vf_share_layers=False),
-            )
-            .training(
-                train_batch_size_per_learner=batch,
-                minibatch_size=min(full["minibatch_size"], batch),
-                num_epochs=full["num_epochs"],
-                lr=full["learning_rate"],
-                gamma=full["gamma"],
-                entropy_coeff=full["entropy_coeff"],
-            )
-            .debugging(seed=int(seed), log_level="ERROR")
-        )
-        algorithm = config.build_algo()
-        history = []
-        for iteration in range(1, count + 1):
-            runners = algorithm.train().get("env_runners", {})
-            # Every agent receives the team reward, so an episode's return is agents x designs x reward.
-            scale = len(agents) * full["episode_length"]
-            history.append({
-                "iteration": iteration,
-                "evaluations": int(runners.get("num_env_steps_sampled_lifetime", iteration * batch)),
-                "mean_reward": float(runners.get("episode_return_mean", math.nan)) / scale,
-            })
-            if progress is not None:
-                progress(iteration, count, history[-1]["mean_reward"])
-        checkpoint = None
-        if checkpoint_dir is not None:
-            checkpoint = Path(checkpoint_dir).resolve()
-            checkpoint.mkdir(parents=True, exist_ok=True)
-            algorithm.save_to_path(str(checkpoint))
-    finally:
-        if algorithm is not None:
-            algorithm.stop()
+    with quiet_ray():  # Ray's warnings are for its developers; errors still show
+        started_ray = not ray.is_initialized()
         if started_ray:
-            ray.shutdown()
+            ray.init(num_cpus=num_cpus or 1 + full["num_env_runners"], include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.ERROR,
+                     configure_logging=False, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+        algorithm = None
+        try:
+            probe = _make_env_factory(problem, env_kwargs, full, None)(None)
+            agents = list(probe.par_env.possible_agents)
+            knobs = list(probe.par_env.design_env.design_space.names)
+            probe.close()
+            if full["shared_policy"]:
+                policies = {_SHARED}
+                mapping = _shared_mapping
+            else:
+                policies = set(agents)
+                mapping = _own_mapping
+            config = (
+                PPOConfig()
+                # RLlib's env check steps the env once, an evaluation outside the budget; the env passes
+                # PettingZoo's own API tests instead.
+                .environment(_ENV_NAME, disable_env_checking=True)
+                .env_runners(num_env_runners=full["num_env_runners"], num_envs_per_env_runner=1)
+                .multi_agent(policies=policies, policy_mapping_fn=mapping)
+                .rl_module(
+                    rl_module_spec=MultiRLModuleSpec(rl_module_specs={p: RLModuleSpec() for p in policies}),
+                    model_config=DefaultModelConfig(fcnet_hiddens=full["hidden_sizes"], vf_share_layers=False),
+                )
+                .training(
+                    train_batch_size_per_learner=batch,
+                    minibatch_size=min(full["minibatch_size"], batch),
+                    num_epochs=full["num_epochs"],
+                    lr=full["learning_rate"],
+                    gamma=full["gamma"],
+                    entropy_coeff=full["entropy_coeff"],
+                )
+                .debugging(seed=int(seed), log_level="ERROR")
+            )
+            algorithm = config.build_algo()
+            history = []
+            for iteration in range(1, count + 1):
+                runners = algorithm.train().get("env_runners", {})
+                # Every agent receives the team reward, so an episode's return is agents x designs x reward.
+                scale = len(agents) * full["episode_length"]
+                history.append({
+                    "iteration": iteration,
+                    "evaluations": int(runners.get("num_env_steps_sampled_lifetime", iteration * batch)),
+                    "mean_reward": float(runners.get("episode_return_mean", math.nan)) / scale,
+                })
+                if progress is not None:
+                    progress(iteration, count, history[-1]["mean_reward"])
+            checkpoint = None
+            if checkpoint_dir is not None:
+                checkpoint = Path(checkpoint_dir).resolve()
+                checkpoint.mkdir(parents=True, exist_ok=True)
+                algorithm.save_to_path(str(checkpoint))
+        finally:
+            if algorithm is not None:
+                algorithm.stop()
+            if started_ray:
+                ray.shutdown()
 
     rows = load_dataset(out)
     rows = rows[(rows["run_id"] == run_id) | rows["run_id"].str.startswith(f"{run_id}-runner")]
@@ -327,8 +333,9 @@ class MarlTrainer(Trainer):
     def prepare_worker(self) -> None:
         """Start one Ray instance for all the runs of this process (starting Ray takes seconds)."""
         if not ray.is_initialized():
-            ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                     configure_logging=False)
+            with quiet_ray():
+                ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                         configure_logging=False)
 
     def train(self, problem: str, **options: Any) -> TrainingResult:
         """Train on ``problem``; the options are those of :func:`train_marl`."""

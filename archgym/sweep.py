@@ -71,6 +71,7 @@ import numpy as np
 
 from archgym.agent import agent_class, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, PluginError, UnknownNameError
+from archgym.ray_logs import quiet_ray
 from archgym.runner import ObjectiveSpec, RunSpec, execute, run_complete
 
 __all__ = [
@@ -480,7 +481,8 @@ def run_sweep(
         One :class:`RunResult` per run, in :meth:`SweepSpec.runs` order.
 
     Raises:
-        ConfigurationError: an unknown executor, or Ray is not installed.
+        ConfigurationError: an unknown executor, Ray is not installed, or no Ray
+            cluster answers at ``address``.
     """
     if executor not in EXECUTORS:
         raise ConfigurationError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -536,7 +538,13 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
                                    "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
         if address is None:
             options["num_cpus"] = workers
-        ray.init(address=address, **options)
+        with quiet_ray():
+            try:
+                ray.init(address=address, **options)
+            except ConnectionError:
+                raise ConfigurationError(
+                    f"no Ray cluster at {address!r}: start one with `ray start --head` or drop --address"
+                ) from None
     try:
         task = ray.remote(num_cpus=1)(_execute_with_plugins)
         waiting = [task.remote(run, str(out.resolve()), tuple(plugins)) for run in runs]

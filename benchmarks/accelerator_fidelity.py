@@ -42,6 +42,7 @@ from rich.console import Console
 from scipy.stats import spearmanr
 
 from archgym.cost_model import make_backend
+from archgym.errors import ArchGymError
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
 from archgym.simulators.accelerator.workloads import resolve_workload
 from archgym.simulators.accelerator.zigzag import zigzag_unavailable_reason
@@ -224,4 +225,8 @@ def _has_tabulate() -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

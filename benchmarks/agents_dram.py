@@ -25,6 +25,7 @@ import argparse
 import math
 import os
 import platform
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import pandas as pd
 
 from archgym.agent import make_agent
 from archgym.cost_model import make_backend
+from archgym.errors import ArchGymError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum, relative_regret
 from archgym.search import run_search
@@ -147,4 +149,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -32,6 +32,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ import numpy as np
 
 from archgym.agent import Trial, make_agent
 from archgym.cost_model import make_backend
+from archgym.errors import ArchGymError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum, relative_regret
 from archgym.search import run_search
@@ -160,4 +162,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

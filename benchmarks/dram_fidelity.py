@@ -22,10 +22,12 @@ Usage: python benchmarks/dram_fidelity.py [--memspec ddr3-1600] [--reference DIR
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
+from archgym.errors import ArchGymError
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.fidelity import (
     LONG_MEASUREMENTS,
@@ -111,4 +113,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

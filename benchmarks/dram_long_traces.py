@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from archgym.errors import ArchGymError
 from archgym.simulators.dram.workloads import synthetic
 
 PIECE = 1_000_000
@@ -186,4 +187,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

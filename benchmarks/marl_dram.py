@@ -15,12 +15,14 @@ non-RL agent was best.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from archgym.dataset import load_dataset, read_run_metadata
+from archgym.errors import ArchGymError
 from archgym.report import summarise_runs
 from archgym.sweep import load_spec, parse_spec, run_sweep
 
@@ -116,4 +118,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import gymnasium
@@ -29,6 +30,7 @@ import torch
 import archgym  # noqa: F401 - registers archgym/DRAM-v0
 from archgym.agent import Trial, best_trial
 from archgym.agents.rl import PPOAgent, train_ppo
+from archgym.errors import ArchGymError
 from archgym.search import run_search
 
 ENV_ID = "archgym/DRAM-v0"
@@ -82,4 +84,8 @@ def _report(label: str, trials: list[Trial], seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

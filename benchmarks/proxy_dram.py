@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +45,7 @@ import pandas as pd
 
 from archgym.cost_model import make_backend
 from archgym.dataset import EvaluationLogger, RunContext
+from archgym.errors import ArchGymError, DatasetError
 from archgym.proxy import ProxyCostModel, load_training_data, prediction_metrics, train_proxy
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
@@ -77,6 +79,11 @@ def analytical_predictions(rows: pd.DataFrame) -> pd.DataFrame:
 
 def part_dramsys(reference: Path, seeds: int, model: str) -> bool:
     csv = reference / "dramsys_ddr3_calibration.csv"
+    if not csv.is_file():
+        raise DatasetError(
+            f"missing the DRAMSys reference measurements {csv}: they are kept beside the project in "
+            f"../shared/reference/dram (not in the repository); copy that folder there or point --reference at it"
+        )
     space = make_backend("dram/analytical").design_space
     rows = load_training_data(csv, space)
     print(f"== part 1: DRAMSys rows ({csv}): {len(rows)} rows, "
@@ -221,4 +228,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

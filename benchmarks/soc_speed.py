@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import sys
 import time
 
 import numpy as np
 
 from archgym.agent import make_agent
+from archgym.errors import ArchGymError
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.soc import BUNDLED_WORKLOADS, SOC_DESIGN_SPACE, SocAnalyticalModel, resolve_workload
@@ -122,4 +124,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

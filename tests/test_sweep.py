@@ -179,6 +179,42 @@ def test_ray_executor_gives_the_local_results(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_ray_address_without_a_cluster_is_a_one_line_error(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the ray executor needs the marl extra: pip install 'archgym[marl]'")
+    from ray._private.services import find_gcs_addresses
+    from typer.testing import CliRunner
+
+    from archgym.cli import app
+
+    if find_gcs_addresses():
+        pytest.skip("a Ray cluster is running on this machine, so address 'auto' finds one")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(small_spec(tmp_path / "out", agents=[{"name": "random"}], seeds=1)))
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--executor", "ray", "--address", "auto"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "error: no Ray cluster at 'auto': start one with `ray start --head` or drop --address")
+    assert "Traceback" not in result.output
+
+
+def test_the_closing_hint_of_a_sweep_with_plugins_names_them(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archgym.cli import app
+
+    plugin = Path(__file__).resolve().parents[1] / "experiments" / "custom_agent.py"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(small_spec(tmp_path / "out", agents=[{"name": "hill-climb"}], seeds=1,
+                                              budget=5)))
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--workers", "1", "--plugin", str(plugin)],
+                                env={"COLUMNS": "400"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"tables and plots: archgym report {tmp_path / 'out'} --plugin {plugin}" in result.stdout
+    report = CliRunner().invoke(app, ["report", str(tmp_path / "out"), "--no-plots", "--plugin", str(plugin)])
+    assert report.exit_code == 0, report.output
+
+
 def test_cli_sweep_dry_run_and_run(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

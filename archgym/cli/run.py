@@ -39,6 +39,7 @@ from archgym.cli.common import (
     percent,
     shared_options,
 )
+from archgym.cli.evaluate import ObjectiveOption, default_objective
 from archgym.cli.live_progress import live_progress
 from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError
@@ -63,7 +64,7 @@ def run(
     agent: Annotated[str, typer.Option(help="Search agent.")] = "random",
     budget: Annotated[int | None, typer.Option(
         min=1, help=f"Evaluations to spend [default: {DEFAULT_BUDGET}; with --resume, the run's own].")] = None,
-    objective: Annotated[str, typer.Option(help="Objective name or spec (see `archgym envs`).")] = "latency",
+    objective: ObjectiveOption = None,
     target: TargetOption = None,
     out: Annotated[Path, typer.Option(help="Run directory for the dataset.")] = Path("runs/latest"),
     backend: BackendOption = "analytical",
@@ -110,8 +111,8 @@ def run(
             options = backend_options(backend_option, memspec=memspec, proxy=proxy)
             spec = RunSpec(
                 problem=problem, backend=backend, workload=workload,
-                objective=ObjectiveSpec(objective, parse_assignments(target or [], "--target",
-                                                                     "target_latency_ns=60000")),
+                objective=ObjectiveSpec(default_objective(problem, objective),
+                                        parse_assignments(target or [], "--target", "target_latency_ns=60000")),
                 agent=agent, budget=DEFAULT_BUDGET if budget is None else budget, seed=seed,
                 config=parse_assignments(agent_config or [], "--agent-config"), backend_options=options,
                 batch_size=batch_size, plugins=loaded,
@@ -242,6 +243,7 @@ def sweep(
     Rerunning a sweep skips its completed runs and resumes interrupted ones,
     so the dataset ends with exactly one row per evaluation.
     """
+    import shlex
     import statistics
     import time
 
@@ -284,7 +286,11 @@ def sweep(
         try:
             results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
         except ArchGymError as error:
-            raise fail(error) from None
+            failure: ArchGymError | None = error
+        else:
+            failure = None
+    if failure is not None:  # after the progress display's last line, so the error is the last word
+        raise fail(failure) from None
     skipped = sum(r.skipped for r in results)
     table = Table("agent", "setting", "runs", "median best reward", title="best reward per setting (median over runs)",
                   title_justify="left")
@@ -292,9 +298,12 @@ def sweep(
         rewards = [r.best_reward for r in results if (r.agent, r.setting) == (agent, setting)]
         table.add_row(agent, setting, str(len(rewards)), f"{statistics.median(rewards):.6g}")
     console.print(table)
+    # The report needs the sweep's plug-ins to know its problems and backends.
+    report_command = shlex.join(["archgym", "report", str(parsed.out),
+                                 *(arg for name in parsed.plugins for arg in ("--plugin", name))])
     console.print(
         f"{len(results) - skipped} runs done, {skipped} already complete, in {time.perf_counter() - start:.1f} s; "
-        f"dataset: {parsed.out}; tables and plots: archgym report {parsed.out}"
+        f"dataset: {parsed.out}; tables and plots: {escape(report_command)}"
     )
 
 
@@ -346,7 +355,7 @@ def report(
 def marl_train(
     problem: ProblemOption = DEFAULT_PROBLEM,
     workload: WorkloadOption = None,
-    objective: Annotated[str, typer.Option(help="Objective name or spec.")] = "latency",
+    objective: ObjectiveOption = None,
     target: Annotated[list[str] | None, typer.Option(
         help="Objective target, e.g. target_power_mw=1000 (repeatable).")] = None,
     iterations: Annotated[int | None, typer.Option(
@@ -382,7 +391,8 @@ def marl_train(
         evaluations = (budget if budget is not None else
                        iterations * int(full["train_batch_size"]) if iterations is not None else DEFAULT_MARL_BUDGET)
         spec = RunSpec(problem=problem, backend=backend, workload=workload,
-                       objective=ObjectiveSpec(objective, targets), agent="marl", budget=evaluations, seed=seed,
+                       objective=ObjectiveSpec(default_objective(problem, objective), targets), agent="marl",
+                       budget=evaluations, seed=seed,
                        config=settings, backend_options=options)
     except ArchGymError as error:
         raise fail(error) from None
@@ -400,10 +410,35 @@ def marl_train(
         except ArchGymError as error:
             raise fail(error) from None
     result = outcome.details
-    table = Table("knob", "value", title=f"best design (reward {result.best_reward:.6g})", title_justify="left",
-                  box=box.SIMPLE)
+    try:
+        _print_best_of_training(spec, out, run_id, result)
+    except ArchGymError as error:
+        raise fail(error) from None
+    console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
+                  f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
+
+
+def _print_best_of_training(spec: Any, out: Path, run_id: str, result: Any) -> None:
+    """The best design a trainer evaluated, its metrics and reward, as ``archgym run`` prints a search's best."""
+    from archgym.dataset import load_dataset
+    from archgym.objective import make_objective
+    from archgym.problem import get_problem
+
+    problem = get_problem(spec.problem)
+    rows = load_dataset(out)
+    # A trainer's env runners log as <run id>-runner<i>.
+    rows = rows[(rows["run_id"] == run_id) | rows["run_id"].str.startswith(f"{run_id}-runner")]
+    best = rows.loc[rows["reward"].idxmax()]
+    table = Table("knob", "value", title=f"best design after {result.evaluations} evaluations", title_justify="left")
     for knob, value in result.best_design.items():
         table.add_row(knob, format_value(value))
     console.print(table)
-    console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
-                  f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
+    workload = best["workload"] or problem.default_workload
+    metrics = Table("metric", "value", "unit", title=f"its metrics ({best['backend']}, {workload})",
+                    title_justify="left")
+    for metric in problem.metrics:
+        metrics.add_row(metric.name, format_value(float(best.get(metric.name, math.nan))), metric.unit)
+    console.print(metrics)
+    goal = make_objective(spec.objective.name, problem=spec.problem, **dict(spec.objective.targets))
+    console.print(f"reward ({goal.describe()}): {result.best_reward:.6g} at evaluation {int(best['step'])} "
+                  f"of run {best['run_id']}")

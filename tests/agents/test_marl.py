@@ -98,10 +98,33 @@ def test_cli_marl_train(tmp_path: Path) -> None:
                                       str(tmp_path / "ckpt"),
                                       *[item for k, v in FAST.items() for item in ("--agent-config", f"{k}={v}")]])
     assert result.exit_code == 0, result.output
-    assert "best design" in result.output and "32 evaluations in 1 iterations" in result.output
+    assert "best design after 32 evaluations" in result.output and "32 evaluations in 1 iterations" in result.output
+    # The best design's metrics and reward, as archgym run prints them.
+    assert "its metrics (dram/analytical, stream)" in result.output and "total_time_ns" in result.output
+    assert "reward (time: minimise total_time_ns" in result.output
     assert any((tmp_path / "ckpt").iterdir())
     result = CliRunner().invoke(app, ["marl", "train", "--agent-config", "gamma=2"])
     assert result.exit_code == 2 and "gamma" in result.output
+
+
+def test_training_shows_no_ray_chatter_and_leaves_logging_as_it_was(tmp_path: Path) -> None:
+    """In a fresh process, as a user runs it: Ray starts, trains and stops without a word on the console."""
+    code = ("import logging, warnings, sys\n"
+            "import ray.rllib  # sets Ray's own logging up, as any program using Ray has it\n"
+            "from archgym.cli import app\n"
+            "levels = {n: logging.getLogger(n).level for n in ('ray', 'ray.rllib', 'ray.tune')}\n"
+            "filters = list(warnings.filters)\n"
+            "try:\n    app(sys.argv[1:])\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+            "assert levels == {n: logging.getLogger(n).level for n in levels}, f'logger levels changed from {levels}'\n"
+            "assert filters == warnings.filters, 'warning filters changed'\n")
+    args = ["marl", "train", "--workload", "random", "--objective", "power", "--budget", "32", "--out",
+            str(tmp_path), *[item for k, v in FAST.items() for item in ("--agent-config", f"{k}={v}")]]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    chatter = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("training")]
+    assert chatter == []
+    assert "power_mw" in done.stdout and "best design after 32 evaluations" in done.stdout
 
 
 def test_missing_extra_gives_an_install_hint() -> None:
