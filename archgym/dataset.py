@@ -77,8 +77,17 @@ Only the part files are Parquet, and everything else starts with ``_`` or
 
     pandas.read_parquet("runs/latest")
     pyarrow.dataset.dataset("runs/latest").to_table()   # or pyarrow.parquet.read_table
-    polars.read_parquet("runs/latest/*.parquet")         # or polars.scan_parquet
+    polars.read_parquet("runs/latest/*.parquet")         # or polars.scan_parquet("runs/latest/*.parquet")
     duckdb.sql("SELECT * FROM read_parquet('runs/latest/*.parquet')")
+
+Polars needs the ``*.parquet`` glob: given the bare directory
+(``polars.read_parquet("runs/latest")``, ``polars.scan_parquet("runs/latest/")``)
+it lists every file below it, ``_`` and ``.`` names included, and refuses
+the run records (``directory contained paths with different file
+extensions``, in polars 2.1). No layout short of a directory holding
+nothing but part files avoids that, and the run records and journals must
+live somewhere, so the glob is the call to use. DuckDB reads the bare
+directory too, but the glob works with every version.
 
 These readers see the rows in part files. Rows of a run still being written
 that are only in its journal (at most ``flush_every - 1`` rows, logged within
@@ -110,6 +119,11 @@ and resume: a logger resuming such a run folds its ``journal-`` file into a
 part, and :func:`write_run_metadata` moves the directory's ``runs/`` records
 to ``_runs/``. Their rows lack the ``backend_options`` and ``objective_spec``
 columns, and a resumed run keeps the columns it started with.
+
+Plain Parquet readers fail on such a directory until it is written to again.
+:func:`upgrade_dataset` (``archgym dataset upgrade DIR``) moves it into the
+current layout at once: records to ``_runs/``, journal rows into part files,
+the default ``report/`` to ``_report/``, without losing or duplicating a row.
 """
 
 from __future__ import annotations
@@ -151,6 +165,7 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = [
     "PARQUET_METADATA_KEY",
     "EvaluationLogger",
+    "LayoutUpgrade",
     "LoggedCostModel",
     "RunContext",
     "dataset_schema",
@@ -160,6 +175,7 @@ __all__ = [
     "read_part_metadata",
     "read_run_metadata",
     "read_run_record",
+    "upgrade_dataset",
     "write_run_metadata",
 ]
 
@@ -821,6 +837,121 @@ def read_run_record(out_dir: str | os.PathLike, run_id: str) -> dict[str, Any] |
             return record
     # Moved from the earlier folder between the two reads.
     return _read_record(directory / RECORDS_DIR / name)
+
+
+# -- upgrading the earlier layout ------------------------------------------------------------------
+
+_LEGACY_REPORT_DIR = "report"
+_REPORT_DIR = "_report"
+
+
+@dataclass(frozen=True)
+class LayoutUpgrade:
+    """What :func:`upgrade_dataset` changed in a dataset directory.
+
+    Args:
+        records_moved: Run records moved from ``runs/`` to ``_runs/``.
+        journals_folded: Journals of the earlier layout (``journal-<run_id>.jsonl``) turned into part files.
+        rows_recovered: Rows those journals held that no part file had; they are in parts now.
+        report_moved: Whether the default report folder moved from ``report/`` to ``_report/``.
+        left: Names still in the way of plain Parquet readers (neither parts nor ``_``/``.`` names).
+    """
+
+    records_moved: int = 0
+    journals_folded: int = 0
+    rows_recovered: int = 0
+    report_moved: bool = False
+    left: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything moved."""
+        return bool(self.records_moved or self.journals_folded or self.report_moved)
+
+
+def upgrade_dataset(path: str | os.PathLike) -> LayoutUpgrade:
+    """Move a dataset directory of the earlier layout into the current one, keeping every row.
+
+    The earlier layout kept run records in ``runs/``, journals as
+    ``journal-<run_id>.jsonl`` and the default report in ``report/``, beside
+    the part files, so plain Parquet readers tripped over them. Each step is
+    atomic and the order keeps rows safe: a journal's rows that no part holds
+    are written as a new part (under a temporary name, then renamed) before
+    the journal is removed, so an interrupted upgrade loses nothing and can
+    simply be run again. :func:`load_dataset` gives the same rows before and
+    after. A directory already in the current layout is left as it is.
+
+    Args:
+        path: The dataset directory.
+
+    Returns:
+        What moved, and any names still in the way of plain readers.
+
+    Raises:
+        DatasetError: ``path`` is not a directory, a journal is unreadable, or a
+            run of the earlier layout is still being written (its journal is locked).
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise DatasetError(f"dataset directory {directory} does not exist")
+    legacy_records = directory / _LEGACY_RECORDS_DIR
+    records = len(list(legacy_records.glob("*.json"))) if legacy_records.is_dir() else 0
+    if records:
+        (directory / RECORDS_DIR).mkdir(exist_ok=True)
+        _move_legacy_records(directory)
+    journals = 0
+    recovered = 0
+    for journal in sorted(directory.glob("journal-*.jsonl")):
+        match = _JOURNAL_RE.match(journal.name)
+        if match is None:
+            continue
+        recovered += _fold_legacy_journal(directory, match["run"], journal)
+        journals += 1
+    report_moved = False
+    legacy_report = directory / _LEGACY_REPORT_DIR
+    if legacy_report.is_dir() and not (directory / _REPORT_DIR).exists() and any(legacy_report.glob("summary.*")):
+        os.replace(legacy_report, directory / _REPORT_DIR)
+        report_moved = True
+    left = tuple(sorted(entry.name for entry in directory.iterdir()
+                        if not entry.name.startswith(("_", ".")) and not _PART_RE.match(entry.name)))
+    return LayoutUpgrade(records, journals, recovered, report_moved, left)
+
+
+def _fold_legacy_journal(directory: Path, run_id: str, journal: Path) -> int:
+    """Write a journal's rows that no part of its run holds as a new part, then remove it; return how many."""
+    handle = open(journal, "rb")  # noqa: SIM115 - held, locked, while its rows move
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise DatasetError(
+                    f"run {run_id!r} in {directory} is still being logged (its journal {journal.name} is locked); "
+                    "upgrade the directory when the run has ended"
+                ) from None
+        schema, rows = _read_journal(journal)
+        parts = _part_files(directory, run_id)
+        steps: set[Any] = set()
+        for _, _, part in parts:
+            steps.update(_read_part(part, ["step"]).column("step").to_pylist())
+        pending: dict[Any, dict[str, Any]] = {}
+        for row in rows:
+            if row.get("step") not in steps:
+                pending.setdefault(row.get("step"), row)
+        if pending and schema is not None:
+            seq = parts[-1][1] + 1 if parts else 0
+            target = directory / f"part-{run_id}-{seq:05d}.parquet"
+            tmp = directory / f".part-{run_id}-{seq:05d}.tmp-{os.getpid()}"
+            try:
+                pq.write_table(_rows_to_table(list(pending.values()), schema), tmp)
+                os.replace(tmp, target)  # the rows are in a part before the journal goes
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        journal.unlink()
+    finally:
+        handle.close()
+    return len(pending)
 
 
 # -- logger --------------------------------------------------------------------------------------

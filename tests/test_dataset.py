@@ -37,6 +37,7 @@ from archgym.dataset import (
     read_part_metadata,
     read_run_metadata,
     read_run_record,
+    upgrade_dataset,
     write_run_metadata,
 )
 from archgym.errors import DatasetError
@@ -755,3 +756,94 @@ def test_logging_10k_rows_is_fast(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert elapsed < 2.0, f"logging 10,000 rows took {elapsed:.2f} s"
     assert len(load_dataset(tmp_path)) == 10_000
+
+
+# -- upgrading the earlier layout ---------------------------------------------------------------------------
+
+EARLIER_COLUMNS = [["run_id", "string"], ["env", "string"], ["backend", "string"], ["workload", "string"],
+                   ["agent", "string"], ["agent_config", "string"], ["seed", "int64"], ["objective", "string"],
+                   ["step", "int64"], ["scheduler", "string"], ["buffer", "int64"], ["ranks", "int64"],
+                   ["refresh", "bool"], ["latency_ns", "float64"], ["power_mw", "float64"], ["feasible", "bool"],
+                   ["reason", "string"], ["reward", "float64"], ["wall_time_s", "float64"],
+                   ["timestamp", "timestamp"], ["archgym_version", "string"]]
+
+
+def write_earlier_layout(directory: Path, run_id: str = "old-run") -> None:
+    """A killed run as versions before the plain-Parquet layout left it: 4 rows in a part, the last 4 in
+    its journal (2 of them also in the part), its record in runs/ and a report in report/."""
+    static = {"run_id": run_id, "env": "dram", "backend": "dram/toy", "workload": "stream", "agent": "random",
+              "agent_config": "{}", "seed": 7, "objective": "latency", "archgym_version": "0.0.9"}
+    rows = [{**static, "step": i, **d, "latency_ns": 10.0 + i, "power_mw": 1.0, "feasible": True, "reason": "",
+             "reward": -float(i), "wall_time_s": 0.1, "timestamp": "2024-01-01T00:00:00+00:00"}
+            for i, d in enumerate(designs(6))]
+    types = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_(), "float64": pa.float64(),
+             "timestamp": pa.timestamp("us", tz="UTC")}
+    schema = pa.schema([(name, types[kind]) for name, kind in EARLIER_COLUMNS])
+    table = pa.Table.from_pylist([{**r, "timestamp": pd.Timestamp(r["timestamp"])} for r in rows[:4]], schema)
+    directory.mkdir(exist_ok=True)
+    pq.write_table(table, directory / f"part-{run_id}-00000.parquet")
+    header = {"archgym_journal": 1, "run_id": run_id, "columns": EARLIER_COLUMNS}
+    (directory / f"journal-{run_id}.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in [header, *rows[2:]]))
+    (directory / "runs").mkdir()
+    (directory / "runs" / f"{run_id}.json").write_text(json.dumps({"run_id": run_id, "status": "running"}))
+    (directory / "report").mkdir()
+    (directory / "report" / "summary.md").write_text("# summary\n")
+
+
+def test_upgrade_makes_an_earlier_layout_directory_plain_parquet_without_losing_rows(tmp_path: Path) -> None:
+    write_earlier_layout(tmp_path)
+    before = load_dataset(tmp_path)
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow's error type for a non-Parquet file varies
+        pd.read_parquet(tmp_path)
+
+    result = upgrade_dataset(tmp_path)
+
+    assert (result.records_moved, result.journals_folded, result.rows_recovered) == (1, 1, 2)
+    assert result.report_moved and result.left == () and result.changed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_report", "_runs", "part-old-run-00000.parquet", "part-old-run-00001.parquet"]
+    after = load_dataset(tmp_path)
+    pd.testing.assert_frame_equal(before, after)
+    plain = pd.read_parquet(tmp_path).sort_values("step")
+    assert plain["step"].tolist() == list(range(6))  # every row once, none duplicated
+    import polars
+
+    assert sorted(polars.read_parquet(str(tmp_path / "*.parquet"))["step"].to_list()) == list(range(6))
+    assert read_run_record(tmp_path, "old-run") == {"run_id": "old-run", "status": "running"}
+    assert (tmp_path / "_report" / "summary.md").read_text() == "# summary\n"
+    # A second upgrade finds nothing to do; the run still resumes from where it stopped.
+    assert not upgrade_dataset(tmp_path).changed
+    with EvaluationLogger(tmp_path, make_context(run_id="old-run"), make_space(), METRICS) as lg:
+        assert lg.next_step == 6
+
+
+def test_upgrade_leaves_a_run_that_is_still_being_written(tmp_path: Path) -> None:
+    import fcntl
+
+    write_earlier_layout(tmp_path)
+    journal = tmp_path / "journal-old-run.jsonl"
+    with open(journal, "ab") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a writer of that layout held it
+        with pytest.raises(DatasetError, match="still being logged"):
+            upgrade_dataset(tmp_path)
+    assert journal.exists() and len(load_dataset(tmp_path)) == 6
+
+
+def test_cli_dataset_upgrade(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archgym.cli import app
+
+    write_earlier_layout(tmp_path / "old")
+    (tmp_path / "old" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["dataset", "upgrade", str(tmp_path / "old")], env={"COLUMNS": "300"},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ("moved 1 run record to _runs/; turned 1 journal into part files (2 rows not yet in a part); "
+            "moved report/ to _report/") in result.output
+    assert "still in the way of plain Parquet readers: notes.txt" in result.output
+    again = CliRunner().invoke(app, ["dataset", "upgrade", str(tmp_path / "old")], env={"COLUMNS": "300"})
+    assert "is already in the current layout" in again.output
+    missing = CliRunner().invoke(app, ["dataset", "upgrade", str(tmp_path / "absent")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

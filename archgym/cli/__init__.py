@@ -8,6 +8,7 @@ options, calls a library function and renders the result:
 - :mod:`~archgym.cli.run`: ``run``, ``sweep``, ``report`` and the ``marl`` group;
 - :mod:`~archgym.cli.validate`: ``validate``;
 - :mod:`~archgym.cli.proxy`: the ``proxy`` group;
+- :mod:`~archgym.cli.dataset`: the ``dataset`` group (``upgrade``);
 - :mod:`~archgym.cli.common`: what they share (errors, options, backends, formatting).
 
 Each registered problem's own commands are mounted as ``archgym <problem> ...``.
@@ -22,7 +23,7 @@ from typing import Annotated
 import typer
 
 from archgym import __version__
-from archgym.cli import catalog, evaluate, proxy, run, validate
+from archgym.cli import catalog, dataset, evaluate, proxy, run, validate
 from archgym.cli.common import console, mount_problem_clis, progress_bars
 
 __all__ = ["app"]
@@ -57,6 +58,7 @@ def main(
 for group in (catalog.app, evaluate.app, run.app, validate.app):
     app.add_typer(group)
 app.add_typer(proxy.app, name="proxy")
+app.add_typer(dataset.app, name="dataset")
 mount_problem_clis(app)
 # `archgym trace ...`, the name user docs use, is the same app as `archgym dram trace ...` (imported by name: layering).
 app.add_typer(importlib.import_module("archgym.simulators.dram.cli").trace_app, name="trace")
