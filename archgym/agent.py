@@ -180,6 +180,10 @@ class Agent(ABC):
         """The highest-reward trial passed to :meth:`update` so far, or None."""
         return self._best
 
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({self.design_space.name or 'space'!r}, seed={self.seed!r}, {settings})"
+
     def checkpoint(self) -> dict[str, Any] | None:
         """The agent's state after the trials told so far, as plain JSON values; None if it keeps none.
 

@@ -275,3 +275,8 @@ def test_a_resumed_run_loads_the_plugins_it_was_started_with(tmp_path):
                              capture_output=True, text=True, check=False, env=_environment())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert list(load_dataset(out).sort_values("step")["step"]) == list(range(16))
+
+
+def test_an_agent_still_shows_its_settings() -> None:
+    agent = agent_class("random")(make_backend("dram/analytical").design_space, seed=3)
+    assert repr(agent).startswith(f"{type(agent).__name__}('dram', seed=3")
