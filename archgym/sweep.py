@@ -543,7 +543,8 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
                 ray.init(address=address, **options)
             except ConnectionError:
                 raise ConfigurationError(
-                    f"no Ray cluster at {address!r}: start one with `ray start --head` or drop --address"
+                    f"no Ray cluster at {address!r}: start one with `ray start --head` (or set RAY_ADDRESS to one), "
+                    "or drop --address"
                 ) from None
     try:
         task = ray.remote(num_cpus=1)(_execute_with_plugins)

@@ -194,7 +194,8 @@ def test_ray_address_without_a_cluster_is_a_one_line_error(tmp_path: Path) -> No
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
-        "error: no Ray cluster at 'auto': start one with `ray start --head` or drop --address")
+        "error: no Ray cluster at 'auto': start one with `ray start --head` (or set RAY_ADDRESS to one), "
+        "or drop --address")
     assert "Traceback" not in result.output
 
 
