@@ -34,7 +34,7 @@ from typing import Any
 
 from archgym.errors import PluginError
 
-__all__ = ["describe_error", "load_entry_point", "load_plugin", "load_plugins"]
+__all__ = ["describe_error", "is_plugin_file", "load_entry_point", "load_plugin", "load_plugins", "plugin_file_loaded"]
 
 FILE_MODULE_PREFIX = "archgym_plugin_"
 """Prefix of the module name of a plug-in file whose own name another module has."""
@@ -86,7 +86,7 @@ def load_plugin(plugin: str | os.PathLike[str]) -> str:
             message names the plug-in and the error (with its file and line).
     """
     text = os.fspath(plugin)
-    if not (text.endswith(".py") or os.sep in text or "/" in text or Path(text).exists()):
+    if not is_plugin_file(text):
         _import(text, lambda: importlib.import_module(text))
         return text
     path = Path(text).expanduser().resolve()
@@ -99,6 +99,18 @@ def load_plugin(plugin: str | os.PathLike[str]) -> str:
     if not _is_file(sys.modules.get(name), path):
         _import(text, lambda: _exec_file(name, path))
     return str(path)
+
+
+def is_plugin_file(plugin: str | os.PathLike[str]) -> bool:
+    """Whether ``plugin`` names a file (a path, or a ``.py`` name) rather than a module."""
+    text = os.fspath(plugin)
+    return text.endswith(".py") or os.sep in text or "/" in text or Path(text).exists()
+
+
+def plugin_file_loaded(path: str | os.PathLike[str]) -> bool:
+    """Whether the plug-in file at ``path`` has been loaded in this process."""
+    resolved = Path(path).expanduser().resolve()
+    return any(_is_file(module, resolved) for module in list(sys.modules.values()))
 
 
 def _module_name(path: Path) -> str:

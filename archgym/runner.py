@@ -377,7 +377,7 @@ def execute(
 
     out = Path(out)
     run_id = run_id or spec.run_id
-    load_run_plugins(spec, run_id)
+    load_run_plugins(spec, run_id, load_files=True)  # the caller wrote the spec
     problem = get_problem(spec.problem)
     if not problem.is_design_problem:
         raise ConfigurationError(f"problem {problem.name!r} is not searched with agents; see `archgym {problem.name}`")
@@ -393,15 +393,30 @@ def execute(
     return _execute_search(spec, out, run_id, rows, callback, model)
 
 
-def load_run_plugins(spec: RunSpec, run_id: str | None = None) -> None:
-    """Load the plug-ins a run was started with (those loaded already are not loaded again).
+def load_run_plugins(spec: RunSpec, run_id: str | None = None, load_files: bool = False) -> None:
+    """Load the plug-in modules a run was started with, and its plug-in files if ``load_files``.
+
+    A run's record can come from anyone, so a spec read from one never makes
+    this process run a file it names: without ``load_files`` (the default)
+    plug-in files must have been loaded by the caller (``--plugin FILE``
+    again). Modules are imported, since only installed code (or code on the
+    user's own ``PYTHONPATH``) can be imported by name. Pass ``load_files``
+    for a spec the caller wrote.
 
     Raises:
-        PluginError: one cannot be imported; the message names the run, the plug-in and the error.
+        PluginError: a module cannot be imported, or a file is not loaded; the message names the
+            run, the plug-in and what to do.
     """
-    from archgym.plugins import load_plugin
+    from archgym.plugins import is_plugin_file, load_plugin, plugin_file_loaded
 
     for plugin in spec.plugins:
+        if is_plugin_file(plugin) and not load_files:
+            if not plugin_file_loaded(plugin):
+                raise PluginError(
+                    f"run {run_id or spec.run_id} was started with plug-in file {plugin}; a run's record does not "
+                    f"load code files, so give --plugin {plugin} again (after checking it is the file you mean)"
+                )
+            continue
         try:
             load_plugin(plugin)
         except PluginError as error:

@@ -181,7 +181,7 @@ def test_a_recorded_plugin_that_cannot_be_loaded_is_a_clear_error(tmp_path):
     spec = RunSpec("dram", "analytical", None, ObjectiveSpec("latency"), "gone", 5, plugins=[str(missing)])
     with pytest.raises(PluginError, match=r"^run gone-1 was started with plug-in .*gone_agent\.py, which it needs: "
                                           r"plug-in file .*gone_agent\.py does not exist$"):
-        load_run_plugins(spec, "gone-1")
+        load_run_plugins(spec, "gone-1", load_files=True)
     with pytest.raises(PluginError, match="was started with plug-in"):
         execute(spec, tmp_path / "run", run_id="gone-1")
 
@@ -265,16 +265,33 @@ def test_a_killed_run_resumes_without_recomputation_as_the_uninterrupted_one(cas
 
 
 @pytest.mark.slow
-def test_a_resumed_run_loads_the_plugins_it_was_started_with(tmp_path):
+def test_a_resumed_run_needs_its_plugin_files_given_again(tmp_path):
     plugin = REPOSITORY / "experiments" / "custom_agent.py"
     out = tmp_path / "run"
     started = subprocess.run(_archgym("run", "--plugin", str(plugin), "--agent", "hill-climb", "--budget", "8",
                                       "--out", str(out)), capture_output=True, text=True, check=False, env=_environment())
     assert started.returncode == 0, started.stderr[-2000:]
-    resumed = subprocess.run(_archgym("run", "--resume", "--budget", "16", "--out", str(out)),
+    # A run's record may come from anyone: it names the file but does not make archgym run it.
+    refused = subprocess.run(_archgym("run", "--resume", "--budget", "16", "--out", str(out)),
+                             capture_output=True, text=True, check=False, env=_environment())
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert f"give --plugin {plugin} again" in " ".join((refused.stdout + refused.stderr).split())
+    resumed = subprocess.run(_archgym("run", "--resume", "--plugin", str(plugin), "--budget", "16", "--out", str(out)),
                              capture_output=True, text=True, check=False, env=_environment())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert list(load_dataset(out).sort_values("step")["step"]) == list(range(16))
+
+
+def test_a_recorded_plugin_file_is_not_run_by_resuming(tmp_path):
+    marker = tmp_path / "ran"
+    plugin = tmp_path / "planted.py"
+    plugin.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    spec = RunSpec("dram", "analytical", None, ObjectiveSpec("latency"), "random", 5, plugins=[str(plugin)])
+    with pytest.raises(PluginError, match="a run's record does not load code files"):
+        load_run_plugins(spec, "random-1")
+    assert not marker.exists()
+    load_run_plugins(RunSpec("dram", "analytical", None, ObjectiveSpec("latency"), "random", 5,
+                             plugins=["json"]), "random-1")  # modules are imported by name
 
 
 def test_an_agent_still_shows_its_settings() -> None:
