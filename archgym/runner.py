@@ -180,7 +180,8 @@ class RunSpec:
                 problem=str(data.get("problem") or data["env"]), backend=str(data["backend"]),
                 workload=data.get("workload"), objective=objective, agent=str(data["agent"]),
                 budget=int(data["budget"]), seed=int(data.get("seed") or 0), config=dict(data.get("config") or {}),
-                backend_options=dict(data.get("backend_options") or {}),
+                # Never trust from a record: whoever resumes it decides (--trust), see archgym.proxy.
+                backend_options={k: v for k, v in dict(data.get("backend_options") or {}).items() if k != "trust"},
                 batch_size=int(data.get("batch_size") or 1), sweep=str(data.get("sweep") or ""),
                 plugins=tuple(str(plugin) for plugin in data.get("plugins") or ()),
             )

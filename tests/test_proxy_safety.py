@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import archgym  # noqa: F401  (registers the environments)
 from archgym.cli import app
 from archgym.cost_model import make_backend
-from archgym.errors import ProxyError
+from archgym.errors import ConfigurationError, ProxyError
 from archgym.proxy import Proxy, knob_matrix, load_proxy, read_proxy_metadata, train_proxy
 from archgym.proxy.plain import load_plain
 from archgym.simulators.dram.knobs import DRAM_DESIGN_SPACE
@@ -260,3 +260,15 @@ def test_train_checks_out_before_reading_data(tmp_path: Path, rows: pd.DataFrame
     # An existing proxy is replaced without --force.
     result = runner.invoke(app, [*arguments, "--out", str(other)])
     assert result.exit_code == 0, result.output
+
+
+def test_trust_is_never_a_recorded_backend_option() -> None:
+    from archgym.cli.common import backend_options
+    from archgym.runner import ObjectiveSpec, RunSpec
+
+    with pytest.raises(ConfigurationError, match="trust is not a backend option; give --trust"):
+        backend_options(["trust=true"])
+    assert backend_options([], timeout_s=30.0) == {"timeout_s": 30.0}
+    recorded = RunSpec("dram", "proxy", None, ObjectiveSpec("latency"), "random", 5,
+                       backend_options={"proxy": "/p", "trust": True}).to_dict()
+    assert RunSpec.from_dict(recorded).backend_options == {"proxy": "/p"}

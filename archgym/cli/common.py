@@ -124,15 +124,24 @@ def parse_assignments(items: Sequence[str], option: str, example: str = "populat
 
 
 def backend_options(
-    items: Sequence[str] | None, *, memspec: str | None = None, proxy: Path | None = None
+    items: Sequence[str] | None, *, memspec: str | None = None, proxy: Path | None = None,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """The backend's keyword arguments: the ``--backend-option`` items, plus the ``--memspec`` and ``--proxy`` shortcuts.
+    """The backend's keyword arguments: the ``--backend-option`` items, plus the shortcuts.
+
+    The shortcuts are ``--memspec``, ``--proxy`` and ``--sim-timeout``
+    (``timeout_s``). ``trust`` is refused as an option: options are recorded
+    with a run, and a record must never turn trust on for whoever resumes it.
 
     Raises:
-        ConfigurationError: a malformed item, or a shortcut and an item giving one key two values.
+        ConfigurationError: a malformed item, ``trust`` given as an item, or a shortcut and an item
+            giving one key two values.
     """
     options = parse_assignments(items or [], "--backend-option", "memspec=ddr4-2400")
-    for key, value, flag in (("memspec", memspec, "--memspec"), ("proxy", proxy, "--proxy")):
+    if "trust" in options:
+        raise ConfigurationError("trust is not a backend option; give --trust, which is not recorded with the run")
+    shortcuts = (("memspec", memspec, "--memspec"), ("proxy", proxy, "--proxy"), ("timeout_s", timeout_s, "--sim-timeout"))
+    for key, value, flag in shortcuts:
         if value is None:
             continue
         if key in options and str(options[key]) != str(value):
