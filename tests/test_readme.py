@@ -13,10 +13,14 @@ may use what earlier blocks of the same document created. Python blocks share
 one namespace per document; the working directory is on ``sys.path``, as in an
 interactive session started there. Shell lines (``\\`` continuations joined,
 comments dropped, ``&&`` chains split, ``$ `` prompts of console blocks) run
-through the real ``archgym`` command line in that process; ``export NAME=VALUE``
-and ``NAME=VALUE`` prefixes set the environment, ``python FILE`` runs the file
-as a script, and any other program runs through ``bash``. Blocks that do not
-pass are reported with the document, the line and the command.
+through the real ``archgym`` command line in that process (a local Ray
+instance a command started is stopped when it returns, as its own process
+would end); ``export NAME=VALUE`` and ``NAME=VALUE`` prefixes set the
+environment, ``python FILE`` runs the file as a script, and any other program
+runs through ``bash``. Blocks marked ``needs`` or ``xfail`` (below) run
+``archgym`` in a process of its own, since their errors are what is judged.
+Blocks that do not pass are reported with the document, the line and the
+command.
 
 What the test changes, uniformly, to keep the documents' examples fast:
 
@@ -67,6 +71,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from archgym.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_LANGUAGES = ("bash", "console", "python")
@@ -383,11 +390,10 @@ class DocumentSession:
 
     @staticmethod
     def _run_archgym(command: str, arguments: list[str]) -> None:
-        from typer.testing import CliRunner
-
-        from archgym.cli import app
-
-        result = CliRunner().invoke(app, arguments)
+        try:
+            result = CliRunner().invoke(app, arguments)
+        finally:
+            _end_of_command()
         if result.exit_code != 0:
             output = result.output
             if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -406,6 +412,16 @@ class DocumentSession:
                 raise CommandFailed(command, 1, str(exit_.code)) from None
         finally:
             sys.argv = saved_argv
+
+
+def _end_of_command() -> None:
+    """Stop what a command's process would stop when it ends: a local Ray instance it started.
+
+    Left running, it would answer a later ``--address auto`` that a reader's shell sends to no cluster.
+    """
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 IN_PROCESS = ("archgym", "python-script", "export", *NOT_RUN)
