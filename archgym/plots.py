@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 _DPI = 130
-_TEXT_SIZES = {
+_TEXT_SIZES: dict[Any, Any] = {
     "font.size": 10.0,
     "axes.titlesize": "large",
     "axes.labelsize": "medium",
