@@ -393,7 +393,7 @@ def _check_options(info: BackendInfo, options: Mapping[str, Any]) -> None:
     unknown = [key for key in options if allowed is not None and key not in allowed]
     if unknown:
         raise ConfigurationError(
-            f"backend {info.name} has no option(s) {', '.join(map(repr, unknown))}; "
+            f"backend {info.name} has no option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
             f"its options are {', '.join(allowed) if allowed else '(none)'}"
         )
 

@@ -43,6 +43,7 @@ from archgym.problem import get_problem
 
 __all__ = [
     "AGENT_STATE_DIR",
+    "EXECUTION_OPTIONS",
     "RUN_RECORD_VERSION",
     "ObjectiveSpec",
     "RunOutcome",
@@ -60,6 +61,9 @@ RUN_RECORD_VERSION = 2
 
 AGENT_STATE_DIR = "_agent_state"
 """Folder of a dataset directory holding each run's agent checkpoint (``<run_id>.json``), which Parquet readers skip."""
+
+EXECUTION_OPTIONS = frozenset({"timeout_s", "workers", "keep_dirs"})
+"""Backend options that change how a simulator is run but not what it reports: not part of a run's id."""
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -152,18 +156,20 @@ class RunSpec:
             f"{_safe(self.agent)}-{digest}"
 
     def _identity(self) -> dict[str, Any]:
-        # The keys sweeps hashed before runs had a module of their own, so earlier sweeps resume.
+        # The keys sweeps hashed before runs had a module of their own, so earlier sweeps resume; options
+        # that change how a simulator is run but not its results are left out, so changing them resumes too.
+        options = {k: v for k, v in self.backend_options.items() if k not in EXECUTION_OPTIONS}
         return {
             "sweep": self.sweep, "env": self.problem, "backend": self.backend,
-            "backend_options": dict(self.backend_options), "workload": self.workload,
+            "backend_options": options, "workload": self.workload,
             "objective": asdict(self.objective), "agent": self.agent, "config": dict(self.config),
             "seed": self.seed, "budget": self.budget, "batch_size": self.batch_size,
         }
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form; :meth:`from_dict` reads it back."""
-        return json.loads(json.dumps({**self._identity(), "problem": self.problem, "plugins": list(self.plugins)},
-                                     default=str))
+        return json.loads(json.dumps({**self._identity(), "backend_options": dict(self.backend_options),
+                                      "problem": self.problem, "plugins": list(self.plugins)}, default=str))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:

@@ -145,7 +145,7 @@ class SweepSpec:
                             problem=env, backend=self.backend, workload=workload, objective=objective,
                             agent=agent.name, budget=self.budget, seed=seed, config=config,
                             backend_options=dict(self.backend_options), batch_size=self.batch_size,
-                            sweep=self.name,
+                            sweep=self.name, plugins=self.plugins,
                         ))
         return runs
 
@@ -173,6 +173,7 @@ def load_spec(
     path: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
     plugins: Sequence[str | os.PathLike[str]] = (),
+    backend_options: Mapping[str, Any] | None = None,
 ) -> SweepSpec:
     """Read and validate a YAML sweep spec.
 
@@ -181,6 +182,7 @@ def load_spec(
         out: Output directory overriding the spec's ``out``.
         plugins: Plug-ins (module names or ``.py`` files) to load besides the spec's own ``plugins``,
             whose files are relative to the spec's folder.
+        backend_options: Backend options overriding the spec's (``--sim-timeout`` gives ``timeout_s``).
 
     Raises:
         ConfigurationError: the file is missing or not YAML, or the spec is invalid (the message says how).
@@ -203,6 +205,11 @@ def load_spec(
         raw["out"] = str(out)
     if "plugins" in raw:
         raw["plugins"] = [_beside(path.parent, item) for item in _plugin_list(raw["plugins"], str(path))]
+    if backend_options:
+        given = raw.get("backend_options") or {}
+        if not isinstance(given, Mapping):
+            raise ConfigurationError(f"{path}: backend_options must be a mapping of option to value, got {given!r}")
+        raw["backend_options"] = {**given, **backend_options}
     return parse_spec(raw, source=str(path), plugins=plugins)
 
 
@@ -457,7 +464,8 @@ def _die_with_parent() -> None:
 
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        # SIGTERM, not SIGKILL: a worker running a simulator then stops it and removes its scratch directory.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

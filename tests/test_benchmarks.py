@@ -21,8 +21,8 @@ def test_proxy_benchmark_without_its_reference_data_says_what_is_missing(tmp_pat
     assert "Traceback" not in done.stderr
     missing = tmp_path / "dramsys_ddr3_calibration.csv"
     assert done.stderr.splitlines() == [
-        f"error: missing the DRAMSys reference measurements {missing}: they are kept beside the project in "
-        "../shared/reference/dram (not in the repository); copy that folder there or point --reference at it"
+        (f"error: missing the DRAMSys reference measurements {missing}: they are kept beside the project in "
+         "../shared/reference/dram (not in the repository); copy that folder there or point --reference at it"),
     ]
 
 

@@ -296,3 +296,18 @@ def test_a_redirected_sweep_logs_runs_done(tmp_path, monkeypatch):
     assert progress[0] == (0, 3) and progress[-1] == (3, 3)
     assert "sweep tiny: 3/3 runs, 90 evaluations, " in result.stderr
     assert "━" not in result.stderr
+
+
+def test_trust_applies_to_proxies_only_and_never_to_resume(tmp_path: Path) -> None:
+    wrong = runner.invoke(app, ["evaluate", "--trust"])
+    assert wrong.exit_code != 0 and "--trust applies to --backend proxy, not 'analytical'" in wrong.output
+    resumed = runner.invoke(app, ["run", "--out", str(tmp_path), "--resume", "--trust"])
+    assert resumed.exit_code != 0 and "--trust does not apply to --resume" in " ".join(resumed.output.split())
+    recorded = runner.invoke(app, ["run", "--backend-option", "trust=true", "--budget", "2", "--out", str(tmp_path)])
+    assert recorded.exit_code != 0 and "trust is not a backend option" in " ".join(recorded.output.split())
+
+
+def test_sim_timeout_is_the_timeout_s_backend_option(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["evaluate", "--sim-timeout", "5"])
+    assert result.exit_code != 0
+    assert "backend dram/analytical has no option 'timeout_s'" in " ".join(result.output.split())

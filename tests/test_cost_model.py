@@ -335,7 +335,7 @@ def test_unknown_backend_options_are_refused_naming_the_options() -> None:
     from archgym.errors import ConfigurationError
 
     assert "memspec" in backend_options(backend_info("dram/analytical"))
-    with pytest.raises(ConfigurationError, match=r"dram/analytical has no option\(s\) 'foo'; its options are memspec"):
+    with pytest.raises(ConfigurationError, match=r"dram/analytical has no option 'foo'; its options are memspec"):
         make_backend("dram/analytical", foo=1)
     with pytest.raises(ConfigurationError, match="has no option"):
         gym.make("archgym/DRAM-v0", foo=1)

@@ -309,12 +309,16 @@ class DocumentSession:
     @staticmethod
     def _judge_missing_requirement(block: Block, failure: CommandFailed) -> BlockResult:
         output = failure.output.strip()
+        lines = output.splitlines()
+        # What the command printed before failing (a sweep's summary, say) is not part of its error.
+        starts = [i for i, line in enumerate(lines) if line.lower().startswith("error:")]
+        error = "\n".join(lines[starts[-1]:]) if starts else output
         problems = []
         if "Traceback" in output:
             problems.append("it printed a traceback")
-        if len(output.splitlines()) != 1:
-            problems.append(f"its error is {len(output.splitlines())} lines, not one")
-        if block.marker_argument not in output:
+        if len(error.splitlines()) != 1:
+            problems.append(f"its error is {len(error.splitlines())} lines, not one")
+        if block.marker_argument not in error:
             problems.append(f"its error does not name {block.marker_argument}")
         if problems:
             return BlockResult(block.line, "failed", (

@@ -318,3 +318,14 @@ def test_a_dataset_of_the_earlier_layout_loads_reports_and_resumes(tmp_path):
     pd.testing.assert_frame_equal(rows.iloc[:24], before.drop(columns=["backend_options", "objective_spec"]))
     assert not (tmp_path / "runs").exists() and read_records(tmp_path)[0].evaluations == 32
     assert len(pd.read_parquet(tmp_path)) == 32
+
+
+def test_options_on_how_a_simulator_runs_do_not_change_a_run_id() -> None:
+    from archgym.runner import EXECUTION_OPTIONS, ObjectiveSpec, RunSpec
+
+    plain = RunSpec("dram", "dramsys", "random", ObjectiveSpec("latency"), "random", 10, sweep="s")
+    timed = replace(plain, backend_options={"timeout_s": 120, "workers": 4, "keep_dirs": False})
+    assert set(timed.backend_options) == EXECUTION_OPTIONS
+    assert timed.run_id == plain.run_id
+    assert RunSpec.from_dict(timed.to_dict()).backend_options == dict(timed.backend_options)
+    assert replace(plain, backend_options={"memspec": "ddr4-2400"}).run_id != plain.run_id

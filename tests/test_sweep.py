@@ -232,3 +232,11 @@ def test_cli_sweep_dry_run_and_run(tmp_path: Path) -> None:
     assert "6 runs done, 0 already complete" in result.output
     result = runner.invoke(app, ["sweep", str(spec_path), "--executor", "dask"])
     assert result.exit_code == 2 and "unknown executor 'dask'" in result.output
+
+
+def test_backend_options_given_on_the_command_line_override_the_spec() -> None:
+    spec = load_spec(SMOKE, backend_options={"memspec": "ddr4-2400"})
+    assert all(run.backend_options["memspec"] == "ddr4-2400" for run in spec.runs())
+    assert all(run.plugins == spec.plugins for run in spec.runs())
+    with pytest.raises(ConfigurationError, match="has no option 'timeout_s'"):
+        load_spec(SMOKE, backend_options={"timeout_s": 30.0})  # the analytical model runs no simulator

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -25,7 +24,8 @@ from rich.progress import (
 )
 
 from archgym import progress
-from archgym.cost_model import PROXY_BACKEND, BackendInfo, CostModel, backend_info, make_backend
+from archgym.cost_model import PROXY_BACKEND, CostModel, backend_info, make_backend
+from archgym.cost_model import backend_options as backend_option_names
 from archgym.errors import ConfigurationError
 from archgym.problem import get_problem, list_problems, problem_clis
 
@@ -51,6 +51,12 @@ PluginOption = Annotated[list[str] | None, typer.Option(
     help="Module or .py file to import first, e.g. one that registers your agent, backend or problem; a .py "
          "file can import the modules beside it (repeatable).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+SimTimeoutOption = Annotated[float | None, typer.Option(
+    "--sim-timeout", help="Seconds one run of an external simulator may take: short for --backend-option "
+                          "timeout_s=S.")]
+TrustOption = Annotated[bool, typer.Option(
+    "--trust", help="Also load a proxy pickled by an earlier version (model.joblib), which can run code: only for "
+                    "proxies you trust. Not recorded with the run.")]
 
 __all__ = [
     "backend_options",
@@ -67,6 +73,7 @@ __all__ = [
     "percent",
     "progress_bars",
     "shared_options",
+    "trusted",
 ]
 
 
@@ -182,22 +189,15 @@ def check_problem(problem: str) -> None:
 # -- backends --------------------------------------------------------------------------------------------
 
 
-def _accepted_options(info: BackendInfo) -> set[str] | None:
-    """The keyword arguments ``info``'s factory takes; None when it takes any (``**kwargs``)."""
-    try:
-        parameters = inspect.signature(info.factory).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return {p.name for p in parameters
-            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
-
-
 def shared_options(problem: str, backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The ``options`` that ``backend`` also takes (a reference or confirming backend inherits those)."""
-    accepted = _accepted_options(backend_info(backend, problem))
+    accepted = backend_option_names(backend_info(backend, problem))
     return {k: v for k, v in options.items() if accepted is None or k in accepted}
+
+
+def trusted(options: Mapping[str, Any], trust: bool) -> dict[str, Any]:
+    """``options`` with ``trust=True`` added when ``--trust`` was given (never recorded with a run)."""
+    return {**options, "trust": True} if trust else dict(options)
 
 
 def build_backend(problem: str, backend: str, options: Mapping[str, Any]) -> CostModel:
@@ -209,15 +209,9 @@ def build_backend(problem: str, backend: str, options: Mapping[str, Any]) -> Cos
         BackendUnavailableError: the backend cannot run here.
     """
     info = backend_info(backend, problem)
-    if "proxy" in options and info.short_name != PROXY_BACKEND:
-        raise ConfigurationError(f"--proxy applies to --backend proxy, not {backend!r}")
-    accepted = _accepted_options(info)
-    unknown = sorted(set(options) - accepted) if accepted is not None else []
-    if accepted is not None and unknown:
-        raise ConfigurationError(
-            f"backend {info.name} has no option {', '.join(map(repr, unknown))}; "
-            f"its options are {', '.join(sorted(accepted)) or 'none'}"
-        )
+    for key in ("proxy", "trust"):
+        if key in options and info.short_name != PROXY_BACKEND:
+            raise ConfigurationError(f"--{key} applies to --backend proxy, not {backend!r}")
     try:
         return make_backend(info.name, **options)
     except TypeError as error:

@@ -20,7 +20,9 @@ from archgym.cli.common import (
     PluginOption,
     ProblemOption,
     ProxyOption,
+    SimTimeoutOption,
     TargetOption,
+    TrustOption,
     WorkloadOption,
     backend_options,
     build_backend,
@@ -31,6 +33,7 @@ from archgym.cli.common import (
     format_value,
     load_plugins,
     parse_assignments,
+    trusted,
 )
 from archgym.cost_model import CostModel, MetricSpec
 from archgym.errors import ArchGymError, ConfigurationError
@@ -92,6 +95,8 @@ def evaluate(
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
     proxy: ProxyOption = None,
+    sim_timeout: SimTimeoutOption = None,
+    trust: TrustOption = False,
     objective: Annotated[str | None, typer.Option(help="Also print this objective's reward.")] = None,
     as_json: JsonOption = False,
     plugin: PluginOption = None,
@@ -102,7 +107,8 @@ def evaluate(
     try:
         load_plugins(plugin)
         check_problem(problem)
-        model = build_backend(problem, backend, backend_options(backend_option, memspec=memspec, proxy=proxy))
+        options = backend_options(backend_option, memspec=memspec, proxy=proxy, timeout_s=sim_timeout)
+        model = build_backend(problem, backend, trusted(options, trust))
         score = evaluate_design(model, _parse_design(design), workload, objective)
     except ArchGymError as error:
         raise fail(error) from None
@@ -133,6 +139,7 @@ def optimum(
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
     proxy: ProxyOption = None,
+    trust: TrustOption = False,
     top: Annotated[int, typer.Option(min=1, help="Also list this many of the best designs.")] = 1,
     as_json: JsonOption = False,
     plugin: PluginOption = None,
@@ -145,7 +152,7 @@ def optimum(
         load_plugins(plugin)
         check_problem(problem)
         model: CostModel = build_backend(problem, backend,
-                                         backend_options(backend_option, memspec=memspec, proxy=proxy))
+                                         trusted(backend_options(backend_option, memspec=memspec, proxy=proxy), trust))
         workload = workload if workload is not None else model.default_workload
         goal = make_objective(default_objective(problem, objective), metrics=model.metrics,
                               presets=model.objective_presets,

@@ -25,7 +25,9 @@ from archgym.cli.common import (
     PluginOption,
     ProblemOption,
     ProxyOption,
+    SimTimeoutOption,
     TargetOption,
+    TrustOption,
     WorkloadOption,
     backend_options,
     build_backend,
@@ -38,6 +40,7 @@ from archgym.cli.common import (
     parse_assignments,
     percent,
     shared_options,
+    trusted,
 )
 from archgym.cli.evaluate import ObjectiveOption, default_objective
 from archgym.cli.live_progress import live_progress
@@ -76,6 +79,8 @@ def run(
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
     plugin: PluginOption = None,
     proxy: ProxyOption = None,
+    sim_timeout: SimTimeoutOption = None,
+    trust: TrustOption = False,
     confirm_top: Annotated[int, typer.Option(
         min=0, help="After the search, re-evaluate its best N distinct designs with --confirm-backend.")] = 0,
     confirm_backend: Annotated[str, typer.Option(
@@ -98,6 +103,9 @@ def run(
 
     try:
         loaded = load_plugins(plugin)
+        if resume and trust:
+            raise ConfigurationError("--trust does not apply to --resume, whose proxy a run record names; convert "
+                                     "the proxy with `archgym proxy convert DIR --trust` and resume without --trust")
         if resume:
             record = latest_record(out)
             spec, run_id = record.spec, record.run_id
@@ -106,9 +114,11 @@ def run(
             spec = dataclasses.replace(spec, plugins=tuple(dict.fromkeys((*spec.plugins, *loaded))))
             if budget is not None:
                 spec = dataclasses.replace(spec, budget=budget)
+            if sim_timeout is not None:
+                spec = dataclasses.replace(spec, backend_options={**spec.backend_options, "timeout_s": sim_timeout})
         else:
             check_problem(problem)
-            options = backend_options(backend_option, memspec=memspec, proxy=proxy)
+            options = backend_options(backend_option, memspec=memspec, proxy=proxy, timeout_s=sim_timeout)
             spec = RunSpec(
                 problem=problem, backend=backend, workload=workload,
                 objective=ObjectiveSpec(default_objective(problem, objective),
@@ -118,7 +128,8 @@ def run(
                 batch_size=batch_size, plugins=loaded,
             )
             run_id = new_run_id(agent)
-        model = build_backend(spec.problem, spec.backend, spec.backend_options)
+        # Trust is the caller's decision each time, never part of the recorded spec.
+        model = build_backend(spec.problem, spec.backend, trusted(spec.backend_options, trust))
         workload = spec.workload if spec.workload is not None else model.default_workload
         model.prepare(workload)
         goal = make_objective(spec.objective.name, metrics=model.metrics, presets=model.objective_presets,
@@ -237,6 +248,7 @@ def sweep(
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: the spec's out).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs without running them.")] = False,
     plugin: PluginOption = None,
+    sim_timeout: SimTimeoutOption = None,
 ) -> None:
     """Run a sweep: agents x settings x workloads x objectives x seeds, into one dataset.
 
@@ -254,7 +266,8 @@ def sweep(
         if address is not None and executor != "ray":
             raise ConfigurationError("--address applies to --executor ray")
         with error_console.status("checking the spec"):
-            parsed = load_sweep_spec(spec, out, plugins=plugin or [])
+            parsed = load_sweep_spec(spec, out, plugins=plugin or [],
+                                     backend_options=None if sim_timeout is None else {"timeout_s": sim_timeout})
         runs = parsed.runs()
     except ArchGymError as error:
         raise fail(error) from None

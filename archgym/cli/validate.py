@@ -23,6 +23,8 @@ from archgym.cli.common import (
     PluginOption,
     ProblemOption,
     ProxyOption,
+    SimTimeoutOption,
+    TrustOption,
     backend_options,
     build_backend,
     check_problem,
@@ -34,6 +36,7 @@ from archgym.cli.common import (
     parse_assignments,
     percent,
     shared_options,
+    trusted,
 )
 from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError, UnknownNameError
@@ -96,6 +99,8 @@ def validate(
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
     proxy: ProxyOption = None,
+    sim_timeout: SimTimeoutOption = None,
+    trust: TrustOption = False,
     against_option: Annotated[list[str] | None, typer.Option(
         "--against-option",
         help="Option key=value of the reference backend (repeatable); it also takes those of --backend-option "
@@ -142,7 +147,7 @@ def validate(
             )
         if plot is not None:
             val.require_matplotlib()
-        options = backend_options(backend_option, memspec=memspec, proxy=proxy)
+        options = backend_options(backend_option, memspec=memspec, proxy=proxy, timeout_s=sim_timeout)
         overrides = parse_assignments(against_option or [], "--against-option", "memspec=ddr4-2400")
         if against_memspec is not None:
             if overrides.get("memspec", against_memspec) != against_memspec:
@@ -151,7 +156,7 @@ def validate(
                     "give memspec two values; give one of them"
                 )
             overrides["memspec"] = against_memspec
-        model = build_backend(problem, backend, options)
+        model = build_backend(problem, backend, trusted(options, trust))
         models.append(model)
         label = None
         if val.is_reference_file(against):

@@ -134,7 +134,7 @@ def malloc_solve(
 
 def _total_size(path: str) -> int:
     """Bytes of every buffer of a CSV file: a capacity that holds them all, to read it before minimising."""
-    problem = read_csv(path, 2**62)
+    problem = read_csv(path, 2**62 - 1)
     return int(problem.sizes.sum())
 
 

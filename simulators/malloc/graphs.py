@@ -195,6 +195,7 @@ def make_graph(name: str, **kwargs: float) -> Graph:
     unknown = [key for key in kwargs if key not in options]
     if unknown:
         raise ConfigurationError(
-            f"graph {name!r} has no option(s) {', '.join(map(repr, unknown))}; its options are {', '.join(options)}"
+            f"graph {name!r} has no option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(options)}"
         )
     return GRAPHS[name](**kwargs)

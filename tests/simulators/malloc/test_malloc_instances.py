@@ -133,5 +133,5 @@ def test_graph_options_are_checked_against_the_builder():
     from archgym.errors import ConfigurationError
     from archgym.simulators.malloc.graphs import make_graph
 
-    with pytest.raises(ConfigurationError, match="graph 'mobilenetv2' has no option\\(s\\) 'workload'; its options are batch"):
+    with pytest.raises(ConfigurationError, match="graph 'mobilenetv2' has no option 'workload'; its options are batch"):
         make_graph("mobilenetv2", workload=1)
