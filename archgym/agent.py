@@ -44,6 +44,7 @@ from archgym.space import Design, DesignSpace, ParameterKind
 
 __all__ = [
     "AGENT_ENTRY_POINT_GROUP",
+    "MAX_SEED",
     "Agent",
     "Trainer",
     "TrainingResult",
@@ -51,6 +52,7 @@ __all__ = [
     "agent_class",
     "best_trial",
     "check_replayed_design",
+    "check_seed",
     "decode_random_state",
     "encode_random_state",
     "get_trainer",
@@ -62,6 +64,25 @@ __all__ = [
     "register_agent",
     "register_trainer",
 ]
+
+
+MAX_SEED = 2**63 - 1
+"""The largest seed: seeds are stored in a dataset's int64 ``seed`` column, and NumPy takes no negative one."""
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """``seed`` as an int, if it is an integer in 0..:data:`MAX_SEED`.
+
+    Args:
+        seed: The seed to check (a bool is not an integer here).
+        what: How the message names it, e.g. ``"--seed"`` or ``"a run's seed"``.
+
+    Raises:
+        ConfigurationError: it is not an integer, or outside that range.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigurationError(f"{what} must be an integer in 0..2**63-1, got {seed!r}")
+    return int(seed)
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,7 @@ class Agent(ABC):
 
     Args:
         design_space: The space to search.
-        seed: Seed of :attr:`rng`; None draws fresh entropy.
+        seed: Seed of :attr:`rng`, an integer in 0..:data:`MAX_SEED`; None draws fresh entropy.
         **config: Hyperparameters overriding :attr:`defaults`.
 
     Attributes:
@@ -119,8 +140,9 @@ class Agent(ABC):
         rng: The agent's random generator.
 
     Raises:
-        ConfigurationError: a hyperparameter is not in :attr:`defaults`, or its
-            value has the wrong type for its default.
+        ConfigurationError: the seed is not an integer in 0..:data:`MAX_SEED`, a
+            hyperparameter is not in :attr:`defaults`, or its value has the wrong
+            type for its default.
     """
 
     name: ClassVar[str] = ""
@@ -134,7 +156,7 @@ class Agent(ABC):
                 f"agent {self._label()} needs a DesignSpace, got {type(design_space).__name__}"
             )
         self.design_space = design_space
-        self.seed = seed
+        self.seed = None if seed is None else check_seed(seed, f"agent {self._label()}'s seed")
         self.config: dict[str, Any] = self._merge_config(config)
         self.rng = np.random.default_rng(seed)
         self._best: Trial | None = None
@@ -479,15 +501,18 @@ def make_agent(name: str, design_space: DesignSpace, seed: int | None = None, **
     Args:
         name: Registered agent name or alias (see :func:`list_agents`).
         design_space: The space to search.
-        seed: Random seed; the same seed gives the same suggestions.
+        seed: Random seed, an integer in 0..:data:`MAX_SEED` (None draws fresh entropy); the same seed
+            gives the same suggestions.
         **config: Hyperparameters; see the agent's ``defaults``.
 
     Raises:
         UnknownNameError: no agent has that name.
-        ConfigurationError: a hyperparameter is unknown or invalid, or the
-            agent needs an optional dependency that is not installed.
+        ConfigurationError: the seed is out of range, a hyperparameter is unknown or invalid, or
+            the agent needs an optional dependency that is not installed.
     """
-    return agent_class(name)(design_space, seed=seed, **config)
+    # Checked before the agent is looked up, so no agent's own set-up meets a bad seed first.
+    checked = None if seed is None else check_seed(seed)
+    return agent_class(name)(design_space, seed=checked, **config)
 
 
 _WORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None}
@@ -501,6 +526,9 @@ def _parse_value(text: str) -> Any:
         return json.loads(stripped)  # ints, floats, JSON lists and objects, quoted strings
     except ValueError:
         return stripped
+    except RecursionError:
+        shown = stripped if len(stripped) <= 40 else f"{stripped[:37]}..."
+        raise ConfigurationError(f"setting value {shown} nests lists or objects too deeply to parse") from None
 
 
 def parse_agent_config(items: Sequence[str]) -> dict[str, Any]:
@@ -516,7 +544,8 @@ def parse_agent_config(items: Sequence[str]) -> dict[str, Any]:
         {'population': 20, 'mutation_prob': 0.1, 'estimator': 'GP'}
 
     Raises:
-        ConfigurationError: an item is not ``key=value`` or a key is repeated.
+        ConfigurationError: an item is not ``key=value``, a key is repeated, or a value nests too
+            deeply to parse.
     """
     config: dict[str, Any] = {}
     for item in items:

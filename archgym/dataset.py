@@ -149,8 +149,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import archgym
+from archgym.agent import check_seed
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
-from archgym.errors import DatasetError, InvalidDesignError
+from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
 from archgym.space import DesignSpace, Parameter, ParameterKind
 from archgym.wrappers import CostModelWrapper
 
@@ -208,6 +209,8 @@ PARQUET_METADATA_FORMAT = 1
 """Version of that description (its ``format`` field)."""
 
 _JOURNAL_FORMAT = 1
+# Columns every part file has, of this layout and the earlier one; a .parquet file without them is another tool's.
+_PART_COLUMNS = tuple(c for c in CONTEXT_COLUMNS if c not in LATER_CONTEXT_COLUMNS) + ("step",) + RESULT_COLUMNS
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 # Arrow types a column may have, by the name stored in journal headers.
 _TYPES: dict[str, pa.DataType] = {
@@ -299,9 +302,12 @@ def _json_default(value: Any) -> Any:
 def _context_row(context: RunContext) -> dict[str, Any]:
     seed = context.seed
     if seed is not None:
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-            raise DatasetError(f"RunContext.seed must be an int or None, got {seed!r}")
-        seed = int(seed)
+        try:
+            seed = check_seed(seed, "RunContext.seed")
+        except ConfigurationError as error:
+            # Checked before a journal line is written: a seed the int64 column cannot hold would
+            # leave a journal no loader can read.
+            raise DatasetError(f"{error} (or None)") from None
     return {
         "run_id": _check_run_id(context.run_id),
         "env": str(context.env),
@@ -476,7 +482,7 @@ def _read_journal(path: Path) -> tuple[pa.Schema | None, list[dict[str, Any]]]:
                 break
             raise DatasetError(
                 f"journal {path} has an invalid line {i + 1} (not JSON). Rows before it are "
-                f"intact; move the file aside to load the rest of the dataset."
+                f"intact; move the file aside to load the rest of its run."
             ) from None
     if not parsed:
         return None, []
@@ -497,11 +503,25 @@ def _journal_table(path: Path) -> pa.Table | None:
         return None
     try:
         return _rows_to_table(rows, schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
         raise DatasetError(
-            f"journal {path} holds rows that do not match its header ({exc}); move it aside "
-            "to load the rest of the dataset"
-        ) from exc
+            f"journal {path} {_unconvertible_value(rows, schema) or f'holds rows that do not match its header ({exc})'}"
+            "; move it aside to load the rest of its run"
+        ) from None
+
+
+def _unconvertible_value(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> str | None:
+    """Where the first value of a journal's rows that its column cannot hold is, e.g. ``line 3: seed ...``."""
+    for index, row in enumerate(rows):
+        for f in schema:
+            value = row.get(f.name)
+            try:
+                _rows_to_table([{f.name: value}], pa.schema([f]))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+                # Line 1 is the header, so row i is on line i + 2.
+                return f"line {index + 2}: {f.name} {shown} does not fit its {_TYPE_NAMES.get(f.type, f.type)} column"
+    return None
 
 
 def _part_files(directory: Path, run_id: str | None = None) -> list[tuple[str, int, Path]]:
@@ -569,14 +589,73 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
 
 
-def _load_tables(directory: Path, run_id: str | None) -> list[pa.Table]:
+class _ForeignPartError(DatasetError):
+    """A ``part-*.parquet`` file that another tool wrote: readable, but without an ArchGym part's columns."""
+
+
+def _archgym_part(path: Path) -> pa.Table:
+    """A part file's rows, after checking it has the columns every ArchGym part has.
+
+    Raises:
+        DatasetError: the file is unreadable, or it is not an ArchGym part (another tool wrote it).
+    """
+    table = _read_part(path)
+    missing = [name for name in _PART_COLUMNS if name not in table.column_names]
+    if missing:
+        named = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise _ForeignPartError(
+            f"{path} is not an ArchGym part file (it lacks the columns {named}); move it out of the dataset "
+            "directory"
+        )
+    return table
+
+
+def _make_dataset_dir(folder: Path, dataset: Path) -> None:
+    """Create ``folder`` (part of the dataset directory ``dataset``) and its parents.
+
+    Raises:
+        DatasetError: it cannot be created (``dataset`` is a file, or lies where there is no write access).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DatasetError(f"dataset directory {dataset} cannot be created: it or a folder above it is a file; "
+                           "give a directory") from None
+    except OSError as error:
+        raise DatasetError(f"dataset directory {dataset} cannot be created ({error.strerror})") from None
+
+
+def _load_tables(directory: Path, run_id: str | None) -> tuple[list[pa.Table], list[str]]:
+    """The tables of a directory's parts and journals (of one run, or of every run), and what was left out.
+
+    Loading one run (``run_id``), any unreadable journal or foreign part of it is an error.
+    Loading every run, a journal whose lines cannot be read and a ``part-*.parquet`` file that
+    another tool wrote are skipped with a warning, so they never hide the other runs' rows; a
+    part file that is corrupt is still an error (see :func:`load_dataset`).
+    """
     # Journals are read before parts are listed: rows only leave a journal after
     # their part exists, so a concurrent flush cannot make rows vanish from view.
-    journal_tables = [_journal_table(path) for _, path in _journal_files(directory, run_id)]
-    journal_tables = [t for t in journal_tables if t is not None]
-    part_tables = [_read_part(path) for _, _, path in _part_files(directory, run_id)]
+    journal_tables = []
+    left_out: list[str] = []
+    for run, path in _journal_files(directory, run_id):
+        try:
+            journal_tables.append(_journal_table(path))
+        except DatasetError as error:
+            if run_id is not None:
+                raise
+            left_out.append(str(error))
+            logger.warning("left out the rows of run %s not yet in a part file: %s", run, error)
+    part_tables = []
+    for _, _, path in _part_files(directory, run_id):
+        try:
+            part_tables.append(_archgym_part(path))
+        except _ForeignPartError as error:
+            if run_id is not None:
+                raise
+            left_out.append(str(error))
+            logger.warning("left out of the dataset: %s", error)
     # Parts first, so dropping duplicates keeps the part copy of a row.
-    return part_tables + journal_tables
+    return part_tables + [t for t in journal_tables if t is not None], left_out
 
 
 def read_part_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -649,6 +728,16 @@ def load_dataset(path: str | os.PathLike, run_id: str | None = None) -> pd.DataF
     copy), sorts by ``(run_id, step)`` and restores column dtypes (see the
     module docstring for the schema).
 
+    One run's damaged files never hide the other runs' rows: loading a whole
+    directory, a journal that cannot be read (a line that is not JSON, or a
+    value its column cannot hold, such as an integer beyond int64) is left
+    out with a logged warning, and so is a ``part-*.parquet`` file that
+    another tool wrote (one without the columns of an ArchGym part). Loading
+    that run alone (``run_id``, or the file itself) raises a
+    :class:`~archgym.errors.DatasetError` naming the file and, for a journal,
+    the line. A corrupt part file is an error either way: it holds rows that
+    were complete, which a loader must not drop silently.
+
     Args:
         path: A dataset directory, a ``.parquet`` part file or a ``.jsonl`` journal.
         run_id: Only load this run.
@@ -658,17 +747,19 @@ def load_dataset(path: str | os.PathLike, run_id: str | None = None) -> pd.DataF
 
     Raises:
         DatasetError: ``path`` does not exist, holds no rows (of ``run_id``),
-            or a part file is corrupt (the message names the file).
+            a part file is corrupt (the message names the file), or a file of
+            ``run_id`` (or the file ``path``) cannot be read.
     """
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"dataset path {path} does not exist")
+    left_out: list[str] = []
     if path.is_dir():
         if run_id is not None:
             _check_run_id(run_id)
-        tables = _load_tables(path, run_id)
+        tables, left_out = _load_tables(path, run_id)
     elif path.suffix == ".parquet":
-        tables = [_read_part(path)]
+        tables = [_archgym_part(path)]
     elif path.suffix == ".jsonl":
         table = _journal_table(path)
         tables = [table] if table is not None else []
@@ -677,6 +768,8 @@ def load_dataset(path: str | os.PathLike, run_id: str | None = None) -> pd.DataF
     tables = [t for t in tables if t.num_rows]
     if not tables:
         which = f" of run {run_id!r}" if run_id is not None else ""
+        if left_out:
+            raise DatasetError(f"no evaluation rows{which} found in {path}: {left_out[0]}")
         raise DatasetError(f"no evaluation rows{which} found in {path}")
     df = _to_pandas(_concat(tables, path))
     if run_id is not None and not path.is_dir():
@@ -699,7 +792,7 @@ def load_run_rows(out_dir: str | os.PathLike, run_id: str) -> pd.DataFrame:
     _check_run_id(run_id)
     if not directory.is_dir():
         return pd.DataFrame()
-    tables = [t for t in _load_tables(directory, run_id) if t.num_rows]
+    tables = [t for t in _load_tables(directory, run_id)[0] if t.num_rows]
     if not tables:
         return pd.DataFrame()
     return _finish(_to_pandas(_concat(tables, directory)))
@@ -757,7 +850,7 @@ def write_run_metadata(out_dir: str | os.PathLike, context: RunContext,
             )
         record[key] = value
     runs_dir = Path(out_dir) / RECORDS_DIR
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    _make_dataset_dir(runs_dir, Path(out_dir))
     _move_legacy_records(Path(out_dir))
     target = runs_dir / f"{run_id}.json"
     tmp = runs_dir / f".{run_id}.json.tmp-{os.getpid()}"
@@ -1030,7 +1123,7 @@ class EvaluationLogger:
         self._closed = False
         self._last_part_time = time.monotonic()
         self._journal_path = self.out_dir / f"_journal-{self.run_id}.jsonl"
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        _make_dataset_dir(self.out_dir, self.out_dir)
         self._journal = self._open_locked_journal()
         try:
             self._next_step, self._next_seq = self._recover(int(start_step))

@@ -690,8 +690,13 @@ def write_report(
 
     Raises:
         DatasetError: the dataset is missing, empty or corrupt.
-        ConfigurationError: a bad tolerance or Pareto metric, or ``optimum`` on a problem that cannot be enumerated.
+        ConfigurationError: ``out`` cannot be a directory (it is a file, or lies under one), a bad
+            tolerance or Pareto metric, or ``optimum`` on a problem that cannot be enumerated.
     """
+    out = Path(out)
+    # Before the dataset is read, so a wrong output path fails at once.
+    if out.exists() and not out.is_dir():
+        raise ConfigurationError(f"report directory {out} is a file; give a directory for the tables and plots")
     rows = load_dataset(dataset)
     if rows["reward"].isna().all():
         raise DatasetError(f"the rows in {dataset} have no rewards; report scores searches by their reward")
@@ -704,8 +709,11 @@ def write_report(
     source = str(references["source"].iloc[0])
     report = Report(runs, summary, settings, agents, references, headlines(runs, agents, source, tolerance))
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"report directory {out} cannot be created ({error.strerror}); give a directory "
+                                 "where one can be") from None
 
     def save_csv(frame: pd.DataFrame, name: str) -> None:
         path = out / name

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import time
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import get_trainer, is_trainer, make_agent
+from archgym.agent import check_seed, get_trainer, is_trainer, make_agent
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError, PluginError
 from archgym.objective import check_reported, make_objective
@@ -44,17 +45,21 @@ from archgym.problem import get_problem
 __all__ = [
     "AGENT_STATE_DIR",
     "EXECUTION_OPTIONS",
+    "MAX_BUDGET",
     "RUN_RECORD_VERSION",
     "ObjectiveSpec",
     "RunOutcome",
     "RunRecord",
     "RunSpec",
+    "check_budget",
     "execute",
     "latest_record",
     "load_run_plugins",
     "read_records",
     "run_complete",
 ]
+
+logger = logging.getLogger(__name__)
 
 RUN_RECORD_VERSION = 2
 """Version of the run record :func:`execute` writes; version 1 records are the two earlier schemas."""
@@ -64,6 +69,10 @@ AGENT_STATE_DIR = "_agent_state"
 
 EXECUTION_OPTIONS = frozenset({"timeout_s", "workers", "keep_dirs"})
 """Backend options that change how a simulator is run but not what it reports: not part of a run's id."""
+
+MAX_BUDGET = 10_000_000
+"""The most evaluations a run takes unless the caller allows more (:func:`check_budget`): a search keeps every
+trial in memory, so a budget typed with a few digits too many would run until memory runs out."""
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -127,8 +136,7 @@ class RunSpec:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
                 or self.batch_size < 1:
             raise ConfigurationError(f"a run's batch_size must be a positive integer, got {self.batch_size!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
-            raise ConfigurationError(f"a run's seed must be an integer in 0..2**63-1, got {self.seed!r}")
+        check_seed(self.seed, "a run's seed")
         if isinstance(self.objective, str):
             object.__setattr__(self, "objective", ObjectiveSpec(self.objective))
         if isinstance(self.plugins, str) or not all(isinstance(p, (str, os.PathLike)) for p in self.plugins):
@@ -316,6 +324,27 @@ class RunOutcome:
     details: Any = None
 
 
+def check_budget(budget: int, *, allow_large: bool = False, what: str = "budget",
+                 override: str = "allow_large_budget=True") -> int:
+    """``budget``, if it is at most :data:`MAX_BUDGET` evaluations or ``allow_large`` is given.
+
+    Args:
+        budget: Evaluations a run is to spend.
+        allow_large: Accept a budget above :data:`MAX_BUDGET`.
+        what: How the message names the budget, e.g. ``"--budget"``.
+        override: How the message names the override, e.g. ``"--allow-large-budget"``.
+
+    Raises:
+        ConfigurationError: ``budget`` is above :data:`MAX_BUDGET` and ``allow_large`` is False.
+    """
+    if budget > MAX_BUDGET and not allow_large:
+        raise ConfigurationError(
+            f"{what} {budget} is more than {MAX_BUDGET:,} evaluations, and a run keeps every evaluation in "
+            f"memory; give {override} to run it anyway"
+        )
+    return budget
+
+
 def read_records(out: str | os.PathLike[str]) -> list[RunRecord]:
     """Every run record of a dataset directory, oldest first (by the time it was written).
 
@@ -331,12 +360,22 @@ def read_records(out: str | os.PathLike[str]) -> list[RunRecord]:
 def latest_record(out: str | os.PathLike[str], *, unfinished_first: bool = True) -> RunRecord:
     """The run to resume in ``out``: the newest unfinished search, else the newest search.
 
-    Runs that only re-evaluated another run's best designs (``confirms``) are not searches.
+    Runs that only re-evaluated another run's best designs (``confirms``) are not searches. A
+    record that cannot be read (a field out of range, say) is left out with a logged warning, so
+    one broken run never keeps the others from resuming.
 
     Raises:
-        DatasetError: ``out`` has no runs.
+        DatasetError: ``out`` has no runs (with a readable record).
     """
-    records = [r for r in read_records(out) if not r.confirms]
+    from archgym.dataset import read_run_metadata
+
+    readable = []
+    for data in read_run_metadata(out):
+        try:
+            readable.append(RunRecord.from_json(data))
+        except DatasetError as error:
+            logger.warning("run %s cannot be resumed, so it is left out: %s", data.get("run_id"), error)
+    records = [r for r in sorted(readable, key=lambda r: (r.written_at, r.run_id)) if not r.confirms]
     if not records:
         raise DatasetError(f"no run to resume in {out}")
     unfinished = [r for r in records if not r.complete]

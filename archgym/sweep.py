@@ -69,10 +69,10 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import agent_class, get_trainer, is_trainer, make_agent
+from archgym.agent import agent_class, check_seed, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, PluginError, UnknownNameError
 from archgym.ray_logs import quiet_ray
-from archgym.runner import ObjectiveSpec, RunSpec, execute, run_complete
+from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute, run_complete
 
 __all__ = [
     "EXECUTORS",
@@ -174,6 +174,7 @@ def load_spec(
     out: str | os.PathLike[str] | None = None,
     plugins: Sequence[str | os.PathLike[str]] = (),
     backend_options: Mapping[str, Any] | None = None,
+    allow_large_budget: bool = False,
 ) -> SweepSpec:
     """Read and validate a YAML sweep spec.
 
@@ -183,6 +184,7 @@ def load_spec(
         plugins: Plug-ins (module names or ``.py`` files) to load besides the spec's own ``plugins``,
             whose files are relative to the spec's folder.
         backend_options: Backend options overriding the spec's (``--sim-timeout`` gives ``timeout_s``).
+        allow_large_budget: Accept a ``budget`` above :data:`archgym.runner.MAX_BUDGET` evaluations.
 
     Raises:
         ConfigurationError: the file is missing or not YAML, or the spec is invalid (the message says how).
@@ -210,11 +212,12 @@ def load_spec(
         if not isinstance(given, Mapping):
             raise ConfigurationError(f"{path}: backend_options must be a mapping of option to value, got {given!r}")
         raw["backend_options"] = {**given, **backend_options}
-    return parse_spec(raw, source=str(path), plugins=plugins)
+    return parse_spec(raw, source=str(path), plugins=plugins, allow_large_budget=allow_large_budget)
 
 
 def parse_spec(
-    raw: Mapping[str, Any], source: str = "sweep spec", plugins: Sequence[str | os.PathLike[str]] = ()
+    raw: Mapping[str, Any], source: str = "sweep spec", plugins: Sequence[str | os.PathLike[str]] = (),
+    allow_large_budget: bool = False,
 ) -> SweepSpec:
     """Validate a spec given as a mapping (the parsed YAML), after loading its plug-ins; see :func:`load_spec`.
 
@@ -243,7 +246,8 @@ def parse_spec(
     objectives = tuple(_objective(item, source) for item in _as_list(raw["objectives"], "objectives", source))
     agents = tuple(_agent(item, source) for item in _as_list(raw["agents"], "agents", source))
     seeds = _seeds(raw.get("seeds", 1), source)
-    budget = _positive_int(raw["budget"], "budget", source)
+    budget = check_budget(_positive_int(raw["budget"], "budget", source), allow_large=allow_large_budget,
+                          what=f"{source}: 'budget'", override="--allow-large-budget")
     batch_size = _positive_int(raw.get("batch_size", 1), "batch_size", source)
     spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
                      batch_size, Path(str(raw.get("out") or Path("runs") / name)), tuple(dict.fromkeys(loaded)))
@@ -321,6 +325,8 @@ def _seeds(value: Any, source: str) -> tuple[int, ...]:
     items = _as_list(value, "seeds", source)
     if any(isinstance(s, bool) or not isinstance(s, int) for s in items):
         raise ConfigurationError(f"{source}: 'seeds' must be a count or a list of integers, got {value!r}")
+    for seed in items:
+        check_seed(seed, f"{source}: each of 'seeds'")
     if len(set(items)) != len(items):
         raise ConfigurationError(f"{source}: 'seeds' lists a seed twice: {value!r}")
     return tuple(items)

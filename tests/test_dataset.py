@@ -355,8 +355,11 @@ def test_invalid_final_journal_line_is_ignored(tmp_path: Path) -> None:
     lg._journal.close()
 
 
-def test_invalid_middle_journal_line_raises(tmp_path: Path) -> None:
-    ctx = make_context()
+def test_invalid_middle_journal_line_is_an_error_of_its_run_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_rows(tmp_path, make_context(run_id="good"), 4)
+    ctx = make_context(run_id="broken")
     lg = EvaluationLogger(tmp_path, ctx, make_space(), METRICS, flush_every=1000)
     for i, d in enumerate(designs(3)):
         lg.log(d, make_eval(i))
@@ -365,8 +368,84 @@ def test_invalid_middle_journal_line_raises(tmp_path: Path) -> None:
     lines[2] = "{garbage"
     journal.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match="invalid line 3"):
-        load_dataset(tmp_path)
+        load_dataset(tmp_path, run_id="broken")
+    with pytest.raises(DatasetError, match="invalid line 3"):
+        load_run_rows(tmp_path, "broken")  # resuming it
+    with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
+        rows = load_dataset(tmp_path)
+    assert list(rows["run_id"]) == ["good"] * 4
+    assert "left out the rows of run broken" in caplog.text and "invalid line 3" in caplog.text
     lg._journal.close()
+
+
+def _journal_with_value(directory: Path, run_id: str, column: str, value: Any) -> Path:
+    """A run's journal whose second row holds ``value`` in ``column`` (as a hand-edited or foreign writer left it)."""
+    lg = EvaluationLogger(directory, make_context(run_id=run_id), make_space(), METRICS, flush_every=1000)
+    for i, d in enumerate(designs(3)):
+        lg.log(d, make_eval(i))
+    lg._journal.close()  # killed: the rows stay in the journal
+    journal = directory / f"_journal-{run_id}.jsonl"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    lines[2][column] = value
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return journal
+
+
+@pytest.mark.parametrize(("column", "value"), [("seed", 10**23), ("step", -(2**70)), ("buffer", "many")])
+def test_a_journal_value_its_column_cannot_hold_names_the_file_and_line(
+    tmp_path: Path, column: str, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_rows(tmp_path, make_context(run_id="good"), 5, flush_every=2)
+    journal = _journal_with_value(tmp_path, "huge", column, value)
+    message = f"journal {journal} line 3: {column} {value!r} does not fit its"
+    for load in (lambda: load_dataset(tmp_path, run_id="huge"), lambda: load_dataset(journal),
+                 lambda: load_run_rows(tmp_path, "huge")):
+        with pytest.raises(DatasetError) as raised:
+            load()
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+    with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
+        rows = load_dataset(tmp_path)
+    assert list(rows["run_id"]) == ["good"] * 5 and list(rows["step"]) == [0, 1, 2, 3, 4]
+    assert message in caplog.text
+
+
+def test_a_directory_whose_only_run_is_left_out_says_why(tmp_path: Path) -> None:
+    _journal_with_value(tmp_path, "huge", "seed", 10**23)
+    with pytest.raises(DatasetError, match=r"no evaluation rows found in .*: journal .* line 3: seed"):
+        load_dataset(tmp_path)
+
+
+def test_a_seed_the_seed_column_cannot_hold_is_refused_before_any_row_is_written(tmp_path: Path) -> None:
+    for seed in (10**23, -1, 2**63):
+        with pytest.raises(DatasetError, match=r"RunContext.seed must be an integer in 0..2\*\*63-1"):
+            EvaluationLogger(tmp_path, make_context(run_id="big", seed=seed), make_space(), METRICS)
+    assert not list(tmp_path.glob("*journal*")) and not list(tmp_path.glob("part-*"))
+    log_rows(tmp_path, make_context(run_id="largest", seed=2**63 - 1), 2)
+    assert list(load_dataset(tmp_path)["seed"]) == [2**63 - 1] * 2
+
+
+def test_a_part_file_another_tool_wrote_is_left_out_of_the_directory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_rows(tmp_path, make_context(run_id="good"), 3)
+    foreign = tmp_path / "part-pandas-00000.parquet"
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(foreign)
+    with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
+        rows = load_dataset(tmp_path)
+    assert list(rows["run_id"]) == ["good"] * 3
+    assert f"{foreign} is not an ArchGym part file (it lacks the columns run_id, env" in caplog.text
+    for load in (lambda: load_dataset(tmp_path, run_id="pandas"), lambda: load_dataset(foreign)):
+        with pytest.raises(DatasetError, match="is not an ArchGym part file"):
+            load()
+
+
+def test_an_output_directory_that_is_a_file_is_a_dataset_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "file", tmp_path / "file" / "below"):
+        with pytest.raises(DatasetError, match="cannot be created: it or a folder above it is a file"):
+            EvaluationLogger(out, make_context(), make_space(), METRICS)
+        with pytest.raises(DatasetError, match="cannot be created"):
+            write_run_metadata(out, make_context(), {})
 
 
 def test_missing_and_empty_paths(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +160,32 @@ def test_report_on_plain_runs_and_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in " ".join(result.output.split())
     with pytest.raises(DatasetError):
         write_report(tmp_path / "missing", tmp_path / "r2")
+
+
+def test_report_leaves_out_a_foreign_parquet_part_and_refuses_an_output_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = CliRunner()
+    data = tmp_path / "plain"
+    result = runner.invoke(app, ["run", "--workload", "stream", "--objective", "time", "--budget", "6",
+                                 "--out", str(data)])
+    assert result.exit_code == 0, result.output
+    # A pandas frame saved under a part file's name, with none of a part's columns.
+    foreign = data / "part-notes-00000.parquet"
+    pd.DataFrame({"note": ["kept by hand"], "score": [1.5]}).to_parquet(foreign)
+    with caplog.at_level(logging.WARNING, logger="archgym.dataset"):
+        result = runner.invoke(app, ["report", str(data), "--out", str(tmp_path / "r"), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert f"{foreign} is not an ArchGym part file" in caplog.text
+    assert len(pd.read_csv(tmp_path / "r" / "runs.csv")) == 1
+
+    (tmp_path / "file").write_text("not a directory")
+    for out in (tmp_path / "file", tmp_path / "file" / "below"):
+        result = runner.invoke(app, ["report", str(data), "--out", str(out), "--no-plots"])
+        assert result.exit_code == 2 and result.output.startswith("error: --out ")
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    with pytest.raises(ConfigurationError, match="report directory .* is a file"):
+        write_report(data, tmp_path / "file")
 
 
 def test_pareto_spec_names_two_metrics_and_which_to_maximise() -> None:

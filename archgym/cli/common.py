@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -61,6 +62,8 @@ TrustOption = Annotated[bool, typer.Option(
 __all__ = [
     "backend_options",
     "build_backend",
+    "check_output_dir",
+    "check_output_file",
     "check_problem",
     "console",
     "correlation",
@@ -104,7 +107,7 @@ def progress_bars() -> AbstractContextManager[None]:
 
 def fail(error: Exception) -> typer.Exit:
     """Print ``error`` as the command's error message; raise the returned exit (code 2)."""
-    error_console.print(f"[bold red]error:[/] {escape(str(error))}")
+    error_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -184,6 +187,56 @@ def check_problem(problem: str) -> None:
         raise ConfigurationError(
             f"unknown problem {problem!r} for --problem (--env); the design problems are {', '.join(problems)}"
         )
+
+
+# -- output paths ----------------------------------------------------------------------------------------
+
+
+def check_output_dir(path: Path, option: str) -> Path:
+    """Raise unless ``path`` is a directory a command can write into, or one it can create.
+
+    Called before a command starts its work, so a wrong path fails at once rather than after it.
+
+    Args:
+        path: The directory given.
+        option: The option (or argument) that gave it, e.g. ``"--out"``, for the message.
+
+    Raises:
+        ConfigurationError: ``path`` is a file, lies under a file, or its nearest existing folder is
+            not writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"{option} {path} is a file; give a directory (an existing one or a new one)")
+    _check_writable_folder(path, path, option, "directory")
+    return path
+
+
+def check_output_file(path: Path, option: str) -> Path:
+    """Raise unless ``path`` is a file a command can write (an existing one is replaced).
+
+    Called before a command starts its work, so a wrong path fails at once rather than after it.
+
+    Args:
+        path: The file given.
+        option: The option that gave it, e.g. ``"--csv"``, for the message.
+
+    Raises:
+        ConfigurationError: ``path`` is a directory, lies under a file, or its nearest existing folder
+            is not writable.
+    """
+    if path.is_dir():
+        raise ConfigurationError(f"{option} {path} is a directory; give a file name")
+    _check_writable_folder(path, path.absolute().parent, option, "file")
+    return path
+
+
+def _check_writable_folder(path: Path, folder: Path, option: str, kind: str) -> None:
+    """Raise unless ``folder``, or the nearest of its parents that exists, is a writable directory."""
+    existing = folder if folder.exists() else next((p for p in folder.absolute().parents if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise ConfigurationError(f"{option} {path}: {existing} is a file, so the {kind} cannot be created there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{option} {path}: {existing} is not writable")
 
 
 # -- backends --------------------------------------------------------------------------------------------

@@ -63,10 +63,21 @@ def default_objective(problem: str, objective: str | None) -> str:
 
 
 def _parse_design(text: str) -> dict[str, Any]:
+    """The ``--design`` JSON object.
+
+    Raises:
+        ConfigurationError: it is not JSON, nests too deeply to parse, or is not an object.
+    """
+    shown = text if len(text) <= 80 else f"{text[:77]}..."
     try:
         given = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigurationError(f"--design is not valid JSON ({error.msg} at column {error.colno}): {text}") from None
+        raise ConfigurationError(f"--design is not valid JSON ({error.msg} at column {error.colno}): {shown}") from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"--design nests lists or objects too deeply to parse; a design is a flat JSON object mapping knob "
+            f"names to values: {shown}"
+        ) from None
     if not isinstance(given, dict):
         raise ConfigurationError("--design must be a JSON object mapping knob names to values")
     return given

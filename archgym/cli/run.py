@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
+from archgym.agent import MAX_SEED
 from archgym.cli.common import (
     BackendOption,
     BackendOptionsOption,
@@ -31,6 +32,7 @@ from archgym.cli.common import (
     WorkloadOption,
     backend_options,
     build_backend,
+    check_output_dir,
     check_problem,
     console,
     error_console,
@@ -47,6 +49,7 @@ from archgym.cli.live_progress import live_progress
 from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.problem import DEFAULT_PROBLEM
+from archgym.runner import MAX_BUDGET
 
 DEFAULT_BUDGET = 200
 """Evaluations of a new ``archgym run`` when --budget is not given."""
@@ -66,14 +69,19 @@ def run(
     workload: WorkloadOption = None,
     agent: Annotated[str, typer.Option(help="Search agent.")] = "random",
     budget: Annotated[int | None, typer.Option(
-        min=1, help=f"Evaluations to spend [default: {DEFAULT_BUDGET}; with --resume, the run's own].")] = None,
+        min=1, help=f"Evaluations to spend [default: {DEFAULT_BUDGET}; with --resume, the run's own]; at most "
+                    f"{MAX_BUDGET:,} without --allow-large-budget.")] = None,
+    allow_large_budget: Annotated[bool, typer.Option(
+        "--allow-large-budget", help=f"Accept a --budget above {MAX_BUDGET:,} evaluations (a run keeps every "
+                                     "evaluation in memory).")] = False,
     objective: ObjectiveOption = None,
     target: TargetOption = None,
     out: Annotated[Path, typer.Option(help="Run directory for the dataset.")] = Path("runs/latest"),
     backend: BackendOption = "analytical",
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, max=MAX_SEED, help="Random seed, 0 to 2**63-1 (same seed, same result).")] = 0,
     agent_config: Annotated[list[str] | None, typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Designs asked for and evaluated at once.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
@@ -99,9 +107,12 @@ def run(
 
     from archgym.dataset import RunContext, new_run_id
     from archgym.objective import make_objective
-    from archgym.runner import ObjectiveSpec, RunSpec, execute, latest_record, load_run_plugins
+    from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute, latest_record, load_run_plugins
 
     try:
+        check_output_dir(out, "--out")
+        if budget is not None:
+            check_budget(budget, allow_large=allow_large_budget, what="--budget", override="--allow-large-budget")
         loaded = load_plugins(plugin)
         if resume and trust:
             raise ConfigurationError("--trust does not apply to --resume, whose proxy a run record names; convert "
@@ -343,6 +354,7 @@ def report(
     # A name starting with "_", which Parquet readers skip, keeps the dataset directory readable as Parquet.
     target = out if out is not None else dataset / "_report"
     try:
+        check_output_dir(target, "--out" if out is not None else "the report directory")
         load_plugins(plugin)
         pair, maximise = parse_pareto_spec(pareto) if pareto is not None else (None, [])
         with error_console.status("reading the dataset") as status:

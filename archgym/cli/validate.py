@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from archgym.agent import MAX_SEED
 from archgym.cli.common import (
     BackendOptionsOption,
     MemspecOption,
@@ -27,6 +28,7 @@ from archgym.cli.common import (
     TrustOption,
     backend_options,
     build_backend,
+    check_output_file,
     check_problem,
     console,
     correlation,
@@ -95,7 +97,8 @@ def validate(
     workload: Annotated[list[str] | None, typer.Option(
         help="Workload name or trace file (repeatable); with a reference file, only its rows of these workloads.",
     )] = None,
-    seed: Annotated[int, typer.Option(help="Random seed for sampling designs (same seed, same designs).")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, max=MAX_SEED, help="Random seed for sampling designs, 0 to 2**63-1 (same seed, same designs).")] = 0,
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
     proxy: ProxyOption = None,
@@ -134,6 +137,9 @@ def validate(
 
     models: list[CostModel] = []
     try:
+        for path, option in ((csv, "--csv"), (plot, "--plot")):
+            if path is not None:
+                check_output_file(path, option)
         load_plugins(plugin)
         check_problem(problem)
         if designs is not None and designs < 2:

@@ -18,6 +18,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from archgym.agent import check_seed
 from archgym.cost_model import CostModel, Evaluation, make_backend
 from archgym.errors import ConfigurationError, InvalidDesignError
 from archgym.objective import Objective, check_reported, make_objective
@@ -186,13 +187,13 @@ class DesignEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         no design has been evaluated in this episode yet.
 
         Args:
-            seed: Seeds :attr:`np_random`.
+            seed: Seeds :attr:`np_random`: an integer in 0..2**63-1, or None.
             options: Not used; must be None or empty.
 
         Raises:
-            ConfigurationError: non-empty ``options``.
+            ConfigurationError: a seed out of that range, or non-empty ``options``.
         """
-        super().reset(seed=seed)
+        super().reset(seed=None if seed is None else check_seed(seed, "DesignEnv.reset's seed"))
         if options:
             raise ConfigurationError(f"DesignEnv.reset takes no options, got {', '.join(map(str, options))}")
         self._steps = 0

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich import box
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from archgym.cli.common import check_output_file
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance
@@ -77,7 +79,7 @@ def _check_method(method: str) -> None:
 
 
 def _fail(error: Exception) -> typer.Exit:
-    error_console.print(f"[bold red]error:[/] {escape(str(error))}")
+    error_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -107,6 +109,8 @@ def malloc_solve(
 ) -> None:
     """Place the buffers of one instance and report whether they fit, the peak address and the speedup."""
     try:
+        if out is not None:
+            check_output_file(out, "--out")
         _check_method(method)
         if minimize_capacity_ and capacity is None and capacity_in_name(instance) is None and (
                 instance.endswith(".csv") or Path(instance).exists()):
@@ -128,8 +132,7 @@ def malloc_solve(
     if solution.speedup is not None:
         console.print(f"speedup {solution.speedup:.4f} over all-slow (time {solution.time_s * 1e6:,.2f} us)")
     if out is not None:
-        write_csv(problem, out, solution.offsets)
-        console.print(f"wrote {out}")
+        _write_placement(problem, out, solution.offsets)
 
 
 def _total_size(path: str) -> int:
@@ -151,8 +154,14 @@ def _minimize(problem: Instance, time_limit: float, out: Path | None) -> None:
                       f"below {result.lower_bound:,} bytes (gap {gap:.2%})")
     console.print(f"{result.probes} capacities searched; {result.wall_time_s:.2f} s")
     if out is not None:
-        write_csv(problem.with_capacity(result.capacity), out, result.offsets)
-        console.print(f"wrote {out}")
+        _write_placement(problem.with_capacity(result.capacity), out, result.offsets)
+
+
+def _write_placement(problem: Instance, out: Path, offsets: np.ndarray) -> None:
+    """Write a placement as MiniMalloc CSV to ``out`` (checked before solving; its folders are created)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(problem, out, offsets)
+    console.print(f"wrote {out}")
 
 
 _SUITE_COLUMNS = ("instance", "buffers", "capacity", "method", "result", "proven", "peak", "seconds")
@@ -180,6 +189,8 @@ def malloc_bench(
         m for m in METHODS if m != "agent" and (m != "cp-sat" or cp_sat_available())]
     methods = method or default_methods
     try:
+        if out is not None:
+            check_output_file(out, "--out")
         for name in methods:
             _check_method(name)
         problems = [load_instance(spec, capacity) for spec in (instance or ([] if suite else DEFAULT_BENCH))]
@@ -221,6 +232,7 @@ def malloc_bench(
                           f"{sum(r['proven'] == 'yes' for r in pure)}/{len(pure)} proven; "
                           f"{sum(seconds):.2f} s in all, at most {max(seconds):.2f} s")
     if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=_SUITE_COLUMNS)
             writer.writeheader()
