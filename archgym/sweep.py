@@ -61,17 +61,24 @@ import json
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+try:  # the lock that keeps two sweeps off one directory; POSIX only
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 from archgym.agent import agent_class, check_seed, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, PluginError, UnknownNameError
 from archgym.ray_logs import quiet_ray
+from archgym.ray_reaper import start_reaper, stop_reaper
 from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute, run_complete
 
 __all__ = [
@@ -96,6 +103,17 @@ _OBJECTIVE_KEYS = ("name", "targets", "success_reward")
 _DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 EXECUTORS = ("local", "ray")
 
+SWEEP_LOCK = "_sweep.lock"
+"""File in a sweep's output directory that the sweep running into it holds locked."""
+MAX_SPEC_BYTES = 1_000_000
+"""Largest sweep spec file :func:`load_spec` reads."""
+MAX_SPEC_NODES = 100_000
+"""Most values (mappings, lists and scalars, each alias counted as what it stands for) a spec file may hold."""
+MAX_RUNS = 10_000
+"""Most runs a spec may expand to unless the caller confirms (``allow_large=True``, ``archgym sweep --yes``)."""
+_CHECKED_SETTINGS = 1_000
+"""Settings of one agent entry above which validation checks each value once rather than every combination."""
+
 
 @dataclass(frozen=True)
 class AgentSpec:
@@ -107,12 +125,26 @@ class AgentSpec:
     distributions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     samples: int = 0
 
-    def configs(self, rng: np.random.Generator) -> list[dict[str, Any]]:
-        """Every hyperparameter setting of this entry, in a fixed order."""
+    @property
+    def setting_count(self) -> int:
+        """How many settings :meth:`configs` gives, counted without building them."""
+        return math.prod(len(values) for values in self.grid.values()) * (self.samples if self.distributions else 1)
+
+    def configs(self, seed: int) -> Iterator[dict[str, Any]]:
+        """Every hyperparameter setting of this entry, in a fixed order, one at a time.
+
+        Args:
+            seed: Seeds the draws from the distributions; every grid point gets the same draws.
+        """
         names = sorted(self.grid)
-        points = [dict(zip(names, values)) for values in itertools.product(*(self.grid[n] for n in names))]
-        drawn = [_draw(self.distributions, rng) for _ in range(self.samples)] if self.distributions else [{}]
-        return [{**self.settings, **point, **sample} for point in points for sample in drawn]
+        for values in itertools.product(*(self.grid[n] for n in names)):
+            point = dict(zip(names, values))
+            if not self.distributions:
+                yield {**self.settings, **point}
+                continue
+            rng = np.random.default_rng(seed)  # the same draws for each point, without keeping them all
+            for _ in range(self.samples):
+                yield {**self.settings, **point, **_draw(self.distributions, rng)}
 
 
 @dataclass(frozen=True)
@@ -126,28 +158,40 @@ class SweepSpec:
     workloads: tuple[str, ...]
     objectives: tuple[ObjectiveSpec, ...]
     agents: tuple[AgentSpec, ...]
-    seeds: tuple[int, ...]
+    seeds: Sequence[int]
+    """The seeds, a ``range`` when the spec gives a count."""
     budget: int
     batch_size: int
     out: Path
     plugins: tuple[str, ...] = ()
     """Modules and ``.py`` files (absolute paths) that every process running the sweep loads first."""
 
-    def runs(self) -> list[RunSpec]:
-        """Every run, in a fixed order (env, workload, objective, agent entry, setting, seed)."""
-        runs = []
+    @property
+    def run_count(self) -> int:
+        """How many runs :meth:`runs` gives, counted without building them."""
+        settings = sum(agent.setting_count for agent in self.agents)
+        return len(self.envs) * len(self.workloads) * len(self.objectives) * settings * len(self.seeds)
+
+    def iter_runs(self) -> Iterator[RunSpec]:
+        """Every run, in a fixed order (env, workload, objective, agent entry, setting, seed), one at a time."""
         for env, workload, objective in itertools.product(self.envs, self.workloads, self.objectives):
             for index, agent in enumerate(self.agents):
-                rng = np.random.default_rng(_stable_seed(self.name, agent.name, index))
-                for config in agent.configs(rng):
+                for config in agent.configs(self.draw_seed(index)):
                     for seed in self.seeds:
-                        runs.append(RunSpec(
+                        yield RunSpec(
                             problem=env, backend=self.backend, workload=workload, objective=objective,
                             agent=agent.name, budget=self.budget, seed=seed, config=config,
                             backend_options=dict(self.backend_options), batch_size=self.batch_size,
                             sweep=self.name, plugins=self.plugins,
-                        ))
-        return runs
+                        )
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, in :meth:`iter_runs` order."""
+        return list(self.iter_runs())
+
+    def draw_seed(self, index: int) -> int:
+        """The seed of agent entry ``index``'s draws from its distributions (fixed by the sweep's name)."""
+        return _stable_seed(self.name, self.agents[index].name, index)
 
 
 @dataclass(frozen=True)
@@ -175,6 +219,7 @@ def load_spec(
     plugins: Sequence[str | os.PathLike[str]] = (),
     backend_options: Mapping[str, Any] | None = None,
     allow_large_budget: bool = False,
+    allow_large: bool = False,
 ) -> SweepSpec:
     """Read and validate a YAML sweep spec.
 
@@ -185,21 +230,18 @@ def load_spec(
             whose files are relative to the spec's folder.
         backend_options: Backend options overriding the spec's (``--sim-timeout`` gives ``timeout_s``).
         allow_large_budget: Accept a ``budget`` above :data:`archgym.runner.MAX_BUDGET` evaluations.
+        allow_large: Accept a spec that expands to more than :data:`MAX_RUNS` runs.
 
     Raises:
-        ConfigurationError: the file is missing or not YAML, or the spec is invalid (the message says how).
+        ConfigurationError: the file is missing, larger than :data:`MAX_SPEC_BYTES`, not YAML, or expands
+            through aliases past :data:`MAX_SPEC_NODES` values; the spec is invalid (the message names the
+            field, as ``agents[1].grid``, and what it takes); or it expands to more than :data:`MAX_RUNS`
+            runs without ``allow_large``.
         UnknownNameError: an unknown problem, backend, agent or objective.
         PluginError: a plug-in does not exist or fails to import.
     """
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise ConfigurationError(f"sweep spec {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigurationError(f"sweep spec {path} is not valid YAML: {error}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigurationError(f"sweep spec {path} must be a mapping of keys ({', '.join(_TOP_LEVEL_KEYS)})")
     raw.setdefault("name", path.stem)
@@ -209,15 +251,72 @@ def load_spec(
         raw["plugins"] = [_beside(path.parent, item) for item in _plugin_list(raw["plugins"], str(path))]
     if backend_options:
         given = raw.get("backend_options") or {}
-        if not isinstance(given, Mapping):
-            raise ConfigurationError(f"{path}: backend_options must be a mapping of option to value, got {given!r}")
+        _mapping(given, "backend_options", "option to value", str(path))
         raw["backend_options"] = {**given, **backend_options}
-    return parse_spec(raw, source=str(path), plugins=plugins, allow_large_budget=allow_large_budget)
+    return parse_spec(raw, source=str(path), plugins=plugins, allow_large_budget=allow_large_budget,
+                      allow_large=allow_large)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Parse a spec file within :data:`MAX_SPEC_BYTES` and :data:`MAX_SPEC_NODES`.
+
+    Raises:
+        ConfigurationError: the file is missing, too large, not YAML, or expands (through aliases) to too many
+            values.
+    """
+    import yaml
+
+    if not path.is_file():
+        raise ConfigurationError(f"sweep spec {path} does not exist")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SPEC_BYTES + 1)  # a file growing while read is still bounded
+    if len(data) > MAX_SPEC_BYTES:
+        raise ConfigurationError(f"sweep spec {path} is larger than {MAX_SPEC_BYTES:,} bytes; a spec lists "
+                                 "values to combine, so it stays small")
+
+    class BoundedLoader(yaml.SafeLoader):
+        """A safe loader that refuses documents whose aliases expand to more than MAX_SPEC_NODES values."""
+
+        def compose_document(self) -> Any:
+            document = super().compose_document()
+            _check_expansion(document, str(path))
+            return document
+
+    try:
+        return yaml.load(data.decode("utf-8"), Loader=BoundedLoader)  # a SafeLoader: plain values only
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(f"sweep spec {path} is not UTF-8 text: {error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigurationError(f"sweep spec {path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise ConfigurationError(f"sweep spec {path} nests values too deeply to be a sweep spec") from None
+
+
+def _check_expansion(document: Any, source: str) -> None:
+    """Count the values ``document`` holds with every alias expanded, stopping past :data:`MAX_SPEC_NODES`.
+
+    An alias shares its anchor's node, so a small file can stand for an exponential number of values
+    ("billion laughs"), which expanding a sweep would then build.
+    """
+    from yaml import MappingNode, SequenceNode
+
+    count = 0
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_SPEC_NODES:
+            raise ConfigurationError(f"sweep spec {source} expands to more than {MAX_SPEC_NODES:,} values "
+                                     "(through YAML aliases); write the values out or use fewer aliases")
+        if isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
 
 
 def parse_spec(
     raw: Mapping[str, Any], source: str = "sweep spec", plugins: Sequence[str | os.PathLike[str]] = (),
-    allow_large_budget: bool = False,
+    allow_large_budget: bool = False, allow_large: bool = False,
 ) -> SweepSpec:
     """Validate a spec given as a mapping (the parsed YAML), after loading its plug-ins; see :func:`load_spec`.
 
@@ -236,26 +335,38 @@ def parse_spec(
     for required in ("agents", "workloads", "objectives", "budget"):
         if required not in raw:
             raise ConfigurationError(f"{source}: '{required}' is required")
-    name = str(raw.get("name") or "sweep")
+    name = _text(raw.get("name") or "sweep", "name", "a sweep name", source)
     if "env" in raw and "envs" in raw:
         raise ConfigurationError(f"{source}: give 'env' or 'envs', not both")
-    envs = tuple(str(e) for e in _as_list(raw.get("envs", raw.get("env", "dram")), "envs", source))
-    backend = str(raw.get("backend", "analytical"))
-    backend_options = dict(raw.get("backend_options") or {})
-    workloads = tuple(str(w) for w in _as_list(raw["workloads"], "workloads", source))
-    objectives = tuple(_objective(item, source) for item in _as_list(raw["objectives"], "objectives", source))
-    agents = tuple(_agent(item, source) for item in _as_list(raw["agents"], "agents", source))
+    envs_key = "envs" if "envs" in raw else "env"
+    envs = tuple(_text(e, f"{envs_key}[{i}]", "a problem name", source)
+                 for i, e in enumerate(_as_list(raw.get(envs_key, "dram"), envs_key, source)))
+    backend = _text(raw.get("backend", "analytical"), "backend", "a backend name", source)
+    backend_options = _mapping(raw.get("backend_options") or {}, "backend_options", "option to value", source)
+    workloads = tuple(_text(w, f"workloads[{i}]", "a workload name", source)
+                      for i, w in enumerate(_as_list(raw["workloads"], "workloads", source)))
+    objectives = tuple(_objective(item, f"objectives[{i}]", source)
+                       for i, item in enumerate(_as_list(raw["objectives"], "objectives", source)))
+    agents = tuple(_agent(item, f"agents[{i}]", source)
+                   for i, item in enumerate(_as_list(raw["agents"], "agents", source)))
     seeds = _seeds(raw.get("seeds", 1), source)
     budget = check_budget(_positive_int(raw["budget"], "budget", source), allow_large=allow_large_budget,
                           what=f"{source}: 'budget'", override="--allow-large-budget")
     batch_size = _positive_int(raw.get("batch_size", 1), "batch_size", source)
+    out = Path(_text(raw.get("out") or str(Path("runs") / name), "out", "a directory path", source))
     spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
-                     batch_size, Path(str(raw.get("out") or Path("runs") / name)), tuple(dict.fromkeys(loaded)))
+                     batch_size, out, tuple(dict.fromkeys(loaded)))
+    if spec.run_count > MAX_RUNS and not allow_large:
+        raise ConfigurationError(
+            f"{source}: the sweep expands to {spec.run_count:,} runs, more than {MAX_RUNS:,}; confirm with --yes "
+            "(allow_large=True), or reduce its seeds, grids or samples"
+        )
 
     known_envs = sorted({b.problem for b in list_backends()})
     for env in envs:
         if env not in known_envs:
             raise UnknownNameError(f"{source}: unknown env {env!r}; available envs are {', '.join(known_envs)}")
+        _check_backend_options(backend, env, backend_options, source)
     # Build what the runs will build, once, so that no bad name or setting surfaces mid-sweep.
     for env in envs:
         model = make_backend(backend, problem=env, **backend_options)
@@ -270,22 +381,64 @@ def parse_spec(
                                    model)
                 except ArchGymError as error:
                     raise type(error)(f"{source}: objective {objective.name!r}: {error}") from None
-            for run in {(r.agent, json.dumps(r.config, sort_keys=True, default=str)): r for r in spec.runs()}.values():
-                _check_agent(run, model, source)
+            checked: set[tuple[str, str]] = set()
+            for index, agent in enumerate(agents):
+                for config in _settings_to_check(agent, spec.draw_seed(index)):
+                    key = (agent.name, json.dumps(config, sort_keys=True, default=str))
+                    if key not in checked:
+                        checked.add(key)
+                        _check_agent(agent.name, config, model, f"{source}: agents[{index}]")
         finally:
             model.close()
     return spec
 
 
-def _check_agent(run: RunSpec, model: Any, source: str) -> None:
+def _settings_to_check(agent: AgentSpec, seed: int) -> Iterator[dict[str, Any]]:
+    """Every setting of an entry with at most :data:`_CHECKED_SETTINGS`; else each grid value and draw once.
 
+    An agent checks its settings one by one, so a setting that varies one grid
+    value (or one draw) from the first finds every value it would reject
+    without building all the combinations of a large grid.
+    """
+    if agent.setting_count <= _CHECKED_SETTINGS:
+        yield from agent.configs(seed)
+        return
+    first = {key: values[0] for key, values in agent.grid.items()}
+    for key, values in agent.grid.items():
+        for value in values:
+            yield {**agent.settings, **first, key: value}
+    if agent.distributions:
+        rng = np.random.default_rng(seed)
+        for _ in range(min(agent.samples, _CHECKED_SETTINGS)):
+            yield {**agent.settings, **first, **_draw(agent.distributions, rng)}
+
+
+def _check_agent(agent: str, config: Mapping[str, Any], model: Any, where: str) -> None:
+    """Build the agent with ``config`` (or check a trainer's settings) so a bad value fails before any run."""
     try:
-        if is_trainer(run.agent):
-            get_trainer(run.agent).check_settings(run.config, one_process=True)
+        if is_trainer(agent):
+            get_trainer(agent).check_settings(dict(config), one_process=True)
             return
-        make_agent(run.agent, model.design_space, seed=0, **dict(run.config))
+        make_agent(agent, model.design_space, seed=0, **dict(config))
     except ArchGymError as error:
-        raise type(error)(f"{source}: agent {run.agent!r} with {run.setting}: {error}") from None
+        setting = ",".join(f"{key}={value}" for key, value in sorted(config.items())) or "defaults"
+        raise type(error)(f"{where}: agent {agent!r} with {setting}: {error}") from None
+
+
+def _check_backend_options(backend: str, env: str, options: Mapping[str, Any], source: str) -> None:
+    """Refuse options the backend's factory does not take, naming the ones it does."""
+    from archgym.cost_model import backend_info
+    from archgym.cost_model import backend_options as accepted_options
+
+    info = backend_info(backend, problem=env)
+    accepted = accepted_options(info)
+    unknown = sorted(key for key in options if accepted is not None and key not in accepted)
+    if unknown:
+        raise ConfigurationError(
+            f"{source}: backend_options: backend {info.name} has no option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(accepted) if accepted else '(none)'}"
+        )
 
 
 def _plugin_list(value: Any, source: str) -> list[str]:
@@ -319,9 +472,9 @@ def _positive_int(value: Any, key: str, source: str) -> int:
     return value
 
 
-def _seeds(value: Any, source: str) -> tuple[int, ...]:
+def _seeds(value: Any, source: str) -> Sequence[int]:
     if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(_positive_int(value, "seeds", source)))
+        return range(_positive_int(value, "seeds", source))  # a count is never built into a list
     items = _as_list(value, "seeds", source)
     if any(isinstance(s, bool) or not isinstance(s, int) for s in items):
         raise ConfigurationError(f"{source}: 'seeds' must be a count or a list of integers, got {value!r}")
@@ -332,48 +485,52 @@ def _seeds(value: Any, source: str) -> tuple[int, ...]:
     return tuple(items)
 
 
-def _objective(item: Any, source: str) -> ObjectiveSpec:
+def _objective(item: Any, field: str, source: str) -> ObjectiveSpec:
     if isinstance(item, str):
         return ObjectiveSpec(item)
     if not isinstance(item, dict) or "name" not in item:
         raise ConfigurationError(
-            f"{source}: an objective is a name or a mapping with 'name' (and 'targets', 'success_reward'), "
-            f"got {item!r}"
+            f"{source}: {field} must be an objective name or a mapping with 'name' (and 'targets', "
+            f"'success_reward'), got {_describe(item)}"
         )
-    _check_keys(item, _OBJECTIVE_KEYS, f"{source}: objective {item['name']!r}")
-    targets = item.get("targets") or {}
-    if not isinstance(targets, dict):
-        raise ConfigurationError(f"{source}: objective {item['name']!r}: 'targets' must be a mapping")
+    name = _text(item["name"], f"{field}.name", "an objective name", source)
+    _check_keys(item, _OBJECTIVE_KEYS, f"{source}: {field} ({name})")
+    targets = _mapping(item.get("targets") or {}, f"{field}.targets", "target name to number", source)
+    for key, value in targets.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigurationError(f"{source}: {field}.targets.{key} must be a number, got {_describe(value)}")
     success = item.get("success_reward")
     if success is not None and (isinstance(success, bool) or not isinstance(success, (int, float))):
-        raise ConfigurationError(f"{source}: objective {item['name']!r}: 'success_reward' must be a number")
-    return ObjectiveSpec(str(item["name"]), dict(targets), None if success is None else float(success))
+        raise ConfigurationError(f"{source}: {field}.success_reward must be a number, got {_describe(success)}")
+    return ObjectiveSpec(name, targets, None if success is None else float(success))
 
 
-def _agent(item: Any, source: str) -> AgentSpec:
-
+def _agent(item: Any, field: str, source: str) -> AgentSpec:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, dict) or "name" not in item:
-        raise ConfigurationError(f"{source}: an agent is a name or a mapping with 'name', got {item!r}")
-    name = str(item["name"])
-    where = f"{source}: agent {name!r}"
+        raise ConfigurationError(
+            f"{source}: {field} must be an agent name or a mapping with 'name', got {_describe(item)}"
+        )
+    name = _text(item["name"], f"{field}.name", "an agent name", source)
+    where = f"{source}: {field} ({name})"
     _check_keys(item, _AGENT_KEYS, where)
     # Unknown names fail here, listing the agents.
     defaults: Mapping[str, Any] = get_trainer(name).defaults if is_trainer(name) else agent_class(name).defaults
-    settings = dict(item.get("settings") or {})
-    grid = dict(item.get("grid") or {})
-    distributions = dict(item.get("distributions") or {})
+    settings = _mapping(item.get("settings") or {}, f"{field}.settings", "setting to value", source)
+    grid = _mapping(item.get("grid") or {}, f"{field}.grid", "setting to a list of values", source)
+    distributions = _mapping(item.get("distributions") or {}, f"{field}.distributions",
+                             "setting to a distribution", source)
     for key, values in grid.items():
         if not isinstance(values, list):
-            raise ConfigurationError(f"{where}: grid values of {key!r} must be a list, got {values!r}")
+            raise ConfigurationError(f"{source}: {field}.grid.{key} must be a list of values, got {_describe(values)}")
         if not values:
             raise ConfigurationError(f"{where}: the grid for {key!r} is empty; give at least one value")
     for key, spec in distributions.items():
-        _check_distribution(spec, f"{where}: distribution of {key!r}")
+        _check_distribution(spec, f"{source}: {field}.distributions.{key}")
     samples = item.get("samples", 0 if not distributions else None)
     if distributions:
-        samples = _positive_int(samples, "samples", where) if samples is not None else None
+        samples = _positive_int(samples, f"{field}.samples", source) if samples is not None else None
         if samples is None:
             raise ConfigurationError(f"{where}: 'distributions' need 'samples', the number of settings to draw")
     elif samples:
@@ -386,6 +543,32 @@ def _agent(item: Any, source: str) -> AgentSpec:
         accepted = ", ".join(sorted(defaults)) or "none"
         raise ConfigurationError(f"{where}: unknown setting(s) {', '.join(unknown)}; accepted settings are {accepted}")
     return AgentSpec(name, settings, grid, distributions, int(samples or 0))
+
+
+def _text(value: Any, field: str, what: str, source: str) -> str:
+    """``value`` if it is a non-empty string; else an error naming ``field`` and ``what`` it takes."""
+    if isinstance(value, str) and value:
+        return value
+    raise ConfigurationError(f"{source}: {field} must be {what} (a string), got {_describe(value)}")
+
+
+def _mapping(value: Any, field: str, what: str, source: str) -> dict[str, Any]:
+    """``value`` as a dict if it maps strings to values; else an error naming ``field`` and ``what`` it maps."""
+    if isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        return dict(value)
+    raise ConfigurationError(f"{source}: {field} must be a mapping of {what}, got {_describe(value)}")
+
+
+_KINDS = {dict: "mapping", list: "list", str: "string", int: "integer", float: "number", bool: "boolean",
+          type(None): "null"}
+
+
+def _describe(value: Any) -> str:
+    """A short ``repr`` of a spec value with its kind in YAML terms, e.g. ``[1, 2] (a list)``."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} (a {_KINDS.get(type(value), type(value).__name__)})"
 
 
 def _check_distribution(spec: Any, where: str) -> None:
@@ -495,15 +678,21 @@ def run_sweep(
         One :class:`RunResult` per run, in :meth:`SweepSpec.runs` order.
 
     Raises:
-        ConfigurationError: an unknown executor, Ray is not installed, or no Ray
-            cluster answers at ``address``.
+        ConfigurationError: an unknown executor, Ray is not installed, no Ray
+            cluster answers at ``address``, or another sweep is writing to ``spec.out``.
     """
     if executor not in EXECUTORS:
         raise ConfigurationError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigurationError(f"workers must be a positive integer, got {workers!r}")
-    runs = spec.runs()
     spec.out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(spec.out):
+        return _run_sweep(spec, executor, workers, address, on_result)
+
+
+def _run_sweep(spec: SweepSpec, executor: str, workers: int, address: str | None,
+               on_result: Callable[[RunResult], None] | None) -> list[RunResult]:
+    runs = spec.runs()
     results: dict[str, RunResult] = {}
 
     def finished(result: RunResult) -> None:
@@ -522,6 +711,32 @@ def run_sweep(
     else:
         _run_ray(pending, spec.out, workers, address, finished, spec.plugins)
     return [results[run.run_id] for run in runs]
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out/_sweep.lock`` for the block, or fail at once naming its holder.
+
+    Two sweeps writing one directory would both resume (and so rewrite) each
+    other's unfinished runs. The lock belongs to this process's open file,
+    so the operating system releases it when the process ends, however it
+    ends; the file stays, holding the last holder's process id.
+    """
+    path = out / SWEEP_LOCK
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+    with handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = handle.read().strip() or "unknown"
+                raise ConfigurationError(
+                    f"another sweep (pid {holder}) is writing to {out}; wait for it or choose another --out"
+                ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
 
 
 def _run_local(runs: Sequence[RunSpec], out: Path, workers: int, finished: Callable[[RunResult], None],
@@ -547,6 +762,9 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
     except ImportError:
         raise ConfigurationError("the ray executor needs Ray: pip install 'archgym[marl]'") from None
     started_here = not ray.is_initialized()
+    # A local instance started here is stopped by ray.shutdown() below on a normal exit, SIGINT and SIGTERM
+    # (Ray's handler exits through it), and by the reaper when this process is killed outright.
+    reaper = start_reaper() if started_here and address is None else None
     if started_here:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                    "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
@@ -556,10 +774,14 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
             try:
                 ray.init(address=address, **options)
             except ConnectionError:
+                stop_reaper(reaper)
                 raise ConfigurationError(
                     f"no Ray cluster at {address!r}: start one with `ray start --head` (or set RAY_ADDRESS to one), "
                     "or drop --address"
                 ) from None
+            except BaseException:
+                stop_reaper(reaper)
+                raise
     try:
         task = ray.remote(num_cpus=1)(_execute_with_plugins)
         waiting = [task.remote(run, str(out.resolve()), tuple(plugins)) for run in runs]
@@ -570,4 +792,5 @@ def _run_ray(runs: Sequence[RunSpec], out: Path, workers: int, address: str | No
     finally:
         if started_here:
             ray.shutdown()
+        stop_reaper(reaper)
 

@@ -54,6 +54,9 @@ from archgym.runner import MAX_BUDGET
 DEFAULT_BUDGET = 200
 """Evaluations of a new ``archgym run`` when --budget is not given."""
 
+DRY_RUN_LISTED = 50
+"""Runs ``archgym sweep --dry-run`` lists; it counts the rest."""
+
 DEFAULT_MARL_BUDGET = 640
 """Evaluations of ``archgym marl train`` when neither --budget nor --iterations is given."""
 
@@ -85,6 +88,9 @@ def run(
     agent_config: Annotated[list[str] | None, typer.Option(help="Agent hyperparameter key=value (repeatable).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Designs asked for and evaluated at once.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue the last run in --out instead of starting a new one.")] = False,
+    resume_run_id: Annotated[str | None, typer.Option(
+        "--run-id", help="With --resume, the run to continue (see `archgym runs DIR`) instead of the newest "
+                         "unfinished one.")] = None,
     plugin: PluginOption = None,
     proxy: ProxyOption = None,
     sim_timeout: SimTimeoutOption = None,
@@ -97,14 +103,15 @@ def run(
 ) -> None:
     """Search the design space with an agent and log every evaluation.
 
-    With --resume, the newest unfinished run in --out continues where it
-    stopped (else the newest run, which --budget can extend), with the
-    settings it was started with. With --confirm-top N the best N designs are
+    With --resume, the newest unfinished run in --out (or the run --run-id
+    names) continues where it stopped (else the newest run, which --budget
+    can extend), with the settings it was started with. With --confirm-top N the best N designs are
     then re-evaluated with --confirm-backend (search on a fast proxy, confirm
     on a faithful model) and logged to the same dataset as a run of their own.
     """
     import dataclasses
 
+    from archgym.cli.runs import resume_record
     from archgym.dataset import RunContext, new_run_id
     from archgym.objective import make_objective
     from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute, latest_record, load_run_plugins
@@ -117,8 +124,10 @@ def run(
         if resume and trust:
             raise ConfigurationError("--trust does not apply to --resume, whose proxy a run record names; convert "
                                      "the proxy with `archgym proxy convert DIR --trust` and resume without --trust")
+        if resume_run_id is not None and not resume:
+            raise ConfigurationError("--run-id applies to --resume; a new run gets an id of its own")
         if resume:
-            record = latest_record(out)
+            record = latest_record(out) if resume_run_id is None else resume_record(out, resume_run_id)
             spec, run_id = record.spec, record.run_id
             # The run's own plug-ins first, then any given now that it did not have.
             load_run_plugins(spec, run_id)
@@ -257,46 +266,57 @@ def sweep(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster address (auto or HOST:PORT); default: start Ray on this machine.")] = None,
     out: Annotated[Path | None, typer.Option(help="Dataset directory (default: the spec's out).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the runs without running them.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help=f"Count the runs and list the first {DRY_RUN_LISTED} without running them.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Run a sweep of more than archgym.sweep.MAX_RUNS (10,000) runs.")] = False,
     plugin: PluginOption = None,
     sim_timeout: SimTimeoutOption = None,
 ) -> None:
     """Run a sweep: agents x settings x workloads x objectives x seeds, into one dataset.
 
     Rerunning a sweep skips its completed runs and resumes interrupted ones,
-    so the dataset ends with exactly one row per evaluation.
+    so the dataset ends with exactly one row per evaluation. One sweep at a
+    time writes to a dataset directory.
     """
+    import itertools
     import shlex
     import statistics
     import time
 
+    from archgym.sweep import MAX_RUNS, run_sweep
     from archgym.sweep import load_spec as load_sweep_spec
-    from archgym.sweep import run_sweep
 
     try:
         if address is not None and executor != "ray":
             raise ConfigurationError("--address applies to --executor ray")
         with error_console.status("checking the spec"):
+            # A dry run only counts and lists, so it shows a large sweep too.
             parsed = load_sweep_spec(spec, out, plugins=plugin or [],
-                                     backend_options=None if sim_timeout is None else {"timeout_s": sim_timeout})
-        runs = parsed.runs()
+                                     backend_options=None if sim_timeout is None else {"timeout_s": sim_timeout},
+                                     allow_large=yes or dry_run)
     except ArchGymError as error:
         raise fail(error) from None
-    settings = {(r.agent, r.setting) for r in runs}
+    count = parsed.run_count
     console.print(
-        f"sweep [bold]{parsed.name}[/]: {len(runs)} runs ({len(settings)} agent settings x "
-        f"{len(parsed.envs) * len(parsed.workloads)} workloads x {len(parsed.objectives)} objectives x "
-        f"{len(parsed.seeds)} seeds), {parsed.budget} evaluations each, into {parsed.out}"
+        f"sweep [bold]{parsed.name}[/]: {count:,} runs ({sum(a.setting_count for a in parsed.agents):,} agent "
+        f"settings x {len(parsed.envs) * len(parsed.workloads)} workloads x {len(parsed.objectives)} objectives x "
+        f"{len(parsed.seeds):,} seeds), {parsed.budget} evaluations each, into {parsed.out}"
     )
     if dry_run:
         table = Table("run id", "agent", "setting", "workload", "objective", "seed", title="runs", title_justify="left")
-        for r in runs:
+        for r in itertools.islice(parsed.iter_runs(), DRY_RUN_LISTED):
             table.add_row(r.run_id, r.agent, r.setting, r.workload, r.objective.name, str(r.seed))
         console.print(table)
+        if count > DRY_RUN_LISTED:
+            console.print(f"... and {count - DRY_RUN_LISTED:,} more")
+        _print_sweep_estimate(parsed, workers)
+        if count > MAX_RUNS and not yes:
+            console.print(f"running more than {MAX_RUNS:,} runs needs --yes")
         return
     start = time.perf_counter()
     evaluations = 0
-    with live_progress(f"sweep {parsed.name}", len(runs), "runs", rate=False) as show:
+    with live_progress(f"sweep {parsed.name}", count, "runs", rate=False) as show:
         done = 0
 
         def advance(result: Any) -> None:
@@ -316,6 +336,7 @@ def sweep(
     if failure is not None:  # after the progress display's last line, so the error is the last word
         raise fail(failure) from None
     skipped = sum(r.skipped for r in results)
+    settings = {(r.agent, r.setting) for r in results}
     table = Table("agent", "setting", "runs", "median best reward", title="best reward per setting (median over runs)",
                   title_justify="left")
     for agent, setting in sorted(settings):
@@ -328,6 +349,34 @@ def sweep(
     console.print(
         f"{len(results) - skipped} runs done, {skipped} already complete, in {time.perf_counter() - start:.1f} s; "
         f"dataset: {parsed.out}; tables and plots: {escape(report_command)}"
+    )
+
+
+def _print_sweep_estimate(parsed: Any, workers: int) -> None:
+    """Time the sweep's cost models and print the estimate of the sweep's time with its basis."""
+    from archgym.estimate import estimate_sweep, format_duration
+
+    try:
+        estimate = estimate_sweep(parsed.iter_runs(), workers, parsed.out)
+    except ArchGymError as error:
+        raise fail(error) from None
+    basis = Table(Column("backend", no_wrap=True), Column("workload", overflow="fold", min_width=8),
+                  *(Column(header, no_wrap=True) for header in ("batch", "prepare", "per eval", "timed", "runs",
+                                                               "to do")),
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  title="estimate basis: the default design timed on each workload, evaluations to do",
+                  title_justify="left")
+    for t in estimate.timings:
+        basis.add_row(t.backend, t.workload, str(t.batch_size), format_duration(t.preparation_s),
+                      format_duration(t.evaluation_s), str(t.timed), f"{t.runs:,}", f"{t.evaluations:,}")
+    console.print(basis)
+    workers_used = estimate.parallel_workers
+    console.print(
+        f"estimate: {estimate.remaining:,} of {estimate.evaluations:,} evaluations to do x time per evaluation = "
+        f"{format_duration(estimate.evaluations_s)} of cost-model time, about {format_duration(estimate.wall_s)} "
+        f"with {workers_used} worker{'s' if workers_used != 1 else ''}; preparing the workloads took "
+        f"{format_duration(estimate.preparation_s)} here (once per worker process, less once cached); the agents' "
+        "own time comes on top"
     )
 
 
