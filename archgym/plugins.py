@@ -104,7 +104,12 @@ def load_plugin(plugin: str | os.PathLike[str]) -> str:
 def is_plugin_file(plugin: str | os.PathLike[str]) -> bool:
     """Whether ``plugin`` names a file (a path, or a ``.py`` name) rather than a module."""
     text = os.fspath(plugin)
-    return text.endswith(".py") or os.sep in text or "/" in text or Path(text).exists()
+    if text.endswith(".py") or os.sep in text or "/" in text:
+        return True
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # a name too long, or with a NUL, is no file
+        return False
 
 
 def plugin_file_loaded(path: str | os.PathLike[str]) -> bool:

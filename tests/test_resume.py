@@ -71,7 +71,9 @@ def _cases() -> list[Any]:
 
 
 def test_every_ask_tell_agent_has_a_resume_case():
-    registered = {agent for agent in list_agents() if _available(agent)}
+    # Bundled agents only: plug-in agents registered by other tests in this process are their own concern.
+    registered = {agent for agent in list_agents()
+                  if _available(agent) and agent_class(agent).__module__.startswith("archgym.agents")}
     covered = {agent for agent, _, _ in CASES.values()}
     assert registered <= covered, f"agents without a resume test: {sorted(registered - covered)}"
 
