@@ -50,6 +50,7 @@ for each metric compared.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -65,6 +66,7 @@ import pandas as pd
 from archgym.cost_model import CostModel
 from archgym.errors import ConfigurationError, DatasetError, WorkloadError
 from archgym.plots import require_matplotlib, scatter_plot
+from archgym.progress import task as progress_task
 from archgym.space import DesignSpace
 
 __all__ = [
@@ -817,7 +819,8 @@ def validate_model(
     of ``designs``; rows recorded as failed are dropped. Unless ``metrics``
     are named, a metric one side never reports is left out (DRAMSys reports no
     latency). The models are prepared for the workloads here; closing them is
-    the caller's.
+    the caller's. Preparing and evaluating are reported as
+    :func:`archgym.progress.task` tasks (evaluations of either model count).
 
     Args:
         model: The model being validated.
@@ -868,21 +871,26 @@ def validate_model(
     stage = "preparing workloads"
     if progress is not None:
         progress(stage, done, total)
-    for source in sources:
-        for cost_model in models:
+    with progress_task(f"preparing {len(sources)} workload{'s' if len(sources) != 1 else ''}",
+                       total=len(sources) * len(models), unit="preparations") as report_prepared:
+        for prepared, (source, cost_model) in enumerate(itertools.product(sources, models), start=1):
             cost_model.prepare(source)
+            report_prepared(prepared)
     stage = f"evaluating {n_designs} designs"
+    # Each design on each workload, by each model evaluated here (the model and a reference backend).
+    with progress_task(f"validating {model.name} against {label}", total=total, unit="evaluations") as report:
 
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
-        if progress is not None:
-            progress(stage, done, total)
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            report(done)
+            if progress is not None:
+                progress(stage, done, total)
 
-    if isinstance(against, CostModel):
-        pairs = validate_backends(model, against, sample, sources, metric_names, chunk_size, advance)
-    else:
-        pairs = validate_against_reference(model, reference, metric_names, chunk_size, advance)
+        if isinstance(against, CostModel):
+            pairs = validate_backends(model, against, sample, sources, metric_names, chunk_size, advance)
+        else:
+            pairs = validate_against_reference(model, reference, metric_names, chunk_size, advance)
     if requested is None:
         for m in list(metric_names):
             for side, side_label in (("predicted", model.name), ("reference", label)):

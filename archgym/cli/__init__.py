@@ -45,14 +45,16 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show log messages.")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the package version and exit.")] = False,
 ) -> None:
     """Gymnasium environments and search agents for hardware design-space exploration."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Entered for the rest of the command (the context is the command's own), so long library work shows a bar.
-    progress_bars().__enter__()
+    # Held by the command's context until the command ends, so long library work shows its progress. (A context
+    # manager entered and dropped would be closed at once, taking the listener with it.)
+    ctx.with_resource(progress_bars())
 
 
 for group in (catalog.app, evaluate.app, run.app, validate.app):

@@ -82,7 +82,18 @@ __all__ = [
 
 @contextmanager
 def _progress_bar(description: str, total: float | None, unit: str) -> Iterator[progress.Update]:
-    """A transient bar on stderr for a library task (none inside another live display, such as a run's bar)."""
+    """A library task's progress: a transient bar on a terminal's stderr, periodic log lines on any other stderr.
+
+    Inside another live display (such as a run's bar) the bar joins it, or is
+    left out where rich cannot nest displays.
+    """
+    if not error_console.is_terminal:
+        # Imported here: live_progress imports this module's consoles.
+        from archgym.cli.live_progress import periodic_log
+
+        with periodic_log(error_console, description, total, unit) as report:
+            yield report
+        return
     amount = DownloadColumn() if unit == "B" else MofNCompleteColumn()
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), amount, TimeElapsedColumn(), TimeRemainingColumn(),
@@ -94,14 +105,17 @@ def _progress_bar(description: str, total: float | None, unit: str) -> Iterator[
         yield lambda done: None
         return
     try:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(escape(description), total=total)
         yield lambda done: bar.update(task, completed=done)
     finally:
         bar.stop()
 
 
 def progress_bars() -> AbstractContextManager[None]:
-    """Show library progress (reading and preparing long traces) as bars for the commands run inside."""
+    """Show library progress (reading traces, training proxies, validating models) for the commands run inside.
+
+    A bar on a terminal, log lines every few seconds otherwise (see :mod:`archgym.cli.live_progress`).
+    """
     return progress.listening(_progress_bar)
 
 

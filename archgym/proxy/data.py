@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from archgym import progress
 from archgym.errors import DatasetError
 from archgym.space import DesignSpace
 from archgym.validate import load_reference
@@ -31,6 +32,8 @@ def load_training_data(
         design_space: The knobs every row must set.
         workload: The workload of rows from files without a workload column.
 
+    Reading is reported as an :func:`archgym.progress.task`, one step per path.
+
     Returns:
         The feasible rows of all files, with canonical knob values and a
         ``workload`` column.
@@ -43,7 +46,11 @@ def load_training_data(
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not items:
         raise DatasetError("no training data given")
-    frames = [load_reference(path, design_space, workload=workload) for path in items]
+    frames = []
+    with progress.task("reading the training data", total=len(items), unit="inputs") as report:
+        for path in items:
+            frames.append(load_reference(path, design_space, workload=workload))
+            report(len(frames))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame = frame[frame["feasible"]].reset_index(drop=True)
     if frame.empty:

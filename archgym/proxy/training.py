@@ -12,7 +12,9 @@ unseen designs.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from archgym import progress as progress_report
 from archgym.cost_model import make_backend
 from archgym.errors import ConfigurationError, DatasetError, InvalidDesignError
 from archgym.problem import problem_argument
@@ -135,9 +138,12 @@ def train_proxy(
             frame[WORKLOAD_COLUMN].astype(str).tolist()
         )
         try:
-            base_values, base_feasible, _ = base_metric_values(
-                base_model, design_space, base_metrics, knobs, np.array(sources, dtype=object)
-            )
+            with progress_report.task(f"evaluating with {base_model.name}", total=len(frame),
+                                      unit="evaluations") as report:
+                base_values, base_feasible, _ = base_metric_values(
+                    base_model, design_space, base_metrics, knobs, np.array(sources, dtype=object)
+                )
+                report(len(frame))
         finally:
             base_model.close()
         keep = base_feasible & np.isfinite(base_values).all(axis=1) & (base_values > 0).all(axis=1)
@@ -172,7 +178,9 @@ def train_proxy(
         tuned = _tune(regressor, model, features[train_rows], y[train_rows], groups[train_rows],
                       search_iterations, seed, n_jobs)
     say(f"fitting {model} to {', '.join(target_names)}")
-    regressor.fit(features[train_rows], fit_shape(y[train_rows], model))
+    with progress_report.task(f"fitting {model} to {len(train_rows)} rows", total=1, unit="fits") as report:
+        regressor.fit(features[train_rows], fit_shape(y[train_rows], model))
+        report(1)
     fit_seconds = time.perf_counter() - start
 
     info: dict[str, Any] = {
@@ -265,17 +273,61 @@ def _tune(
     estimator: Any, kind: str, features: np.ndarray, y: np.ndarray, groups: np.ndarray,
     iterations: int, seed: int, n_jobs: int,
 ) -> dict[str, Any]:
-    """Set the best hyperparameters of a randomised search on ``estimator``; return them."""
-    from sklearn.model_selection import GroupKFold, RandomizedSearchCV
+    """Set the best hyperparameters of a randomised search on ``estimator``; return them.
 
-    search = RandomizedSearchCV(
-        estimator, search_space(kind), n_iter=iterations, cv=GroupKFold(n_splits=_SEARCH_FOLDS),
-        scoring="neg_root_mean_squared_error", random_state=seed, n_jobs=n_jobs, refit=False,
-    )
-    search.fit(features, fit_shape(y, kind), groups=groups)
-    best = dict(search.best_params_)
+    The search is scikit-learn's ``RandomizedSearchCV`` (same settings drawn,
+    same folds, same score, same choice), written out so that every fit of a
+    setting on a fold is reported as it ends (:func:`archgym.progress.task`).
+    A setting that fails to fit on a fold scores NaN there and is not chosen.
+
+    Raises:
+        ConfigurationError: every setting failed to fit.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.model_selection import GroupKFold, ParameterSampler
+
+    settings = list(ParameterSampler(search_space(kind), n_iter=iterations, random_state=seed))
+    target = fit_shape(y, kind)
+    folds = list(GroupKFold(n_splits=_SEARCH_FOLDS).split(features, target, groups))
+    fits = list(itertools.product(range(len(settings)), range(len(folds))))
+    scores = np.full((len(settings), len(folds)), np.nan)
+    errors: list[str] = []
+    description = f"tuning {kind}: {len(settings)} settings x {len(folds)} folds"
+    with progress_report.task(description, total=len(fits), unit="fits") as report:
+        # Results come back in order as they end, so the count advances while workers run.
+        outcomes = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fold_score)(estimator, settings[s], features, target, *folds[f]) for s, f in fits
+        )
+        for done, ((s, f), (score, error)) in enumerate(zip(fits, outcomes), start=1):
+            scores[s, f] = score
+            if error:
+                errors.append(error)
+            report(done)
+    if errors:
+        _log.warning("%d of %d fits of the %s search failed (e.g. %s)", len(errors), len(fits), kind, errors[0])
+    # A setting that failed on some fold has a NaN mean; ties go to the first setting, as in scikit-learn.
+    means = scores.mean(axis=1)
+    if np.isnan(means).all():
+        raise ConfigurationError(f"every setting of the {kind} search failed to fit, e.g. {errors[0]}")
+    best = dict(settings[int(np.nanargmax(means))])
     estimator.set_params(**best)
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in best.items()}
+
+
+def _fold_score(
+    estimator: Any, setting: Mapping[str, Any], features: np.ndarray, target: np.ndarray,
+    train: np.ndarray, test: np.ndarray,
+) -> tuple[float, str]:
+    """The negated RMSE on ``test`` of ``estimator`` with ``setting`` fitted on ``train``, and "" (or NaN and why)."""
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+
+    fitted = clone(estimator).set_params(**setting)
+    try:
+        fitted.fit(features[train], target[train])
+    except Exception as error:  # noqa: BLE001 - a setting that cannot fit loses, as in RandomizedSearchCV
+        return math.nan, f"{type(error).__name__}: {error}"
+    return float(get_scorer("neg_root_mean_squared_error")(fitted, features[test], target[test])), ""
 
 
 def _training_summary(
