@@ -6,6 +6,7 @@ options, calls a library function and renders the result:
 - :mod:`~archgym.cli.catalog`: ``version``, ``envs``, ``agents``;
 - :mod:`~archgym.cli.evaluate`: ``evaluate``, ``optimum``;
 - :mod:`~archgym.cli.run`: ``run``, ``sweep``, ``report`` and the ``marl`` group;
+- :mod:`~archgym.cli.runs`: ``runs``;
 - :mod:`~archgym.cli.validate`: ``validate``;
 - :mod:`~archgym.cli.proxy`: the ``proxy`` group;
 - :mod:`~archgym.cli.dataset`: the ``dataset`` group (``upgrade``);
@@ -23,7 +24,7 @@ from typing import Annotated
 import typer
 
 from archgym import __version__
-from archgym.cli import catalog, dataset, evaluate, proxy, run, validate
+from archgym.cli import catalog, dataset, evaluate, proxy, run, runs, validate
 from archgym.cli.common import console, mount_problem_clis, progress_bars
 
 __all__ = ["app"]
@@ -57,7 +58,7 @@ def main(
     ctx.with_resource(progress_bars())
 
 
-for group in (catalog.app, evaluate.app, run.app, validate.app):
+for group in (catalog.app, evaluate.app, run.app, runs.app, validate.app):
     app.add_typer(group)
 app.add_typer(proxy.app, name="proxy")
 app.add_typer(dataset.app, name="dataset")

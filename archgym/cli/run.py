@@ -156,7 +156,7 @@ def run(
                               problem=spec.problem, **dict(spec.objective.targets))
         confirmer = (_confirming_backend(spec.problem, confirm_backend, dict(spec.backend_options), model, workload,
                                          goal) if confirm_top else None)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
 
     with live_progress(f"{spec.agent} on {spec.problem}/{workload}", spec.budget, "evaluations") as show:
@@ -166,7 +166,7 @@ def run(
 
         try:
             outcome = execute(spec, out, run_id=run_id, callback=update, model=model)
-        except ArchGymError as error:
+        except (ArchGymError, OSError) as error:
             if confirmer is not None:
                 confirmer.close()
             raise fail(error) from None
@@ -238,7 +238,7 @@ def _confirm(result: Any, top: int, confirmer: CostModel, goal: Any, workload: A
         write_run_metadata(out, confirm_context, {"confirms": context.run_id, "top": top})
         with EvaluationLogger(out, confirm_context, confirmer.design_space, confirmer.metric_names) as logger:
             confirmations = confirm_best(result.trials, top, confirmer, goal, workload, logger=logger)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     finally:
         confirmer.close()
@@ -295,7 +295,7 @@ def sweep(
             parsed = load_sweep_spec(spec, out, plugins=plugin or [],
                                      backend_options=None if sim_timeout is None else {"timeout_s": sim_timeout},
                                      allow_large=yes or dry_run)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     count = parsed.run_count
     console.print(
@@ -329,7 +329,7 @@ def sweep(
 
         try:
             results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
-        except ArchGymError as error:
+        except (ArchGymError, OSError) as error:
             failure: ArchGymError | None = error
         else:
             failure = None
@@ -358,7 +358,7 @@ def _print_sweep_estimate(parsed: Any, workers: int) -> None:
 
     try:
         estimate = estimate_sweep(parsed.iter_runs(), workers, parsed.out)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     basis = Table(Column("backend", no_wrap=True), Column("workload", overflow="fold", min_width=8),
                   *(Column(header, no_wrap=True) for header in ("batch", "prepare", "per eval", "timed", "runs",
@@ -409,7 +409,7 @@ def report(
         with error_console.status("reading the dataset") as status:
             result = write_report(dataset, target, tolerance=tolerance, optimum=optimum, pareto=pair,
                                   maximise=maximise, plots=plots, progress=lambda text: status.update(text))
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     table = Table("agent", "settings", Column("best setting", overflow="fold"), "success\nbest", "success\nmedian",
                   "success\nworst", title="hyperparameter lottery: success rate over problems and seeds, per setting",
@@ -468,7 +468,7 @@ def marl_train(
                        objective=ObjectiveSpec(default_objective(problem, objective), targets), agent="marl",
                        budget=evaluations, seed=seed,
                        config=settings, backend_options=options)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     run_id = new_run_id("marl")
     with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
@@ -481,12 +481,12 @@ def marl_train(
         try:
             outcome = execute(spec, out, run_id=run_id, callback=advance,
                               trainer_options={"checkpoint_dir": checkpoint})
-        except ArchGymError as error:
+        except (ArchGymError, OSError) as error:
             raise fail(error) from None
     result = outcome.details
     try:
         _print_best_of_training(spec, out, run_id, result)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     console.print(f"{result.evaluations} evaluations in {result.iterations} iterations, {result.wall_time_s:.1f} s; "
                   f"dataset: {out} (run {run_id})" + (f"; checkpoint: {result.checkpoint}" if result.checkpoint else ""))
