@@ -7,9 +7,16 @@ the runs' options, the workload prepared (timed on its own: it is paid once per
 worker process, and not at all once a prepared workload is cached), the
 problem's default design evaluated once to warm up, then timed a few times,
 in batches of the runs' batch size. An external simulator's design is timed
-once, without a warm-up, since every run of it costs about the same. Only
-the cost model is timed: an agent's own work (a Bayesian optimiser's model
-fits, a policy's training), starting worker processes and Ray come on top.
+once, without a warm-up, since every run of it costs about the same.
+
+A run spends time besides its cost model's: asking the agent, scoring,
+logging each row. For a fast model that is most of it (the bundled DRAM model
+takes some 20 µs an evaluation, a logged run well over a millisecond), so a
+short logged run of the random agent on the quickest of the workloads
+(:data:`OVERHEAD_EVALUATIONS`, into a temporary directory) measures it, and
+it is added to every evaluation. A smarter agent's own work (a Bayesian
+optimiser's model fits, a policy's training), starting worker processes and
+Ray come on top.
 
 Runs that the sweep's dataset already holds count only for the evaluations
 they still lack (by their run records, so the rows an interrupted run logged
@@ -22,9 +29,10 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +42,11 @@ from archgym import progress
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError
 from archgym.external import ExternalSimulator
-from archgym.runner import EXECUTION_OPTIONS, RunSpec, read_records
+from archgym.runner import EXECUTION_OPTIONS, RunSpec, execute, read_records
 
 __all__ = [
-    "TIMED_EVALUATIONS", "TIMING_LIMIT_S", "SweepEstimate", "WorkloadTiming", "estimate_sweep", "format_duration",
+    "OVERHEAD_EVALUATIONS", "TIMED_EVALUATIONS", "TIMING_LIMIT_S", "SweepEstimate", "WorkloadTiming",
+    "estimate_sweep", "format_duration",
 ]
 
 TIMED_EVALUATIONS = 5
@@ -45,6 +54,12 @@ TIMED_EVALUATIONS = 5
 
 TIMING_LIMIT_S = 1.0
 """Timing a workload stops after the evaluation that takes it past this many seconds."""
+
+OVERHEAD_EVALUATIONS = 200
+"""Evaluations of the short logged run that measures a run's time besides its cost model's."""
+
+OVERHEAD_MODEL_LIMIT_S = 0.01
+"""The run's overhead is measured only on a model quicker than this per evaluation (else it hardly counts)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class SweepEstimate:
         evaluations: Evaluations of all runs (their budgets added up).
         remaining: Evaluations the dataset does not hold yet.
         workers: Worker processes the sweep will use.
+        overhead_s: Seconds a run spends per evaluation besides its cost model (0 when not measured).
     """
 
     timings: tuple[WorkloadTiming, ...]
@@ -96,11 +112,17 @@ class SweepEstimate:
     evaluations: int
     remaining: int
     workers: int
+    overhead_s: float = 0.0
 
     @property
     def evaluations_s(self) -> float:
         """Seconds of cost-model time of the evaluations still to do, on one worker."""
         return sum(t.evaluations_s for t in self.timings)
+
+    @property
+    def runs_s(self) -> float:
+        """Seconds the evaluations still to do take in runs (cost model and overhead), on one worker."""
+        return self.evaluations_s + self.remaining * self.overhead_s
 
     @property
     def preparation_s(self) -> float:
@@ -116,7 +138,7 @@ class SweepEstimate:
     @property
     def wall_s(self) -> float:
         """Estimated seconds the sweep's evaluations take with its workers."""
-        return self.evaluations_s / self.parallel_workers
+        return self.runs_s / self.parallel_workers
 
 
 def estimate_sweep(
@@ -164,7 +186,20 @@ def estimate_sweep(
         for done, group in enumerate(groups.values(), start=1):
             timings.append(_time_workload(group, repeats))
             report(done)
-    return SweepEstimate(tuple(timings), count, evaluations, remaining, workers)
+    quickest = min(zip(timings, groups.values()), key=lambda pair: pair[0].evaluation_s, default=None)
+    overhead = 0.0
+    if quickest is not None and quickest[0].evaluation_s < OVERHEAD_MODEL_LIMIT_S:
+        overhead = _run_overhead(quickest[1].first, quickest[0].evaluation_s)
+    return SweepEstimate(tuple(timings), count, evaluations, remaining, workers, overhead)
+
+
+def _run_overhead(spec: RunSpec, evaluation_s: float) -> float:
+    """Seconds per evaluation a logged run of the random agent spends besides ``evaluation_s`` in the model."""
+    budget = OVERHEAD_EVALUATIONS
+    probe = replace(spec, agent="random", config={}, budget=budget, sweep="", seed=0)
+    with tempfile.TemporaryDirectory(prefix="archgym-estimate-") as scratch:
+        outcome = execute(probe, scratch)
+    return max(0.0, outcome.wall_time_s / max(outcome.evaluations, 1) - evaluation_s)
 
 
 @dataclass

@@ -34,8 +34,11 @@ def test_the_estimate_is_the_evaluations_times_the_measured_time_over_the_worker
         "dram/analytical", "stream", 1, 4, 120)
     assert timing.timed == 5 and 0 < timing.evaluation_s < 0.1 and timing.preparation_s > 0
     assert estimate.evaluations_s == pytest.approx(120 * timing.evaluation_s)
+    # A logged run spends more per evaluation than the bundled model's table lookup.
+    assert estimate.overhead_s > timing.evaluation_s
+    assert estimate.runs_s == pytest.approx(estimate.evaluations_s + 120 * estimate.overhead_s)
     assert estimate.parallel_workers == 3
-    assert estimate.wall_s == pytest.approx(estimate.evaluations_s / 3)
+    assert estimate.wall_s == pytest.approx(estimate.runs_s / 3)
 
 
 def test_workers_beyond_the_runs_left_do_not_shorten_it_and_done_runs_do_not_count(tmp_path: Path) -> None:
@@ -55,7 +58,8 @@ def test_each_workload_and_batch_size_is_timed_on_its_own(tmp_path: Path) -> Non
     ]
     estimate = estimate_sweep(runs, workers=1)
     assert [(t.batch_size, t.runs, t.evaluations) for t in estimate.timings] == [(1, 2, 80), (8, 2, 80)]
-    assert estimate.wall_s == pytest.approx(sum(t.evaluations * t.evaluation_s for t in estimate.timings))
+    assert estimate.wall_s == pytest.approx(
+        sum(t.evaluations * t.evaluation_s for t in estimate.timings) + 160 * estimate.overhead_s)
 
 
 def test_a_workload_the_sweep_cannot_use_fails_the_estimate(tmp_path: Path) -> None:
@@ -74,7 +78,8 @@ def test_dry_run_prints_the_estimate_and_its_basis_without_running(tmp_path: Pat
     assert "estimate basis: the default design timed on each workload" in text
     assert "dram/analytical" in text and "stream" in text
     assert "estimate: 120 of 120 evaluations to do" in text and "with 2 workers" in text
-    assert "the agents' own time comes on top" in text
+    assert "per evaluation besides the cost model (a logged random run of 200 evaluations)" in text
+    assert "the agents' own work (model fits, training) and starting the workers come on top" in text
     assert not (tmp_path / "out").exists()
 
 

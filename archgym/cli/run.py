@@ -354,7 +354,7 @@ def sweep(
 
 def _print_sweep_estimate(parsed: Any, workers: int) -> None:
     """Time the sweep's cost models and print the estimate of the sweep's time with its basis."""
-    from archgym.estimate import estimate_sweep, format_duration
+    from archgym.estimate import OVERHEAD_EVALUATIONS, estimate_sweep, format_duration
 
     try:
         estimate = estimate_sweep(parsed.iter_runs(), workers, parsed.out)
@@ -371,12 +371,14 @@ def _print_sweep_estimate(parsed: Any, workers: int) -> None:
                       format_duration(t.evaluation_s), str(t.timed), f"{t.runs:,}", f"{t.evaluations:,}")
     console.print(basis)
     workers_used = estimate.parallel_workers
+    overhead = (f" + {format_duration(estimate.overhead_s)} per evaluation besides the cost model (a logged random "
+                f"run of {OVERHEAD_EVALUATIONS} evaluations)") if estimate.overhead_s else ""
     console.print(
-        f"estimate: {estimate.remaining:,} of {estimate.evaluations:,} evaluations to do x time per evaluation = "
-        f"{format_duration(estimate.evaluations_s)} of cost-model time, about {format_duration(estimate.wall_s)} "
+        f"estimate: {estimate.remaining:,} of {estimate.evaluations:,} evaluations to do x the time per evaluation "
+        f"above{overhead} = {format_duration(estimate.runs_s)} on one worker, about {format_duration(estimate.wall_s)} "
         f"with {workers_used} worker{'s' if workers_used != 1 else ''}; preparing the workloads took "
         f"{format_duration(estimate.preparation_s)} here (once per worker process, less once cached); the agents' "
-        "own time comes on top"
+        "own work (model fits, training) and starting the workers come on top"
     )
 
 
