@@ -40,17 +40,29 @@ runs again: :func:`run_sweep` skips completed runs and resumes interrupted
 ones from their logged rows (the agent replays its trajectory), so the
 dataset ends with exactly one row per evaluation.
 
+Limits: a spec file is read up to :data:`MAX_SPEC_BYTES`, with a YAML loader
+that refuses aliases expanding past :data:`MAX_SPEC_NODES` values; every
+field is type-checked, errors naming it as ``agents[1].grid``; and a spec of
+more than :data:`MAX_RUNS` runs, counted from the sizes of its lists without
+building them, needs ``allow_large=True`` (``archgym sweep --yes``).
+
 Every run writes its rows into the sweep's one dataset directory and records
 its spec, seed, hyperparameter setting, status, evaluations and wall time in
 ``runs/<run_id>.json`` (:func:`archgym.dataset.write_run_metadata`).
 
+:func:`run_sweep` holds ``<out>/_sweep.lock`` locked while it runs, so a
+second sweep into the same directory fails at once naming the first one's
+process id.
+
 Executors: ``local`` runs the runs in worker processes on this machine;
 ``ray`` submits each run as a Ray task, to a running cluster
 (``address="auto"`` or ``"host:port"``) or to a Ray instance it starts here.
-The spec's plug-ins (its ``plugins`` and those given to :func:`load_spec`)
-are loaded before it is validated, and again in every worker process and
-Ray task, by absolute path, so the runs find the same agents, backends and
-problems.
+A Ray instance started here is shut down when the sweep ends, on SIGINT and
+SIGTERM, and (on Linux) by :mod:`archgym.ray_reaper` when the sweep's
+process is killed outright. The spec's plug-ins (its ``plugins`` and those
+given to :func:`load_spec`) are loaded before it is validated, and again in
+every worker process and Ray task, by absolute path, so the runs find the
+same agents, backends and problems.
 """
 
 from __future__ import annotations

@@ -9,13 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Column, Table
 
 from archgym.agent import MAX_SEED
@@ -310,9 +303,12 @@ def sweep(
         console.print(table)
         if count > DRY_RUN_LISTED:
             console.print(f"... and {count - DRY_RUN_LISTED:,} more")
-        _print_sweep_estimate(parsed, workers)
-        if count > MAX_RUNS and not yes:
-            console.print(f"running more than {MAX_RUNS:,} runs needs --yes")
+        if count > MAX_RUNS:
+            # The estimate visits every run (to skip completed ones), which a sweep this large makes slow.
+            console.print(f"no time estimate for more than {MAX_RUNS:,} runs"
+                          + ("" if yes else f"; running more than {MAX_RUNS:,} runs needs --yes"))
+        else:
+            _print_sweep_estimate(parsed, workers)
         return
     start = time.perf_counter()
     evaluations = 0
@@ -330,7 +326,7 @@ def sweep(
         try:
             results = run_sweep(parsed, executor=executor, workers=workers, address=address, on_result=advance)
         except (ArchGymError, OSError) as error:
-            failure: ArchGymError | None = error
+            failure: ArchGymError | OSError | None = error
         else:
             failure = None
     if failure is not None:  # after the progress display's last line, so the error is the last word
@@ -473,12 +469,12 @@ def marl_train(
     except (ArchGymError, OSError) as error:
         raise fail(error) from None
     run_id = new_run_id("marl")
-    with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("mean reward {task.fields[reward]}"), TimeElapsedColumn(), console=error_console) as bar:
-        task = bar.add_task("iterations", total=iterations, reward="-")
+    # A bar on a terminal, a log line every few seconds otherwise (training takes minutes).
+    planned = iterations if iterations is not None else -(-evaluations // int(full["train_batch_size"]))
+    with live_progress(f"marl training on {problem}", planned, "iterations", rate=False) as show:
 
         def advance(done: int, total: int, reward: float) -> None:
-            bar.update(task, completed=done, total=total, reward=f"{reward:.4g}")
+            show(done, f"mean reward {reward:.4g}")
 
         try:
             outcome = execute(spec, out, run_id=run_id, callback=advance,
