@@ -1198,7 +1198,7 @@ class EvaluationLogger:
                 handle.close()
                 raise DatasetError(
                     f"run {self.run_id!r} is already being logged to {self.out_dir} by another "
-                    "logger (its journal is locked); give each run its own run id"
+                    "logger (its journal is locked); give each run its own run id, or wait for that process to finish"
                 ) from None
             try:
                 same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino

@@ -485,10 +485,11 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
         agent = make_agent(spec.agent, model.design_space, seed=spec.seed, **dict(spec.config))
         record = RunRecord(run_id, spec, STATUS_RUNNING, len(rows))
         context = _context(run_id, spec, model.name, workload, objective.to_dict())
-        _write(out, record, context)
         start = time.perf_counter()
         with EvaluationLogger(out, context, model.design_space, model.metric_names,
                               run_metadata=_description(record)) as logger:
+            # Written once the logger holds the run's journal, so a process refused the run leaves the record alone.
+            _write(out, record, context)
             result = run_search(agent, model, objective, spec.budget, workload=workload, batch_size=spec.batch_size,
                                 logger=logger, resume_rows=rows if len(rows) else None, callback=callback,
                                 agent_state=out / AGENT_STATE_DIR / f"{run_id}.json")

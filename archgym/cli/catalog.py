@@ -89,7 +89,7 @@ def envs(
         load_plugins(plugin)
         problems = [get_problem(problem)] if problem is not None else [get_problem(n) for n in list_problems()]
         backends = list_backends()
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     for entry in problems:
         _print_problem(entry, backends)
@@ -103,13 +103,13 @@ def agents(plugin: PluginOption = None) -> None:
 
     try:
         load_plugins(plugin)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     table = Table("agent", "description", "settings (defaults)", box=box.SIMPLE, title_justify="left")
     for name in list_agents():
         try:
             cls = agent_class(name)
-        except ArchGymError as error:
+        except (ArchGymError, OSError) as error:
             table.add_row(name, f"[dim]unavailable: {escape(str(error))}[/]", "")
             continue
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""

@@ -120,9 +120,22 @@ def progress_bars() -> AbstractContextManager[None]:
 
 
 def fail(error: Exception) -> typer.Exit:
-    """Print ``error`` as the command's error message; raise the returned exit (code 2)."""
-    error_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+    """Print ``error`` as the command's error message; raise the returned exit (code 2).
+
+    An ``OSError`` (a path too long, a folder where a file belongs, no
+    permission, a full disk) is a problem with what the user gave or with the
+    machine, so it is told the same way, with its path.
+    """
+    message = str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({_shortened(str(error.filename))})" if error.filename is not None else ""
+        message = f"{error.strerror}{where}"
+    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _shortened(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]}"
 
 
 # -- parsing ---------------------------------------------------------------------------------------------

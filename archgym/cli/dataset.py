@@ -28,7 +28,7 @@ def upgrade(
 
     try:
         result = upgrade_dataset(directory)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     if result.changed:
         steps = []

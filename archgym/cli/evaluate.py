@@ -121,7 +121,7 @@ def evaluate(
         options = backend_options(backend_option, memspec=memspec, proxy=proxy, timeout_s=sim_timeout)
         model = build_backend(problem, backend, trusted(options, trust))
         score = evaluate_design(model, _parse_design(design), workload, objective)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     result = score.evaluation
     if as_json:
@@ -177,7 +177,7 @@ def optimum(
             model.prepare(workload)
             progress.update(task, description=f"enumerating {problem}/{workload}")
             best = find_optimum(model, goal, workload, callback=lambda done, total: progress.update(task, completed=done))
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     outcomes = distinct_outcomes(best, model, top, workload)
     if as_json:

@@ -56,11 +56,16 @@ def _metrics_table(metrics: Any, title: str) -> Table:
     return table
 
 
+_IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".webp", ".tif", ".tiff")
+
+
 def _require_plots(plot: Path | None) -> None:
     if plot is not None:
         from archgym.plots import require_matplotlib
 
         require_matplotlib()
+        if plot.suffix.lower() not in _IMAGE_SUFFIXES:
+            raise ConfigurationError(f"--plot {plot}: name an image file ({', '.join(_IMAGE_SUFFIXES)})")
 
 
 @app.command("train")
@@ -82,10 +87,10 @@ def train(
     memspec: MemspecOption = None,
     test_fraction: Annotated[float, typer.Option(
         min=0.0, max=0.95, help="Share of the designs held out to measure accuracy.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the split and the regressor.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the split and the regressor.")] = 0,
     search: Annotated[int, typer.Option(
         min=0, help="Tune the regressor with a randomised search of this many settings (0: defaults).")] = 0,
-    jobs: Annotated[int, typer.Option(min=1, help="Parallel jobs for tree ensembles and the search.")] = 1,
+    jobs: Annotated[int, typer.Option(min=1, max=1024, help="Parallel jobs for tree ensembles and the search.")] = 1,
     workload: Annotated[str | None, typer.Option(help="Workload of rows from files without a workload column.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a predicted-vs-true PNG of the held-out designs.")] = None,
     force: Annotated[bool, typer.Option(
@@ -124,7 +129,7 @@ def train(
             proxies.plot_predictions(trained.held_out, trained.target_names, plot,
                                      title=f"proxy {out.name} ({model}) on its held-out designs "
                                            f"({len(trained.held_out)} rows)")
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     finally:
         if trained is not None:
@@ -171,7 +176,7 @@ def evaluate(
         if csv is not None:
             csv.parent.mkdir(parents=True, exist_ok=True)
             score.rows.to_csv(csv, index=False)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     if as_json:
         console.print_json(json.dumps(score.metrics.to_dict(orient="records"), default=float))
@@ -199,7 +204,7 @@ def info(
     try:
         load_plugins(plugin)
         details = read_proxy_metadata(model)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     space = details["design_space"]
     encoding = details["encoding"]
@@ -253,6 +258,6 @@ def convert(
         if out is not None:
             check_save_path(out)
         written = convert_proxy(model, out)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     console.print(f"converted {model} to the plain format in {written}")

@@ -7,14 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from archgym.agent import MAX_SEED
@@ -32,7 +24,6 @@ from archgym.cli.common import (
     check_problem,
     console,
     correlation,
-    error_console,
     fail,
     load_plugins,
     parse_assignments,
@@ -91,7 +82,7 @@ def validate(
     problem: ProblemOption = DEFAULT_PROBLEM,
     backend: Annotated[str, typer.Option(help="Cost model to validate.")] = "analytical",
     designs: Annotated[int | None, typer.Option(
-        help="Designs to sample from the design space (default 200); with a reference file, a random "
+        min=1, max=10_000_000, help="Designs to sample from the design space (default 200); with a reference file, a random "
              "subset of its designs (default all).",
     )] = None,
     workload: Annotated[list[str] | None, typer.Option(
@@ -176,22 +167,16 @@ def validate(
             models.append(reference)
             if overrides:
                 label = f"{reference.name} ({', '.join(str(v) for v in overrides.values())})"
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=error_console, transient=True,
-        ) as progress:
-            task = progress.add_task("validating", total=None)
-            result = val.validate_model(
-                model, reference, designs=designs, workloads=workload, seed=seed, metrics=requested,
-                trace_dir=trace_dir, reference_label=label,
-                progress=lambda stage, done, total: progress.update(task, description=stage, completed=done,
-                                                                    total=total),
-            )
+        # validate_model reports its progress as library tasks, which the CLI shows (a bar, or log lines).
+        result = val.validate_model(
+            model, reference, designs=designs, workloads=workload, seed=seed, metrics=requested,
+            trace_dir=trace_dir, reference_label=label,
+        )
         if csv is not None:
             result.save_pairs(csv)
         if plot is not None:
             result.plot(plot)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise fail(error) from None
     finally:
         for m in models:

@@ -44,13 +44,13 @@ def _fail(error: Exception) -> typer.Exit:
 def trace_info(
     path: Annotated[Path, typer.Argument(help="The trace file.")],
     format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
-    clock_mhz: Annotated[float, typer.Option(help=_CLOCK_HELP)] = 800.0,
+    clock_mhz: Annotated[float, typer.Option(min=1e-3, max=1e6, help=_CLOCK_HELP)] = 800.0,
 ) -> None:
     """Print what a trace holds: format, size, requests, read/write shares, span, intensity and row-buffer locality."""
     try:
         reader = TraceReader(path, format=format, clock_mhz=clock_mhz)
         stats = trace_reader_stats(reader)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise _fail(error) from None
     writes = 1.0 - stats.read_fraction
     console.print(f"[bold]{escape(reader.name)}[/]: {stats.n_requests:,} requests, "
@@ -77,6 +77,6 @@ def trace_convert(
     """
     try:
         written, requests = convert_trace(source, destination, to=to, format=format)
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise _fail(error) from None
     console.print(f"wrote {requests:,} requests to {escape(str(written))}")

@@ -479,6 +479,9 @@ def _read_json_file(path: Path, what: str) -> dict[str, Any]:
         raise ConfigurationError(f"{what} file {str(path)!r} does not exist") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{what} file {str(path)!r} is not UTF-8 text (byte at offset {exc.start}); "
+                                 "expected a JSON file") from None
     return _parse_json(text, str(path))
 
 

@@ -98,7 +98,7 @@ def malloc_solve(
         help="Fast-memory capacity in bytes (CSV files named NAME.CAPACITY.csv carry their own).")] = None,
     method: Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")] = "best",
     time_limit: Annotated[float, typer.Option(help="Seconds for exact, agent and best.")] = 10.0,
-    alignment: Annotated[int, typer.Option(help="Offset alignment in bytes (CSV files).")] = 1,
+    alignment: Annotated[int, typer.Option(min=1, max=2**40, help="Offset alignment in bytes (CSV files).")] = 1,
     layers: Annotated[int | None, typer.Option(help="Consecutive layers of a DNN to keep (all by default).")] = None,
     capacity_fraction: Annotated[float, typer.Option(
         help="DNN instances: capacity as a fraction of the peak live bytes.")] = 0.25,
@@ -197,7 +197,7 @@ def malloc_bench(
         if suite is not None:
             problems += load_suite(suite, capacity)
         reference = MiniMallocBinary(minimalloc) if minimalloc or _minimalloc_set() else None
-    except ArchGymError as error:
+    except (ArchGymError, OSError) as error:
         raise _fail(error) from None
     runs = [(problem, name) for problem in problems for name in methods
             if not (name == "cp-sat" and method is None and problem.has_costs)]
