@@ -311,3 +311,16 @@ def test_sim_timeout_is_the_timeout_s_backend_option(tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--sim-timeout", "5"])
     assert result.exit_code != 0
     assert "backend dram/analytical has no option 'timeout_s'" in " ".join(result.output.split())
+
+
+def test_marl_train_checks_its_budget_seed_and_out_before_starting_ray(tmp_path: Path) -> None:
+    huge = runner.invoke(app, ["marl", "train", "--budget", "99999999999999999999", "--out", str(tmp_path / "m")])
+    assert huge.exit_code == 2 and "is more than 10,000,000 evaluations" in " ".join(huge.output.split())
+    afile = tmp_path / "file"
+    afile.write_text("")
+    taken = runner.invoke(app, ["marl", "train", "--out", str(afile)])
+    assert taken.exit_code == 2 and "is a file; give a directory" in " ".join(taken.output.split())
+    assert runner.invoke(app, ["marl", "train", "--seed", "-1"]).exit_code == 2
+    spec = Path(__file__).resolve().parents[1] / "experiments" / "smoke_dram.yaml"
+    swept = runner.invoke(app, ["sweep", str(spec), "--out", str(afile), "--dry-run"])
+    assert swept.exit_code == 2 and "is a file; give a directory" in " ".join(swept.output.split())

@@ -283,6 +283,8 @@ def sweep(
     try:
         if address is not None and executor != "ray":
             raise ConfigurationError("--address applies to --executor ray")
+        if out is not None:
+            check_output_dir(out, "--out")
         with error_console.status("checking the spec"):
             # A dry run only counts and lists, so it shows a large sweep too.
             parsed = load_sweep_spec(spec, out, plugins=plugin or [],
@@ -438,7 +440,8 @@ def marl_train(
     backend_option: BackendOptionsOption = None,
     memspec: MemspecOption = None,
     proxy: ProxyOption = None,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, max=MAX_SEED, help="Random seed, 0 to 2**63-1 (same seed, same result).")] = 0,
     agent_config: Annotated[list[str] | None, typer.Option(
         help="Setting key=value (repeatable), e.g. shared_policy=true, train_batch_size=128.")] = None,
     out: Annotated[Path, typer.Option(help="Dataset directory for the evaluations.")] = Path("runs/marl"),
@@ -448,11 +451,14 @@ def marl_train(
     """Train multi-agent PPO (one policy per knob, or one shared) and print the best design found."""
     from archgym.agent import get_trainer
     from archgym.dataset import new_run_id
-    from archgym.runner import ObjectiveSpec, RunSpec, execute
+    from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute
 
     try:
         load_plugins(plugin)
         check_problem(problem)
+        check_output_dir(out, "--out")
+        if checkpoint is not None:
+            check_output_dir(checkpoint, "--checkpoint")
         if iterations is not None and budget is not None:
             raise ConfigurationError("give --iterations or --budget, not both")
         settings = parse_assignments(agent_config or [], "--agent-config")
@@ -462,6 +468,8 @@ def marl_train(
         # An iteration samples train_batch_size designs, so a number of iterations is that budget.
         evaluations = (budget if budget is not None else
                        iterations * int(full["train_batch_size"]) if iterations is not None else DEFAULT_MARL_BUDGET)
+        check_budget(evaluations, what="--budget" if budget is not None else "--iterations x train_batch_size",
+                     override="a smaller budget (multi-agent training has no override)")
         spec = RunSpec(problem=problem, backend=backend, workload=workload,
                        objective=ObjectiveSpec(default_objective(problem, objective), targets), agent="marl",
                        budget=evaluations, seed=seed,

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
+from archgym.agent import check_seed
 from archgym.envs.design_env import OBSERVATION_HIGH, DesignEnv
 from archgym.errors import ConfigurationError, InvalidDesignError
 
@@ -152,6 +153,9 @@ class MultiAgentDesignEnv(ParallelEnv):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode: every agent is live and observes zeros. ``options`` are not used."""
+        if seed is not None:
+            # Each agent's action space is seeded with seed + its index, which must stay a valid seed too.
+            check_seed(seed + len(self.possible_agents), "seed + number of agents")
         self.design_env.reset(seed=seed)
         if seed is not None:
             for index, agent in enumerate(self.possible_agents):

@@ -120,3 +120,9 @@ def test_problem_is_named_like_everywhere_else() -> None:
     assert env.design_env.problem.name == "soc"
     with pytest.raises(ConfigurationError, match="give the problem once"):
         MultiAgentDesignEnv("soc", problem="dram")
+
+
+def test_a_seed_that_would_overflow_an_agents_space_is_refused() -> None:
+    env = MultiAgentDesignEnv(problem="dram")
+    with pytest.raises(ConfigurationError, match="seed \\+ number of agents must be an integer in 0..2\\*\\*63-1"):
+        env.reset(seed=2**63 - 3)
