@@ -62,6 +62,7 @@ TrustOption = Annotated[bool, typer.Option(
 __all__ = [
     "backend_options",
     "build_backend",
+    "check_image_path",
     "check_output_dir",
     "check_output_file",
     "check_problem",
@@ -217,6 +218,21 @@ def check_problem(problem: str) -> None:
 
 
 # -- output paths ----------------------------------------------------------------------------------------
+
+
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".webp", ".tif", ".tiff")
+"""File name endings a plot can be written as."""
+
+
+def check_image_path(path: Path, option: str) -> Path:
+    """Raise unless ``path`` names an image file (by its ending) that can be written.
+
+    Raises:
+        ConfigurationError: another ending, or a path that cannot be written (see :func:`check_output_file`).
+    """
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigurationError(f"{option} {path}: name an image file ({', '.join(IMAGE_SUFFIXES)})")
+    return check_output_file(path, option)
 
 
 def check_output_dir(path: Path, option: str) -> Path:

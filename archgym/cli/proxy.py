@@ -20,6 +20,7 @@ from archgym.cli.common import (
     MemspecOption,
     PluginOption,
     backend_options,
+    check_image_path,
     check_problem,
     console,
     correlation,
@@ -56,16 +57,12 @@ def _metrics_table(metrics: Any, title: str) -> Table:
     return table
 
 
-_IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".eps", ".webp", ".tif", ".tiff")
-
-
 def _require_plots(plot: Path | None) -> None:
     if plot is not None:
         from archgym.plots import require_matplotlib
 
         require_matplotlib()
-        if plot.suffix.lower() not in _IMAGE_SUFFIXES:
-            raise ConfigurationError(f"--plot {plot}: name an image file ({', '.join(_IMAGE_SUFFIXES)})")
+        check_image_path(plot, "--plot")
 
 
 @app.command("train")

@@ -20,6 +20,7 @@ from archgym.cli.common import (
     TrustOption,
     backend_options,
     build_backend,
+    check_image_path,
     check_output_file,
     check_problem,
     console,
@@ -128,9 +129,10 @@ def validate(
 
     models: list[CostModel] = []
     try:
-        for path, option in ((csv, "--csv"), (plot, "--plot")):
-            if path is not None:
-                check_output_file(path, option)
+        if csv is not None:
+            check_output_file(csv, "--csv")
+        if plot is not None:
+            check_image_path(plot, "--plot")
         load_plugins(plugin)
         check_problem(problem)
         if designs is not None and designs < 2:

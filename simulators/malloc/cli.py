@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from archgym.cli.common import check_output_file
+from archgym.cli.common import check_output_file, fail
 from archgym.errors import ArchGymError, ConfigurationError
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance
@@ -78,9 +78,6 @@ def _check_method(method: str) -> None:
         raise ConfigurationError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _fail(error: Exception) -> typer.Exit:
-    error_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _proof(solution: Solution) -> str:
@@ -121,8 +118,8 @@ def malloc_solve(
             return
         with error_console.status(f"solving {problem.name} with {method}"):
             solution = solve(problem, method, time_limit=time_limit)
-    except (ArchGymError, ImportError) as error:
-        raise _fail(error) from None
+    except (ArchGymError, ImportError, OSError) as error:
+        raise fail(error) from None
     inside = (solution.offsets >= 0) & (solution.offsets + problem.sizes <= problem.capacity)
     console.print(f"[bold]{escape(problem.name)}[/]: {len(problem)} buffers, capacity {problem.capacity:,} bytes, "
                   f"peak live {problem.peak_live_bytes():,} bytes")
@@ -198,7 +195,7 @@ def malloc_bench(
             problems += load_suite(suite, capacity)
         reference = MiniMallocBinary(minimalloc) if minimalloc or _minimalloc_set() else None
     except (ArchGymError, OSError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     runs = [(problem, name) for problem in problems for name in methods
             if not (name == "cp-sat" and method is None and problem.has_costs)]
     runs += [(problem, "minimalloc") for problem in problems if reference is not None and not problem.has_costs]
@@ -252,7 +249,7 @@ def _bench_row(problem: Instance, name: str, time_limit: float, reference: MiniM
             solution = reference.solve(problem, time_limit=time_limit)
         else:
             solution = solve(problem, name, time_limit=time_limit)
-    except (ArchGymError, ImportError) as error:
+    except (ArchGymError, ImportError, OSError) as error:
         row["result"] = f"error: {error}"
         return row
     if solution.speedup is not None:
