@@ -39,3 +39,13 @@ def test_a_bad_option_value_is_one_line_too() -> None:
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith("error: unknown workload 'no-such-trace'")
+
+
+def test_layer_kinds_benchmark_lists_its_kinds_and_refuses_an_unknown_one() -> None:
+    helped = run_script("accelerator_layer_kinds.py", "--help")
+    assert helped.returncode == 0
+    assert "depthwise" in helped.stdout and "--network-designs" in helped.stdout
+    refused = run_script("accelerator_layer_kinds.py", "--kinds", "conv,spiral")
+    assert refused.returncode == 2
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("error: unknown layer kind spiral; allowed: all, none, conv, strided")
