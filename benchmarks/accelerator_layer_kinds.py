@@ -31,9 +31,11 @@ ZigZag's results are cached on disk, one JSON file per evaluation, in
 keyed by the layer's shape, the design, the ZigZag version, the search
 settings and the source of the ZigZag translation; a rerun, or another kind
 or network with a layer of the same shape, reads them instead of running
-ZigZag. ``ARCHGYM_CACHE_DIR=off`` turns the cache off. Failures that are a
-fact about the design (no mapping exists) are cached, timeouts and crashes
-are not.
+ZigZag. ``ARCHGYM_CACHE_DIR=off`` turns the cache off. Failures ZigZag
+reports on the layer (no mapping exists) are cached, timeouts are not. Each
+layer evaluation runs in a ZigZag process of its own, designs in order, so
+an interrupted run loses at most the evaluations in flight, and
+``--designs`` with a smaller count scores the designs it finished.
 
 Needs ZigZag (``pip install -e ".[accelerator]"``).
 
@@ -50,7 +52,6 @@ import os
 import re
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -181,8 +182,6 @@ class ZigZagCache:
     def __init__(self, model: ZigZagModel) -> None:
         base = cache_dir()
         self.folder = None if base is None else base / CACHE_NAMESPACE
-        self.hits = 0
-        self._hits_lock = threading.Lock()  # designs run in threads
         self.settings = {
             "zigzag": version("zigzag-dse"),
             "translation": source_version([zigzag_module, zigzag_worker]),
@@ -202,12 +201,9 @@ class ZigZagCache:
         if path is None or not path.is_file():
             return None
         try:
-            result = ZigZagResult(**json.loads(path.read_text(encoding="utf-8")))
+            return ZigZagResult(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
-        with self._hits_lock:
-            self.hits += 1
-        return result
 
     def store(self, shape: Shape, design: Mapping[str, Any], result: ZigZagResult) -> None:
         """Store ``result`` atomically (a failure to write only costs a rerun later)."""
@@ -224,49 +220,50 @@ class ZigZagCache:
             pass
 
 
-def run_design(model: ZigZagModel, cache: ZigZagCache, design: Mapping[str, Any],
-               shapes: Sequence[Shape]) -> dict[Shape, ZigZagResult]:
-    """ZigZag's result for every shape on ``design``: cached ones read, the others run in one process.
+def run_layer(model: ZigZagModel, cache: ZigZagCache, design: Mapping[str, Any], shape: Shape) -> ZigZagResult:
+    """ZigZag on one layer of ``design``, in a process of its own, stored in ``cache`` unless it timed out.
 
-    ZigZag stops at the first layer it cannot map; that layer is recorded as
-    infeasible and the rest run again in a new process.
+    One layer per process costs ZigZag's import (a few seconds) each time,
+    but ZigZag stops at the first layer it cannot map, which would lose the
+    layers before it, and every finished layer is cached at once.
     """
-    results = {shape: cached for shape in shapes if (cached := cache.load(shape, design)) is not None}
-    pending = [shape for shape in shapes if shape not in results]
-    while pending:
-        outcome = model.run_layers(design, [shape.layer() for shape in pending])
-        if outcome.result is not None:
-            share = outcome.wall_time_s / len(pending)
-            for shape, result in zip(pending, outcome.result):
-                results[shape] = ZigZagResult(result["latency_cycles"], result["energy_pj"],
-                                              result["compute_cycles"], "", share)
-                cache.store(shape, design, results[shape])
-            break
-        named = _FAILED_LAYER.search(outcome.reason)
-        failed = [shape for shape in pending if named and str(shape) == named.group(1)]
-        for shape in failed or pending:  # an unnamed failure (timeout, crash) takes every pending layer
-            results[shape] = ZigZagResult(np.nan, np.nan, np.nan, outcome.reason, outcome.wall_time_s)
-            if failed:
-                cache.store(shape, design, results[shape])
-        pending = [shape for shape in pending if shape not in results]
-    return results
+    outcome = model.run_layers(design, [shape.layer()])
+    if outcome.result is not None:
+        [layer] = outcome.result
+        result = ZigZagResult(layer["latency_cycles"], layer["energy_pj"], layer["compute_cycles"], "",
+                              outcome.wall_time_s)
+    else:
+        result = ZigZagResult(np.nan, np.nan, np.nan, outcome.reason, outcome.wall_time_s)
+    if result.feasible or _FAILED_LAYER.search(outcome.reason):  # a timeout says nothing about the design
+        cache.store(shape, design, result)
+    return result
 
 
 def run_all(model: ZigZagModel, cache: ZigZagCache, designs: Sequence[Mapping[str, Any]],
-            shapes_of: Sequence[Sequence[Shape]], workers: int) -> list[dict[Shape, ZigZagResult]]:
-    """:func:`run_design` of every design on its shapes, ``workers`` designs at once, with a progress bar."""
+            shapes_of: Sequence[Sequence[Shape]], workers: int) -> tuple[list[dict[Shape, ZigZagResult]], int]:
+    """ZigZag's result of every design on its shapes, read from ``cache`` or run ``workers`` at a time (design
+    by design, so an interrupted run has cached whole designs), and how many were read from the cache."""
+    runs: list[dict[Shape, ZigZagResult]] = [{} for _ in designs]
+    missing = []
+    for i, (design, shapes) in enumerate(zip(designs, shapes_of)):
+        for shape in shapes:
+            cached = cache.load(shape, design)
+            if cached is None:
+                missing.append((i, shape))
+            else:
+                runs[i][shape] = cached
+    hits = sum(len(run) for run in runs)
     columns = (bar.TextColumn("ZigZag"), bar.BarColumn(), bar.MofNCompleteColumn(), bar.TimeElapsedColumn(),
                bar.TimeRemainingColumn())
-    runs: list[dict[Shape, ZigZagResult]] = [{} for _ in designs]
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             bar.Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task("designs", total=len(designs))
-        futures = {pool.submit(run_design, model, cache, design, shapes): i
-                   for i, (design, shapes) in enumerate(zip(designs, shapes_of))}
+        task = progress.add_task("layer evaluations", total=len(missing))
+        futures = {pool.submit(run_layer, model, cache, designs[i], shape): (i, shape) for i, shape in missing}
         for future in as_completed(futures):
-            runs[futures[future]] = future.result()
+            i, shape = futures[future]
+            runs[i][shape] = future.result()
             progress.advance(task)
-    return runs
+    return runs, hits
 
 
 def score(rows: pd.DataFrame) -> dict[str, Any]:
@@ -287,13 +284,16 @@ def layer_rows(designs: Sequence[Mapping[str, Any]], layers: Sequence[Layer], ki
     """One row per design and layer: the design, both backends' results and the analytical model's parts."""
     analytical = make_backend("accelerator/analytical")
     assert isinstance(analytical, AcceleratorAnalyticalModel)
-    ours = analytical.evaluate_layers(list(designs), list(layers))
+    shapes = list(dict.fromkeys(Shape.of(layer) for layer in layers))  # a kind's layer may be in a network too
+    column = {shape: j for j, shape in enumerate(shapes)}
+    ours = analytical.evaluate_layers(list(designs), [shape.layer() for shape in shapes])
     rows = []
     for i, design in enumerate(designs):
-        for j, (layer, kind) in enumerate(zip(layers, kinds)):
+        for layer, kind in zip(layers, kinds):
             theirs = runs[i].get(Shape.of(layer))
             if theirs is None:
                 continue
+            j = column[Shape.of(layer)]
             rows.append({
                 "kind": kind, "layer": layer.name, "repeat": layer.repeat, "design": i, **design,
                 "analytical_feasible": bool(ours.feasible[i, j]),
@@ -387,7 +387,7 @@ def main() -> None:
                  for i in range(len(designs))]
 
     begin = time.perf_counter()
-    runs = run_all(model, cache, designs, shapes_of, args.workers)
+    runs, hits = run_all(model, cache, designs, shapes_of, args.workers)
     wall = time.perf_counter() - begin
     rows = layer_rows(designs, layers, labels, runs)
     if args.out:
@@ -419,7 +419,7 @@ def main() -> None:
     print(f"target: Spearman >= {TARGET_KIND} per kind, >= {TARGET_NETWORK} per network, median errors <= "
           f"{TARGET_ERROR:.0%}: {'met' if met else 'NOT met'}")
     evaluations = sum(len(run) for run in runs)
-    print(f"ZigZag: {cache.hits} layer evaluations read from the cache, {evaluations - cache.hits} run now in "
+    print(f"ZigZag: {hits} layer evaluations read from the cache, {evaluations - hits} run now in "
           f"{wall:.0f} s wall with {args.workers} workers")
 
 
