@@ -126,7 +126,7 @@ def invocations(draw: st.DrawFn) -> tuple[tuple[str, ...], list[str]]:
     return command, arguments
 
 
-@settings(max_examples=70, deadline=None, derandomize=True,
+@settings(max_examples=50, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=invocations())
 def test_hostile_options_end_in_success_or_a_clean_error(case: tuple[tuple[str, ...], list[str]],

@@ -230,9 +230,10 @@ def check_image_path(path: Path, option: str) -> Path:
     Raises:
         ConfigurationError: another ending, or a path that cannot be written (see :func:`check_output_file`).
     """
+    check_output_file(path, option)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise ConfigurationError(f"{option} {path}: name an image file ({', '.join(IMAGE_SUFFIXES)})")
-    return check_output_file(path, option)
+    return path
 
 
 def check_output_dir(path: Path, option: str) -> Path:
