@@ -41,8 +41,8 @@ from rich import progress as bar
 from rich.console import Console
 from scipy.stats import spearmanr
 
+from archgym.cli.common import run_script
 from archgym.cost_model import make_backend
-from archgym.errors import ArchGymError
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
 from archgym.simulators.accelerator.workloads import resolve_workload
 from archgym.simulators.accelerator.zigzag import zigzag_unavailable_reason
@@ -225,8 +225,4 @@ def _has_tabulate() -> bool:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from accelerator_fidelity import sample_designs  # the same designs as the fidelity benchmark
 from rich import progress as bar
 from rich.console import Console
 from scipy.stats import spearmanr
@@ -72,7 +73,6 @@ from archgym.errors import ArchGymError, ConfigurationError
 from archgym.simulators.accelerator import zigzag as zigzag_module
 from archgym.simulators.accelerator import zigzag_worker
 from archgym.simulators.accelerator.analytical import AcceleratorAnalyticalModel
-from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
 from archgym.simulators.accelerator.workloads import ZOO, Layer, resolve_workload
 from archgym.simulators.accelerator.zigzag import ZigZagModel, zigzag_unavailable_reason
 
@@ -159,21 +159,6 @@ def representatives() -> dict[str, tuple[str, Layer]]:
         ordered = sorted(layers, key=lambda entry: entry[1].macs)  # stable: zoo order among equal MACs
         chosen[kind] = ordered[(len(ordered) - 1) // 2]
     return chosen
-
-
-def sample_designs(n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` distinct random designs with ``LoopOrder`` ``auto``."""
-    rng = np.random.default_rng(seed)
-    designs: list[dict[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
-    while len(designs) < n:
-        design = ACCELERATOR_DESIGN_SPACE.sample(rng)
-        design["LoopOrder"] = "auto"
-        key = tuple(design.values())
-        if key not in seen:
-            seen.add(key)
-            designs.append(design)
-    return designs
 
 
 class ZigZagCache:
@@ -372,7 +357,7 @@ def main() -> None:
                          seed=args.zigzag_seed, timeout_s=args.timeout)
     assert isinstance(model, ZigZagModel)
     cache = ZigZagCache(model)
-    designs = sample_designs(args.designs, args.seed)
+    designs = sample_designs(args.designs, args.seed, any_loop_order=False)
     picked = representatives()
     # Every evaluated layer, labelled by its kind or its network.
     layers = [picked[kind][1] for kind in kinds]

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.accelerator.analytical import AcceleratorAnalyticalModel
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
 from archgym.simulators.accelerator.workloads import ZOO, resolve_workload
@@ -56,8 +55,4 @@ def _timed(function, *arguments) -> float:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -25,7 +25,6 @@ import argparse
 import math
 import os
 import platform
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from archgym.agent import make_agent
+from archgym.cli.common import run_script
 from archgym.cost_model import make_backend
-from archgym.errors import ArchGymError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum, relative_regret
 from archgym.search import run_search
@@ -149,8 +148,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

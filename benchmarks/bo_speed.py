@@ -32,7 +32,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -41,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from archgym.agent import Trial, make_agent
+from archgym.cli.common import run_script
 from archgym.cost_model import make_backend
-from archgym.errors import ArchGymError
 from archgym.objective import make_objective
 from archgym.optimum import find_optimum, relative_regret
 from archgym.search import run_search
@@ -162,8 +161,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

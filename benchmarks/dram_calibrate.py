@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.dram.analytical import _STRUCTURAL_KNOBS, DramAnalyticalModel, TraceProfile
 from archgym.simulators.dram.controller import ControllerConstants
 from archgym.simulators.dram.fidelity import SHARED_MEASUREMENTS, shared_reference_rows
@@ -122,8 +121,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

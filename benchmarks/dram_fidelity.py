@@ -22,12 +22,11 @@ Usage: python benchmarks/dram_fidelity.py [--memspec ddr3-1600] [--reference DIR
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.fidelity import (
     LONG_MEASUREMENTS,
@@ -113,8 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.dram.workloads import synthetic
 
 PIECE = 1_000_000
@@ -187,8 +187,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 from rich.progress import Progress
 
+from archgym.cli.common import run_script
 from archgym.cost_model import make_backend
-from archgym.errors import ArchGymError
 from archgym.simulators.dram.suite import FIDELITY_SUITE, SUITE_SPECS
 from archgym.simulators.dram.workloads import REQUEST_BYTES, STANDARD_WORKLOADS
 from archgym.validate import sample_designs
@@ -106,8 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

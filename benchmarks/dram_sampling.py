@@ -15,12 +15,11 @@ Usage: python benchmarks/dram_sampling.py [--requests 1000000] [--designs 12] [-
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.dram.analytical import DramAnalyticalModel
 from archgym.simulators.dram.suite import FIDELITY_SUITE
 from archgym.simulators.dram.workloads import resolve_workload
@@ -66,8 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

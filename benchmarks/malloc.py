@@ -38,13 +38,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.simulators.malloc.cp_sat import available as cp_sat_available
 from archgym.simulators.malloc.generator import dnn_instance, equivalent_forms, zero_slack_instance
 from archgym.simulators.malloc.instances import Instance
@@ -219,8 +218,4 @@ def zero_slack_part(time_limit: float, seeds: int) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -15,14 +15,13 @@ non-RL agent was best.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from archgym.cli.common import run_script
 from archgym.dataset import load_dataset, read_run_metadata
-from archgym.errors import ArchGymError
 from archgym.report import summarise_runs
 from archgym.sweep import load_spec, parse_spec, run_sweep
 
@@ -118,8 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

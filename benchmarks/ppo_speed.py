@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import gymnasium
@@ -30,7 +29,7 @@ import torch
 import archgym  # noqa: F401 - registers archgym/DRAM-v0
 from archgym.agent import Trial, best_trial
 from archgym.agents.rl import PPOAgent, train_ppo
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.search import run_search
 
 ENV_ID = "archgym/DRAM-v0"
@@ -84,8 +83,4 @@ def _report(label: str, trials: list[Trial], seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

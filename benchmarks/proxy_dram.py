@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,9 +42,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from archgym.cli.common import run_script
 from archgym.cost_model import make_backend
 from archgym.dataset import EvaluationLogger, RunContext
-from archgym.errors import ArchGymError, DatasetError
+from archgym.errors import DatasetError
 from archgym.proxy import ProxyCostModel, load_training_data, prediction_metrics, train_proxy
 
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "dram"
@@ -228,8 +228,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

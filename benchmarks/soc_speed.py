@@ -26,13 +26,12 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import sys
 import time
 
 import numpy as np
 
 from archgym.agent import make_agent
-from archgym.errors import ArchGymError
+from archgym.cli.common import run_script
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.soc import BUNDLED_WORKLOADS, SOC_DESIGN_SPACE, SocAnalyticalModel, resolve_workload
@@ -124,8 +123,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArchGymError as error:  # a missing input, simulator or bad option: one line saying which, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

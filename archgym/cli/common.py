@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +28,7 @@ from rich.progress import (
 from archgym import progress
 from archgym.cost_model import PROXY_BACKEND, CostModel, backend_info, make_backend
 from archgym.cost_model import backend_options as backend_option_names
-from archgym.errors import ConfigurationError
+from archgym.errors import ArchGymError, ConfigurationError
 from archgym.problem import get_problem, list_problems, problem_clis
 
 console = Console()
@@ -76,6 +77,7 @@ __all__ = [
     "parse_assignments",
     "percent",
     "progress_bars",
+    "run_script",
     "shared_options",
     "trusted",
 ]
@@ -133,6 +135,19 @@ def fail(error: Exception) -> typer.Exit:
         message = f"{error.strerror}{where}"
     error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a script's ``main`` (the benchmarks'), telling an :class:`ArchGymError` in one line, exit code 2.
+
+    A missing input, simulator or bad option is the user's to fix, so it is
+    said without a traceback.
+    """
+    try:
+        main()
+    except ArchGymError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _shortened(text: str, limit: int = 120) -> str:
