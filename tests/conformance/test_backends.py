@@ -25,7 +25,7 @@ PROXY_TRAINING_DESIGNS = 40
 
 # One small layer keeps each ZigZag run short.
 SMALL_NETWORK = Network("small", (Layer("pointwise", "conv", 1, 32, 32, 8, 8, 1, 1),))
-SLOW_BACKENDS = ("dram/dramsys", "accelerator/zigzag")
+SLOW_BACKENDS = ("dram/dramsys", "accelerator/zigzag", "soc/farsi")
 """External simulators: two probe designs instead of eight."""
 
 BACKENDS = [info.name for info in list_backends()]
