@@ -286,6 +286,9 @@ _BACKENDS: dict[str, BackendInfo] = {}
 PROXY_BACKEND = "proxy"
 """Short name of the backend every design problem gets: a learned proxy (option ``proxy=DIR``)."""
 
+PERTURBED_BACKEND = "perturbed"
+"""Short name of the stand-in simulator every design problem gets (:class:`archgym.multifidelity.PerturbedCostModel`)."""
+
 BACKEND_ENTRY_POINT_GROUP = "archgym.backends"
 """The entry-point group through which installed packages declare backends (``"problem/name" = "module:attr"``)."""
 
@@ -345,6 +348,15 @@ def _load_problem_backends() -> None:
         if problem.is_design_problem and proxy not in _BACKENDS:
             register_backend(proxy, _proxy_factory(name),
                              "learned proxy trained from logged evaluations (`archgym proxy train`; option proxy=DIR)")
+        perturbed = f"{name}/{PERTURBED_BACKEND}"
+        if problem.is_design_problem and perturbed not in _BACKENDS:
+            # Imported on use, like the proxy: the multi-fidelity module needs the registry first.
+            from archgym.multifidelity import perturbed_factory, perturbed_unavailable
+
+            register_backend(perturbed, perturbed_factory(name),
+                             "stand-in simulator: a base backend (option base, default analytical) with a known "
+                             "perturbation and a declared cost per evaluation (option cost_s), for multi-fidelity runs",
+                             availability=perturbed_unavailable(name))
     for name in _declared_backends():
         if name not in _BACKENDS:
             _load_declared(name)

@@ -1076,6 +1076,11 @@ class EvaluationLogger:
         run_metadata: More JSON-friendly fields describing the run (its spec,
             budget, targets), stored with the context in every part's
             :data:`PARQUET_METADATA_KEY` metadata.
+        extra_columns: More columns, after ``archgym_version``: name to type
+            (``"string"``, ``"float64"``, ``"int64"`` or ``"bool"``). Rows give
+            their values through the ``extra`` argument of :meth:`log` and
+            :meth:`log_batch`; a value not given is null. A multi-fidelity run
+            (:mod:`archgym.multifidelity`) logs its ``fidelity`` and costs so.
 
     Raises:
         DatasetError: a knob or metric name clashes with another column, a
@@ -1093,6 +1098,7 @@ class EvaluationLogger:
         start_step: int = 0,
         flush_interval_s: float | None = 60.0,
         run_metadata: Mapping[str, Any] | None = None,
+        extra_columns: Mapping[str, str] | None = None,
     ) -> None:
         if int(flush_every) < 1:
             raise DatasetError(f"flush_every must be at least 1, got {flush_every!r}")
@@ -1104,6 +1110,7 @@ class EvaluationLogger:
         self.context = context
         self.design_space = design_space
         self.metric_names: tuple[str, ...] = tuple(str(m) for m in metric_names)
+        self.extra_columns: dict[str, str] = dict(extra_columns or {})
         self.flush_every = int(flush_every)
         self.flush_interval_s = None if flush_interval_s is None else float(flush_interval_s)
         self._static = _context_row(context)
@@ -1183,6 +1190,16 @@ class EvaluationLogger:
             ("feasible", pa.bool_()), ("reason", pa.string()), ("reward", pa.float64()),
             ("wall_time_s", pa.float64()), ("timestamp", _TIMESTAMP), ("archgym_version", pa.string()),
         ]
+        for name, type_name in self.extra_columns.items():
+            if name in RESERVED_COLUMNS or name in seen:
+                what = "a built-in dataset column" if name in RESERVED_COLUMNS else f"a {seen[name]}"
+                raise DatasetError(f"extra column {name!r} has the same name as {what}; every column needs its own "
+                                   "name")
+            if type_name not in ("string", "float64", "int64", "bool"):
+                raise DatasetError(f"extra column {name!r} has type {type_name!r}; the types are string, float64, "
+                                   "int64 and bool")
+            seen[name] = "extra column"
+            fields.append((name, _TYPES[type_name]))
         return pa.schema(fields)
 
     def _open_locked_journal(self, path: Path | None = None) -> Any:
@@ -1332,13 +1349,15 @@ class EvaluationLogger:
                 self._flush_locked()
             return first
 
-    def log(self, design: Mapping[str, Any], evaluation: Evaluation, reward: float = math.nan) -> int:
+    def log(self, design: Mapping[str, Any], evaluation: Evaluation, reward: float = math.nan,
+            extra: Mapping[str, Any] | None = None) -> int:
         """Log one evaluation.
 
         Args:
             design: The design evaluated (every knob of the design space).
             evaluation: Its result.
             reward: The reward it earned, NaN if none.
+            extra: Values of the logger's ``extra_columns`` (null where not given).
 
         Returns:
             The row's step index.
@@ -1356,22 +1375,42 @@ class EvaluationLogger:
         row["reward"] = _float(reward)
         row["wall_time_s"] = _float(evaluation.wall_time_s)
         row["timestamp"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        row.update(self._extra_values(extra or {}, 0, None))
         return self._append([row])
 
+    def _extra_values(self, extra: Mapping[str, Any], index: int, n: int | None) -> dict[str, Any]:
+        """The extra-column fields of one row: ``extra[name]``, or ``extra[name][index]`` in a batch of ``n``."""
+        unknown = [name for name in extra if name not in self.extra_columns]
+        if unknown:
+            raise DatasetError(f"cannot log unknown column(s) {', '.join(map(repr, unknown))}; the logger's extra "
+                               f"columns are {', '.join(self.extra_columns) or '(none)'}")
+        values = {}
+        for name, value in extra.items():
+            if n is not None:
+                if len(value) != n:
+                    raise DatasetError(f"log_batch got {n} designs but {len(value)} values of column {name!r}")
+                value = value[index]
+            value = value.item() if isinstance(value, np.generic) else value
+            values[name] = _as_float(value) if self.extra_columns[name] == "float64" else value
+        return values
+
     def log_batch(self, designs: Sequence[Mapping[str, Any]], batch: BatchEvaluation,
-                  rewards: Sequence[float] | np.ndarray | None = None) -> None:
+                  rewards: Sequence[float] | np.ndarray | None = None,
+                  extra: Mapping[str, Sequence[Any] | np.ndarray] | None = None) -> None:
         """Log a batch of evaluations, one row per design, in order.
 
         Each row's ``wall_time_s`` is the batch's wall time divided evenly.
+        ``extra`` maps extra columns to one value per design.
 
         Raises:
-            DatasetError: ``designs``, ``batch`` and ``rewards`` differ in length,
-                or a design is malformed.
+            DatasetError: ``designs``, ``batch``, ``rewards`` and ``extra``'s values
+                differ in length, or a design is malformed.
         """
-        self._log_batch(designs, batch, rewards)
+        self._log_batch(designs, batch, rewards, extra)
 
     def _log_batch(self, designs: Sequence[Mapping[str, Any]], batch: BatchEvaluation,
-                   rewards: Sequence[float] | np.ndarray | None) -> list[int]:
+                   rewards: Sequence[float] | np.ndarray | None,
+                   extra: Mapping[str, Sequence[Any] | np.ndarray] | None = None) -> list[int]:
         n = len(designs)
         if len(batch) != n:
             raise DatasetError(f"log_batch got {n} designs but a batch of {len(batch)} evaluations")
@@ -1402,6 +1441,7 @@ class EvaluationLogger:
             row["reward"] = reward_list[i]
             row["wall_time_s"] = wall
             row["timestamp"] = stamp
+            row.update(self._extra_values(extra or {}, i, n))
             rows.append(row)
         first = self._append(rows)
         return list(range(first, first + n))

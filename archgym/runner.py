@@ -39,6 +39,7 @@ import numpy as np
 from archgym.agent import check_seed, get_trainer, is_trainer, make_agent
 from archgym.cost_model import CostModel, make_backend
 from archgym.errors import ConfigurationError, DatasetError, PluginError
+from archgym.multifidelity import MultiFidelitySpec
 from archgym.objective import check_reported, make_objective
 from archgym.problem import get_problem
 
@@ -115,6 +116,9 @@ class RunSpec:
         plugins: Plug-ins that register the run's problem, backend or agent (module names, or
             absolute paths of ``.py`` files); :func:`execute` loads them, so a run resumes without
             naming them again. Not part of :attr:`run_id`.
+        multifidelity: Screen on a cheap backend and confirm on ``backend`` within a simulator-time
+            budget (:class:`archgym.multifidelity.MultiFidelitySpec`, or its mapping); ``budget`` is then
+            the most designs screened. None for a run on ``backend`` alone.
     """
 
     problem: str
@@ -129,6 +133,7 @@ class RunSpec:
     batch_size: int = 1
     sweep: str = ""
     plugins: tuple[str, ...] = ()
+    multifidelity: MultiFidelitySpec | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, (int, np.integer)) or self.budget < 1:
@@ -143,6 +148,8 @@ class RunSpec:
             raise ConfigurationError(f"a run's plugins must be a list of module names or .py files, got "
                                      f"{self.plugins!r}")
         object.__setattr__(self, "plugins", tuple(os.fspath(p) for p in self.plugins))
+        if self.multifidelity is not None and not isinstance(self.multifidelity, MultiFidelitySpec):
+            object.__setattr__(self, "multifidelity", MultiFidelitySpec.from_dict(self.multifidelity))
 
     @property
     def env(self) -> str:
@@ -167,12 +174,15 @@ class RunSpec:
         # The keys sweeps hashed before runs had a module of their own, so earlier sweeps resume; options
         # that change how a simulator is run but not its results are left out, so changing them resumes too.
         options = {k: v for k, v in self.backend_options.items() if k not in EXECUTION_OPTIONS}
-        return {
+        identity = {
             "sweep": self.sweep, "env": self.problem, "backend": self.backend,
             "backend_options": options, "workload": self.workload,
             "objective": asdict(self.objective), "agent": self.agent, "config": dict(self.config),
             "seed": self.seed, "budget": self.budget, "batch_size": self.batch_size,
         }
+        if self.multifidelity is not None:  # only then, so that every other run keeps its id
+            identity["multifidelity"] = self.multifidelity.to_dict()
+        return identity
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form; :meth:`from_dict` reads it back."""
@@ -198,6 +208,7 @@ class RunSpec:
                 backend_options={k: v for k, v in dict(data.get("backend_options") or {}).items() if k != "trust"},
                 batch_size=int(data.get("batch_size") or 1), sweep=str(data.get("sweep") or ""),
                 plugins=tuple(str(plugin) for plugin in data.get("plugins") or ()),
+                multifidelity=data.get("multifidelity"),
             )
         except (KeyError, TypeError, ValueError, ConfigurationError) as error:
             raise DatasetError(f"a run spec is malformed ({error!r}): {dict(data)!r}") from None
@@ -430,6 +441,19 @@ def execute(
     rows = load_run_rows(out, run_id)
     if len(rows) and not resume:
         raise DatasetError(f"run {run_id} already has {len(rows)} rows in {out}; resume it or choose a new run id")
+    if spec.multifidelity is not None:
+        if run_complete(out, run_id):
+            return RunOutcome(run_id, spec, len(rows), _best_reward(rows[rows["fidelity"] == "confirm"]),
+                              skipped=True)
+        if len(rows):
+            raise DatasetError(f"run {run_id} in {out} is a multi-fidelity run interrupted after {len(rows)} rows, "
+                               "and multi-fidelity runs cannot be resumed; start it again in a new directory or "
+                               "with a new run id")
+        if is_trainer(spec.agent) or model is not None:
+            raise ConfigurationError(f"a multi-fidelity run needs an ask/tell agent and builds its own backends; "
+                                     f"{spec.agent!r} is a trainer" if is_trainer(spec.agent) else
+                                     "a multi-fidelity run builds its own backends; do not pass model=")
+        return _execute_multifidelity(spec, out, run_id, callback)
     if len(rows) >= spec.budget and run_complete(out, run_id):
         return RunOutcome(run_id, spec, len(rows), _best_reward(rows), skipped=True)
     if is_trainer(spec.agent):
@@ -501,6 +525,49 @@ def _execute_search(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: 
             model.close()
     best = result.best.reward if result.best is not None else math.nan
     return RunOutcome(run_id, spec, result.evaluations, best, result.best, wall, False, len(rows), result)
+
+
+def _execute_multifidelity(spec: RunSpec, out: Path, run_id: str,
+                           callback: Callable[..., None] | None) -> RunOutcome:
+    """Screen on the spec's cheap backend, confirm on its backend (see :mod:`archgym.multifidelity`)."""
+    from archgym.dataset import EvaluationLogger
+    from archgym.multifidelity import MULTIFIDELITY_COLUMNS, run_multifidelity, screen_options
+
+    fidelity = spec.multifidelity
+    assert fidelity is not None  # the caller checked
+    confirm = make_backend(spec.backend, spec.problem, **dict(spec.backend_options))
+    try:
+        screen = make_backend(fidelity.screen, spec.problem,
+                              **screen_options(spec.problem, fidelity.screen, spec.backend_options))
+    except BaseException:
+        confirm.close()
+        raise
+    try:
+        workload = spec.workload if spec.workload is not None else confirm.default_workload
+        confirm.prepare(workload)
+        screen.prepare(workload)
+        objective = make_objective(spec.objective.name, metrics=confirm.metrics, presets=confirm.objective_presets,
+                                   problem=spec.problem, **dict(spec.objective.targets))
+        agent = make_agent(spec.agent, confirm.design_space, seed=spec.seed, **dict(spec.config))
+        record = RunRecord(run_id, spec, STATUS_RUNNING, 0)
+        context = _context(run_id, spec, confirm.name, workload, objective.to_dict())
+        start = time.perf_counter()
+        metrics = tuple(dict.fromkeys((*confirm.metric_names, *screen.metric_names)))
+        with EvaluationLogger(out, context, confirm.design_space, metrics, run_metadata=_description(record),
+                              extra_columns=MULTIFIDELITY_COLUMNS) as logger:
+            _write(out, record, context)
+            result = run_multifidelity(agent, screen, confirm, objective, sim_budget_s=fidelity.sim_budget_s,
+                                       policy=fidelity.make_policy(), screen_budget=spec.budget, workload=workload,
+                                       batch_size=spec.batch_size, screen_per_round=fidelity.screen_per_round,
+                                       logger=logger, seed=spec.seed, callback=callback)
+        wall = time.perf_counter() - start
+        _write(out, replace(record, status=STATUS_COMPLETE, evaluations=result.evaluations, wall_time_s=wall),
+               context)
+    finally:
+        confirm.close()
+        screen.close()
+    best = result.best.reward if result.best is not None else math.nan
+    return RunOutcome(run_id, spec, result.evaluations, best, result.best, wall, False, 0, result)
 
 
 def _execute_trainer(spec: RunSpec, out: Path, run_id: str, rows: Any, callback: Callable[..., None] | None,

@@ -25,6 +25,12 @@ A sweep spec is a YAML file (see ``experiments/smoke_dram.yaml``)::
     out: runs/smoke_dram
     plugins: [tabu_agent.py]      # optional: modules or .py files (beside the spec) registering agents,
                                   # backends or problems the spec names
+    multifidelity:                # optional: screen on a cheap backend, confirm on `backend`
+      screen: analytical
+      sim_budget: 2m              # simulator time per run (s, m or h); `budget` counts screened designs
+      policy: ei                  # or top-k
+      policy_options: {k: 1}
+      screen_per_round: 32
 
 Distributions: ``uniform: [low, high]``, ``loguniform: [low, high]``,
 ``int: [low, high]`` (inclusive) and ``choice: [values...]``, sampled
@@ -89,6 +95,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from archgym.agent import agent_class, check_seed, get_trainer, is_trainer, make_agent
 from archgym.errors import ArchGymError, ConfigurationError, PluginError, UnknownNameError
+from archgym.multifidelity import MultiFidelitySpec, screen_options
 from archgym.ray_logs import quiet_ray
 from archgym.ray_reaper import start_reaper, stop_reaper
 from archgym.runner import ObjectiveSpec, RunSpec, check_budget, execute, run_complete
@@ -108,7 +115,7 @@ __all__ = [
 
 _TOP_LEVEL_KEYS = (
     "name", "env", "envs", "backend", "backend_options", "workloads", "objectives", "agents", "seeds", "budget",
-    "batch_size", "out", "plugins",
+    "batch_size", "out", "plugins", "multifidelity",
 )
 _AGENT_KEYS = ("name", "settings", "grid", "distributions", "samples")
 _OBJECTIVE_KEYS = ("name", "targets", "success_reward")
@@ -177,6 +184,8 @@ class SweepSpec:
     out: Path
     plugins: tuple[str, ...] = ()
     """Modules and ``.py`` files (absolute paths) that every process running the sweep loads first."""
+    multifidelity: MultiFidelitySpec | None = None
+    """How every run screens and confirms (:mod:`archgym.multifidelity`); None for single-fidelity runs."""
 
     @property
     def run_count(self) -> int:
@@ -194,7 +203,7 @@ class SweepSpec:
                             problem=env, backend=self.backend, workload=workload, objective=objective,
                             agent=agent.name, budget=self.budget, seed=seed, config=config,
                             backend_options=dict(self.backend_options), batch_size=self.batch_size,
-                            sweep=self.name, plugins=self.plugins,
+                            sweep=self.name, plugins=self.plugins, multifidelity=self.multifidelity,
                         )
 
     def runs(self) -> list[RunSpec]:
@@ -366,8 +375,14 @@ def parse_spec(
                           what=f"{source}: 'budget'", override="--allow-large-budget")
     batch_size = _positive_int(raw.get("batch_size", 1), "batch_size", source)
     out = Path(_text(raw.get("out") or str(Path("runs") / name), "out", "a directory path", source))
+    fidelity = (MultiFidelitySpec.from_dict(raw["multifidelity"], f"{source}: multifidelity")
+                if raw.get("multifidelity") is not None else None)
     spec = SweepSpec(name, envs, backend, backend_options, workloads, objectives, agents, seeds, budget,
-                     batch_size, out, tuple(dict.fromkeys(loaded)))
+                     batch_size, out, tuple(dict.fromkeys(loaded)), fidelity)
+    trainers = [agent.name for agent in agents if is_trainer(agent.name)]
+    if fidelity is not None and trainers:
+        raise ConfigurationError(f"{source}: a multi-fidelity sweep needs ask/tell agents; {', '.join(trainers)} "
+                                 "train on an environment instead")
     if spec.run_count > MAX_RUNS and not allow_large:
         raise ConfigurationError(
             f"{source}: the sweep expands to {spec.run_count:,} runs, more than {MAX_RUNS:,}; confirm with --yes "
@@ -379,6 +394,12 @@ def parse_spec(
         if env not in known_envs:
             raise UnknownNameError(f"{source}: unknown env {env!r}; available envs are {', '.join(known_envs)}")
         _check_backend_options(backend, env, backend_options, source)
+        if fidelity is not None:
+            try:
+                make_backend(fidelity.screen, problem=env,
+                             **screen_options(env, fidelity.screen, backend_options)).close()
+            except ArchGymError as error:
+                raise type(error)(f"{source}: multifidelity.screen: {error}") from None
     # Build what the runs will build, once, so that no bad name or setting surfaces mid-sweep.
     for env in envs:
         model = make_backend(backend, problem=env, **backend_options)

@@ -41,11 +41,15 @@ from archgym.cli.evaluate import ObjectiveOption, default_objective
 from archgym.cli.live_progress import live_progress
 from archgym.cost_model import CostModel
 from archgym.errors import ArchGymError, ConfigurationError
+from archgym.multifidelity import MultiFidelitySpec
 from archgym.problem import DEFAULT_PROBLEM
 from archgym.runner import MAX_BUDGET
 
 DEFAULT_BUDGET = 200
 """Evaluations of a new ``archgym run`` when --budget is not given."""
+
+DEFAULT_SCREEN_BUDGET = 2000
+"""Designs a multi-fidelity ``archgym run`` (--sim-budget) screens at most when --budget is not given."""
 
 DRY_RUN_LISTED = 50
 """Runs ``archgym sweep --dry-run`` lists; it counts the rest."""
@@ -93,6 +97,19 @@ def run(
     confirm_backend: Annotated[str, typer.Option(
         help="Backend that confirms the best designs (with --confirm-top); it takes the backend options "
              "it has.")] = "analytical",
+    sim_budget: Annotated[str | None, typer.Option(
+        help="Multi-fidelity search: simulator time to spend on --backend (e.g. 120s, 2m, 1h); the agent screens "
+             "on --screen, the most promising designs are confirmed on --backend, and --budget counts screened "
+             "designs.")] = None,
+    screen: Annotated[str, typer.Option(
+        help="With --sim-budget, the cheap backend designs are screened on.")] = "analytical",
+    confirm_policy: Annotated[str, typer.Option(
+        help="With --sim-budget, which screened designs to confirm: ei (expected improvement under the learned "
+             "residual's uncertainty) or top-k.")] = "ei",
+    policy_option: Annotated[list[str] | None, typer.Option(
+        help="With --sim-budget, a setting of the policy key=value (repeatable), e.g. k=2.")] = None,
+    screen_per_round: Annotated[int, typer.Option(
+        min=1, max=100_000, help="With --sim-budget, designs screened between two rounds of confirmations.")] = 32,
 ) -> None:
     """Search the design space with an agent and log every evaluation.
 
@@ -101,6 +118,9 @@ def run(
     can extend), with the settings it was started with. With --confirm-top N the best N designs are
     then re-evaluated with --confirm-backend (search on a fast proxy, confirm
     on a faithful model) and logged to the same dataset as a run of their own.
+    With --sim-budget the search is multi-fidelity: it screens on --screen and
+    confirms on --backend until the simulator time is spent; every row says
+    its fidelity and cost.
     """
     import dataclasses
 
@@ -119,6 +139,13 @@ def run(
                                      "the proxy with `archgym proxy convert DIR --trust` and resume without --trust")
         if resume_run_id is not None and not resume:
             raise ConfigurationError("--run-id applies to --resume; a new run gets an id of its own")
+        if sim_budget is None and (screen != "analytical" or confirm_policy != "ei" or policy_option
+                                   or screen_per_round != 32):
+            raise ConfigurationError("--screen, --confirm-policy, --policy-option and --screen-per-round apply to "
+                                     "a multi-fidelity search: give --sim-budget too")
+        if sim_budget is not None and (resume or confirm_top):
+            raise ConfigurationError("--sim-budget starts a new multi-fidelity search, which can be neither "
+                                     "resumed nor followed by --confirm-top (it confirms as it goes)")
         if resume:
             record = latest_record(out) if resume_run_id is None else resume_record(out, resume_run_id)
             spec, run_id = record.spec, record.run_id
@@ -132,15 +159,24 @@ def run(
         else:
             check_problem(problem)
             options = backend_options(backend_option, memspec=memspec, proxy=proxy, timeout_s=sim_timeout)
+            fidelity = None if sim_budget is None else MultiFidelitySpec(
+                screen=screen, sim_budget_s=sim_budget, policy=confirm_policy,  # type: ignore[arg-type]
+                policy_options=parse_assignments(policy_option or [], "--policy-option", "k=2"),
+                screen_per_round=screen_per_round)
+            if fidelity is not None and budget is None:
+                budget = DEFAULT_SCREEN_BUDGET
             spec = RunSpec(
                 problem=problem, backend=backend, workload=workload,
                 objective=ObjectiveSpec(default_objective(problem, objective),
                                         parse_assignments(target or [], "--target", "target_latency_ns=60000")),
                 agent=agent, budget=DEFAULT_BUDGET if budget is None else budget, seed=seed,
                 config=parse_assignments(agent_config or [], "--agent-config"), backend_options=options,
-                batch_size=batch_size, plugins=loaded,
+                batch_size=batch_size, plugins=loaded, multifidelity=fidelity,
             )
             run_id = new_run_id(agent)
+        if spec.multifidelity is not None:
+            _run_multifidelity(spec, out, run_id)
+            return
         # Trust is the caller's decision each time, never part of the recorded spec.
         model = build_backend(spec.problem, spec.backend, trusted(spec.backend_options, trust))
         workload = spec.workload if spec.workload is not None else model.default_workload
@@ -193,6 +229,44 @@ def run(
                              objective=spec.objective.name, objective_spec=goal.to_dict(),
                              backend_options=dict(spec.backend_options))
         _confirm(result, confirm_top, confirmer, goal, workload, out, context)
+
+
+def _run_multifidelity(spec: Any, out: Path, run_id: str) -> None:
+    """Run a multi-fidelity search and print its best confirmed design and what each fidelity cost."""
+    from archgym.runner import execute
+
+    fidelity = spec.multifidelity
+    with live_progress(f"{spec.agent} on {spec.problem}/{spec.workload or 'default'}, screening on "
+                       f"{fidelity.screen}", math.ceil(fidelity.sim_budget_s), "simulator seconds", rate=False) as show:
+
+        def update(state: Any) -> None:
+            best = "" if math.isnan(state.best_reward) else f", best confirmed reward {state.best_reward:.4g}"
+            show(min(math.floor(state.sim_time_s), math.ceil(state.sim_budget_s)),
+                 f"{state.screened} screened, {state.confirmed} confirmed{best}")
+
+        try:
+            outcome = execute(spec, out, run_id=run_id, callback=update)
+        except (ArchGymError, OSError) as error:
+            raise fail(error) from None
+    result = outcome.details
+    if result.best is None:
+        console.print(f"no design was confirmed ({len(result.screened)} screened); give a larger --sim-budget")
+        return
+    best = result.best
+    table = Table("knob", "value", title=f"best confirmed design ({len(result.confirmed)} confirmed of "
+                                         f"{len(result.screened)} screened)", title_justify="left")
+    for name, value in best.design.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    metrics = Table("metric", "value", title=f"its metrics ({spec.backend})", title_justify="left")
+    for name, value in best.evaluation.metrics.items():
+        metrics.add_row(name, format_value(value))
+    console.print(metrics)
+    console.print(
+        f"reward: {best.reward:.6g}, confirmed at row {best.step}; simulator time {result.sim_time_s:.3g} s of "
+        f"{fidelity.sim_budget_s:.3g} s, run time {result.wall_time_s:.3g} s\n"
+        f"dataset: {out} (run {run_id}; column fidelity says screen or confirm)"
+    )
 
 
 def _confirming_backend(problem: str, name: str, options: dict[str, Any], searched: CostModel, workload: Any,
