@@ -33,9 +33,10 @@ nest ``N, K, C, P, Q, R, S``):
    the array dimensions the operand does not depend on (inputs broadcast
    over ``K``, partial sums reduced over ``C`` and ``R``; RS adds the
    diagonal input reuse of Eyeriss, ``R * P' / ((P' - 1) * stride + R)``).
-   A row-stationary PE runs Eyeriss's 1-D row primitive, so it must hold a
-   filter row (``S`` weights) in its half and an input window (``S``
-   inputs) in its quarter, or the design is infeasible.
+   A row-stationary PE runs Eyeriss's 1-D row primitive on as much of a
+   filter row as its half holds: a row of ``S`` weights that does not fit
+   is processed in segments, its weights streamed from the buffer (the
+   block reuse above, as ZigZag maps it), not refused.
 3. **Global buffer tiling.** The mapper tiles ``K``, ``C``, ``P`` and ``Q``
    by powers of two (tiles at least as large as the array's unrolling) and
    orders the four off-chip loops. An operand's tile is fetched again for
@@ -48,11 +49,21 @@ nest ``N, K, C, P, Q, R, S``):
    mapper takes the fitting tiling with the least DRAM traffic among the loop
    orders ``LoopOrder`` allows (``auto``: all 24). If no tiling fits, the
    design is infeasible.
-4. **Latency** is a roofline per memory level: ``max(compute, DRAM bytes /
-   DramBytesPerCycle, on-chip network bytes / NocBytesPerCycle)``; the
-   difference from compute cycles is the stall. The on-chip network carries
-   every operand between the buffer and the array (at least what DRAM
-   delivers) and partial sums both ways.
+4. **Latency** is a roofline per memory port, with a pipeline fill and
+   drain. DRAM and the global buffer each have a read and a write port of
+   their bandwidth (``DramBytesPerCycle``, ``NocBytesPerCycle``) working in
+   parallel, like the separate read and write channels of an AXI
+   interface and the ports the ZigZag backend declares. DRAM reads carry
+   weights, inputs and spilled partial sums read back, DRAM writes the
+   outputs and spills; the buffer's read port feeds the array (every
+   operand, at least what DRAM delivers, and streamed partial sums) and the
+   DRAM writes, its write port takes partial sums back from the array and
+   the DRAM fills. Transfers overlap compute, except the first tile of weights and inputs, which must arrive
+   before the first MAC, and the last tile of outputs, which leaves after
+   the last: ``latency = first / DramBytesPerCycle + max(compute, each
+   port's other bytes / its bandwidth) + last / DramBytesPerCycle`` (a
+   layer that fits the buffer in one tile loads, computes and stores in
+   turn). The difference from compute cycles is the stall.
 5. **Energy** counts accesses times per-access energy
    (:mod:`archgym.simulators.accelerator.technology`, Horowitz ISSCC 2014 at
    45 nm): MACs, register-file reads and writes (two operand reads and a
@@ -138,9 +149,8 @@ class _LayerTable:
     layer: Layer
     unroll: np.ndarray  # (spatial,)
     spatial_reuse: np.ndarray  # (spatial, 3)
-    dram: np.ndarray  # (spatial, glb, order, 3): bytes of W, I, O; NaN if no tiling fits
+    dram: np.ndarray  # (spatial, glb, order, 4): bytes of W, I, O read, O written; NaN if no tiling fits
     min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
-    rs_filter_row: int  # S: weights (and inputs) a row-stationary PE holds
 
 
 @dataclass(frozen=True)
@@ -229,7 +239,7 @@ class _Tilings:
         self.footprint = tile_w + tile_i + tile_o * tech.PSUM_BYTES
         relevant = {"W": "KC", "I": "KCPQ" if depthwise else "CPQ", "O": "KPQ"}
         output_tiles = trips["K"] * trips["P"] * trips["Q"]
-        traffic = np.empty((len(_ORDERS), 3, self.k.size))
+        traffic = np.empty((len(_ORDERS), 4, self.k.size))  # W, I, partial sums read back, outputs written
         for index, order in enumerate(_ORDERS):
             for j, (operand, tile) in enumerate((("W", tile_w), ("I", tile_i), ("O", tile_o))):
                 fetches = np.ones_like(self.k)
@@ -239,18 +249,23 @@ class _Tilings:
                     if loop in relevant[operand]:
                         fetches = np.where(trips[loop] > 1, prefix, fetches)
                 if operand == "O":
-                    visits = fetches / output_tiles  # > 1 when C runs outside: partial sums spill
-                    traffic[index, j] = tile * output_tiles * (tech.OUTPUT_BYTES + (visits - 1) * 2 * tech.PSUM_BYTES)
+                    spills = fetches / output_tiles - 1  # > 0 when C runs outside: partial sums spill
+                    traffic[index, 2] = tile * output_tiles * spills * tech.PSUM_BYTES
+                    traffic[index, 3] = tile * output_tiles * (tech.OUTPUT_BYTES + spills * tech.PSUM_BYTES)
                 else:
                     traffic[index, j] = tile * fetches
+        # The first fill (a tile of weights and inputs) precedes any MAC, the last tile's outputs leave after
+        # the last one: neither overlaps compute.
+        edges = np.stack([tile_w + tile_i, tile_o * tech.OUTPUT_BYTES])
+        traffic = np.concatenate([traffic, np.broadcast_to(edges, (len(_ORDERS), *edges.shape))], axis=1)
         # Sorted by footprint once; per LoopOrder, the best allowed loop order of each tiling.
         by_size = np.argsort(self.footprint, kind="stable")
         self.footprint = self.footprint[by_size]
         self.k, self.c, self.p, self.q = self.k[by_size], self.c[by_size], self.p[by_size], self.q[by_size]
         traffic = traffic[:, :, by_size]
-        totals = traffic.sum(axis=1)  # (orders, tilings)
+        totals = traffic[:, :4].sum(axis=1)  # (orders, tilings)
         columns = np.arange(self.k.size)
-        self.per_operand = np.empty((len(_LOOP_ORDERS), self.k.size, 3))
+        self.per_operand = np.empty((len(_LOOP_ORDERS), self.k.size, 6))
         self.total = np.empty((len(_LOOP_ORDERS), self.k.size))
         for o, name in enumerate(_LOOP_ORDERS):
             allowed_orders = np.array(_ALLOWED_ORDERS[name])
@@ -262,7 +277,8 @@ class _Tilings:
         """Least-traffic tiling per buffer capacity and LoopOrder.
 
         Returns:
-            Per-operand DRAM bytes, shape ``(capacities, loop orders, 3)`` (NaN if
+            DRAM bytes of weights, inputs, partial sums read back and outputs written,
+            shape ``(capacities, loop orders, 4)`` (NaN if
             nothing fits), and the smallest allowed footprint.
         """
         allowed = np.flatnonzero((self.k >= min_tile[0]) & (self.c >= min(min_tile[1], self.c.max()))
@@ -275,7 +291,7 @@ class _Tilings:
         is_new = np.concatenate([np.ones((totals.shape[0], 1), dtype=bool), totals[:, 1:] < running[:, :-1]], axis=1)
         argbest = np.maximum.accumulate(np.where(is_new, np.arange(allowed.size), 0), axis=1)
         chosen = allowed[argbest[:, np.maximum(position, 0)]]  # (loop orders, capacities)
-        per_operand = self.per_operand[np.arange(len(_LOOP_ORDERS))[:, None], chosen]  # (orders, capacities, 3)
+        per_operand = self.per_operand[np.arange(len(_LOOP_ORDERS))[:, None], chosen]  # (orders, capacities, 6)
         result = np.where(fits[None, :, None], per_operand, np.nan).transpose(1, 0, 2)
         return result, np.full((capacities.size, len(_LOOP_ORDERS)), footprint[0] if footprint.size else np.inf)
 
@@ -283,7 +299,7 @@ class _Tilings:
 def _layer_table(layer: Layer) -> _LayerTable:
     unroll = np.empty(_N_SPATIAL)
     reuse = np.empty((_N_SPATIAL, 3))
-    dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 3))
+    dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 6))
     smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
     tilings = _Tilings(layer)
     cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -294,7 +310,7 @@ def _layer_table(layer: Layer) -> _LayerTable:
         if spatial.min_tile not in cache:
             cache[spatial.min_tile] = tilings.best(spatial.min_tile, _GLB)
         dram[s], smallest[s] = cache[spatial.min_tile]
-    return _LayerTable(layer, unroll, reuse, dram, smallest, layer.S)
+    return _LayerTable(layer, unroll, reuse, dram, smallest)
 
 
 @dataclass
@@ -438,28 +454,27 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
         out = {k: np.empty((n, n_layers)) for k in ("latency", "energy", "compute", "stall", "dram")}
         feasible = np.ones((n, n_layers), dtype=bool)
         reasons = [""] * n
-        row_stationary = flow_i == _DATAFLOWS.index("RS")
         for j, table in enumerate(tables.layers):
             layer = table.layer
             macs = float(layer.macs)
             sizes = np.array([layer.weights, layer.inputs, layer.outputs], dtype=np.float64)
             compute = macs / table.unroll[spatial]
-            dram_parts = table.dram[spatial, glb_i, order_i]  # (n, 3)
-            fits_buffer = ~np.isnan(dram_parts).any(axis=1)
-            dram_parts = np.nan_to_num(dram_parts)
-            fits_rf = ~row_stationary | ((table.rs_filter_row * tech.WEIGHT_BYTES <= rf / 2)
-                                         & (table.rs_filter_row * tech.INPUT_BYTES <= rf / 4))
-            ok = fits_buffer & fits_rf
+            dram_io = table.dram[spatial, glb_i, order_i]  # (n, 4): W, I, O read, O written
+            fits_buffer = ~np.isnan(dram_io).any(axis=1)
+            dram_io = np.nan_to_num(dram_io)
+            dram_parts = np.column_stack([dram_io[:, 0], dram_io[:, 1], dram_io[:, 2] + dram_io[:, 3]])
+            ok = fits_buffer
             feasible[:, j] = ok
             for i in np.flatnonzero(~ok):
                 if not reasons[i]:
-                    reasons[i] = self._reason(layer, table, indices[i], bool(fits_rf[i]))
+                    reasons[i] = self._reason(layer, table, indices[i])
             reuse = table.spatial_reuse[spatial]  # (n, 3)
             untouched = macs * operand_bytes[None, :] / reuse  # streamed bytes without temporal reuse
             untouched[:, 2] *= 2  # partial sums go to the buffer and come back
             ideal = np.clip(macs / (sizes[None, :] * reuse), 1.0, None)
             final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
             network_bytes = np.full((n, 3), np.inf)
+            psums_held = np.zeros(n, dtype=bool)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
@@ -474,9 +489,21 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 better = option_cost < cost
                 cost = np.where(better, option_cost, cost)
                 network_bytes = np.where(better[:, None], option, network_bytes)
+                psums_held = np.where(better, held == 2, psums_held)
             noc_total = network_bytes.sum(axis=1)
             dram_total = dram_parts.sum(axis=1)
-            latency = np.maximum.reduce([compute, dram_total / _DRAM[dram_i], noc_total / _NOC[noc_i]])
+            # Read and write channels work in parallel. Streamed partial sums cross the network both ways;
+            # held ones leave once. The buffer's read port also feeds DRAM write-backs, its write port DRAM fills.
+            psum_reads = np.where(psums_held, 0.0, network_bytes[:, 2] / 2)
+            dram_read = dram_io[:, :3].sum(axis=1)
+            dram_write = dram_io[:, 3]
+            buffer_read = network_bytes[:, 0] + network_bytes[:, 1] + psum_reads + dram_write
+            buffer_write = network_bytes[:, 2] - psum_reads + dram_read
+            first, last = dram_io[:, 4], dram_io[:, 5]
+            steady = np.maximum.reduce([compute, (dram_read - first) / _DRAM[dram_i],
+                                        (dram_write - last) / _DRAM[dram_i],
+                                        buffer_read / _NOC[noc_i], buffer_write / _NOC[noc_i]])
+            latency = steady + (first + last) / _DRAM[dram_i]
             rf_bytes = macs * (tech.WEIGHT_BYTES * e_rf[:, 0] + tech.INPUT_BYTES * e_rf[:, 1]
                                + 2 * tech.PSUM_BYTES * e_rf[:, 2])
             energy = (
@@ -496,15 +523,8 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             out["dram"], feasible, reasons,
         )
 
-    def _reason(self, layer: Layer, table: _LayerTable, index: np.ndarray, fits_rf: bool) -> str:
+    def _reason(self, layer: Layer, table: _LayerTable, index: np.ndarray) -> str:
         design = self.design_space.decode(index)
-        if not fits_rf:
-            need = max(2 * table.rs_filter_row * tech.WEIGHT_BYTES, 4 * table.rs_filter_row * tech.INPUT_BYTES)
-            return (
-                f"layer {layer.name!r}: a row-stationary PE holds a filter row of {layer.S} weights and an input "
-                f"window of {layer.S} values, which needs RegisterFileBytes >= {need} "
-                f"(got {design['RegisterFileBytes']})"
-            )
         spatial = (index[6] * _ROWS.size + index[0]) * _COLS.size + index[1]
         smallest = table.min_footprint[spatial, index[3], index[7]]
         return (

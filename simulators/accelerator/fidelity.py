@@ -166,12 +166,17 @@ def read_reference(path: str | Path) -> pd.DataFrame:
 
 def design_of(row: Any) -> dict[str, Any]:
     """The design knobs of a reference row (a Series or namedtuple)."""
-    return {name: getattr(row, name) for name in ACCELERATOR_DESIGN_SPACE.names}
+    return {name: _plain(getattr(row, name)) for name in ACCELERATOR_DESIGN_SPACE.names}
 
 
 def shape_of(row: Any) -> Shape:
     """The layer shape of a reference row (a Series or namedtuple)."""
-    return Shape(**{field.name: getattr(row, field.name) for field in fields(Shape)})
+    return Shape(**{field.name: _plain(getattr(row, field.name)) for field in fields(Shape)})
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (a layer's sizes must be ``int``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def compare(reference: pd.DataFrame, model: AcceleratorAnalyticalModel | None = None) -> pd.DataFrame:
