@@ -24,19 +24,26 @@ nest ``N, K, C, P, Q, R, S``):
    and the other two operands a quarter each. The mapper chooses which
    operand a PE holds while the loops it does not depend on run (Timeloop and
    ZigZag search this too): the held operand crosses the network once, and
-   the PE walks its register-file block of ``m`` held elements along one
-   loop, so one streamed operand (the one that saves the most traffic) is
-   reused ``min(ideal, m)`` times, ``ideal = MACs / (elements * spatial
-   reuse)``, and the other is read from the buffer for every MAC. Partial
-   sums that stream move both ways at 16 bits. The mapper takes the choice
-   with the least on-chip access energy. Spatial reuse is the unrolling of
-   the array dimensions the operand does not depend on (inputs broadcast
-   over ``K``, partial sums reduced over ``C`` and ``R``; RS adds the
-   diagonal input reuse of Eyeriss, ``R * P' / ((P' - 1) * stride + R)``).
-   A row-stationary PE runs Eyeriss's 1-D row primitive on as much of a
-   filter row as its half holds: a row of ``S`` weights that does not fit
-   is processed in segments, its weights streamed from the buffer (the
-   block reuse above, as ZigZag maps it), not refused.
+   a block of ``m`` held elements spans loops that reuse the two streamed
+   operands (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
+   times and each partial sum ``Cb * Rb * Sb`` times; an output block
+   ``Kb x Pb x Qb`` reuses inputs ``Kb`` and weights ``Pb * Qb`` times; an
+   input block ``Cb x Pb x Qb`` reuses partial sums ``Cb`` and weights
+   ``Pb * Qb`` times), so the two reuses multiply to at most ``m``, each at
+   most the operand's ``ideal = MACs / (elements * spatial reuse)``. The
+   filter loops ``R`` and ``S`` are blocked whole or by a divisor: part of a
+   filter row would leave a ragged remainder at every output (ZigZag, like
+   Timeloop's default mapspace, factorises loops exactly, so a 16-byte
+   register file gets no reuse from an 11-wide filter row). The split that
+   moves the fewest bytes wins. Partial sums that stream move both ways at
+   16 bits. The mapper takes the held operand with the least on-chip access
+   energy. Spatial reuse is the unrolling of the array dimensions the
+   operand does not depend on (inputs broadcast over ``K``, partial sums
+   reduced over ``C`` and ``R``; RS adds the diagonal input reuse of
+   Eyeriss, ``R * P' / ((P' - 1) * stride + R)``). A row-stationary PE runs
+   Eyeriss's 1-D row primitive on as much of a filter row as its half
+   holds: a row of ``S`` weights that does not fit is processed in
+   segments, its weights streamed from the buffer, not refused.
 3. **Global buffer tiling.** The mapper tiles ``K``, ``C``, ``P`` and ``Q``
    by powers of two (tiles at least as large as the array's unrolling) and
    orders the four off-chip loops. An operand's tile is fetched again for
@@ -81,6 +88,7 @@ agreement with ZigZag.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import time
@@ -131,6 +139,11 @@ _ALLOWED_ORDERS = {
 }
 _STATIONARY = {"WS": "W", "OS": "O", "IS": "I", "RS": "W"}
 """The operand whose register file each dataflow makes larger."""
+_OPERAND_BYTES = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.PSUM_BYTES], dtype=np.float64)
+_BLOCKS = np.unique(np.maximum(np.concatenate([_RF / 2, _RF / 4])[:, None] / _OPERAND_BYTES[None, :], 1.0))
+"""Every number of elements of one operand a PE's register file share can hold."""
+_WHOLE = "RS"
+"""Loops a register-file block covers whole or by a divisor (the filter window; see step 2)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,7 @@ class _Spatial:
     unroll: float  # effective MACs per cycle
     spatial_reuse: tuple[float, float, float]  # W, I, O
     min_tile: tuple[int, int, int, int]  # K, C, P, Q tile extents the array needs
+    extents: dict[str, int]  # iterations of each loop (N, K, C, P, Q, R, S) one PE runs in time
 
 
 @dataclass
@@ -151,6 +165,7 @@ class _LayerTable:
     spatial_reuse: np.ndarray  # (spatial, 3)
     dram: np.ndarray  # (spatial, glb, order, 4): bytes of W, I, O read, O written; NaN if no tiling fits
     min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
+    block_gains: np.ndarray  # (spatial, held operand, block, 2): register-file reuse of the streamed operands
 
 
 @dataclass(frozen=True)
@@ -183,30 +198,81 @@ def _unrolling(size: int, array: int) -> tuple[int, float]:
 def _spatial(layer: Layer, dataflow: str, rows: int, cols: int) -> _Spatial:
     depthwise = layer.op == "depthwise"
     reduction = layer.reduction
+    loops = {"N": layer.N, "K": layer.K, "C": reduction, "P": layer.P, "Q": layer.Q, "R": layer.R, "S": layer.S}
+
+    def per_pe(**used: int) -> dict[str, int]:
+        return {loop: math.ceil(size / used.get(loop, 1)) for loop, size in loops.items()}
+
     if dataflow == "RS":
-        _, eff_r = _unrolling(layer.R, rows)
+        used_r, eff_r = _unrolling(layer.R, rows)
         replicas = max(rows // layer.R, 1) if layer.R <= rows else 1
         used_k, eff_k = _unrolling(layer.K, replicas)
         used_p, eff_p = _unrolling(layer.P, cols)
         diagonal = eff_r * eff_p / ((eff_p - 1) * layer.stride + eff_r)
         reuse = (eff_p, (1.0 if depthwise else eff_k) * diagonal, eff_r)
-        return _Spatial(eff_r * eff_k * eff_p, reuse, (used_k, 1, used_p, 1))
+        return _Spatial(eff_r * eff_k * eff_p, reuse, (used_k, 1, used_p, 1), per_pe(R=used_r, K=used_k, P=used_p))
     if depthwise and dataflow in ("WS", "IS"):
         # No input-channel reduction to unroll: the array takes the output columns there instead.
         used_k, eff_k = _unrolling(layer.K, cols if dataflow == "WS" else rows)
         used_q, eff_q = _unrolling(layer.Q, rows if dataflow == "WS" else cols)
-        return _Spatial(eff_k * eff_q, (eff_q, 1.0, 1.0), (used_k, 1, 1, used_q))
+        return _Spatial(eff_k * eff_q, (eff_q, 1.0, 1.0), (used_k, 1, 1, used_q), per_pe(K=used_k, Q=used_q))
     if dataflow == "WS":
         used_c, eff_c = _unrolling(reduction, rows)
         used_k, eff_k = _unrolling(layer.K, cols)
-        return _Spatial(eff_c * eff_k, (1.0, 1.0 if depthwise else eff_k, eff_c), (used_k, used_c, 1, 1))
+        return _Spatial(eff_c * eff_k, (1.0, 1.0 if depthwise else eff_k, eff_c), (used_k, used_c, 1, 1),
+                        per_pe(C=used_c, K=used_k))
     if dataflow == "OS":
         used_k, eff_k = _unrolling(layer.K, rows)
         used_q, eff_q = _unrolling(layer.Q, cols)
-        return _Spatial(eff_k * eff_q, (eff_q, 1.0 if depthwise else eff_k, 1.0), (used_k, 1, 1, used_q))
+        return _Spatial(eff_k * eff_q, (eff_q, 1.0 if depthwise else eff_k, 1.0), (used_k, 1, 1, used_q),
+                        per_pe(K=used_k, Q=used_q))
     used_c, eff_c = _unrolling(reduction, rows)  # IS
     used_q, eff_q = _unrolling(layer.Q, cols)
-    return _Spatial(eff_c * eff_q, (eff_q, 1.0, eff_c), (1, used_c, 1, used_q))
+    return _Spatial(eff_c * eff_q, (eff_q, 1.0, eff_c), (1, used_c, 1, used_q), per_pe(C=used_c, Q=used_q))
+
+
+@functools.lru_cache(maxsize=4096)
+def _block_products(extents: tuple[int, ...], whole: tuple[bool, ...]) -> np.ndarray:
+    """Every product of one block of each loop, up to the largest register-file block."""
+    largest = int(_BLOCKS[-1])
+    products = {1}
+    for extent, divisor_only in zip(extents, whole):
+        blocks = [d for d in range(1, min(extent, largest) + 1) if extent % d == 0 or not divisor_only]
+        products = {p * d for p in products for d in blocks if p * d <= largest}
+    return np.array(sorted(products), dtype=np.float64)
+
+
+def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray) -> np.ndarray:
+    """Register-file reuse of the two streamed operands, per held operand and block size (see ``_BLOCKS``).
+
+    A PE holding a block of one operand reuses each streamed operand over the block's loops that the
+    streamed operand does not depend on (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
+    times and each partial sum ``Cb * Rb * Sb`` times), so the two reuses multiply to the block size.
+    A loop blocks by any number of the iterations a PE runs of it, except the filter loops
+    (:data:`_WHOLE`), which block by a divisor (exact factorisation, as in ZigZag's and Timeloop's
+    mappings): an 8-element block of an 11-wide filter row would leave a ragged remainder at every
+    output. Among the splits that fit, the one moving the fewest bytes (``untouched / reuse``, each
+    reuse at most the operand's ideal) wins.
+
+    Returns:
+        Shape ``(3, blocks, 2)``: per held operand (W, I, O) and block size, the reuse of its two
+        streamed operands in index order.
+    """
+    depthwise = layer.op == "depthwise"
+    channel = "" if depthwise else "K"  # a depthwise channel indexes every operand: no reuse across it
+    reuse_loops = {(0, 1): channel, (0, 2): "CRS", (2, 0): "NPQ", (2, 1): channel, (1, 0): "NPQ", (1, 2): "C"}
+    gains = np.empty((3, _BLOCKS.size, 2))
+    for held in range(3):
+        a, b = (j for j in range(3) if j != held)
+        g_a, g_b = (np.minimum(_block_products(tuple(extents[x] for x in reuse_loops[held, j]),
+                                                tuple(x in _WHOLE for x in reuse_loops[held, j])), ideal[j])
+                    for j in (a, b))
+        moved = (untouched[a] / g_a[:, None] + untouched[b] / g_b[None, :]).ravel()
+        size = (g_a[:, None] * g_b[None, :]).ravel()
+        best = np.where(size[None, :] <= _BLOCKS[:, None] * (1 + 1e-9), moved[None, :], np.inf).argmin(axis=1)
+        gains[held, :, 0] = g_a[best // g_b.size]
+        gains[held, :, 1] = g_b[best % g_b.size]
+    return gains
 
 
 def _extents(size: int) -> np.ndarray:
@@ -301,8 +367,12 @@ def _layer_table(layer: Layer) -> _LayerTable:
     reuse = np.empty((_N_SPATIAL, 3))
     dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 6))
     smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
+    gains = np.empty((_N_SPATIAL, 3, _BLOCKS.size, 2))
     tilings = _Tilings(layer)
     cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    gain_cache: dict[tuple[Any, ...], np.ndarray] = {}
+    macs = float(layer.macs)
+    sizes = np.array([layer.weights, layer.inputs, layer.outputs], dtype=np.float64)
     for s, (dataflow, rows, cols) in enumerate(itertools.product(_DATAFLOWS, _ROWS, _COLS)):
         spatial = _spatial(layer, dataflow, int(rows), int(cols))
         unroll[s] = spatial.unroll
@@ -310,7 +380,20 @@ def _layer_table(layer: Layer) -> _LayerTable:
         if spatial.min_tile not in cache:
             cache[spatial.min_tile] = tilings.best(spatial.min_tile, _GLB)
         dram[s], smallest[s] = cache[spatial.min_tile]
-    return _LayerTable(layer, unroll, reuse, dram, smallest)
+        key = (tuple(spatial.extents.values()), spatial.spatial_reuse)
+        if key not in gain_cache:
+            untouched = _untouched_bytes(macs, reuse[s])
+            ideal = np.clip(macs / (sizes * reuse[s]), 1.0, None)
+            gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal)
+        gains[s] = gain_cache[key]
+    return _LayerTable(layer, unroll, reuse, dram, smallest, gains)
+
+
+def _untouched_bytes(macs: float, spatial_reuse: np.ndarray) -> np.ndarray:
+    """Bytes of each operand crossing the network without register-file reuse (partial sums both ways)."""
+    untouched = macs * _OPERAND_BYTES / spatial_reuse
+    untouched[..., 2] *= 2
+    return untouched
 
 
 @dataclass
@@ -444,10 +527,10 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
         rf = _RF[rf_i]
         glb = _GLB[glb_i]
         stationary = np.array([_STATIONARY[d] for d in _DATAFLOWS])[flow_i]
-        operand_bytes = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.PSUM_BYTES], dtype=np.float64)
         stationary_j = np.select([stationary == "W", stationary == "I"], [0, 1], 2)
         rf_share = np.where(np.arange(3)[None, :] == stationary_j[:, None], rf[:, None] / 2, rf[:, None] / 4)
-        capacity = np.maximum(rf_share / operand_bytes[None, :], 1.0)  # elements of each operand a PE holds
+        capacity = np.maximum(rf_share / _OPERAND_BYTES[None, :], 1.0)  # elements of each operand a PE holds
+        block = np.searchsorted(_BLOCKS, capacity)  # (n, 3): index of that count in _BLOCKS
         e_rf = tech.sram_energy_pj_per_byte(rf_share)  # (n, 3)
         e_glb = tech.sram_energy_pj_per_byte(glb)
         n, n_layers = len(indices), len(tables.layers)
@@ -468,18 +551,16 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             for i in np.flatnonzero(~ok):
                 if not reasons[i]:
                     reasons[i] = self._reason(layer, table, indices[i])
-            reuse = table.spatial_reuse[spatial]  # (n, 3)
-            untouched = macs * operand_bytes[None, :] / reuse  # streamed bytes without temporal reuse
-            untouched[:, 2] *= 2  # partial sums go to the buffer and come back
-            ideal = np.clip(macs / (sizes[None, :] * reuse), 1.0, None)
+            untouched = _untouched_bytes(macs, table.spatial_reuse[spatial])  # (n, 3)
+            gains = table.block_gains[spatial]  # (n, held, block, 2)
             final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
             network_bytes = np.full((n, 3), np.inf)
             psums_held = np.zeros(n, dtype=bool)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
-                gain_a, gain_b = _block_reuse(untouched[:, a], untouched[:, b], ideal[:, a], ideal[:, b],
-                                              capacity[:, held])
+                chosen = gains[np.arange(n), held, block[:, held]]  # (n, 2)
+                gain_a, gain_b = chosen[:, 0], chosen[:, 1]
                 option = np.empty((n, 3))
                 option[:, a] = untouched[:, a] / gain_a
                 option[:, b] = untouched[:, b] / gain_b
@@ -532,22 +613,6 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             f"tile that feeds the {design['PERows']}x{design['PECols']} array ({design['Dataflow']}) needs "
             f"{smallest / 1024:.1f} KiB"
         )
-
-
-def _block_reuse(
-    bytes_a: np.ndarray, bytes_b: np.ndarray, ideal_a: np.ndarray, ideal_b: np.ndarray, block: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Register-file reuse of the two streamed operands when a PE holds ``block`` elements of the third.
-
-    The held block spans two loops, one per streamed operand (a weight block of ``Kb x Cb`` reuses
-    each input ``Kb`` times and each partial sum ``Cb`` times), so the reuses multiply to at most
-    ``block``. The split minimising ``bytes_a / g_a + bytes_b / g_b`` is ``g_a = sqrt(block * bytes_a
-    / bytes_b)``, clipped to each operand's ideal reuse, with what one operand cannot use going to the other.
-    """
-    gain_a = np.clip(np.sqrt(block * bytes_a / bytes_b), 1.0, np.minimum(ideal_a, block))
-    gain_b = np.clip(block / gain_a, 1.0, ideal_b)
-    gain_a = np.clip(block / gain_b, 1.0, ideal_a)
-    return gain_a, gain_b
 
 
 def _shape_key(layer: Layer) -> Layer:
