@@ -35,8 +35,10 @@ nest ``N, K, C, P, Q, R, S``):
    filter row would leave a ragged remainder at every output (ZigZag, like
    Timeloop's default mapspace, factorises loops exactly, so a 16-byte
    register file gets no reuse from an 11-wide filter row). The split that
-   moves the fewest bytes wins. Partial sums that stream move both ways at
-   16 bits. The mapper takes the held operand with the least on-chip access
+   moves the fewest bytes wins. Partial sums that stream leave the array
+   and come back at 16 bits, except that nothing is read before an
+   output's first visit and its last visit writes the 8-bit result (a
+   reduction that completes in the PE sends only results). The mapper takes the held operand with the least on-chip access
    energy. Spatial reuse is the unrolling of the array dimensions the
    operand does not depend on (inputs broadcast over ``K``, partial sums
    reduced over ``C`` and ``R``; RS adds the diagonal input reuse of
@@ -565,6 +567,12 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 option[:, a] = untouched[:, a] / gain_a
                 option[:, b] = untouched[:, b] / gain_b
                 option[:, held] = final[held]
+                if held != 2:
+                    # Each output leaves the array ``v = untouched / (4 * outputs * gain)`` times: the first
+                    # visit writes, later ones read back and write 16-bit partial sums, the last writes the
+                    # 8-bit result (a reduction that completes in the PE sends only the result).
+                    option[:, 2] = np.maximum(option[:, 2] - sizes[2] * (2 * tech.PSUM_BYTES - tech.OUTPUT_BYTES),
+                                              final[2])
                 option = np.maximum(option, dram_parts)
                 option_cost = (option * (e_rf + e_glb[:, None])).sum(axis=1)
                 better = option_cost < cost
@@ -575,7 +583,7 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             dram_total = dram_parts.sum(axis=1)
             # Read and write channels work in parallel. Streamed partial sums cross the network both ways;
             # held ones leave once. The buffer's read port also feeds DRAM write-backs, its write port DRAM fills.
-            psum_reads = np.where(psums_held, 0.0, network_bytes[:, 2] / 2)
+            psum_reads = np.where(psums_held, 0.0, np.maximum(network_bytes[:, 2] - final[2], 0.0) / 2)
             dram_read = dram_io[:, :3].sum(axis=1)
             dram_write = dram_io[:, 3]
             buffer_read = network_bytes[:, 0] + network_bytes[:, 1] + psum_reads + dram_write
