@@ -16,10 +16,13 @@ application and of their producer in topological order; the rest go to
 DRAM. If some buffer does not fit and the design has no DRAM, the design is
 infeasible (memory too small).
 
-Per task ``i`` with ``W_i`` instructions and incident buffers of ``B_i`` bytes:
+Per task ``i`` with ``W_i`` instructions in ``n_i`` loop iterations and
+incident buffers of ``B_i`` bytes:
 
 * compute time on a core: ``W_i / (IPC * f_core)``; on an accelerator with
-  ``L`` lanes: ``W_i / (speedup * L * IPC * f_nominal)``;
+  ``L`` lanes: ``W_i / (speedup * min(L, n_i) * IPC * f_nominal)``, with the
+  task's own ``speedup`` if it has one, else its kernel class's (lanes run
+  loop iterations in parallel, as FARSI's loop unrolling does);
 * traffic: every buffer is written once by its producer and read once by
   its consumer, so task ``i`` moves ``B_i`` bytes over the bus and to the
   memories holding its buffers; bus bandwidth is ``width / 8 * f_bus``,
@@ -27,7 +30,7 @@ Per task ``i`` with ``W_i`` instructions and incident buffers of ``B_i`` bytes:
 * a consumer becomes ready ``hops * hop_latency / f_bus`` after its
   producer finishes.
 
-Metrics of one period of the workload (every application run once):
+Metrics of one run of the workload (every application run once):
 
 * ``latency_ms``: the longest application latency (finish of its last task);
 * ``energy_uj``: the sum over components (:meth:`SocAnalyticalModel.simulate`
@@ -35,8 +38,12 @@ Metrics of one period of the workload (every application run once):
   at the core's operating point, accelerator work times the accelerator's
   energy per operation, ``2 * bytes`` of every buffer times the energy per
   byte of its memory and of the bus, and static power (leakage of the
-  on-chip area and DRAM standby) over the window ``max(latency, period)``;
-* ``power_mw``: energy over that window;
+  on-chip area and DRAM standby) over the latency;
+* ``power_mw``: that energy over the latency: the average power while the
+  workload runs, FARSI's definition (FARSI reports the highest power over
+  its power windows, which for these workloads is the energy over the run;
+  idle time until the next frame is not averaged in, so a design cannot
+  meet the power budget by idling);
 * ``area_mm2``: the sum of the cores, accelerator lanes, SRAM, DRAM
   controllers and PHYs, and the bus;
 * ``budget_distance``: FARSI's distance to budget in its "eliminate" mode:
@@ -99,6 +106,8 @@ class _Compiled:
     names: tuple[str, ...]
     application: tuple[int, ...]
     instructions: tuple[float, ...]
+    loops: tuple[int, ...]
+    speedup: tuple[float | None, ...]  # the task's own accelerator speedup, None for its class's
     kernel: tuple[int, ...]  # index into KERNELS, -1 for control
     predecessors: tuple[tuple[int, ...], ...]
     successors: tuple[tuple[int, ...], ...]
@@ -111,6 +120,8 @@ def _compile(workload: Workload) -> _Compiled:
     names: list[str] = []
     application: list[int] = []
     instructions: list[float] = []
+    loops: list[int] = []
+    speedup: list[float | None] = []
     kernel: list[int] = []
     predecessors: list[list[int]] = []
     successors: list[list[int]] = []
@@ -124,6 +135,8 @@ def _compile(workload: Workload) -> _Compiled:
             names.append(f"{app.name}/{task.name}")
             application.append(a)
             instructions.append(task.instructions)
+            loops.append(task.loops)
+            speedup.append(task.speedup)
             k = KERNELS.index(task.kernel) if task.kernel in KERNELS else -1
             kernel.append(k)
             if k >= 0 and task.instructions > 0:
@@ -141,6 +154,8 @@ def _compile(workload: Workload) -> _Compiled:
         names=tuple(names),
         application=tuple(application),
         instructions=tuple(instructions),
+        loops=tuple(loops),
+        speedup=tuple(speedup),
         kernel=tuple(kernel),
         predecessors=tuple(tuple(p) for p in predecessors),
         successors=tuple(tuple(s) for s in successors),
@@ -290,7 +305,9 @@ class SocAnalyticalModel(CostModel):
                 continue
             if k >= 0 and on_accelerator[k]:
                 spec = lib.accelerators[KERNELS[k]]
-                compute_ms[i] = work / (spec.speedup * lanes[k] * nominal_rate)
+                speedup = compiled.speedup[i] or spec.speedup
+                # Lanes run loop iterations in parallel: a task of fewer iterations than lanes cannot use them all.
+                compute_ms[i] = work / (speedup * min(lanes[k], compiled.loops[i]) * nominal_rate)
                 pool[i] = 1 + k
                 accelerator_pj += work * lib.core.energy_pj_per_instruction * spec.energy_ratio
             else:
@@ -316,7 +333,6 @@ class SocAnalyticalModel(CostModel):
             a = compiled.application[i]
             app_latency[a] = max(app_latency[a], finish)
         latency = max(app_latency)
-        window = max(latency, float(workload.period_ms or 0.0))
         static_mw = sum(area.values()) * lib.leakage_mw_per_mm2 + design["dram_channels"] * lib.dram.standby_mw_per_instance
         moved = 2.0 * compiled.total_bytes  # every buffer is written once and read once
         energy = {
@@ -325,10 +341,11 @@ class SocAnalyticalModel(CostModel):
             "sram": 2.0 * placement.sram_total * lib.sram.energy_pj_per_byte * 1e-6,
             "dram": 2.0 * placement.dram_total * lib.dram.energy_pj_per_byte * 1e-6,
             "bus": moved * lib.bus.energy_pj_per_byte * 1e-6,
-            "static": static_mw * window,  # mW * ms = uJ
+            "static": static_mw * latency,  # mW * ms = uJ
         }
         total_energy = sum(energy.values())
-        power = total_energy / window if window > 0 else 0.0
+        # Power while the workload runs, as FARSI reports it (its energy over its run time), not over idle time.
+        power = total_energy / latency if latency > 0 else 0.0
         total_area = sum(area.values())
         distance = 0.0
         for app, value in zip(workload.applications, app_latency):

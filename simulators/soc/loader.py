@@ -13,6 +13,7 @@ YAML: one workload per file. Budgets and the period are optional::
           - {name: capture}                       # no work: a sensor / DMA source
           - {name: blur, kernel: filter, work: 250000, loops: 40}
           - {name: detect, work: 1.5e6}           # kernel defaults to control
+          - {name: fuse, kernel: matrix, work: 2e5, speedup: 12}  # one accelerator lane is 12x one core
         edges:
           - {from: capture, to: blur, bytes: 307200}
           - {from: blur, to: detect, bytes: 307200}
@@ -21,9 +22,10 @@ A file with ``tasks`` and ``edges`` at the top level (and optionally
 ``latency_budget_ms``) holds a single application named after the workload.
 
 CSV: one record per row, with the header
-``type,application,name,kernel,work,loops,from,to,bytes,value``:
+``type,application,name,kernel,work,loops,from,to,bytes,value`` (and
+optionally ``speedup``):
 
-* ``task`` rows set ``application``, ``name``, optionally ``kernel``, ``work``, ``loops``;
+* ``task`` rows set ``application``, ``name``, optionally ``kernel``, ``work``, ``loops``, ``speedup``;
 * ``edge`` rows set ``application``, ``from``, ``to``, ``bytes``;
 * ``budget`` rows set ``name`` (``latency_ms`` with an ``application``,
   ``power_mw``, ``area_mm2`` or ``period_ms``) and ``value``.
@@ -128,7 +130,7 @@ def _yaml_application(path: Path, entry: Any, position: int) -> Application:
     for item in tasks_data:
         if not isinstance(item, Mapping):
             raise WorkloadError(f"{where}, field 'tasks': every task is a mapping with a 'name'")
-        _check_keys(path, item, {"name", "kernel", "work", "loops"})
+        _check_keys(path, item, {"name", "kernel", "work", "loops", "speedup"})
         if "name" not in item:
             raise WorkloadError(f"{_where(path, item)}, field 'name': every task needs a name")
         tasks.append(Task(
@@ -136,6 +138,7 @@ def _yaml_application(path: Path, entry: Any, position: int) -> Application:
             work=_number(path, item, "work", 0.0),
             loops=_integer(path, item, "loops", 1),
             kernel=str(item.get("kernel", "control")),
+            speedup=_optional_number(path, item, "speedup"),
         ))
     edges = []
     edges_data = entry.get("edges") or []
@@ -236,6 +239,7 @@ def _from_csv(path: Path) -> Workload:
                     work=_csv_number(path, line, row, "work", 0.0),
                     loops=_csv_integer(path, line, row, "loops"),
                     kernel=row.get("kernel") or "control",
+                    speedup=_csv_number(path, line, row, "speedup", 0.0) if row.get("speedup") else None,
                 ))
             elif kind == "edge":
                 for key in ("application", "from", "to"):

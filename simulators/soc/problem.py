@@ -11,8 +11,8 @@ __all__ = ["SOC_METRICS", "SOC_OBJECTIVES", "SOC_PROBLEM"]
 
 SOC_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("latency_ms", "ms", "min", 10.0, "time until every application has finished (longest application)"),
-    MetricSpec("energy_uj", "uJ", "min", 200.0, "energy of one period: tasks, transfers and static power"),
-    MetricSpec("power_mw", "mW", "min", 10.0, "average power over the period (or the latency if longer)"),
+    MetricSpec("energy_uj", "uJ", "min", 200.0, "energy of one run: tasks, transfers and static power"),
+    MetricSpec("power_mw", "mW", "min", 10.0, "average power while the workload runs (energy over latency, as FARSI)"),
     MetricSpec("area_mm2", "mm2", "min", 10.0, "on-chip area: cores, accelerators, SRAM, DRAM PHYs, bus"),
     MetricSpec(
         "budget_distance", "", "min", 1.0,

@@ -3,7 +3,9 @@
 An application is a directed acyclic graph of tasks. A task does ``work``
 units per loop iteration, counted in instructions of the reference core
 (:class:`~archgym.simulators.soc.hardware.CoreSpec`), ``loops`` times; its
-``kernel`` class says which accelerator can run it. An edge moves ``bytes``
+``kernel`` class says which accelerator can run it, and ``speedup``, when
+given, is how much faster than one reference core one accelerator lane runs
+this task (otherwise its kernel class's figure applies). An edge moves ``bytes``
 from its producer to its consumer through a buffer in memory.
 
 A workload runs its applications concurrently on one SoC, once per
@@ -31,12 +33,16 @@ class Task:
         loops: Loop iterations; the task's total work is ``work * loops``.
         kernel: Kernel class (one of :data:`~archgym.simulators.soc.hardware.KERNELS`
             or ``"control"`` for code only cores run).
+        speedup: Throughput of one accelerator lane on this task relative to
+            one reference core at its nominal frequency; None for the kernel
+            class's figure (:class:`~archgym.simulators.soc.hardware.AcceleratorSpec`).
     """
 
     name: str
     work: float = 0.0
     loops: int = 1
     kernel: str = CONTROL_KERNEL
+    speedup: float | None = None
 
     @property
     def instructions(self) -> float:
@@ -94,6 +100,10 @@ class Application:
                 raise WorkloadError(f"{where}, task {task.name!r}: work must be a finite number >= 0, got {task.work!r}")
             if isinstance(task.loops, bool) or not isinstance(task.loops, int) or task.loops < 1:
                 raise WorkloadError(f"{where}, task {task.name!r}: loops must be an integer >= 1, got {task.loops!r}")
+            if task.speedup is not None and not (math.isfinite(task.speedup) and task.speedup > 0):
+                raise WorkloadError(
+                    f"{where}, task {task.name!r}: speedup must be a finite number > 0, got {task.speedup!r}"
+                )
         index = {n: i for i, n in enumerate(names)}
         for edge in self.edges:
             for end in (edge.producer, edge.consumer):
@@ -154,10 +164,10 @@ class Workload:
         applications: The task graphs; names must be unique.
         power_budget_mw: Average power budget, or None.
         area_budget_mm2: On-chip area budget, or None.
-        period_ms: The workload repeats every ``period_ms``; average power
-            divides the energy of one period by it (by the latency if the
-            design overruns it). Defaults to the largest latency budget, else 0
-            (power over the latency alone).
+        period_ms: The workload repeats every ``period_ms`` (a frame).
+            Defaults to the largest latency budget, else 0. The metrics are
+            those of one run: power is the energy over the latency, as FARSI
+            reports it, not averaged over idle time to the next frame.
         description: One line, with provenance.
 
     Raises:

@@ -230,3 +230,19 @@ def test_cli_runs_a_search_on_the_soc_problem(tmp_path):
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "best design after 30 evaluations" in result.output and "budget_distance" in result.output
+
+
+def test_a_tasks_own_speedup_and_its_loop_iterations_set_its_accelerator_time(model):
+    from archgym.simulators.soc.taskgraph import Application, Task, Workload
+
+    def latency(task: Task, lanes: int) -> float:
+        workload = Workload("one", (Application("one", (task,)),))
+        chosen = design(acc_filter=lanes, map_filter="accelerator", dram_channels=0)
+        return model.simulate(chosen, workload).metrics["latency_ms"]
+
+    # 2e6 instructions: 1 ms on one reference core (IPC 2 at 1 GHz); no buffers, so compute-bound.
+    assert latency(Task("f", work=2e6, kernel="filter"), 1) == pytest.approx(1.0 / 8.0)  # the class's 8x
+    assert latency(Task("f", work=2e6, kernel="filter", speedup=20.0), 1) == pytest.approx(1.0 / 20.0)
+    assert latency(Task("f", work=1e6, loops=2, kernel="filter", speedup=20.0), 4) == pytest.approx(1.0 / 40.0)
+    # One loop iteration cannot be spread over lanes (FARSI cannot unroll it either).
+    assert latency(Task("f", work=2e6, kernel="filter", speedup=20.0), 4) == pytest.approx(1.0 / 20.0)

@@ -36,7 +36,7 @@ def test_audio_decoder_is_farsis_graph():
 
 
 def test_parameterised_graphs_scale_with_the_frame():
-    small, large = resolve_workload("edge-detection:width=320,height=240"), resolve_workload("edge-detection")
+    small, large = resolve_workload("edge-detection:width=640,height=640"), resolve_workload("edge-detection")
     assert large.applications[0].total_instructions == pytest.approx(4 * small.applications[0].total_instructions)
     # Every buffer is an image but the 4-byte maximum gradient.
     assert large.applications[0].total_bytes - 4 == pytest.approx(4 * (small.applications[0].total_bytes - 4))
@@ -45,7 +45,24 @@ def test_parameterised_graphs_scale_with_the_frame():
     assert tiles.total_instructions == pytest.approx(resolve_workload("camera-pipeline").applications[0].total_instructions)
 
 
+def test_default_frames_carry_farsis_profiles():
+    # FARSI's tables give A53 cycles; its work is twice that (Dhrystone IPC 2), per frame.
+    edge = resolve_workload("edge-detection").applications[0]
+    assert edge.total_instructions == pytest.approx(2 * 3294825984)
+    assert edge.total_bytes == pytest.approx(8 * 1280 * 1280 + 6 * 4 * 1280 * 1280 + 4)
+    camera = resolve_workload("camera-pipeline").applications[0]
+    assert camera.total_instructions == pytest.approx(2 * 84882331754)
+    speedups = {t.name: t.speedup for t in camera.tasks}
+    # FARSI's gamut-map IP: 3,387,311,728 cycles at 800 MHz against 81,304,050,420 A53 cycles at 1 GHz.
+    assert speedups["gamut_0"] == pytest.approx(81304050420 / 3387311728 * 0.8)
+    audio = resolve_workload("audio-decoder").applications[0]
+    fir = next(t for t in audio.tasks if t.name == "FIR_left")
+    assert (fir.instructions, fir.loops) == (pytest.approx(2 * 679206), 16400)
+
+
 def test_task_graph_validation():
+    with pytest.raises(WorkloadError, match="speedup"):
+        Application("bad", (Task("a", work=1.0, kernel="fft", speedup=0.0),))
     with pytest.raises(WorkloadError, match="cycle"):
         Application("loop", (Task("a"), Task("b")), (Edge("a", "b"), Edge("b", "a")))
     with pytest.raises(WorkloadError, match="unknown task 'c'"):
@@ -124,6 +141,22 @@ budget,vision,latency_ms,,,,,,,20
 budget,,power_mw,,,,,,,5
 budget,,area_mm2,,,,,,,10
 """
+
+
+def test_a_tasks_speedup_is_read_from_yaml_and_csv(tmp_path):
+    (tmp_path / "fast.yaml").write_text(
+        "name: fast\ntasks:\n  - {name: f, kernel: fft, work: 10, speedup: 12.5}\n  - {name: g, work: 1}\n"
+    )
+    (tmp_path / "fast.csv").write_text(
+        "type,application,name,kernel,work,loops,from,to,bytes,value,speedup\n"
+        "task,fast,f,fft,10,,,,,,12.5\ntask,fast,g,control,1,,,,,,\n"
+    )
+    for name in ("fast.yaml", "fast.csv"):
+        tasks = load_workload_file(tmp_path / name).applications[0].tasks
+        assert [t.speedup for t in tasks] == [12.5, None]
+    (tmp_path / "slow.yaml").write_text("name: slow\ntasks:\n  - {name: f, kernel: fft, work: 10, speedup: 0}\n")
+    with pytest.raises(WorkloadError, match="speedup must be a finite number > 0"):
+        load_workload_file(tmp_path / "slow.yaml")
 
 
 def test_csv_workload_matches_the_yaml_one(tmp_path):
