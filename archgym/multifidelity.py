@@ -7,7 +7,9 @@ simulator's time where it pays:
 
 1. **Screen.** Any ask/tell agent searches on the *screened* objective: the
    cheap backend's metrics corrected by a learned residual. Every screened
-   design joins a pool of candidates.
+   design joins a pool of candidates. Screening costs no simulator time, so
+   the first round screens a quarter of the screening budget
+   (``initial_screen``) and later rounds ``screen_per_round`` designs each.
 2. **Confirm.** A :class:`ConfirmPolicy` picks which unconfirmed candidates the
    simulator evaluates, given the predicted reward of each (mean and spread)
    and the best confirmed reward so far (the incumbent).
@@ -28,7 +30,9 @@ Policies (:data:`POLICIES`, built by :func:`make_policy`):
 - ``top-k`` (:class:`TopK`): the ``k`` candidates with the best predicted reward;
 - ``ei`` (:class:`ExpectedImprovement`): the ``k`` candidates with the largest
   expected improvement over the incumbent under the residual's uncertainty
-  (the spread of the forest's trees), none once no candidate is expected to improve.
+  (the spread of the forest's trees, widened by how far the predictions of the
+  designs confirmed so far missed: a forest that has seen one design has no
+  spread, but it is not certain), none once no candidate is expected to improve.
 
 Every evaluation is a row of the run's dataset with four more columns
 (:data:`MULTIFIDELITY_COLUMNS`): ``fidelity`` (``"screen"`` or ``"confirm"``),
@@ -121,6 +125,8 @@ MULTIFIDELITY_COLUMNS: dict[str, str] = {
 
 DEFAULT_SCREEN_PER_ROUND = 32
 """Designs the agent screens between two confirmations, unless the run says otherwise."""
+RECENT_MISSES = 16
+"""Confirmations whose prediction errors widen the screened rewards' spread (the most recent ones)."""
 MAX_SIM_BUDGET_S = 365 * 24 * 3600.0
 """The largest simulator-time budget taken (a year): a larger one is a typo."""
 _UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -156,7 +162,9 @@ class ConfirmPolicy(Protocol):
     """Decides which screened candidates the simulator confirms next.
 
     ``select`` gets the predicted reward of every unconfirmed candidate (mean
-    and spread over the residual model's trees; higher is better) and the best
+    over the residual model's trees, and a spread: the trees' spread widened
+    by the root-mean-square miss of the predictions of the designs confirmed
+    so far; higher is better) and the best
     confirmed reward (``-inf`` before the first confirmation), and returns the
     positions of the candidates to confirm, most promising first. An empty
     answer means none is worth the simulator's time now.
@@ -650,6 +658,7 @@ def run_multifidelity(
     workload: Any = None,
     batch_size: int = 1,
     screen_per_round: int = DEFAULT_SCREEN_PER_ROUND,
+    initial_screen: int | None = None,
     logger: EvaluationLogger | None = None,
     seed: int = 0,
     callback: Callable[[MultiFidelityProgress], None] | None = None,
@@ -677,6 +686,9 @@ def run_multifidelity(
         workload: The workload of both models (None: the confirming model's default).
         batch_size: Designs asked of the agent at once.
         screen_per_round: Designs screened between rounds of confirmations.
+        initial_screen: Designs screened before the first confirmation (default: a quarter of
+            ``screen_budget``, at least ``screen_per_round``). Screening costs no simulator time, so the first
+            designs confirmed are the best of a search, not of its first round.
         logger: Receives every evaluation of either fidelity, with :data:`MULTIFIDELITY_COLUMNS`
             (a logger made with ``extra_columns=MULTIFIDELITY_COLUMNS``), for a new run.
         seed: Seed of the residual model.
@@ -698,8 +710,10 @@ def run_multifidelity(
                                  f"{agent.name!r} must share one design space")
     for model in (screen_model, confirm_model):
         check_reported(objective, model)
+    if initial_screen is None:
+        initial_screen = max(screen_per_round, screen_budget // 4)
     for label, value in (("screen_budget", screen_budget), ("batch_size", batch_size),
-                         ("screen_per_round", screen_per_round)):
+                         ("screen_per_round", screen_per_round), ("initial_screen", initial_screen)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigurationError(f"{label} must be a positive integer, got {value!r}")
     if logger is not None:
@@ -714,6 +728,7 @@ def run_multifidelity(
     residual = ResidualModel(space, names, seed=seed)
     pool = _Pool(len(names), len(space))
     confirmed_flag: list[bool] = []
+    misses: list[float] = []
     result = MultiFidelityResult(best=None, run_id=logger.context.run_id if logger is not None else "")
     step = 0
     agent_step = 0
@@ -745,7 +760,7 @@ def run_multifidelity(
 
     def screen_round() -> None:
         nonlocal step, agent_step, exhausted
-        target = min(screen_budget, len(result.screened) + screen_per_round)
+        target = min(screen_budget, len(result.screened) + (screen_per_round if result.screened else initial_screen))
         while len(result.screened) < target:
             designs = _ask(agent, space, min(batch_size, target - len(result.screened)))
             if not designs:
@@ -787,6 +802,8 @@ def run_multifidelity(
                 "fidelity": [FIDELITY_CONFIRM] * len(designs), "cost_s": costs, "sim_time_s": spent,
                 "predicted_reward": predictions})
         for i, (row, evaluation) in enumerate(zip(rows, evaluations)):
+            if evaluation.feasible and math.isfinite(rewards[i]) and math.isfinite(predictions[i]):
+                misses.append(float(rewards[i]) - float(predictions[i]))
             confirmed_flag[row] = True
             trial = Trial(dict(designs[i]), evaluation, float(rewards[i]), step)
             step += 1
@@ -811,6 +828,10 @@ def run_multifidelity(
             progress()
             continue
         mean, std = predicted(pool.knobs[open_rows], pool_batch(open_rows))
+        if misses:
+            # The trees agree where they have seen little; how far the screened rewards of the designs confirmed so
+            # far missed (each predicted before it was learned) keeps the spread honest.
+            std = np.sqrt(std**2 + float(np.mean(np.square(misses[-RECENT_MISSES:]))))
         incumbent = result.best.reward if result.best is not None else -math.inf
         picks = np.asarray(policy.select(mean, std, incumbent), dtype=np.int64)
         if len(picks):

@@ -114,6 +114,21 @@ def test_a_search_spends_the_simulator_budget_and_beats_the_cheap_models_own_pic
     assert result.sim_time_to(result.best.reward) <= result.sim_time_s
 
 
+def test_the_first_confirmation_comes_after_the_initial_screen(models):
+    cheap, simulator, goal = models
+    space = cheap.design_space
+    for initial, expected in ((None, 600 // 4), (70, 70)):
+        result = run_multifidelity(make_agent("random", space, seed=1), cheap, simulator, goal, sim_budget_s="3s",
+                                   policy=make_policy("ei"), screen_budget=600, workload=WORKLOAD,
+                                   screen_per_round=20, initial_screen=initial)
+        assert result.confirmed[0].step == expected
+        # Later rounds screen screen_per_round designs each.
+        assert result.confirmed[1].step in (expected + 1, expected + 21)
+    with pytest.raises(ConfigurationError, match="initial_screen"):
+        run_multifidelity(make_agent("random", space, seed=1), cheap, simulator, goal, sim_budget_s="3s",
+                          policy=make_policy("ei"), screen_budget=600, workload=WORKLOAD, initial_screen=0)
+
+
 def test_the_residual_learns_the_perturbation(models):
     cheap, simulator, _ = models
     space = cheap.design_space
