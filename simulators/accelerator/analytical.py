@@ -67,12 +67,22 @@ nest ``N, K, C, P, Q, R, S``):
    outputs and spills; the buffer's read port feeds the array (every
    operand, at least what DRAM delivers, and streamed partial sums) and the
    DRAM writes, its write port takes partial sums back from the array and
-   the DRAM fills. Transfers overlap compute, except the first tile of weights and inputs, which must arrive
-   before the first MAC, and the last tile of outputs, which leaves after
-   the last: ``latency = first / DramBytesPerCycle + max(compute, each
-   port's other bytes / its bandwidth) + last / DramBytesPerCycle`` (a
-   layer that fits the buffer in one tile loads, computes and stores in
-   turn). The difference from compute cycles is the stall.
+   the DRAM fills. Each PE's partial-sum register file has a read and a
+   write port of one partial sum (two 8-bit results) per cycle, and the MAC
+   reads and writes its sum through them every cycle: partial sums that
+   stream back from the buffer (WS and IS reductions that do not complete
+   in the PE) take write-port cycles, and partial sums and results leaving
+   take read-port cycles, from the MAC (ZigZag models the register file the
+   same way), so these ports take ``compute + bytes / (2 * lanes)`` cycles,
+   ``lanes`` being the PEs holding distinct outputs (the unrolling over the
+   outputs' spatial reuse). Transfers overlap compute, except the first
+   tile of weights and inputs, which must arrive before the first MAC, and
+   the last tile of outputs, which leaves after the last: ``latency = first
+   / DramBytesPerCycle + max(compute, each port's other bytes / its
+   bandwidth, each register-file port's cycles) + last /
+   DramBytesPerCycle`` (a layer that fits the buffer in one tile loads,
+   computes and stores in turn). The difference from compute cycles is the
+   stall.
 5. **Energy** counts accesses times per-access energy
    (:mod:`archgym.simulators.accelerator.technology`, Horowitz ISSCC 2014 at
    45 nm): MACs, register-file reads and writes (two operand reads and a
@@ -589,9 +599,17 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             buffer_read = network_bytes[:, 0] + network_bytes[:, 1] + psum_reads + dram_write
             buffer_write = network_bytes[:, 2] - psum_reads + dram_read
             first, last = dram_io[:, 4], dram_io[:, 5]
+            # A PE's partial-sum register file has one read and one write port of a partial sum per cycle,
+            # which the MAC uses every cycle to update its sum: partial sums coming back from the buffer take
+            # write-port cycles, those (and results) leaving take read-port cycles. Per PE holding distinct
+            # outputs (the array's unrolling over the outputs' spatial reuse), these add to compute.
+            lanes = table.unroll[spatial] / table.spatial_reuse[spatial, 2]
+            psum_in = psum_reads / tech.PSUM_BYTES / lanes
+            psum_out = (network_bytes[:, 2] - psum_reads) / tech.PSUM_BYTES / lanes
             steady = np.maximum.reduce([compute, (dram_read - first) / _DRAM[dram_i],
                                         (dram_write - last) / _DRAM[dram_i],
-                                        buffer_read / _NOC[noc_i], buffer_write / _NOC[noc_i]])
+                                        buffer_read / _NOC[noc_i], buffer_write / _NOC[noc_i],
+                                        compute + psum_in, compute + psum_out])
             latency = steady + (first + last) / _DRAM[dram_i]
             rf_bytes = macs * (tech.WEIGHT_BYTES * e_rf[:, 0] + tech.INPUT_BYTES * e_rf[:, 1]
                                + 2 * tech.PSUM_BYTES * e_rf[:, 2])
