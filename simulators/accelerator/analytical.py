@@ -67,22 +67,26 @@ nest ``N, K, C, P, Q, R, S``):
    outputs and spills; the buffer's read port feeds the array (every
    operand, at least what DRAM delivers, and streamed partial sums) and the
    DRAM writes, its write port takes partial sums back from the array and
-   the DRAM fills. Each PE's partial-sum register file has a read and a
-   write port of one partial sum (two 8-bit results) per cycle, and the MAC
-   reads and writes its sum through them every cycle: partial sums that
-   stream back from the buffer (WS and IS reductions that do not complete
-   in the PE) take write-port cycles, and partial sums and results leaving
-   take read-port cycles, from the MAC (ZigZag models the register file the
-   same way), so these ports take ``compute + bytes / (2 * lanes)`` cycles,
+   the DRAM fills. A port makes one access of up to its width per cycle:
+   a streamed operand refills the register-file share of every PE holding
+   distinct data of it in one burst (``PEs * share`` bytes), and a burst
+   narrower than the port still takes a whole cycle; the held operand and
+   DRAM transfers move in bulk. Each PE's partial-sum register file has a
+   read and a write port of one partial sum (two 8-bit results) per cycle,
+   which the MAC uses every cycle to read and write its sum (ZigZag models
+   the register file the same way): partial sums that stream back from the
+   buffer (WS and IS reductions that do not complete in the PE) take
+   write-port cycles, and partial sums and results leaving take read-port
+   cycles, so these ports take ``compute + bytes / (2 * lanes)`` cycles,
    ``lanes`` being the PEs holding distinct outputs (the unrolling over the
    outputs' spatial reuse). Transfers overlap compute, except the first
    tile of weights and inputs, which must arrive before the first MAC, and
-   the last tile of outputs, which leaves after the last: ``latency = first
-   / DramBytesPerCycle + max(compute, each port's other bytes / its
-   bandwidth, each register-file port's cycles) + last /
-   DramBytesPerCycle`` (a layer that fits the buffer in one tile loads,
-   computes and stores in turn). The difference from compute cycles is the
-   stall.
+   the last tile of outputs, which leaves after the last; both pass through
+   the buffer's ports as well as DRAM's, at ``edge = min(DramBytesPerCycle,
+   NocBytesPerCycle)``: ``latency = first / edge + max(compute, each port's
+   other bytes / its bandwidth, each register-file port's cycles) + last /
+   edge`` (a layer that fits the buffer in one tile loads, computes and
+   stores in turn). The difference from compute cycles is the stall.
 5. **Energy** counts accesses times per-access energy
    (:mod:`archgym.simulators.accelerator.technology`, Horowitz ISSCC 2014 at
    45 nm): MACs, register-file reads and writes (two operand reads and a
@@ -408,6 +412,11 @@ def _untouched_bytes(macs: float, spatial_reuse: np.ndarray) -> np.ndarray:
     return untouched
 
 
+def _port_bytes(moved: np.ndarray, burst: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Bytes of port time ``moved`` bytes take in bursts of ``burst`` bytes on a port ``width`` bytes wide."""
+    return moved * np.ceil(burst / width) * width / burst
+
+
 @dataclass
 class _NetworkTables:
     network: Network
@@ -567,7 +576,7 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
             gains = table.block_gains[spatial]  # (n, held, block, 2)
             final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
             network_bytes = np.full((n, 3), np.inf)
-            psums_held = np.zeros(n, dtype=bool)
+            held_operand = np.zeros(n, dtype=np.int64)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
@@ -588,29 +597,38 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 better = option_cost < cost
                 cost = np.where(better, option_cost, cost)
                 network_bytes = np.where(better[:, None], option, network_bytes)
-                psums_held = np.where(better, held == 2, psums_held)
+                held_operand = np.where(better, held, held_operand)
             noc_total = network_bytes.sum(axis=1)
             dram_total = dram_parts.sum(axis=1)
             # Read and write channels work in parallel. Streamed partial sums cross the network both ways;
             # held ones leave once. The buffer's read port also feeds DRAM write-backs, its write port DRAM fills.
-            psum_reads = np.where(psums_held, 0.0, np.maximum(network_bytes[:, 2] - final[2], 0.0) / 2)
+            psum_reads = np.where(held_operand == 2, 0.0, np.maximum(network_bytes[:, 2] - final[2], 0.0) / 2)
+            psum_writes = np.maximum(network_bytes[:, 2] - psum_reads - final[2], 0.0)
             dram_read = dram_io[:, :3].sum(axis=1)
             dram_write = dram_io[:, 3]
-            buffer_read = network_bytes[:, 0] + network_bytes[:, 1] + psum_reads + dram_write
-            buffer_write = network_bytes[:, 2] - psum_reads + dram_read
+            noc, dram = _NOC[noc_i], _DRAM[dram_i]
+            # A buffer port makes one access of up to its width per cycle. A streamed operand refills the
+            # register-file share of every PE lane holding distinct data in one burst, which takes whole
+            # cycles; the held operand and DRAM transfers move in bulk.
+            lanes = table.unroll[spatial][:, None] / table.spatial_reuse[spatial]  # (n, 3)
+            burst = lanes * rf_share
+            streamed = [np.where(held_operand == k, network_bytes[:, k], _port_bytes(network_bytes[:, k], burst[:, k],
+                                                                                      noc)) for k in range(2)]
+            buffer_read = streamed[0] + streamed[1] + _port_bytes(psum_reads, burst[:, 2], noc) + dram_write
+            buffer_write = (_port_bytes(psum_writes, burst[:, 2], noc)
+                            + _port_bytes(np.full(n, final[2]), burst[:, 2] * tech.OUTPUT_BYTES / tech.PSUM_BYTES, noc)
+                            + dram_read)
             first, last = dram_io[:, 4], dram_io[:, 5]
             # A PE's partial-sum register file has one read and one write port of a partial sum per cycle,
             # which the MAC uses every cycle to update its sum: partial sums coming back from the buffer take
             # write-port cycles, those (and results) leaving take read-port cycles. Per PE holding distinct
             # outputs (the array's unrolling over the outputs' spatial reuse), these add to compute.
-            lanes = table.unroll[spatial] / table.spatial_reuse[spatial, 2]
-            psum_in = psum_reads / tech.PSUM_BYTES / lanes
-            psum_out = (network_bytes[:, 2] - psum_reads) / tech.PSUM_BYTES / lanes
-            steady = np.maximum.reduce([compute, (dram_read - first) / _DRAM[dram_i],
-                                        (dram_write - last) / _DRAM[dram_i],
-                                        buffer_read / _NOC[noc_i], buffer_write / _NOC[noc_i],
-                                        compute + psum_in, compute + psum_out])
-            latency = steady + (first + last) / _DRAM[dram_i]
+            psum_in = psum_reads / tech.PSUM_BYTES / lanes[:, 2]
+            psum_out = (network_bytes[:, 2] - psum_reads) / tech.PSUM_BYTES / lanes[:, 2]
+            steady = np.maximum.reduce([compute, (dram_read - first) / dram, (dram_write - last) / dram,
+                                        buffer_read / noc, buffer_write / noc, compute + psum_in, compute + psum_out])
+            # The first and last tiles pass through the buffer's ports too.
+            latency = steady + (first + last) / np.minimum(dram, noc)
             rf_bytes = macs * (tech.WEIGHT_BYTES * e_rf[:, 0] + tech.INPUT_BYTES * e_rf[:, 1]
                                + 2 * tech.PSUM_BYTES * e_rf[:, 2])
             energy = (
