@@ -12,6 +12,7 @@ reports the figures against the targets.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import astuple
 from pathlib import Path
 
@@ -115,14 +116,14 @@ def test_compute_cycles_match_zigzag(compared):
 
 
 def test_analytical_model_maps_what_zigzag_maps(compared):
-    # Known gap: ZigZag also maps a few designs whose smallest array tile overflows a 16 KiB buffer (it
-    # keeps part of that tile in the register files alone); the analytical model's buffer is inclusive and
-    # refuses them. Anything else ZigZag maps, the model must map too.
+    # Known gap: ZigZag also maps a few designs whose smallest array tile overflows a small buffer (16 or
+    # 32 KiB under a large array: it keeps part of that tile in the register files alone); the analytical
+    # model's buffer is inclusive and refuses them. Anything else ZigZag maps, the model must map too.
     model = AcceleratorAnalyticalModel()
     refused = compared[compared.zigzag_feasible & ~compared.analytical_feasible]
     for row in refused.itertuples(index=False):
         reason = model.evaluate(design_of(row), [shape_of(row).layer()]).reason
-        assert "no tiling fits the 16 KiB global buffer" in reason, reason
+        assert re.search(r"no tiling fits the (16|32) KiB global buffer", reason), reason
     assert len(refused) <= 0.02 * compared.zigzag_feasible.sum()
 
 
