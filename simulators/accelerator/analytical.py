@@ -89,9 +89,16 @@ nest ``N, K, C, P, Q, R, S``):
    stores in turn). The difference from compute cycles is the stall.
 5. **Energy** counts accesses times per-access energy
    (:mod:`archgym.simulators.accelerator.technology`, Horowitz ISSCC 2014 at
-   45 nm): MACs, register-file reads and writes (two operand reads and a
-   partial-sum read and write per MAC, plus fills), global-buffer accesses
-   (network traffic plus DRAM fills and write-backs) and DRAM bytes.
+   45 nm): MACs, register-file reads and writes (a weight and an input read
+   and a partial-sum read and write per MAC, plus fills), global-buffer
+   accesses (network traffic plus DRAM fills and write-backs) and DRAM
+   bytes. The multiplier latches its operands, so a weight or an input that
+   consecutive MACs share is read once: the mapper runs innermost the loops
+   one of them does not depend on (weights ``N, P, Q``, inputs ``K``), each
+   by a divisor of the PE's iterations, as long as the partial sums the run
+   updates fit their register file, and takes the operand whose reads this
+   saves the most energy. Partial sums pass through the register file every
+   MAC (ZigZag counts the register files the same way).
 6. **Area** sums the MACs, register files, buffer, network and DRAM
    interface.
 
@@ -182,6 +189,7 @@ class _LayerTable:
     dram: np.ndarray  # (spatial, glb, order, 4): bytes of W, I, O read, O written; NaN if no tiling fits
     min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
     block_gains: np.ndarray  # (spatial, held operand, block, 2): register-file reuse of the streamed operands
+    latch_runs: np.ndarray  # (spatial, 2, block): consecutive MACs sharing a weight / an input, per psum block
 
 
 @dataclass(frozen=True)
@@ -291,6 +299,25 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     return gains
 
 
+def _latch_runs(layer: Layer, extents: Mapping[str, int]) -> np.ndarray:
+    """Longest run of consecutive MACs that share a weight or an input, per partial-sum block size.
+
+    The run is the innermost temporal loops the operand does not depend on (weights ``N, P, Q``,
+    inputs ``K``), each blocked by a divisor of the iterations a PE runs of it (exact factorisation),
+    and every MAC of the run updates a different partial sum, so the run is at most the partial sums
+    a PE's register file holds.
+
+    Returns:
+        Shape ``(2, blocks)``: per operand (W, I) and partial-sum block size (see ``_BLOCKS``).
+    """
+    loops = ("NPQ", "" if layer.op == "depthwise" else "K")
+    runs = np.empty((2, _BLOCKS.size))
+    for j, names in enumerate(loops):
+        products = _block_products(tuple(extents[x] for x in names), (True,) * len(names))
+        runs[j] = products[np.searchsorted(products, _BLOCKS * (1 + 1e-9), side="right") - 1]
+    return runs
+
+
 def _extents(size: int) -> np.ndarray:
     """Tile extents of a loop: ``ceil(size / 2**i)`` down to 1."""
     return np.unique([math.ceil(size / 2**i) for i in range(max(size - 1, 0).bit_length() + 1)])
@@ -384,6 +411,7 @@ def _layer_table(layer: Layer) -> _LayerTable:
     dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 6))
     smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
     gains = np.empty((_N_SPATIAL, 3, _BLOCKS.size, 2))
+    latch = np.empty((_N_SPATIAL, 2, _BLOCKS.size))
     tilings = _Tilings(layer)
     cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
     gain_cache: dict[tuple[Any, ...], np.ndarray] = {}
@@ -402,7 +430,8 @@ def _layer_table(layer: Layer) -> _LayerTable:
             ideal = np.clip(macs / (sizes * reuse[s]), 1.0, None)
             gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal)
         gains[s] = gain_cache[key]
-    return _LayerTable(layer, unroll, reuse, dram, smallest, gains)
+        latch[s] = _latch_runs(layer, spatial.extents)
+    return _LayerTable(layer, unroll, reuse, dram, smallest, gains, latch)
 
 
 def _untouched_bytes(macs: float, spatial_reuse: np.ndarray) -> np.ndarray:
@@ -629,8 +658,13 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                                         buffer_read / noc, buffer_write / noc, compute + psum_in, compute + psum_out])
             # The first and last tiles pass through the buffer's ports too.
             latency = steady + (first + last) / np.minimum(dram, noc)
-            rf_bytes = macs * (tech.WEIGHT_BYTES * e_rf[:, 0] + tech.INPUT_BYTES * e_rf[:, 1]
-                               + 2 * tech.PSUM_BYTES * e_rf[:, 2])
+            # The multiplier latches its operands: the mapper runs the loops one operand does not depend on
+            # innermost, and that operand is read from the register file once per run. Partial sums go
+            # through the register file every MAC (the adder reads and writes its sum there).
+            runs = table.latch_runs[spatial, :, block[:, 2]]  # (n, 2)
+            operand_reads = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES]) * e_rf[:, :2]
+            latched = (operand_reads * (1 - 1 / runs)).max(axis=1)
+            rf_bytes = macs * (operand_reads.sum(axis=1) - latched + 2 * tech.PSUM_BYTES * e_rf[:, 2])
             energy = (
                 macs * tech.MAC_ENERGY_PJ
                 + rf_bytes
