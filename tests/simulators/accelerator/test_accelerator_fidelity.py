@@ -42,26 +42,26 @@ CALIBRATION_SEED, HELD_OUT_SEED = 0, 1
 # Per kind: (designs both backends map at least, latency and energy Spearman floors, latency and energy
 # median relative error ceilings), on the calibration designs and on the held-out designs.
 CALIBRATION: dict[str, tuple[int, float, float, float, float]] = {
-    "conv": (33, 0.93, 0.87, 0.1, 0.1),
-    "strided": (33, 0.91, 0.78, 0.1, 0.08),
-    "large-kernel": (33, 0.94, 0.89, 0.07, 0.13),
-    "pointwise": (33, 0.93, 0.9, 0.08, 0.08),
-    "depthwise": (33, 0.93, 0.93, 0.11, 0.07),
-    "grouped": (33, 0.93, 0.86, 0.09, 0.12),
-    "fc": (32, 0.9, 0.95, 0.07, 0.05),
-    "attention": (34, 0.95, 0.9, 0.07, 0.05),
-    "projection": (34, 0.95, 0.89, 0.07, 0.08),
+    "conv": (70, 0.96, 0.91, 0.06, 0.06),
+    "strided": (70, 0.93, 0.9, 0.07, 0.04),
+    "large-kernel": (70, 0.96, 0.93, 0.05, 0.08),
+    "pointwise": (70, 0.95, 0.91, 0.06, 0.06),
+    "depthwise": (70, 0.95, 0.94, 0.1, 0.05),
+    "grouped": (70, 0.95, 0.89, 0.06, 0.07),
+    "fc": (70, 0.93, 0.97, 0.05, 0.02),
+    "attention": (75, 0.97, 0.95, 0.05, 0.03),
+    "projection": (70, 0.96, 0.94, 0.04, 0.07),
 }
 HELD_OUT: dict[str, tuple[int, float, float, float, float]] = {
-    "conv": (16, 0.9, 0.76, 0.06, 0.11),
-    "strided": (15, 0.91, 0.8, 0.05, 0.08),
-    "large-kernel": (16, 0.94, 0.75, 0.08, 0.13),
-    "pointwise": (15, 0.86, 0.88, 0.07, 0.07),
-    "depthwise": (16, 0.91, 0.91, 0.16, 0.08),
-    "grouped": (16, 0.91, 0.71, 0.07, 0.12),
-    "fc": (16, 0.88, 0.94, 0.07, 0.05),
-    "attention": (16, 0.92, 0.94, 0.09, 0.06),
-    "projection": (16, 0.93, 0.9, 0.07, 0.07),
+    "conv": (16, 0.91, 0.78, 0.03, 0.07),
+    "strided": (15, 0.92, 0.84, 0.03, 0.05),
+    "large-kernel": (16, 0.97, 0.83, 0.04, 0.06),
+    "pointwise": (15, 0.9, 0.89, 0.04, 0.06),
+    "depthwise": (16, 0.94, 0.94, 0.13, 0.05),
+    "grouped": (16, 0.94, 0.77, 0.05, 0.09),
+    "fc": (16, 0.9, 0.97, 0.05, 0.02),
+    "attention": (16, 0.95, 0.97, 0.06, 0.03),
+    "projection": (16, 0.96, 0.93, 0.05, 0.05),
 }
 
 
