@@ -201,6 +201,15 @@ def test_the_cli_refuses_multi_fidelity_options_without_a_budget(tmp_path):
     assert result.exit_code == 2 and "units s, m, h" in result.output
 
 
+def test_the_cli_says_at_once_that_the_simulator_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARCHGYM_DRAMSYS", raising=False)
+    result = CliRunner().invoke(app, ["run", "--backend", "dramsys", "--sim-budget", "2m", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "backend dram/dramsys is unavailable" in result.output and "ARCHGYM_DRAMSYS" in result.output
+    assert "screening on" not in result.output  # no progress started
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_sweep_spec_takes_a_checked_multifidelity_section(tmp_path):
     raw = {"name": "mf", "backend": "perturbed", "backend_options": {"cost_s": 1.0}, "workloads": [WORKLOAD],
            "objectives": ["time"], "agents": [{"name": "random"}], "seeds": 1, "budget": 50, "out": str(tmp_path),

@@ -39,9 +39,9 @@ from archgym.cli.common import (
 )
 from archgym.cli.evaluate import ObjectiveOption, default_objective
 from archgym.cli.live_progress import live_progress
-from archgym.cost_model import CostModel
-from archgym.errors import ArchGymError, ConfigurationError
-from archgym.multifidelity import MultiFidelitySpec
+from archgym.cost_model import CostModel, backend_info
+from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
+from archgym.multifidelity import MultiFidelitySpec, screen_options
 from archgym.problem import DEFAULT_PROBLEM
 from archgym.runner import MAX_BUDGET
 
@@ -236,6 +236,17 @@ def _run_multifidelity(spec: Any, out: Path, run_id: str) -> None:
     from archgym.runner import execute
 
     fidelity = spec.multifidelity
+    # A missing simulator is said at once, before any progress is shown.
+    try:
+        for name, options in ((spec.backend, dict(spec.backend_options)),
+                              (fidelity.screen, screen_options(spec.problem, fidelity.screen,
+                                                               dict(spec.backend_options)))):
+            info = backend_info(name, spec.problem)
+            reason = info.unavailable_reason(**options)
+            if reason:
+                raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")
+    except ArchGymError as error:
+        raise fail(error) from None
     with live_progress(f"{spec.agent} on {spec.problem}/{spec.workload or 'default'}, screening on "
                        f"{fidelity.screen}", math.ceil(fidelity.sim_budget_s), "simulator seconds", rate=False) as show:
 
