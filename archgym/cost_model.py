@@ -281,6 +281,12 @@ class BackendInfo:
             factory_kwargs = {k: v for k, v in factory_kwargs.items() if k in named}
         return self.availability(**factory_kwargs)
 
+    def check_available(self, **factory_kwargs: Any) -> None:
+        """Raise :class:`BackendUnavailableError`, saying why and how to fix, unless the backend can run here."""
+        reason = self.unavailable_reason(**factory_kwargs)
+        if reason:
+            raise BackendUnavailableError(f"backend {self.name} is unavailable: {reason}")
+
 
 _BACKENDS: dict[str, BackendInfo] = {}
 PROXY_BACKEND = "proxy"
@@ -422,7 +428,5 @@ def make_backend(name: str, problem: str | None = None, env: str | None = None, 
     problem = problem_argument(problem, env, "make_backend", default=None)
     info = backend_info(name, problem)
     _check_options(info, kwargs)
-    reason = info.unavailable_reason(**kwargs)
-    if reason:
-        raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")
+    info.check_available(**kwargs)
     return info.factory(**kwargs)

@@ -40,7 +40,7 @@ from archgym.cli.common import (
 from archgym.cli.evaluate import ObjectiveOption, default_objective
 from archgym.cli.live_progress import live_progress
 from archgym.cost_model import CostModel, backend_info
-from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
+from archgym.errors import ArchGymError, ConfigurationError
 from archgym.multifidelity import MultiFidelitySpec, screen_options
 from archgym.problem import DEFAULT_PROBLEM
 from archgym.runner import MAX_BUDGET
@@ -238,13 +238,9 @@ def _run_multifidelity(spec: Any, out: Path, run_id: str) -> None:
     fidelity = spec.multifidelity
     # A missing simulator is said at once, before any progress is shown.
     try:
-        for name, options in ((spec.backend, dict(spec.backend_options)),
-                              (fidelity.screen, screen_options(spec.problem, fidelity.screen,
-                                                               dict(spec.backend_options)))):
-            info = backend_info(name, spec.problem)
-            reason = info.unavailable_reason(**options)
-            if reason:
-                raise BackendUnavailableError(f"backend {info.name} is unavailable: {reason}")
+        backend_info(spec.backend, spec.problem).check_available(**spec.backend_options)
+        backend_info(fidelity.screen, spec.problem).check_available(
+            **screen_options(spec.problem, fidelity.screen, spec.backend_options))
     except ArchGymError as error:
         raise fail(error) from None
     with live_progress(f"{spec.agent} on {spec.problem}/{spec.workload or 'default'}, screening on "
