@@ -96,6 +96,10 @@ class Memo(CostModelWrapper):
         evaluations = [self.evaluate(d, workload) for d in designs]
         return BatchEvaluation.from_evaluations(evaluations, self.metric_names)
 
+    def evaluations_of(self, workload: Any) -> list[Evaluation]:
+        """Every design's simulation on ``workload`` so far."""
+        return [e for (_, w), e in self.seen.items() if w == str(workload)]
+
     @property
     def cost_per_evaluation_s(self) -> None:
         """None: the memoised evaluations carry their cost as wall time."""
@@ -162,15 +166,14 @@ def main() -> None:
                 direct[agent].append(([t.evaluation.wall_time_s for t in result.trials],
                                       [t.reward for t in result.trials]))
         multi: dict[str, list[Any]] = {policy: [] for policy in POLICIES}
-        sim_budget = args.direct_budget * statistics.median(
-            e.wall_time_s for (k, w), e in memo.seen.items() if w == str(workload))
+        sim_budget = args.direct_budget * statistics.median(e.wall_time_s for e in memo.evaluations_of(workload))
         for policy in POLICIES:
             for seed in seeds:
                 multi[policy].append(run_multifidelity(
                     make_agent("ga", cheap.design_space, seed=seed), cheap, memo, goal, sim_budget_s=sim_budget,
                     policy=make_policy(policy), screen_budget=args.screen_budget, workload=workload, seed=seed))
         # The reference is the best simulator reward seen on this workload by any search.
-        best = max(goal(e) for (k, w), e in memo.seen.items() if w == str(workload))
+        best = max(goal(e) for e in memo.evaluations_of(workload))
         threshold = best - TOLERANCE * abs(best)
         direct_times = {agent: [time_to(c, r, threshold) for c, r in runs] for agent, runs in direct.items()}
         best_agent = min(agents, key=lambda a: statistics.median(t for t, _ in direct_times[a]))
@@ -179,17 +182,18 @@ def main() -> None:
         mf_times = {}
         for policy, results in multi.items():
             # A run that never found one (it spent its budget, or its policy stopped) counts as the whole budget.
-            times = [(r.sim_time_to(threshold), True) if math.isfinite(r.sim_time_to(threshold))
-                     else (max(r.sim_time_s, sim_budget), False) for r in results]
+            reached = [r.sim_time_to(threshold) for r in results]
+            times = [(t, True) if math.isfinite(t) else (max(r.sim_time_s, sim_budget), False)
+                     for t, r in zip(reached, results)]
             mf_times[policy] = (statistics.median(t for t, _ in times), sum(f for _, f in times))
         # How easy the trace is: the share of the random searches' designs already within the tolerance.
         easy = (f"{np.mean([r >= threshold for _, rewards in direct['random'] for r in rewards]):.1%}"
                 if "random" in direct else "-")
         saving = direct_median / mf_times["ei"][0]
         savings.append(saving)
-        print(f"{name:<16} {best:>10.4g} {easy:>6} {best_agent:>12} {direct_median:>7.1f}"
+        print(f"{name:<16} {best:>10.4g} {easy:>6} {best_agent:>12} {direct_median:>7.2f}"
               f"{'' if direct_found == len(seeds) else '*':<2} "
-              + " ".join(f"{mf_times[p][0]:>8.1f}{'' if mf_times[p][1] == len(seeds) else '*':<2}" for p in POLICIES)
+              + " ".join(f"{mf_times[p][0]:>8.2f}{'' if mf_times[p][1] == len(seeds) else '*':<2}" for p in POLICIES)
               + f" {saving:>7.1f}x", flush=True)
     print(f"(* some seeds never found a design within {TOLERANCE:.0%}: their whole simulator time counts; "
           f"benchmark took {time.perf_counter() - started:.0f} s)")
