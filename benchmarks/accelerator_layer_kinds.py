@@ -17,8 +17,9 @@ evaluation.
 ZigZag's results are reference data: every layer evaluation is merged into
 ``--reference`` (``data/accelerator/zigzag_layers.csv``, one row per layer
 shape, design and ZigZag settings, rewritten atomically after each
-evaluation) and read from it before ZigZag is run, so runs accumulate, an
-interrupted run loses at most the evaluations in flight, and a clean clone
+evaluation, under a lock, so several runs may share it) and read from it
+before ZigZag is run, so runs accumulate, an interrupted run loses at most
+the evaluations in flight, and a clean clone
 scores the analytical model without ZigZag (``--no-zigzag``;
 ``tests/simulators/accelerator/test_accelerator_fidelity.py``). Failures
 ZigZag reports on the layer (no mapping exists) are stored, timeouts are not.
@@ -33,6 +34,7 @@ Usage: OMP_NUM_THREADS=1 python benchmarks/accelerator_layer_kinds.py [--designs
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import re
 import tempfile
@@ -93,10 +95,14 @@ class Reference:
         self.settings = dict(settings)
         self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.lock = threading.Lock()
-        if path.is_file():
-            for record in read_reference(path).to_dict("records"):
+        self._read_new_rows()
+
+    def _read_new_rows(self) -> None:
+        """Add the file's rows this object lacks: another run may share the file."""
+        if self.path.is_file():
+            for record in read_reference(self.path).to_dict("records"):
                 row = {str(column): value for column, value in record.items()}
-                self.rows[self._key_of(row)] = row
+                self.rows.setdefault(self._key_of(row), row)
 
     @staticmethod
     def _key_of(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -112,14 +118,20 @@ class Reference:
 
     def store(self, shape: Shape, kind: str, design: Mapping[str, Any], seed: int, design_id: int,
               result: Mapping[str, Any]) -> None:
-        """Add a row and rewrite the file atomically (sorted, so a diff shows the new rows only)."""
+        """Add a row and rewrite the file atomically (sorted, so a diff shows the new rows only).
+
+        The rewrite holds an exclusive lock on a ``.lock`` file beside it and first
+        reads the rows other runs stored meanwhile, so runs may share the file.
+        """
         row = {**self._row(shape, design), "kind": kind, "design_seed": seed, "design_id": design_id, **result}
-        with self.lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock, open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            self._read_new_rows()
             self.rows[self._key_of(row)] = row
             frame = pd.DataFrame(list(self.rows.values()), columns=list(REFERENCE_COLUMNS))
             frame = frame.sort_values(["kind", *SHAPE_COLUMNS, "design_seed", "design_id", *_KEY_SETTINGS],
                                       kind="stable")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".", suffix=".csv", dir=self.path.parent)
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
                 frame.to_csv(file, index=False)
