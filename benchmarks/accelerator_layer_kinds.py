@@ -12,7 +12,9 @@ times ``repeat``, summed. The table gives, per kind (and network), the
 designs both backends find feasible, the Spearman rank correlation of latency
 and energy, the median and 90th percentile of the relative error
 ``|analytical - ZigZag| / ZigZag``, and ZigZag's median seconds per layer
-evaluation.
+evaluation. Where the reference also holds runs of other SALSA seeds
+(``--zigzag-seed``) on the same designs, a second table shows how well
+ZigZag agrees with itself (:func:`~archgym.simulators.accelerator.fidelity.seed_agreement`).
 
 ZigZag's results are reference data: every layer evaluation is merged into
 ``--reference`` (``data/accelerator/zigzag_layers.csv``, one row per layer
@@ -71,6 +73,7 @@ from archgym.simulators.accelerator.fidelity import (
     network_scores,
     read_reference,
     representatives,
+    seed_agreement,
 )
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
 from archgym.simulators.accelerator.workloads import ZOO, resolve_workload
@@ -137,10 +140,11 @@ class Reference:
                 frame.to_csv(file, index=False)
             os.replace(temporary, self.path)
 
-    def frame(self) -> pd.DataFrame:
-        """Every row with these settings."""
+    def frame(self, any_zigzag_seed: bool = False) -> pd.DataFrame:
+        """Every row with these settings (with ``any_zigzag_seed``, whatever SALSA's seed)."""
+        settings = [column for column in _KEY_SETTINGS if not (any_zigzag_seed and column == "zigzag_seed")]
         rows = [row for row in self.rows.values()
-                if all(str(row[column]) == str(self.settings[column]) for column in _KEY_SETTINGS)]
+                if all(str(row[column]) == str(self.settings[column]) for column in settings)]
         frame = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
         return frame.astype({column: type(value) for column, value in self.settings.items()}) if rows else frame
 
@@ -278,6 +282,14 @@ def main() -> None:
            and (table[["latency err med", "energy err med"]] <= TARGET_ERROR).all(axis=None))
     print(f"target: Spearman >= {TARGET_KIND} per kind, >= {TARGET_NETWORK} per network, median errors <= "
           f"{TARGET_ERROR:.0%}: {'met' if met else 'NOT met'}")
+    every_seed = reference.frame(any_zigzag_seed=True)
+    every_seed = every_seed[every_seed.design_seed == args.seed]
+    if every_seed.zigzag_seed.nunique() > 1:
+        agreement = seed_agreement(compare(every_seed), kinds, base_seed=model.seed)
+        if len(agreement):
+            print(f"ZigZag against itself: SALSA seed {model.seed} and other seeds on the same designs (energy "
+                  "gap |other - base| / base; analytical rho best: against the lower energy of the two)")
+            print(markdown_table(agreement))
     print(f"ZigZag: {ran} layer evaluations run now in {wall:.0f} s wall with {args.workers} workers; median "
           f"{stored.zigzag_wall_s.median():.1f} s per evaluation")
 

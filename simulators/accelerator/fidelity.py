@@ -33,6 +33,13 @@ network (layers times ``repeat``, summed, on designs ZigZag ran on every
 layer of it), the Spearman rank correlation over the designs both backends
 find feasible and the median and 90th percentile of the relative error
 ``|analytical - ZigZag| / ZigZag``.
+
+ZigZag's SALSA mapper anneals from a seeded random start, so ZigZag itself
+is a noisy reference where its search is hard (small buffers, many prime
+factors): where the reference holds rows of the same layer and design for
+several ``zigzag_seed`` values, :func:`seed_agreement` measures how well ZigZag
+agrees with itself, and how well the analytical model follows the best
+mapping any of the seeds found.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ __all__ = [
     "read_reference",
     "representatives",
     "score",
+    "seed_agreement",
 ]
 
 KINDS = ("conv", "strided", "large-kernel", "pointwise", "depthwise", "grouped", "fc", "attention", "projection")
@@ -268,3 +276,52 @@ def network_scores(compared: pd.DataFrame, networks: Sequence[str]) -> pd.DataFr
         table.append({"kind": "network", "layer": f"{network} ({len(resolve_workload(network).layers)} layers)",
                       **score(totals)})
     return pd.DataFrame(table)
+
+
+def seed_agreement(compared: pd.DataFrame, kinds: Sequence[str] = KINDS, base_seed: int = 0) -> pd.DataFrame:
+    """Per kind, how ZigZag's SALSA runs of other annealing seeds agree with those of ``base_seed``.
+
+    Pairs the rows of each kind's representative that differ only in ``zigzag_seed`` (same layer,
+    design and other settings) and that ZigZag mapped under both seeds. ``latency rho`` and
+    ``energy rho`` rank the other seed's results against the base seed's; ``energy gap med`` and
+    ``energy gap max`` are the relative differences ``|other - base| / base``; ``analytical rho``
+    ranks the analytical model's energy against the base seed's, ``analytical rho best`` against the
+    lower energy of the two seeds (the better mapping SALSA found). One row per kind and other seed
+    with at least three designs.
+
+    Args:
+        compared: Reference rows with the analytical model's results (:func:`compare`).
+        kinds: The kinds to report.
+        base_seed: The annealing seed the other seeds are compared with.
+    """
+    picked = representatives()
+    key = [*SHAPE_COLUMNS, *ACCELERATOR_DESIGN_SPACE.names,
+           *(column for column in SETTING_COLUMNS if column not in ("zigzag_seed", "translation"))]
+    feasible = compared[compared.zigzag_feasible & compared.analytical_feasible]
+    base = feasible[feasible.zigzag_seed == base_seed]
+    others = feasible[feasible.zigzag_seed != base_seed]
+    pairs = base.merge(others[[*key, "zigzag_seed", "zigzag_latency_cycles", "zigzag_energy_pj"]], on=key,
+                       suffixes=("", "_other"))
+    table = []
+    for kind in kinds:
+        _, layer = picked[kind]
+        on_layer = pairs[np.logical_and.reduce([pairs[column] == value
+                                                for column, value in zip(SHAPE_COLUMNS, astuple(Shape.of(layer)))])]
+        for seed, rows in on_layer.groupby("zigzag_seed_other"):
+            if len(rows) < 3:
+                continue
+            energy, other = rows.zigzag_energy_pj, rows.zigzag_energy_pj_other
+            gap = (other - energy).abs() / energy
+            table.append({
+                "kind": kind, "seed": f"{base_seed} vs {seed}", "designs": len(rows),
+                "latency rho": _rho(rows.zigzag_latency_cycles, rows.zigzag_latency_cycles_other),
+                "energy rho": _rho(energy, other),
+                "energy gap med": round(float(gap.median()), 3), "energy gap max": round(float(gap.max()), 3),
+                "analytical rho": _rho(rows.analytical_energy_pj, energy),
+                "analytical rho best": _rho(rows.analytical_energy_pj, np.minimum(energy, other)),
+            })
+    return pd.DataFrame(table)
+
+
+def _rho(a: Any, b: Any) -> float:
+    return round(float(spearmanr(a, b).statistic), 3)

@@ -31,6 +31,7 @@ from archgym.simulators.accelerator.fidelity import (
     kind_scores,
     read_reference,
     representatives,
+    seed_agreement,
     shape_of,
 )
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
@@ -143,3 +144,27 @@ def test_per_kind_fidelity(compared, seed, bars):
         }
         missed += [f"{kind} {name} {row[name]}" for name, ok in checks.items() if not ok]
     assert not missed, f"seed {seed}: " + "; ".join(missed)
+
+
+def test_seed_agreement_pairs_the_runs_of_one_design_under_two_salsa_seeds():
+    _, layer = representatives()["conv"]
+    shape = dict(zip(SHAPE_COLUMNS, astuple(Shape.of(layer))))
+    designs = [dict(zip(ACCELERATOR_DESIGN_SPACE.names, values)) for values in (
+        (8, 8, 64, 64, 16, 8, "WS", "auto"), (16, 16, 128, 256, 32, 16, "OS", "auto"),
+        (32, 16, 256, 512, 64, 32, "IS", "auto"), (16, 32, 32, 1024, 128, 64, "RS", "auto"))]
+    energies = {0: [1.0, 2.0, 3.0, 4.0], 1: [1.1, 2.0, 5.0, 2.5]}  # seed 1 swaps the last two designs
+    rows = pd.DataFrame([
+        {**shape, **design, "zigzag_version": "3.9.1", "search_engine": "salsa", "lpf_limit": 6, "mapper": "energy",
+         "zigzag_seed": seed, "translation": f"t{seed}", "zigzag_feasible": True, "analytical_feasible": True,
+         "zigzag_latency_cycles": 10.0 + i, "zigzag_energy_pj": energies[seed][i],
+         "analytical_energy_pj": [1.0, 2.0, 4.5, 3.5][i]}
+        for seed in (0, 1) for i, design in enumerate(designs)])
+    table = seed_agreement(rows, ["conv", "fc"])
+    assert len(table) == 1  # fc has no rows
+    [row] = table.to_dict("records")
+    assert (row["kind"], row["seed"], row["designs"]) == ("conv", "0 vs 1", 4)
+    assert row["latency rho"] == 1.0 and row["energy rho"] == 0.8
+    assert row["energy gap med"] == pytest.approx((0.1 + 0.375) / 2, abs=1e-3)
+    assert row["energy gap max"] == pytest.approx(2 / 3, abs=1e-3)
+    assert row["analytical rho"] == 0.8  # it swaps the last two designs of seed 0
+    assert row["analytical rho best"] == 1.0  # and follows the lower energies: 1.0, 2.0, 3.0, 2.5
