@@ -30,7 +30,13 @@ nest ``N, K, C, P, Q, R, S``):
    ``Kb x Pb x Qb`` reuses inputs ``Kb`` and weights ``Pb * Qb`` times; an
    input block ``Cb x Pb x Qb`` reuses partial sums ``Cb`` and weights
    ``Pb * Qb`` times), so the two reuses multiply to at most ``m``, each at
-   most the operand's ``ideal = MACs / (elements * spatial reuse)``. The
+   most the operand's ``ideal = MACs / (elements * spatial reuse)``. An
+   output block also reuses inputs as the filter window slides over it: a
+   channel's window of ``((Pb - 1) * stride + Rt) x ((Qb - 1) * stride +
+   St)`` inputs feeds ``Pb * Qb * Rt * St`` MACs (``Rt``, ``St`` the filter
+   taps a PE runs in time), when the window fits the input share and the
+   block divides the PE's outputs (ZigZag counts this reuse too; it matters
+   most where nothing else reuses inputs, as in depthwise layers). The
    filter loops ``R`` and ``S`` are blocked whole or by a divisor: part of a
    filter row would leave a ragged remainder at every output (ZigZag, like
    Timeloop's default mapspace, factorises loops exactly, so a 16-byte
@@ -188,7 +194,7 @@ class _LayerTable:
     spatial_reuse: np.ndarray  # (spatial, 3)
     dram: np.ndarray  # (spatial, glb, order, 4): bytes of W, I, O read, O written; NaN if no tiling fits
     min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
-    block_gains: np.ndarray  # (spatial, held operand, block, 2): register-file reuse of the streamed operands
+    block_gains: np.ndarray  # (spatial, held operand, block, input block, 2): register-file reuse of the streamed operands
     latch_runs: np.ndarray  # (spatial, 2, block): consecutive MACs sharing a weight / an input, per psum block
 
 
@@ -278,15 +284,18 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     output. Among the splits that fit, the one moving the fewest bytes (``untouched / reuse``, each
     reuse at most the operand's ideal) wins.
 
+    A held output block also reuses inputs across the filter window (:func:`_output_block_gains`).
+
     Returns:
-        Shape ``(3, blocks, 2)``: per held operand (W, I, O) and block size, the reuse of its two
+        Shape ``(3, blocks, input blocks, 2)``: per held operand (W, I, O), block size and size of the
+        input share (which bounds the filter window of a held output block), the reuse of its two
         streamed operands in index order.
     """
     depthwise = layer.op == "depthwise"
     channel = "" if depthwise else "K"  # a depthwise channel indexes every operand: no reuse across it
     reuse_loops = {(0, 1): channel, (0, 2): "CRS", (2, 0): "NPQ", (2, 1): channel, (1, 0): "NPQ", (1, 2): "C"}
-    gains = np.empty((3, _BLOCKS.size, 2))
-    for held in range(3):
+    gains = np.empty((3, _BLOCKS.size, _BLOCKS.size, 2))
+    for held in range(2):
         a, b = (j for j in range(3) if j != held)
         g_a, g_b = (np.minimum(_block_products(tuple(extents[x] for x in reuse_loops[held, j]),
                                                 tuple(x in _WHOLE for x in reuse_loops[held, j])), ideal[j])
@@ -294,9 +303,52 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
         moved = (untouched[a] / g_a[:, None] + untouched[b] / g_b[None, :]).ravel()
         size = (g_a[:, None] * g_b[None, :]).ravel()
         best = np.where(size[None, :] <= _BLOCKS[:, None] * (1 + 1e-9), moved[None, :], np.inf).argmin(axis=1)
-        gains[held, :, 0] = g_a[best // g_b.size]
-        gains[held, :, 1] = g_b[best % g_b.size]
+        gains[held, :, :, 0] = g_a[best // g_b.size, None]
+        gains[held, :, :, 1] = g_b[best % g_b.size, None]
+    gains[2] = _output_block_gains(layer, extents, untouched, ideal, channel)
     return gains
+
+
+def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
+                        channel: str) -> np.ndarray:
+    """Reuse of weights and inputs by a held block of ``Kb x Nb x Pb x Qb`` partial sums.
+
+    Each weight serves the block's ``Nb * Pb * Qb`` outputs and each input its ``Kb`` output channels and,
+    as the filter window slides over the block's ``Pb x Qb`` outputs, every output of the window it falls
+    in: a channel's window of ``((Pb - 1) * stride + Rt) x ((Qb - 1) * stride + St)`` inputs feeds
+    ``Pb * Qb * Rt * St`` MACs (``Rt``, ``St`` the filter rows and columns a PE runs in time, so a
+    row-stationary PE slides along its row only), provided that window fits the PE's input share.
+
+    Returns:
+        Shape ``(blocks, input blocks, 2)``: per partial-sum block and input-share size (see ``_BLOCKS``),
+        the reuse of weights and of inputs.
+    """
+    largest = _BLOCKS[-1]
+    taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
+    k_b = _block_products(tuple(extents[x] for x in channel), (False,) * len(channel))
+    # Blocks of any size of N, P and Q, each input read afresh for every output of its window (a ragged
+    # block leaves a remainder at every edge), and blocks that divide P and Q exactly, over which the
+    # window slides; a stride larger than the filter skips inputs.
+    ragged = _block_products((extents["N"], extents["P"], extents["Q"]), (False,) * 3)
+    exact = [np.array([d for d in range(1, min(extents[x], int(largest)) + 1) if extents[x] % d == 0], dtype=np.float64)
+             for x in "PQ"]
+    n_e, p_e, q_e = (a.ravel() for a in np.meshgrid(_block_products((extents["N"],), (False,)), *exact, indexing="ij"))
+    rows = np.minimum((p_e - 1) * stride + taps_r, p_e * taps_r)
+    cols = np.minimum((q_e - 1) * stride + taps_s, q_e * taps_s)
+    outputs = np.concatenate([ragged, n_e * p_e * q_e])  # per weight
+    window = np.concatenate([np.ones_like(ragged), p_e * q_e * taps_r * taps_s / (rows * cols)])
+    area = np.concatenate([np.zeros_like(ragged), rows * cols])  # inputs of one channel the window holds
+    outputs, k_b = (a.ravel() for a in np.meshgrid(outputs, k_b, indexing="ij"))
+    window, area = (np.repeat(a, len(k_b) // len(window)) for a in (window, area))
+    size = outputs * k_b
+    keep = size <= largest
+    outputs, k_b, window, area, size = outputs[keep], k_b[keep], window[keep], area[keep], size[keep]
+    g_w = np.minimum(outputs, ideal[0])
+    g_i = np.minimum(k_b * np.where(area <= _BLOCKS[:, None] * (1 + 1e-9), window, 1.0), ideal[1])  # (inputs, c)
+    moved = untouched[0] / g_w + untouched[1] / g_i
+    fits = size <= _BLOCKS[:, None] * (1 + 1e-9)  # (blocks, c)
+    best = np.where(fits[:, None, :], moved[None, :, :], np.inf).argmin(axis=2)  # (blocks, inputs)
+    return np.stack([g_w[best], g_i[np.arange(_BLOCKS.size)[None, :], best]], axis=-1)
 
 
 def _latch_runs(layer: Layer, extents: Mapping[str, int]) -> np.ndarray:
@@ -410,7 +462,7 @@ def _layer_table(layer: Layer) -> _LayerTable:
     reuse = np.empty((_N_SPATIAL, 3))
     dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 6))
     smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
-    gains = np.empty((_N_SPATIAL, 3, _BLOCKS.size, 2))
+    gains = np.empty((_N_SPATIAL, 3, _BLOCKS.size, _BLOCKS.size, 2))
     latch = np.empty((_N_SPATIAL, 2, _BLOCKS.size))
     tilings = _Tilings(layer)
     cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -602,14 +654,14 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 if not reasons[i]:
                     reasons[i] = self._reason(layer, table, indices[i])
             untouched = _untouched_bytes(macs, table.spatial_reuse[spatial])  # (n, 3)
-            gains = table.block_gains[spatial]  # (n, held, block, 2)
+            gains = table.block_gains[spatial]  # (n, held, block, input block, 2)
             final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
             network_bytes = np.full((n, 3), np.inf)
             held_operand = np.zeros(n, dtype=np.int64)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
-                chosen = gains[np.arange(n), held, block[:, held]]  # (n, 2)
+                chosen = gains[np.arange(n), held, block[:, held], block[:, 1]]  # (n, 2)
                 gain_a, gain_b = chosen[:, 0], chosen[:, 1]
                 option = np.empty((n, 3))
                 option[:, a] = untouched[:, a] / gain_a
