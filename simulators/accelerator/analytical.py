@@ -654,14 +654,13 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 if not reasons[i]:
                     reasons[i] = self._reason(layer, table, indices[i])
             untouched = _untouched_bytes(macs, table.spatial_reuse[spatial])  # (n, 3)
-            gains = table.block_gains[spatial]  # (n, held, block, input block, 2)
             final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
             network_bytes = np.full((n, 3), np.inf)
             held_operand = np.zeros(n, dtype=np.int64)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
-                chosen = gains[np.arange(n), held, block[:, held], block[:, 1]]  # (n, 2)
+                chosen = table.block_gains[spatial, held, block[:, held], block[:, 1]]  # (n, 2)
                 gain_a, gain_b = chosen[:, 0], chosen[:, 1]
                 option = np.empty((n, 3))
                 option[:, a] = untouched[:, a] / gain_a
