@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import math
 import os
@@ -68,8 +69,8 @@ from archgym.cost_model import BatchEvaluation, CostModel, Evaluation
 from archgym.errors import ArchGymError, BackendUnavailableError, ConfigurationError
 
 __all__ = [
-    "ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "check_physical", "find_executable",
-    "locate_binary", "make_scratch_directory", "physical_requirement", "remove_scratch_directory",
+    "ExternalSimulator", "RunOutcome", "SimulatorOutputError", "SimulatorRun", "check_physical", "die_with_parent",
+    "find_executable", "locate_binary", "make_scratch_directory", "physical_requirement", "remove_scratch_directory",
     "remove_stale_scratch_directories", "run_program",
 ]
 
@@ -176,18 +177,26 @@ def _prctl() -> Callable[..., int] | None:
 _PRCTL = _prctl()
 
 
+def die_with_parent(parent: int, signal_number: int = signal.SIGKILL) -> None:
+    """Have Linux send this process ``signal_number`` when its parent dies (nothing elsewhere).
+
+    Args:
+        parent: The process id the caller has as its parent; if that process is
+            already gone (the request came too late), this process exits at once.
+        signal_number: The signal to receive.
+
+    Safe between fork and exec: it calls only ``prctl`` (looked up beforehand) and ``getppid``.
+    """
+    if _PRCTL is None:
+        return
+    _PRCTL(_PR_SET_PDEATHSIG, signal_number)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that has Linux kill the child when this process dies (None elsewhere)."""
-    if _PRCTL is None:
-        return None
-    prctl, parent = _PRCTL, os.getpid()
-
-    def arrange() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os._exit(1)
-
-    return arrange
+    return functools.partial(die_with_parent, os.getpid()) if _PRCTL is not None else None
 
 
 def _read(handle: IO[bytes]) -> str:

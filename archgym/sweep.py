@@ -680,14 +680,12 @@ def _die_with_parent() -> None:
     Otherwise a killed sweep leaves workers finishing their runs, holding
     those runs open while a rerun tries to resume them.
     """
-    import ctypes
     import signal
-    import sys
 
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        # SIGTERM, not SIGKILL: a worker running a simulator then stops it and removes its scratch directory.
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    from archgym.external import die_with_parent
+
+    # SIGTERM, not SIGKILL: a worker running a simulator then stops it and removes its scratch directory.
+    die_with_parent(os.getppid(), signal.SIGTERM)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

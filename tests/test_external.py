@@ -289,6 +289,27 @@ def test_program_dies_with_the_python_process(bin_dir, tmp_path):
     assert wait_until_gone(int(pid_file.read_text()))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_a_forked_helper_dies_with_the_process_that_forked_it(tmp_path):
+    # As SALSA's annealing process inside a ZigZag worker: forked (not exec'd), so no preexec_fn applies.
+    pid_file = tmp_path / "pid"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import os, sys, time\n"
+        "from archgym.external import die_with_parent\n"
+        "parent = os.getpid()\n"
+        "if os.fork() == 0:\n"
+        "    die_with_parent(parent)\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        f"while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read():\n"
+        "    time.sleep(0.01)\n"
+        "os.kill(os.getpid(), 9)\n")
+    subprocess.run([sys.executable, str(driver)], timeout=60, check=False)
+    assert wait_until_gone(int(pid_file.read_text()))
+
+
 def test_interrupt_kills_the_run_and_propagates(bin_dir, tmp_path):
     # In a child process: a SIGINT that reached pytest itself would end the whole test session.
     pid_file = bin_dir / "pid"

@@ -86,7 +86,8 @@ def _prepare_salsa(seed: int) -> None:
     """Seed SALSA and let it walk through loop orders that overflow a memory.
 
     SALSA anneals in a process of its own, forked per layer, where Python
-    reseeds ``random`` from the OS; its annealing is seeded at its start instead.
+    reseeds ``random`` from the OS; its annealing is seeded at its start instead,
+    and that process is tied to the worker's life (killed with it, on Linux).
     ZigZag 3.9's SALSA builds a state for every loop order it visits and lets a
     memory overflow escape from its worker process, after which its stage
     waits forever for a result. Here such a state gets one huge, finite cost
@@ -102,9 +103,14 @@ def _prepare_salsa(seed: int) -> None:
     from zigzag.opt.salsa.engine import SalsaEngine
     from zigzag.opt.salsa.state import SalsaState
 
+    from archgym.external import die_with_parent
+
     anneal = SalsaEngine.run_simulated_annealing_opt
+    worker = os.getpid()
 
     def seeded_anneal(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != worker:  # the annealing process ends with the worker, not left to finish alone
+            die_with_parent(worker)
         random.seed(seed)  # the start order is shuffled with random, the moves drawn with numpy
         np.random.seed(seed)
         return anneal(self, *args, **kwargs)
