@@ -109,7 +109,7 @@ def _prepare_salsa(seed: int) -> None:
     worker = os.getpid()
 
     def seeded_anneal(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != worker:  # the annealing process ends with the worker, not left to finish alone
+        if os.getpid() != worker and os.getppid() == worker:  # forked by the worker: end with it, not alone
             die_with_parent(worker)
         random.seed(seed)  # the start order is shuffled with random, the moves drawn with numpy
         np.random.seed(seed)
