@@ -29,6 +29,7 @@ from archgym.simulators.accelerator.fidelity import (
     compare,
     design_of,
     kind_scores,
+    network_scores,
     read_reference,
     representatives,
     seed_agreement,
@@ -43,26 +44,32 @@ CALIBRATION_SEED, HELD_OUT_SEED = 0, 1
 # Per kind: (designs both backends map at least, latency and energy Spearman floors, latency and energy
 # median relative error ceilings), on the calibration designs and on the held-out designs.
 CALIBRATION: dict[str, tuple[int, float, float, float, float]] = {
-    "conv": (70, 0.96, 0.91, 0.06, 0.06),
-    "strided": (70, 0.93, 0.9, 0.07, 0.04),
-    "large-kernel": (70, 0.96, 0.93, 0.05, 0.08),
-    "pointwise": (70, 0.95, 0.91, 0.06, 0.06),
-    "depthwise": (70, 0.95, 0.95, 0.1, 0.02),
-    "grouped": (70, 0.95, 0.89, 0.06, 0.07),
-    "fc": (70, 0.93, 0.97, 0.05, 0.02),
-    "attention": (75, 0.97, 0.95, 0.05, 0.03),
-    "projection": (70, 0.96, 0.94, 0.04, 0.07),
+    "conv": (97, 0.95, 0.88, 0.05, 0.05),
+    "strided": (97, 0.93, 0.88, 0.05, 0.03),
+    "large-kernel": (95, 0.95, 0.92, 0.04, 0.07),
+    "pointwise": (96, 0.95, 0.91, 0.04, 0.05),
+    "depthwise": (96, 0.94, 0.94, 0.08, 0.02),
+    "grouped": (96, 0.94, 0.86, 0.05, 0.06),
+    "fc": (96, 0.91, 0.96, 0.03, 0.01),
+    "attention": (98, 0.96, 0.94, 0.04, 0.02),
+    "projection": (96, 0.95, 0.93, 0.03, 0.06),
+}
+# Per whole network, on the calibration designs ZigZag ran on every layer: the same five figures.
+NETWORKS: dict[str, tuple[int, float, float, float, float]] = {
+    "bert-base": (24, 0.97, 0.89, 0.03, 0.06),
+    "resnet50": (11, 0.97, 0.95, 0.04, 0.06),
+    "mobilenetv2": (7, 0.97, 0.89, 0.03, 0.02),
 }
 HELD_OUT: dict[str, tuple[int, float, float, float, float]] = {
-    "conv": (16, 0.93, 0.87, 0.03, 0.06),
-    "strided": (15, 0.92, 0.84, 0.03, 0.05),
-    "large-kernel": (16, 0.97, 0.83, 0.04, 0.06),
-    "pointwise": (15, 0.9, 0.89, 0.04, 0.06),
-    "depthwise": (16, 0.91, 0.94, 0.13, 0.02),
-    "grouped": (16, 0.94, 0.72, 0.05, 0.1),
-    "fc": (16, 0.9, 0.97, 0.05, 0.02),
-    "attention": (16, 0.95, 0.97, 0.06, 0.03),
-    "projection": (16, 0.96, 0.93, 0.05, 0.05),
+    "conv": (22, 0.95, 0.82, 0.02, 0.06),
+    "strided": (21, 0.94, 0.85, 0.02, 0.03),
+    "large-kernel": (21, 0.96, 0.87, 0.03, 0.04),
+    "pointwise": (21, 0.93, 0.8, 0.03, 0.05),
+    "depthwise": (21, 0.93, 0.93, 0.1, 0.02),
+    "grouped": (22, 0.94, 0.77, 0.03, 0.11),
+    "fc": (22, 0.89, 0.96, 0.02, 0.01),
+    "attention": (22, 0.95, 0.96, 0.05, 0.02),
+    "projection": (22, 0.95, 0.93, 0.03, 0.04),
 }
 
 
@@ -168,3 +175,30 @@ def test_seed_agreement_pairs_the_runs_of_one_design_under_two_salsa_seeds():
     assert row["energy gap max"] == pytest.approx(2 / 3, abs=1e-3)
     assert row["analytical rho"] == 0.8  # it swaps the last two designs of seed 0
     assert row["analytical rho best"] == 1.0  # and follows the lower energies: 1.0, 2.0, 3.0, 2.5
+
+
+def test_whole_network_fidelity(compared):
+    table = network_scores(compared[compared.design_seed == CALIBRATION_SEED], list(NETWORKS)).set_index("layer")
+    missed = []
+    for (network, (designs, latency_rho, energy_rho, latency_error, energy_error)), (_, row) in zip(
+            NETWORKS.items(), table.iterrows()):
+        checks = {
+            "designs": row["designs"] >= designs,
+            "latency rho": row["latency rho"] >= latency_rho,
+            "energy rho": row["energy rho"] >= energy_rho,
+            "latency err med": row["latency err med"] <= latency_error,
+            "energy err med": row["energy err med"] <= energy_error,
+        }
+        missed += [f"{network} {name} {row[name]}" for name, ok in checks.items() if not ok]
+    assert not missed, "; ".join(missed)
+
+
+def test_the_bundled_salsa_repeats_show_zigzag_agreeing_with_itself_mostly():
+    # Held-out designs run again with SALSA's annealing seed 1 (data/accelerator/README.md): latency agrees,
+    # energy mostly, and where the search is hard one run's energy is well above the other's.
+    rows = read_reference(REFERENCE)
+    table = seed_agreement(compare(rows[rows.design_seed == HELD_OUT_SEED])).set_index("kind")
+    assert set(table.index) == {"conv", "strided", "large-kernel", "grouped"}
+    assert (table["designs"] >= 15).all()
+    assert (table["latency rho"] >= 0.95).all() and (table["energy rho"] >= 0.85).all()
+    assert (table["energy gap max"] >= 0.05).all()
