@@ -293,7 +293,7 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     """
     depthwise = layer.op == "depthwise"
     channel = "" if depthwise else "K"  # a depthwise channel indexes every operand: no reuse across it
-    reuse_loops = {(0, 1): channel, (0, 2): "CRS", (2, 0): "NPQ", (2, 1): channel, (1, 0): "NPQ", (1, 2): "C"}
+    reuse_loops = {(0, 1): channel, (0, 2): "CRS", (1, 0): "NPQ", (1, 2): "C"}  # held outputs: see below
     gains = np.empty((3, _BLOCKS.size, _BLOCKS.size, 2))
     for held in range(2):
         a, b = (j for j in range(3) if j != held)
@@ -338,8 +338,8 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     outputs = np.concatenate([ragged, n_e * p_e * q_e])  # per weight
     window = np.concatenate([np.ones_like(ragged), p_e * q_e * taps_r * taps_s / (rows * cols)])
     area = np.concatenate([np.zeros_like(ragged), rows * cols])  # inputs of one channel the window holds
-    outputs, k_b = (a.ravel() for a in np.meshgrid(outputs, k_b, indexing="ij"))
-    window, area = (np.repeat(a, len(k_b) // len(window)) for a in (window, area))
+    block, channels = (a.ravel() for a in np.meshgrid(np.arange(outputs.size), np.arange(k_b.size), indexing="ij"))
+    outputs, window, area, k_b = outputs[block], window[block], area[block], k_b[channels]
     size = outputs * k_b
     keep = size <= largest
     outputs, k_b, window, area, size = outputs[keep], k_b[keep], window[keep], area[keep], size[keep]

@@ -224,8 +224,7 @@ def score(rows: pd.DataFrame) -> dict[str, Any]:
     for metric, column in (("latency", "latency_cycles"), ("energy", "energy_pj")):
         ours, theirs = both[f"analytical_{column}"], both[f"zigzag_{column}"]
         error = (ours - theirs).abs() / theirs
-        rho = float(spearmanr(ours, theirs).statistic) if len(both) > 2 else np.nan
-        scored[f"{metric} rho"] = round(rho, 3)
+        scored[f"{metric} rho"] = _rho(ours, theirs) if len(both) > 2 else np.nan
         scored[f"{metric} err med"] = round(float(error.median()), 3) if len(both) else np.nan
         scored[f"{metric} err p90"] = round(float(error.quantile(0.9)), 3) if len(both) else np.nan
     return scored
@@ -324,4 +323,5 @@ def seed_agreement(compared: pd.DataFrame, kinds: Sequence[str] = KINDS, base_se
 
 
 def _rho(a: Any, b: Any) -> float:
+    """Spearman's rank correlation of ``a`` and ``b``, to three decimals."""
     return round(float(spearmanr(a, b).statistic), 3)
