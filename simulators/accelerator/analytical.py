@@ -36,12 +36,15 @@ nest ``N, K, C, P, Q, R, S``):
    St)`` inputs feeds ``Pb * Qb * Rt * St`` MACs (``Rt``, ``St`` the filter
    taps a PE runs in time), when the window fits the input share and the
    block divides the PE's outputs (ZigZag counts this reuse too; it matters
-   most where nothing else reuses inputs, as in depthwise layers). The
-   filter loops ``R`` and ``S`` are blocked whole or by a divisor: part of a
-   filter row would leave a ragged remainder at every output (ZigZag, like
-   Timeloop's default mapspace, factorises loops exactly, so a 16-byte
-   register file gets no reuse from an 11-wide filter row). The split that
-   moves the fewest bytes wins. Partial sums that stream leave the array
+   most where nothing else reuses inputs, as in depthwise layers). Loops
+   are blocked by a divisor of what a PE runs of them: a block of 2 of 13
+   output columns, or of part of a filter row, would leave a remainder at
+   every edge (ZigZag, like Timeloop's default mapspace, factorises loops
+   exactly, so a 16-byte register file gets no reuse from an 11-wide filter
+   row). The output channels are the exception, blocked by any count:
+   where the array splits them unevenly the mapper pads each PE's share
+   (ZigZag's come out padded too). The split that moves the fewest bytes
+   wins. Partial sums that stream leave the array
    and come back at 16 bits, except that nothing is read before an
    output's first visit and its last visit writes the 8-bit result (a
    reduction that completes in the PE sends only results). The mapper takes the held operand with the least on-chip access
@@ -171,8 +174,8 @@ _STATIONARY = {"WS": "W", "OS": "O", "IS": "I", "RS": "W"}
 _OPERAND_BYTES = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.PSUM_BYTES], dtype=np.float64)
 _BLOCKS = np.unique(np.maximum(np.concatenate([_RF / 2, _RF / 4])[:, None] / _OPERAND_BYTES[None, :], 1.0))
 """Every number of elements of one operand a PE's register file share can hold."""
-_WHOLE = "RS"
-"""Loops a register-file block covers whole or by a divisor (the filter window; see step 2)."""
+_PADDED = "K"
+"""The loop a register-file block may cover by any count, not only a divisor (see ``_block_gains``)."""
 
 
 @dataclass(frozen=True)
@@ -278,11 +281,12 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     A PE holding a block of one operand reuses each streamed operand over the block's loops that the
     streamed operand does not depend on (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
     times and each partial sum ``Cb * Rb * Sb`` times), so the two reuses multiply to the block size.
-    A loop blocks by any number of the iterations a PE runs of it, except the filter loops
-    (:data:`_WHOLE`), which block by a divisor (exact factorisation, as in ZigZag's and Timeloop's
-    mappings): an 8-element block of an 11-wide filter row would leave a ragged remainder at every
-    output. Among the splits that fit, the one moving the fewest bytes (``untouched / reuse``, each
-    reuse at most the operand's ideal) wins.
+    A loop blocks by a divisor of the iterations a PE runs of it (exact factorisation, as in ZigZag's
+    and Timeloop's mappings: a block of 2 of 13 output columns would leave a remainder at every edge),
+    except the output channels (:data:`_PADDED`), which block by any count: where the array splits
+    them unevenly the mapper pads each PE's share, and ZigZag's own shares come out padded (512
+    channels over 5 rows run 104 = 8 x 13 iterations, not 103). Among the splits that fit, the one
+    moving the fewest bytes (``untouched / reuse``, each reuse at most the operand's ideal) wins.
 
     A held output block also reuses inputs across the filter window (:func:`_output_block_gains`).
 
@@ -298,7 +302,7 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     for held in range(2):
         a, b = (j for j in range(3) if j != held)
         g_a, g_b = (np.minimum(_block_products(tuple(extents[x] for x in reuse_loops[held, j]),
-                                                tuple(x in _WHOLE for x in reuse_loops[held, j])), ideal[j])
+                                                tuple(x not in _PADDED for x in reuse_loops[held, j])), ideal[j])
                     for j in (a, b))
         moved = (untouched[a] / g_a[:, None] + untouched[b] / g_b[None, :]).ravel()
         size = (g_a[:, None] * g_b[None, :]).ravel()
@@ -325,19 +329,16 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     """
     largest = _BLOCKS[-1]
     taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
+    # Channel blocks of any count (see _block_gains); N, P and Q blocks divide what a PE runs, and the
+    # window slides over the P x Q ones (a stride larger than the filter skips inputs).
     k_b = _block_products(tuple(extents[x] for x in channel), (False,) * len(channel))
-    # Blocks of any size of N, P and Q, each input read afresh for every output of its window (a ragged
-    # block leaves a remainder at every edge), and blocks that divide P and Q exactly, over which the
-    # window slides; a stride larger than the filter skips inputs.
-    ragged = _block_products((extents["N"], extents["P"], extents["Q"]), (False,) * 3)
-    exact = [np.array([d for d in range(1, min(extents[x], int(largest)) + 1) if extents[x] % d == 0], dtype=np.float64)
-             for x in "PQ"]
-    n_e, p_e, q_e = (a.ravel() for a in np.meshgrid(_block_products((extents["N"],), (False,)), *exact, indexing="ij"))
+    n_e, p_e, q_e = (a.ravel() for a in np.meshgrid(*(_block_products((extents[x],), (True,)) for x in "NPQ"),
+                                                    indexing="ij"))
     rows = np.minimum((p_e - 1) * stride + taps_r, p_e * taps_r)
     cols = np.minimum((q_e - 1) * stride + taps_s, q_e * taps_s)
-    outputs = np.concatenate([ragged, n_e * p_e * q_e])  # per weight
-    window = np.concatenate([np.ones_like(ragged), p_e * q_e * taps_r * taps_s / (rows * cols)])
-    area = np.concatenate([np.zeros_like(ragged), rows * cols])  # inputs of one channel the window holds
+    outputs = n_e * p_e * q_e  # per weight
+    window = p_e * q_e * taps_r * taps_s / (rows * cols)
+    area = rows * cols  # inputs of one channel the window holds
     block, channels = (a.ravel() for a in np.meshgrid(np.arange(outputs.size), np.arange(k_b.size), indexing="ij"))
     outputs, window, area, k_b = outputs[block], window[block], area[block], k_b[channels]
     size = outputs * k_b
