@@ -26,6 +26,7 @@ from archgym.simulators.accelerator.fidelity import (
     SETTING_COLUMNS,
     SHAPE_COLUMNS,
     Shape,
+    best_of_seeds,
     compare,
     design_of,
     kind_scores,
@@ -153,19 +154,36 @@ def test_per_kind_fidelity(compared, seed, bars):
     assert not missed, f"seed {seed}: " + "; ".join(missed)
 
 
-def test_seed_agreement_pairs_the_runs_of_one_design_under_two_salsa_seeds():
+def _two_seed_rows(energies: dict[int, list[float]]) -> pd.DataFrame:
+    """Compared rows of four designs on the conv representative, under the SALSA seeds of ``energies``."""
     _, layer = representatives()["conv"]
     shape = dict(zip(SHAPE_COLUMNS, astuple(Shape.of(layer))))
     designs = [dict(zip(ACCELERATOR_DESIGN_SPACE.names, values)) for values in (
         (8, 8, 64, 64, 16, 8, "WS", "auto"), (16, 16, 128, 256, 32, 16, "OS", "auto"),
         (32, 16, 256, 512, 64, 32, "IS", "auto"), (16, 32, 32, 1024, 128, 64, "RS", "auto"))]
-    energies = {0: [1.0, 2.0, 3.0, 4.0], 1: [1.1, 2.0, 5.0, 2.5]}  # seed 1 swaps the last two designs
-    rows = pd.DataFrame([
+    return pd.DataFrame([
         {**shape, **design, "zigzag_version": "3.9.1", "search_engine": "salsa", "lpf_limit": 6, "mapper": "energy",
-         "zigzag_seed": seed, "translation": f"t{seed}", "zigzag_feasible": True, "analytical_feasible": True,
-         "zigzag_latency_cycles": 10.0 + i, "zigzag_energy_pj": energies[seed][i],
-         "analytical_energy_pj": [1.0, 2.0, 4.5, 3.5][i]}
-        for seed in (0, 1) for i, design in enumerate(designs)])
+         "zigzag_seed": seed, "translation": f"t{seed}", "zigzag_feasible": not np.isnan(energy),
+         "analytical_feasible": True, "zigzag_latency_cycles": 10.0 + i, "zigzag_energy_pj": energy,
+         "analytical_latency_cycles": 10.0 + i, "analytical_energy_pj": [1.0, 2.0, 4.5, 3.5][i]}
+        for seed, row in energies.items() for i, (design, energy) in enumerate(zip(designs, row))])
+
+
+def test_best_of_seeds_keeps_the_lowest_energy_mapping_of_each_design_that_several_seeds_ran():
+    # Seed 1 finds better mappings for designs 2 and 3; design 1 has no mapping under seed 0; design 3 one seed only.
+    rows = _two_seed_rows({0: [1.0, np.nan, 3.0, 4.0], 1: [1.1, 2.0, 2.5]})
+    rows = pd.concat([rows, _two_seed_rows({2: [1.2, 2.2, 2.8, 9.0]}).iloc[:3]], ignore_index=True)
+    best = best_of_seeds(rows)
+    assert best.zigzag_energy_pj.tolist() == [1.0, 2.0, 2.5]
+    assert best.zigzag_seed.tolist() == [0, 1, 1] and best.zigzag_seeds.tolist() == [3, 3, 3]
+    assert best.zigzag_feasible.all()
+    [row] = kind_scores(best, ["conv"]).to_dict("records")
+    assert row["designs"] == 3 and row["energy rho"] == 1.0
+
+
+def test_seed_agreement_pairs_the_runs_of_one_design_under_two_salsa_seeds():
+    # Seed 1 swaps the last two designs.
+    rows = _two_seed_rows({0: [1.0, 2.0, 3.0, 4.0], 1: [1.1, 2.0, 5.0, 2.5]})
     table = seed_agreement(rows, ["conv", "fc"])
     assert len(table) == 1  # fc has no rows
     [row] = table.to_dict("records")
