@@ -287,7 +287,8 @@ def test_infeasible_reference_evaluations_are_excluded_and_counted(monkeypatch):
 
 
 def test_validate_model_against_a_backend_reports_per_workload_and_overall():
-    model, reference = make_backend("dram/analytical"), make_backend("dram/analytical", memspec="ddr4-2400")
+    model, reference = make_backend("dram/analytical", full_tables=False), make_backend(
+        "dram/analytical", memspec="ddr4-2400", full_tables=False)
     stages = []
     result = validate_model(model, reference, designs=12, workloads=["stream", "random"], seed=5,
                             metrics=["total_time_ns"], reference_label="ddr4",
