@@ -64,13 +64,13 @@ def test_same_seed_same_result(tmp_path):
 
 def test_resume_continues_the_run_without_duplicates(tmp_path):
     out = tmp_path / "run"
-    invoke("run", "--workload", "cloud-2", "--budget", "10", "--seed", "1", "--out", str(out))
+    invoke("run", "--workload", "random", "--budget", "10", "--seed", "1", "--out", str(out))
     result = invoke("run", "--out", str(out), "--resume", "--budget", "30")
     assert result.exit_code == 0, result.output
     rows = load_dataset(out)
     assert list(rows.step) == list(range(30)) and rows.run_id.nunique() == 1
     whole = tmp_path / "whole"
-    invoke("run", "--workload", "cloud-2", "--budget", "30", "--seed", "1", "--out", str(whole))
+    invoke("run", "--workload", "random", "--budget", "30", "--seed", "1", "--out", str(whole))
     assert load_dataset(whole).reward.tolist() == rows.reward.tolist()
 
 
