@@ -67,7 +67,7 @@ from archgym.simulators.accelerator.fidelity import (
     SETTING_COLUMNS,
     SHAPE_COLUMNS,
     Shape,
-    best_of_seeds,
+    best_mappings,
     classify,
     compare,
     kind_scores,
@@ -142,8 +142,8 @@ class Reference:
             os.replace(temporary, self.path)
 
     def frame(self) -> pd.DataFrame:
-        """Every row with these settings, whatever SALSA's seed."""
-        settings = [column for column in _KEY_SETTINGS if column != "zigzag_seed"]
+        """Every row of this ZigZag version, whatever the search (SALSA's seed, LOMA)."""
+        settings = ["zigzag_version"]
         rows = [row for row in self.rows.values()
                 if all(str(row[column]) == str(self.settings[column]) for column in settings)]
         frame = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
@@ -227,6 +227,8 @@ def main() -> None:
     parser.add_argument("--search-engine", default="salsa", choices=("loma", "salsa"))
     parser.add_argument("--lpf-limit", type=_positive, default=6, help="LOMA's loop prime factor limit")
     parser.add_argument("--zigzag-seed", type=int, default=0, help="seeds SALSA's annealing")
+    parser.add_argument("--mapper", default="EDP", choices=("EDP", "energy", "latency"),
+                        help="what LOMA minimises (SALSA minimises energy whatever this says)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds one ZigZag process may take")
     parser.add_argument("--reference", type=Path, default=REFERENCE,
                         help="CSV of ZigZag's layer results, read first and merged with new ones")
@@ -241,7 +243,7 @@ def main() -> None:
         if reason:
             raise ConfigurationError(f"ZigZag is needed (or --no-zigzag): {reason}")
     model = make_backend("accelerator/zigzag", search_engine=args.search_engine, lpf_limit=args.lpf_limit,
-                         seed=args.zigzag_seed, timeout_s=args.timeout)
+                         mapper_objective=args.mapper, seed=args.zigzag_seed, timeout_s=args.timeout)
     assert isinstance(model, ZigZagModel)
     settings = {"zigzag_version": version("zigzag-dse"), "search_engine": model.search_engine,
                 "lpf_limit": model.lpf_limit, "mapper": model.mapper_objective, "zigzag_seed": model.seed,
@@ -261,9 +263,12 @@ def main() -> None:
     begin = time.perf_counter()
     ran = 0 if args.no_zigzag else run_missing(model, reference, jobs, designs, args.seed, args.workers)
     wall = time.perf_counter() - begin
-    every_seed = reference.frame()  # SALSA's other seeds too, for the agreement table
-    every_seed = every_seed[every_seed.design_seed == args.seed]
-    compared_every_seed = compare(every_seed) if len(every_seed) else every_seed
+    every_search = reference.frame()  # other SALSA seeds and LOMA too, for the agreement and best tables
+    every_search = every_search[every_search.design_seed == args.seed]
+    compared_every_search = compare(every_search) if len(every_search) else every_search
+    same_engine = np.logical_and.reduce([compared_every_search[column].astype(str) == str(settings[column])
+                                         for column in ("search_engine", "lpf_limit", "mapper")])
+    compared_every_seed = compared_every_search[same_engine]
     compared = compared_every_seed[compared_every_seed.zigzag_seed == model.seed]
     if args.out:
         compared.to_csv(args.out, index=False)
@@ -290,13 +295,12 @@ def main() -> None:
             print(f"ZigZag against itself: SALSA seed {model.seed} and other seeds on the same designs (energy "
                   "gap |other - base| / base; analytical rho best: against the lower energy of the two)")
             print(markdown_table(agreement))
-        best = best_of_seeds(compared_every_seed)
+    best = best_mappings(compared_every_search)
+    if len(best):
         best_table = pd.concat([kind_scores(best, kinds), network_scores(best, networks)], ignore_index=True)
-        best_table = best_table[best_table.designs > 0]
-        if len(best_table):
-            print("against the best of SALSA's seeds (the lowest energy any seed found), on the design-layers "
-                  "several seeds ran:")
-            print(markdown_table(best_table))
+        print("against the best mapping of ZigZag's searches (the lowest energy any SALSA seed or LOMA found), "
+              "on the design-layers several searches ran:")
+        print(markdown_table(best_table[best_table.designs > 0]))
     print(f"ZigZag: {ran} layer evaluations run now in {wall:.0f} s wall with {args.workers} workers; median "
           f"{compared.zigzag_wall_s.median():.1f} s per evaluation")
 

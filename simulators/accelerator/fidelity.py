@@ -64,7 +64,7 @@ __all__ = [
     "SETTING_COLUMNS",
     "SHAPE_COLUMNS",
     "Shape",
-    "best_of_seeds",
+    "best_mappings",
     "classify",
     "compare",
     "kind_scores",
@@ -323,25 +323,28 @@ def seed_agreement(compared: pd.DataFrame, kinds: Sequence[str] = KINDS, base_se
     return pd.DataFrame(table)
 
 
-def best_of_seeds(compared: pd.DataFrame) -> pd.DataFrame:
-    """Per layer and design that ZigZag mapped under several SALSA seeds, the row of the best mapping found.
+def best_mappings(compared: pd.DataFrame) -> pd.DataFrame:
+    """Per layer and design that several ZigZag searches ran, the row of the best mapping found.
 
-    SALSA minimises energy, so the row of lowest energy among the seeds under which ZigZag mapped the
-    layer is the closest to ZigZag's optimum (a seed that found no mapping loses to one that did); its
-    ``zigzag_seeds`` column counts the seeds. Rows run under one seed only are left out, so the kind and
-    network tables of the result (:func:`kind_scores`, :func:`network_scores`) cover only what several
-    seeds ran.
+    The searches are SALSA under different annealing seeds and LOMA (``search_engine``, ``lpf_limit``,
+    ``mapper``, ``zigzag_seed``), all of one ZigZag version. They look for the least energy (SALSA
+    always, LOMA with ``mapper`` energy), so the lowest energy any of them found on a layer is the
+    closest to ZigZag's optimum there (a search that found no mapping loses to one that did); its
+    ``zigzag_searches`` column counts the searches. Rows of one search only are left out, so the kind
+    and network tables of the result (:func:`kind_scores`, :func:`network_scores`) cover only what
+    several searches ran.
 
     Args:
-        compared: Reference rows, of any seeds, with the analytical model's results (:func:`compare`).
+        compared: Reference rows, of any searches, with the analytical model's results (:func:`compare`).
     """
-    key = [*SHAPE_COLUMNS, *ACCELERATOR_DESIGN_SPACE.names,
-           *(column for column in SETTING_COLUMNS if column not in ("zigzag_seed", "translation"))]
-    ranked = compared.assign(_infeasible=~compared.zigzag_feasible.astype(bool))
+    searches = ["search_engine", "lpf_limit", "mapper", "zigzag_seed"]
+    key = [*SHAPE_COLUMNS, *ACCELERATOR_DESIGN_SPACE.names, "zigzag_version"]
+    ranked = compared.assign(_infeasible=~compared.zigzag_feasible.astype(bool),
+                             _search=compared[searches].astype(str).agg("/".join, axis=1))
     ranked = ranked.sort_values(["_infeasible", "zigzag_energy_pj"], kind="stable")
     groups = ranked.groupby(key, sort=False, dropna=False)
-    best = groups.head(1).assign(zigzag_seeds=groups.zigzag_seed.transform("nunique"))
-    return best[best.zigzag_seeds > 1].drop(columns="_infeasible").sort_index()
+    best = groups.head(1).assign(zigzag_searches=groups._search.transform("nunique"))
+    return best[best.zigzag_searches > 1].drop(columns=["_infeasible", "_search"]).sort_index()
 
 
 def _rho(a: Any, b: Any) -> float:
