@@ -213,11 +213,11 @@ def test_whole_network_fidelity(compared):
 
 
 def test_the_bundled_salsa_repeats_show_zigzag_agreeing_with_itself_mostly():
-    # Held-out designs run again with SALSA's annealing seed 1 (data/accelerator/README.md): latency agrees,
+    # Held-out designs run again with SALSA's annealing seeds 1 and 2 (data/accelerator/README.md): latency agrees,
     # energy mostly, and where the search is hard one run's energy is well above the other's.
     rows = read_reference(REFERENCE)
     table = seed_agreement(compare(rows[rows.design_seed == HELD_OUT_SEED])).set_index("kind")
     assert {"conv", "strided", "large-kernel", "grouped", "pointwise"} <= set(table.index)
     assert (table["designs"] >= 15).all()
-    assert (table["latency rho"] >= 0.95).all() and (table["energy rho"] >= 0.85).all()
+    assert (table["latency rho"] >= 0.95).all() and (table["energy rho"] >= 0.8).all()
     assert (table["energy gap max"] >= 0.05).all()
