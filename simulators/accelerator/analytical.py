@@ -331,7 +331,7 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
     # Channel blocks of any count (see _block_gains); N, P and Q blocks divide what a PE runs, and the
     # window slides over the P x Q ones (a stride larger than the filter skips inputs).
-    k_b = _block_products(tuple(extents[x] for x in channel), (False,) * len(channel))
+    k_b = _block_products(tuple(extents[x] for x in channel), tuple(x not in _PADDED for x in channel))
     n_e, p_e, q_e = (a.ravel() for a in np.meshgrid(*(_block_products((extents[x],), (True,)) for x in "NPQ"),
                                                     indexing="ij"))
     rows = np.minimum((p_e - 1) * stride + taps_r, p_e * taps_r)
