@@ -32,9 +32,11 @@ nest ``N, K, C, P, Q, R, S``):
    ``Pb * Qb`` times), so the two reuses multiply to at most ``m``, each at
    most the operand's ``ideal = MACs / (elements * spatial reuse)``. An
    output block also reuses inputs as the filter window slides over it: a
-   channel's window of ``((Pb - 1) * stride + Rt) x ((Qb - 1) * stride +
-   St)`` inputs feeds ``Pb * Qb * Rt * St`` MACs (``Rt``, ``St`` the filter
-   taps a PE runs in time), when the window fits the input share and the
+   channel's window of ``((Pb - 1) * stride + Rb) x ((Qb - 1) * stride +
+   Sb)`` inputs feeds ``Pb * Qb * Rb * Sb`` MACs, ``Rb`` and ``Sb`` dividing
+   the filter taps a PE runs in time (a PE may slide one filter column over
+   its outputs while the other columns run outside, so a small input share
+   still holds the window), when the window fits the input share and the
    block divides the PE's outputs (ZigZag counts this reuse too; it matters
    most where nothing else reuses inputs, as in depthwise layers). Loops
    are blocked by a divisor of what a PE runs of them: a block of 2 of 13
@@ -319,9 +321,11 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
 
     Each weight serves the block's ``Nb * Pb * Qb`` outputs and each input its ``Kb`` output channels and,
     as the filter window slides over the block's ``Pb x Qb`` outputs, every output of the window it falls
-    in: a channel's window of ``((Pb - 1) * stride + Rt) x ((Qb - 1) * stride + St)`` inputs feeds
-    ``Pb * Qb * Rt * St`` MACs (``Rt``, ``St`` the filter rows and columns a PE runs in time, so a
-    row-stationary PE slides along its row only), provided that window fits the PE's input share.
+    in: a channel's window of ``((Pb - 1) * stride + Rb) x ((Qb - 1) * stride + Sb)`` inputs feeds
+    ``Pb * Qb * Rb * Sb`` MACs, provided that window fits the PE's input share. ``Rb`` and ``Sb`` divide
+    the filter rows and columns a PE runs in time (so a row-stationary PE slides along its row only):
+    the taps outside the window run in loops around the block, as when ZigZag keeps one filter column
+    of a 3x3 layer in a 16-byte input share and streams the other two.
 
     Returns:
         Shape ``(blocks, input blocks, 2)``: per partial-sum block and input-share size (see ``_BLOCKS``),
@@ -329,15 +333,16 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     """
     largest = _BLOCKS[-1]
     taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
-    # Channel blocks of any count (see _block_gains); N, P and Q blocks divide what a PE runs, and the
+    # Channel blocks of any count (see _block_gains); N, P, Q, R and S blocks divide what a PE runs, and the
     # window slides over the P x Q ones (a stride larger than the filter skips inputs).
     k_b = _block_products(tuple(extents[x] for x in channel), tuple(x not in _PADDED for x in channel))
-    n_e, p_e, q_e = (a.ravel() for a in np.meshgrid(*(_block_products((extents[x],), (True,)) for x in "NPQ"),
-                                                    indexing="ij"))
-    rows = np.minimum((p_e - 1) * stride + taps_r, p_e * taps_r)
-    cols = np.minimum((q_e - 1) * stride + taps_s, q_e * taps_s)
+    n_e, p_e, q_e, r_e, s_e = (a.ravel() for a in np.meshgrid(
+        *(_block_products((extents[x],), (True,)) for x in "NPQ"), _divisors(taps_r), _divisors(taps_s),
+        indexing="ij"))
+    rows = np.minimum((p_e - 1) * stride + r_e, p_e * r_e)
+    cols = np.minimum((q_e - 1) * stride + s_e, q_e * s_e)
     outputs = n_e * p_e * q_e  # per weight
-    window = p_e * q_e * taps_r * taps_s / (rows * cols)
+    window = p_e * q_e * r_e * s_e / (rows * cols)
     area = rows * cols  # inputs of one channel the window holds
     block, channels = (a.ravel() for a in np.meshgrid(np.arange(outputs.size), np.arange(k_b.size), indexing="ij"))
     outputs, window, area, k_b = outputs[block], window[block], area[block], k_b[channels]
@@ -350,6 +355,11 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     fits = size <= _BLOCKS[:, None] * (1 + 1e-9)  # (blocks, c)
     best = np.where(fits[:, None, :], moved[None, :, :], np.inf).argmin(axis=2)  # (blocks, inputs)
     return np.stack([g_w[best], g_i[np.arange(_BLOCKS.size)[None, :], best]], axis=-1)
+
+
+def _divisors(n: int) -> np.ndarray:
+    """The divisors of ``n``, ascending."""
+    return np.array([d for d in range(1, n + 1) if n % d == 0], dtype=np.float64)
 
 
 def _latch_runs(layer: Layer, extents: Mapping[str, int]) -> np.ndarray:
