@@ -23,15 +23,20 @@ nest ``N, K, C, P, Q, R, S``):
    weights, OS partial sums, IS inputs) gets half of each PE's register file
    and the other two operands a quarter each. The mapper chooses which
    operand a PE holds while the loops it does not depend on run (Timeloop and
-   ZigZag search this too): the held operand crosses the network once, and
-   a block of ``m`` held elements spans loops that reuse the two streamed
+   ZigZag search this too): the held operand crosses the network once
+   (inputs, see below, may cross more), and a block of ``m`` held elements spans loops that reuse the two streamed
    operands (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
    times and each partial sum ``Cb * Rb * Sb`` times; an output block
-   ``Kb x Pb x Qb`` reuses inputs ``Kb`` and weights ``Pb * Qb`` times; an
-   input block ``Cb x Pb x Qb`` reuses partial sums ``Cb`` and weights
-   ``Pb * Qb`` times), so the two reuses multiply to at most ``m``, each at
-   most the operand's ``ideal = MACs / (elements * spatial reuse)``. An
-   output block also reuses inputs as the filter window slides over it: a
+   ``Kb x Pb x Qb`` reuses inputs ``Kb`` and weights ``Pb * Qb`` times), so
+   the two reuses multiply to at most ``m``, each at most the operand's
+   ``ideal = MACs / (elements * spatial reuse)``. An input block is the
+   window of ``Pb x Qb`` outputs and ``Rb x Sb`` filter taps in ``Cb``
+   channels: it reuses weights ``Pb * Qb`` and partial sums ``Cb * Rb * Sb``
+   times (while those partial sums, or those weights, fit their share), and
+   where it leaves taps outside, the inputs cross the network once per tap
+   group, plus the halo where PEs split the outputs (an 11 x 11 filter at
+   stride 4 keeps a 15-input row segment for two outputs and eleven taps).
+   An output block also reuses inputs as the filter window slides over it: a
    channel's window of ``((Pb - 1) * stride + Rb) x ((Qb - 1) * stride +
    Sb)`` inputs feeds ``Pb * Qb * Rb * Sb`` MACs, ``Rb`` and ``Sb`` dividing
    the filter taps a PE runs in time (a PE may slide one filter column over
@@ -174,6 +179,8 @@ _ALLOWED_ORDERS = {
 _STATIONARY = {"WS": "W", "OS": "O", "IS": "I", "RS": "W"}
 """The operand whose register file each dataflow makes larger."""
 _OPERAND_BYTES = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.PSUM_BYTES], dtype=np.float64)
+_FINAL_BYTES = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES], dtype=np.float64)
+"""Bytes per element of W, I and O as they finally cross the network (outputs at 8 bits)."""
 _BLOCKS = np.unique(np.maximum(np.concatenate([_RF / 2, _RF / 4])[:, None] / _OPERAND_BYTES[None, :], 1.0))
 """Every number of elements of one operand a PE's register file share can hold."""
 _PADDED = "K"
@@ -199,7 +206,7 @@ class _LayerTable:
     spatial_reuse: np.ndarray  # (spatial, 3)
     dram: np.ndarray  # (spatial, glb, order, 4): bytes of W, I, O read, O written; NaN if no tiling fits
     min_footprint: np.ndarray  # (spatial, glb, order): smallest allowed tile in bytes (for messages)
-    block_gains: np.ndarray  # (spatial, held operand, block, input block, 2): register-file reuse of the streamed operands
+    block_gains: np.ndarray  # (spatial, held operand, register-file size, 3): reuse of the streamed operands, crossings
     latch_runs: np.ndarray  # (spatial, 2, block): consecutive MACs sharing a weight / an input, per psum block
 
 
@@ -277,8 +284,22 @@ def _block_products(extents: tuple[int, ...], whole: tuple[bool, ...]) -> np.nda
     return np.array(sorted(products), dtype=np.float64)
 
 
-def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray) -> np.ndarray:
-    """Register-file reuse of the two streamed operands, per held operand and block size (see ``_BLOCKS``).
+def _capacities(dataflow: str) -> np.ndarray:
+    """Elements of each operand (W, I, O) one PE's register-file share holds, per ``RegisterFileBytes`` value.
+
+    The dataflow's stationary operand gets half of the register file, the other two a quarter each.
+
+    Returns:
+        Shape ``(register-file sizes, 3)``.
+    """
+    stationary = "WIO".index(_STATIONARY[dataflow])
+    share = np.where(np.arange(3)[None, :] == stationary, _RF[:, None] / 2, _RF[:, None] / 4)
+    return np.maximum(share / _OPERAND_BYTES[None, :], 1.0)
+
+
+def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
+                 final: np.ndarray, capacity: np.ndarray, lanes: float) -> np.ndarray:
+    """Register-file reuse of the two streamed operands, per held operand and register-file size.
 
     A PE holding a block of one operand reuses each streamed operand over the block's loops that the
     streamed operand does not depend on (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
@@ -290,33 +311,81 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     channels over 5 rows run 104 = 8 x 13 iterations, not 103). Among the splits that fit, the one
     moving the fewest bytes (``untouched / reuse``, each reuse at most the operand's ideal) wins.
 
-    A held output block also reuses inputs across the filter window (:func:`_output_block_gains`).
+    Held output and input blocks also reuse operands across the filter window
+    (:func:`_output_block_gains`, :func:`_input_block_gains`).
+
+    Args:
+        layer: The layer.
+        extents: Iterations of each loop one PE runs in time.
+        untouched: Bytes of W, I and O crossing the network without register-file reuse.
+        ideal: The most reuse each operand can get.
+        final: Bytes of W, I and O crossing the network once.
+        capacity: Elements of W, I and O one PE holds, per register-file size (:func:`_capacities`).
 
     Returns:
-        Shape ``(3, blocks, input blocks, 2)``: per held operand (W, I, O), block size and size of the
-        input share (which bounds the filter window of a held output block), the reuse of its two
-        streamed operands in index order.
+        Shape ``(3, register-file sizes, 3)``: per held operand (W, I, O) and register-file size, the
+        reuse of its two streamed operands in index order and how many times the held operand crosses
+        the network (1 but for input blocks that leave filter taps outside).
     """
     depthwise = layer.op == "depthwise"
     channel = "" if depthwise else "K"  # a depthwise channel indexes every operand: no reuse across it
-    reuse_loops = {(0, 1): channel, (0, 2): "CRS", (1, 0): "NPQ", (1, 2): "C"}  # held outputs: see below
-    gains = np.empty((3, _BLOCKS.size, _BLOCKS.size, 2))
-    for held in range(2):
-        a, b = (j for j in range(3) if j != held)
-        g_a, g_b = (np.minimum(_block_products(tuple(extents[x] for x in reuse_loops[held, j]),
-                                                tuple(x not in _PADDED for x in reuse_loops[held, j])), ideal[j])
-                    for j in (a, b))
-        moved = (untouched[a] / g_a[:, None] + untouched[b] / g_b[None, :]).ravel()
-        size = (g_a[:, None] * g_b[None, :]).ravel()
-        best = np.where(size[None, :] <= _BLOCKS[:, None] * (1 + 1e-9), moved[None, :], np.inf).argmin(axis=1)
-        gains[held, :, :, 0] = g_a[best // g_b.size, None]
-        gains[held, :, :, 1] = g_b[best % g_b.size, None]
-    gains[2] = _output_block_gains(layer, extents, untouched, ideal, channel)
+    gains = np.ones((3, len(capacity), 3))
+    # A held weight block reuses inputs over its output channels and partial sums over its reduction loops.
+    g_i, g_o = (np.minimum(_block_products(tuple(extents[x] for x in loops), tuple(x not in _PADDED for x in loops)),
+                           ideal[j]) for j, loops in ((1, channel), (2, "CRS")))
+    moved = (untouched[1] / g_i[:, None] + untouched[2] / g_o[None, :]).ravel()
+    size = (g_i[:, None] * g_o[None, :]).ravel()
+    best = np.where(size[None, :] <= capacity[:, :1] * (1 + 1e-9), moved[None, :], np.inf).argmin(axis=1)
+    gains[0, :, 0] = g_i[best // g_o.size]
+    gains[0, :, 1] = g_o[best % g_o.size]
+    gains[1] = _input_block_gains(layer, extents, untouched, ideal, final, capacity, lanes)
+    gains[2, :, :2] = _output_block_gains(layer, extents, untouched, ideal, channel, capacity)
     return gains
 
 
+def _input_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
+                       final: np.ndarray, capacity: np.ndarray, lanes: float) -> np.ndarray:
+    """Reuse of weights and partial sums by a held block of inputs, and how often the inputs cross.
+
+    The block is the input window of ``Nb x Pb x Qb`` outputs and ``Rb x Sb`` filter taps in ``Cb``
+    channels, each dividing what a PE runs: ``Cb x ((Pb - 1) * stride + Rb) x ((Qb - 1) * stride + Sb)``
+    inputs, held while the output channels run. Each weight serves the block's ``Nb * Pb * Qb`` outputs
+    and each partial sum its ``Cb * Rb * Sb`` channels and taps, while either the block's partial sums
+    stay in their register file or its ``Cb * Rb * Sb`` weights in theirs. Taps outside the block run in
+    loops around it, each fetching its own window again: a 1 x 1 window of a 3 x 3 layer fetches every
+    input about nine times, a window of whole filter rows once plus its halo (ZigZag's mappings of
+    large-kernel layers keep a row segment of 15 inputs for two output columns and all 11 taps of an
+    11-wide filter at stride 4).
+
+    Returns:
+        Shape ``(register-file sizes, 3)``: the reuse of weights and of partial sums, and the inputs'
+        crossings.
+    """
+    stride = layer.stride
+    n, p, q, r, s, c = (a.ravel() for a in np.meshgrid(
+        *(_block_products((extents[x],), (True,)) for x in "NPQ"), _divisors(extents["R"]),
+        _divisors(extents["S"]), _block_products((extents["C"],), (True,)), indexing="ij"))
+    rows = np.minimum((p - 1) * stride + r, p * r)
+    cols = np.minimum((q - 1) * stride + s, q * s)
+    plane_rows = min((extents["P"] - 1) * stride + extents["R"], extents["P"] * extents["R"])
+    plane_cols = min((extents["Q"] - 1) * stride + extents["S"], extents["Q"] * extents["S"])
+    # PEs that hold distinct inputs each fetch their own plane, overlapping where the array splits outputs.
+    channels = extents["K"] if layer.op == "depthwise" else extents["C"]
+    halo = max(extents["N"] * channels * plane_rows * plane_cols * lanes / layer.inputs, 1.0)
+    crossings = halo * np.maximum((extents["P"] * extents["R"] / (p * r)) * rows / plane_rows
+                                  * (extents["Q"] * extents["S"] / (q * s)) * cols / plane_cols, 1.0)
+    g_w = np.minimum(n * p * q, ideal[0])
+    g_o = np.minimum(c * r * s, ideal[2])
+    moved = untouched[0] / g_w + untouched[2] / g_o + final[1] * (crossings - 1)
+    tolerance = 1 + 1e-9
+    w_cap, i_cap, o_cap = (capacity[:, j, None] * tolerance for j in range(3))
+    fits = (n * c * rows * cols <= i_cap) & ((n * p * q <= o_cap) | (c * r * s <= w_cap))  # (sizes, candidates)
+    best = np.where(fits, moved[None, :], np.inf).argmin(axis=1)
+    return np.stack([g_w[best], g_o[best], crossings[best]], axis=-1)
+
+
 def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
-                        channel: str) -> np.ndarray:
+                        channel: str, capacity: np.ndarray) -> np.ndarray:
     """Reuse of weights and inputs by a held block of ``Kb x Nb x Pb x Qb`` partial sums.
 
     Each weight serves the block's ``Nb * Pb * Qb`` outputs and each input its ``Kb`` output channels and,
@@ -328,10 +397,9 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     of a 3x3 layer in a 16-byte input share and streams the other two.
 
     Returns:
-        Shape ``(blocks, input blocks, 2)``: per partial-sum block and input-share size (see ``_BLOCKS``),
-        the reuse of weights and of inputs.
+        Shape ``(register-file sizes, 2)``: the reuse of weights and of inputs.
     """
-    largest = _BLOCKS[-1]
+    largest = capacity[:, 2].max()
     taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
     # Channel blocks of any count (see _block_gains); N, P, Q, R and S blocks divide what a PE runs, and the
     # window slides over the P x Q ones (a stride larger than the filter skips inputs).
@@ -349,12 +417,13 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     size = outputs * k_b
     keep = size <= largest
     outputs, k_b, window, area, size = outputs[keep], k_b[keep], window[keep], area[keep], size[keep]
+    tolerance = 1 + 1e-9
     g_w = np.minimum(outputs, ideal[0])
-    g_i = np.minimum(k_b * np.where(area <= _BLOCKS[:, None] * (1 + 1e-9), window, 1.0), ideal[1])  # (inputs, c)
+    g_i = np.minimum(k_b * np.where(area <= capacity[:, 1, None] * tolerance, window, 1.0), ideal[1])  # (sizes, c)
     moved = untouched[0] / g_w + untouched[1] / g_i
-    fits = size <= _BLOCKS[:, None] * (1 + 1e-9)  # (blocks, c)
-    best = np.where(fits[:, None, :], moved[None, :, :], np.inf).argmin(axis=2)  # (blocks, inputs)
-    return np.stack([g_w[best], g_i[np.arange(_BLOCKS.size)[None, :], best]], axis=-1)
+    best = np.where(size <= capacity[:, 2, None] * tolerance, moved, np.inf).argmin(axis=1)
+    sizes = np.arange(len(capacity))
+    return np.stack([g_w[best], g_i[sizes, best]], axis=-1)
 
 
 def _divisors(n: int) -> np.ndarray:
@@ -473,13 +542,14 @@ def _layer_table(layer: Layer) -> _LayerTable:
     reuse = np.empty((_N_SPATIAL, 3))
     dram = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS), 6))
     smallest = np.empty((_N_SPATIAL, _GLB.size, len(_LOOP_ORDERS)))
-    gains = np.empty((_N_SPATIAL, 3, _BLOCKS.size, _BLOCKS.size, 2))
+    gains = np.empty((_N_SPATIAL, 3, _RF.size, 3))
     latch = np.empty((_N_SPATIAL, 2, _BLOCKS.size))
     tilings = _Tilings(layer)
     cache: dict[tuple[int, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
     gain_cache: dict[tuple[Any, ...], np.ndarray] = {}
     macs = float(layer.macs)
     sizes = np.array([layer.weights, layer.inputs, layer.outputs], dtype=np.float64)
+    final = sizes * _FINAL_BYTES
     for s, (dataflow, rows, cols) in enumerate(itertools.product(_DATAFLOWS, _ROWS, _COLS)):
         spatial = _spatial(layer, dataflow, int(rows), int(cols))
         unroll[s] = spatial.unroll
@@ -487,11 +557,13 @@ def _layer_table(layer: Layer) -> _LayerTable:
         if spatial.min_tile not in cache:
             cache[spatial.min_tile] = tilings.best(spatial.min_tile, _GLB)
         dram[s], smallest[s] = cache[spatial.min_tile]
-        key = (tuple(spatial.extents.values()), spatial.spatial_reuse)
+        lanes = spatial.unroll / spatial.spatial_reuse[1]  # PEs holding distinct inputs
+        key = (tuple(spatial.extents.values()), spatial.spatial_reuse, lanes, _STATIONARY[dataflow])
         if key not in gain_cache:
             untouched = _untouched_bytes(macs, reuse[s])
             ideal = np.clip(macs / (sizes * reuse[s]), 1.0, None)
-            gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal)
+            gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal, final, _capacities(dataflow),
+                                           lanes)
         gains[s] = gain_cache[key]
         latch[s] = _latch_runs(layer, spatial.extents)
     return _LayerTable(layer, unroll, reuse, dram, smallest, gains, latch)
@@ -665,18 +737,18 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
                 if not reasons[i]:
                     reasons[i] = self._reason(layer, table, indices[i])
             untouched = _untouched_bytes(macs, table.spatial_reuse[spatial])  # (n, 3)
-            final = sizes * np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES])
+            final = sizes * _FINAL_BYTES
             network_bytes = np.full((n, 3), np.inf)
             held_operand = np.zeros(n, dtype=np.int64)
             cost = np.full(n, np.inf)
             for held in range(3):  # the mapper picks the operand each PE holds
                 a, b = (j for j in range(3) if j != held)
-                chosen = table.block_gains[spatial, held, block[:, held], block[:, 1]]  # (n, 2)
+                chosen = table.block_gains[spatial, held, rf_i]  # (n, 3)
                 gain_a, gain_b = chosen[:, 0], chosen[:, 1]
                 option = np.empty((n, 3))
                 option[:, a] = untouched[:, a] / gain_a
                 option[:, b] = untouched[:, b] / gain_b
-                option[:, held] = final[held]
+                option[:, held] = final[held] * chosen[:, 2]
                 if held != 2:
                     # Each output leaves the array ``v = untouched / (4 * outputs * gain)`` times: the first
                     # visit writes, later ones read back and write 16-bit partial sums, the last writes the
