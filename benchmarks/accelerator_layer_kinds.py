@@ -74,6 +74,7 @@ from archgym.simulators.accelerator.fidelity import (
     network_scores,
     read_reference,
     representatives,
+    search_spread_errors,
     seed_agreement,
 )
 from archgym.simulators.accelerator.knobs import ACCELERATOR_DESIGN_SPACE
@@ -301,6 +302,9 @@ def main() -> None:
         print("against the best mapping of ZigZag's searches (the lowest energy any SALSA seed or LOMA found), "
               "on the design-layers several searches ran:")
         print(markdown_table(best_table[best_table.designs > 0]))
+        print("the analytical model's energy error against that best mapping, by how far ZigZag's searches "
+              "disagree (spread: highest / lowest energy they found on a design-layer):")
+        print(markdown_table(search_spread_errors(compared_every_search)))
     print(f"ZigZag: {ran} layer evaluations run now in {wall:.0f} s wall with {args.workers} workers; median "
           f"{compared.zigzag_wall_s.median():.1f} s per evaluation")
 

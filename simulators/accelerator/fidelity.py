@@ -39,13 +39,16 @@ is a noisy reference where its search is hard (small buffers, many prime
 factors): where the reference holds rows of the same layer and design for
 several ``zigzag_seed`` values, :func:`seed_agreement` measures how well ZigZag
 agrees with itself, and how well the analytical model follows the best
-mapping any of the seeds found.
+mapping any of the seeds found. :func:`best_mappings` takes the best mapping
+of every search (SALSA seeds and LOMA), and :func:`search_spread_errors`
+splits the model's error against it by how far ZigZag's searches disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,7 @@ __all__ = [
     "read_reference",
     "representatives",
     "score",
+    "search_spread_errors",
     "seed_agreement",
 ]
 
@@ -345,6 +349,51 @@ def best_mappings(compared: pd.DataFrame) -> pd.DataFrame:
     groups = ranked.groupby(key, sort=False, dropna=False)
     best = groups.head(1).assign(zigzag_searches=groups._search.transform("nunique"))
     return best[best.zigzag_searches > 1].drop(columns=["_infeasible", "_search"]).sort_index()
+
+
+SPREAD_EDGES = (1.02, 1.1, 1.3)
+"""Upper edges of the :func:`search_spread_errors` groups of ZigZag's spread (highest / lowest energy)."""
+
+
+def search_spread_errors(compared: pd.DataFrame, min_searches: int = 2,
+                         edges: Sequence[float] = SPREAD_EDGES) -> pd.DataFrame:
+    """The model's energy error against ZigZag's best mapping, grouped by how far ZigZag's searches disagree.
+
+    For every layer and design that at least ``min_searches`` searches mapped (SALSA seeds and LOMA, one
+    ZigZag version, all feasible in both backends), the spread is the highest energy a search found over
+    the lowest, and the error ``|analytical - lowest| / lowest``. Where ZigZag's searches agree, its
+    optimum is known and the error is the model's own; where they spread, part of the error is the
+    searches missing mappings the model assumes (or the model assuming what no search finds).
+
+    Args:
+        compared: Reference rows, of any searches, with the analytical model's results (:func:`compare`).
+        min_searches: Searches a layer and design needs to count.
+        edges: Upper edges of the spread groups; a last group takes the rest.
+
+    Returns:
+        One row per spread group: ``spread`` (its range), ``design-layers``, ``energy err med``, ``energy
+        err p90`` and ``beyond 10 %`` (the share of errors above 10 %).
+    """
+    key = [*SHAPE_COLUMNS, *ACCELERATOR_DESIGN_SPACE.names, "zigzag_version"]
+    both = compared[compared.zigzag_feasible.astype(bool) & compared.analytical_feasible.astype(bool)]
+    groups = both.groupby(key, sort=False, dropna=False)
+    per_layer = groups.agg(searches=("zigzag_energy_pj", "size"), lowest=("zigzag_energy_pj", "min"),
+                           highest=("zigzag_energy_pj", "max"), analytical=("analytical_energy_pj", "first"))
+    per_layer = per_layer[per_layer.searches >= min_searches]
+    spread = per_layer.highest / per_layer.lowest
+    error = (per_layer.analytical - per_layer.lowest).abs() / per_layer.lowest
+    bounds = [1.0, *edges, np.inf]
+    table = []
+    for low, high in pairwise(bounds):
+        within = error[(spread >= low) & (spread < high)]
+        table.append({
+            "spread": f"{low:g}-{high:g}" if np.isfinite(high) else f">= {low:g}",
+            "design-layers": len(within),
+            "energy err med": round(float(within.median()), 3) if len(within) else np.nan,
+            "energy err p90": round(float(within.quantile(0.9)), 3) if len(within) else np.nan,
+            "beyond 10 %": round(float((within > 0.1).mean()), 3) if len(within) else np.nan,
+        })
+    return pd.DataFrame(table)
 
 
 def _rho(a: Any, b: Any) -> float:

@@ -33,6 +33,7 @@ from archgym.simulators.accelerator.fidelity import (
     network_scores,
     read_reference,
     representatives,
+    search_spread_errors,
     seed_agreement,
     shape_of,
 )
@@ -187,6 +188,18 @@ def test_best_mappings_keeps_the_lowest_energy_mapping_of_each_design_that_sever
     assert best.zigzag_searches.tolist() == [3, 3, 3] and best.zigzag_feasible.all()
     [row] = kind_scores(best, ["conv"]).to_dict("records")
     assert row["designs"] == 3 and row["energy rho"] == 1.0
+
+
+def test_search_spread_errors_groups_the_error_against_the_best_mapping_by_how_far_the_searches_disagree():
+    # Spreads: design 0 1.01, design 1 1.2, design 2 1.5; design 3 ran under one search only. The model
+    # (1.0, 2.0, 4.5) is exact on the first two best mappings and 50 % above the third.
+    rows = _two_seed_rows({0: [1.0, 2.0, 3.0, 4.0], 1: [1.01, 2.4, 4.5]})
+    table = search_spread_errors(rows).set_index("spread")
+    assert table["design-layers"].tolist() == [1, 0, 1, 1]
+    assert table.loc["1-1.02", "energy err med"] == 0.0 and table.loc["1.1-1.3", "energy err med"] == 0.0
+    assert table.loc[">= 1.3", "energy err med"] == 0.5 and table.loc[">= 1.3", "beyond 10 %"] == 1.0
+    assert np.isnan(table.loc["1.02-1.1", "energy err med"])
+    assert search_spread_errors(rows, min_searches=3)["design-layers"].sum() == 0
 
 
 def test_seed_agreement_pairs_the_runs_of_one_design_under_two_salsa_seeds():
