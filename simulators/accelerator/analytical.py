@@ -48,10 +48,12 @@ nest ``N, K, C, P, Q, R, S``):
    output columns, or of part of a filter row, would leave a remainder at
    every edge (ZigZag, like Timeloop's default mapspace, factorises loops
    exactly, so a 16-byte register file gets no reuse from an 11-wide filter
-   row). The output channels are the exception, blocked by any count:
-   where the array splits them unevenly the mapper pads each PE's share
-   (ZigZag's come out padded too). The split that moves the fewest bytes
-   wins. Partial sums that stream leave the array
+   row). Where the array splits a loop unevenly, each PE runs a padded
+   share, counted as ZigZag counts it: the loop's size over its fractional
+   unrolling ``size / ceil(size / used)``, rounded up, which floating-point
+   rounding sometimes makes one more than ``ceil(size / used)`` (512
+   channels over 5 rows run 104 = 8 x 13 iterations, not the prime 103, and
+   block by 8 or 13). The split that moves the fewest bytes wins. Partial sums that stream leave the array
    and come back at 16 bits, except that nothing is read before an
    output's first visit and its last visit writes the 8-bit result (a
    reduction that completes in the PE sends only results). The mapper takes the held operand with the least on-chip access
@@ -183,8 +185,6 @@ _FINAL_BYTES = np.array([tech.WEIGHT_BYTES, tech.INPUT_BYTES, tech.OUTPUT_BYTES]
 """Bytes per element of W, I and O as they finally cross the network (outputs at 8 bits)."""
 _BLOCKS = np.unique(np.maximum(np.concatenate([_RF / 2, _RF / 4])[:, None] / _OPERAND_BYTES[None, :], 1.0))
 """Every number of elements of one operand a PE's register file share can hold."""
-_PADDED = "K"
-"""The loop a register-file block may cover by any count, not only a divisor (see ``_block_gains``)."""
 
 
 @dataclass(frozen=True)
@@ -237,13 +237,23 @@ def _unrolling(size: int, array: int) -> tuple[int, float]:
     return used, size / math.ceil(size / used)
 
 
+def _per_pe_iterations(size: int, used: int) -> int:
+    """Iterations one PE runs of a loop of ``size`` split over ``used`` PEs, as ZigZag counts them.
+
+    ZigZag turns an uneven split into the fractional unrolling ``size / ceil(size / used)`` and runs
+    ``ceil(size / unrolling)`` iterations in time, in floating point: usually ``ceil(size / used)``, one
+    more where the division rounds up (512 over 5: 104, not 103), and its mappings factorise that count.
+    """
+    return math.ceil(size / (size / math.ceil(size / used)))
+
+
 def _spatial(layer: Layer, dataflow: str, rows: int, cols: int) -> _Spatial:
     depthwise = layer.op == "depthwise"
     reduction = layer.reduction
     loops = {"N": layer.N, "K": layer.K, "C": reduction, "P": layer.P, "Q": layer.Q, "R": layer.R, "S": layer.S}
 
     def per_pe(**used: int) -> dict[str, int]:
-        return {loop: math.ceil(size / used.get(loop, 1)) for loop, size in loops.items()}
+        return {loop: _per_pe_iterations(size, used.get(loop, 1)) for loop, size in loops.items()}
 
     if dataflow == "RS":
         used_r, eff_r = _unrolling(layer.R, rows)
@@ -274,12 +284,12 @@ def _spatial(layer: Layer, dataflow: str, rows: int, cols: int) -> _Spatial:
 
 
 @functools.lru_cache(maxsize=4096)
-def _block_products(extents: tuple[int, ...], whole: tuple[bool, ...]) -> np.ndarray:
-    """Every product of one block of each loop, up to the largest register-file block."""
+def _block_products(extents: tuple[int, ...]) -> np.ndarray:
+    """Every product of one divisor of each loop's extent, up to the largest register-file block."""
     largest = int(_BLOCKS[-1])
     products = {1}
-    for extent, divisor_only in zip(extents, whole):
-        blocks = [d for d in range(1, min(extent, largest) + 1) if extent % d == 0 or not divisor_only]
+    for extent in extents:
+        blocks = [d for d in range(1, min(extent, largest) + 1) if extent % d == 0]
         products = {p * d for p in products for d in blocks if p * d <= largest}
     return np.array(sorted(products), dtype=np.float64)
 
@@ -305,10 +315,9 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     streamed operand does not depend on (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
     times and each partial sum ``Cb * Rb * Sb`` times), so the two reuses multiply to the block size.
     A loop blocks by a divisor of the iterations a PE runs of it (exact factorisation, as in ZigZag's
-    and Timeloop's mappings: a block of 2 of 13 output columns would leave a remainder at every edge),
-    except the output channels (:data:`_PADDED`), which block by any count: where the array splits
-    them unevenly the mapper pads each PE's share, and ZigZag's own shares come out padded (512
-    channels over 5 rows run 104 = 8 x 13 iterations, not 103). Among the splits that fit, the one
+    and Timeloop's mappings: a block of 2 of 13 output columns would leave a remainder at every edge;
+    an uneven split across the array runs padded shares, see :func:`_per_pe_iterations`). Among the
+    splits that fit, the one
     moving the fewest bytes (``untouched / reuse``, each reuse at most the operand's ideal) wins.
 
     Held output and input blocks also reuse operands across the filter window
@@ -331,8 +340,8 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     channel = "" if depthwise else "K"  # a depthwise channel indexes every operand: no reuse across it
     gains = np.ones((3, len(capacity), 3))
     # A held weight block reuses inputs over its output channels and partial sums over its reduction loops.
-    g_i, g_o = (np.minimum(_block_products(tuple(extents[x] for x in loops), tuple(x not in _PADDED for x in loops)),
-                           ideal[j]) for j, loops in ((1, channel), (2, "CRS")))
+    g_i, g_o = (np.minimum(_block_products(tuple(extents[x] for x in loops)), ideal[j])
+                for j, loops in ((1, channel), (2, "CRS")))
     moved = (untouched[1] / g_i[:, None] + untouched[2] / g_o[None, :]).ravel()
     size = (g_i[:, None] * g_o[None, :]).ravel()
     best = np.where(size[None, :] <= capacity[:, :1] * (1 + 1e-9), moved[None, :], np.inf).argmin(axis=1)
@@ -363,8 +372,8 @@ def _input_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.n
     """
     stride = layer.stride
     n, p, q, r, s, c = (a.ravel() for a in np.meshgrid(
-        *(_block_products((extents[x],), (True,)) for x in "NPQ"), _divisors(extents["R"]),
-        _divisors(extents["S"]), _block_products((extents["C"],), (True,)), indexing="ij"))
+        *(_block_products((extents[x],)) for x in "NPQ"), _divisors(extents["R"]),
+        _divisors(extents["S"]), _block_products((extents["C"],)), indexing="ij"))
     rows = np.minimum((p - 1) * stride + r, p * r)
     cols = np.minimum((q - 1) * stride + s, q * s)
     plane_rows = min((extents["P"] - 1) * stride + extents["R"], extents["P"] * extents["R"])
@@ -401,11 +410,11 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     """
     largest = capacity[:, 2].max()
     taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
-    # Channel blocks of any count (see _block_gains); N, P, Q, R and S blocks divide what a PE runs, and the
-    # window slides over the P x Q ones (a stride larger than the filter skips inputs).
-    k_b = _block_products(tuple(extents[x] for x in channel), tuple(x not in _PADDED for x in channel))
+    # Every block divides what a PE runs; the window slides over the P x Q ones (a stride larger than the
+    # filter skips inputs).
+    k_b = _block_products(tuple(extents[x] for x in channel))
     n_e, p_e, q_e, r_e, s_e = (a.ravel() for a in np.meshgrid(
-        *(_block_products((extents[x],), (True,)) for x in "NPQ"), _divisors(taps_r), _divisors(taps_s),
+        *(_block_products((extents[x],)) for x in "NPQ"), _divisors(taps_r), _divisors(taps_s),
         indexing="ij"))
     rows = np.minimum((p_e - 1) * stride + r_e, p_e * r_e)
     cols = np.minimum((q_e - 1) * stride + s_e, q_e * s_e)
@@ -445,7 +454,7 @@ def _latch_runs(layer: Layer, extents: Mapping[str, int]) -> np.ndarray:
     loops = ("NPQ", "" if layer.op == "depthwise" else "K")
     runs = np.empty((2, _BLOCKS.size))
     for j, names in enumerate(loops):
-        products = _block_products(tuple(extents[x] for x in names), (True,) * len(names))
+        products = _block_products(tuple(extents[x] for x in names))
         runs[j] = products[np.searchsorted(products, _BLOCKS * (1 + 1e-9), side="right") - 1]
     return runs
 
