@@ -235,14 +235,16 @@ def test_whole_network_fidelity(compared):
 def test_against_the_best_mapping_of_zigzags_searches(compared_every_search):
     # The lowest energy any of SALSA's seeds or LOMA found (data/accelerator/README.md) is closer to ZigZag's
     # optimum than one SALSA run: on it the BERT network ranks as the whole-network target asks.
+    # LOMA ran on every calibration and held-out design of every kind, so every kind is scored on it.
     best = best_mappings(compared_every_search)
     bert = network_scores(best[best.design_seed == CALIBRATION_SEED], ["bert-base"]).iloc[0]
-    assert bert["designs"] >= 24 and bert["latency rho"] >= 0.96 and bert["energy rho"] >= 0.93
-    held_out = kind_scores(best[best.design_seed == HELD_OUT_SEED], ["conv", "pointwise"]).set_index("kind")
-    assert (held_out["designs"] >= 22).all() and (held_out["energy rho"] >= 0.92).all()
-    searched = ["conv", "strided", "large-kernel", "pointwise", "grouped"]  # LOMA ran on their calibration designs
-    calibration = kind_scores(best[best.design_seed == CALIBRATION_SEED], searched).set_index("kind")
-    assert (calibration["designs"] >= 95).all() and (calibration["energy rho"] >= 0.9).all()
+    assert bert["designs"] >= 24 and bert["latency rho"] >= 0.96 and bert["energy rho"] >= 0.94
+    for seed, designs in ((CALIBRATION_SEED, 95), (HELD_OUT_SEED, 22)):
+        table = kind_scores(best[best.design_seed == seed])
+        missed = [f"{row['kind']} ({row['designs']} designs, latency {row['latency rho']}, energy {row['energy rho']})"
+                  for row in table.to_dict("records")
+                  if row["designs"] < designs or row["latency rho"] < 0.89 or row["energy rho"] < 0.91]
+        assert not missed, f"seed {seed}: {'; '.join(missed)}"
 
 
 def test_the_bundled_salsa_repeats_show_zigzag_agreeing_with_itself_mostly(compared_every_search):
