@@ -24,9 +24,10 @@ nest ``N, K, C, P, Q, R, S``):
    and the other two operands a quarter each. The mapper chooses which
    operand a PE holds while the loops it does not depend on run (Timeloop and
    ZigZag search this too): the held operand crosses the network once
-   (inputs, see below, may cross more), and a block of ``m`` held elements spans loops that reuse the two streamed
-   operands (a ``Kb x Cb x Rb x Sb`` weight block reuses each input ``Kb``
-   times and each partial sum ``Cb * Rb * Sb`` times; an output block
+   (inputs, see below, may cross more), and a block of ``m`` held elements
+   spans loops that reuse the two streamed operands (a ``Kb x Cb x Rb x
+   Sb`` weight block reuses each input ``Kb`` times and each partial sum
+   ``Cb * Rb * Sb`` times; an output block
    ``Kb x Pb x Qb`` reuses inputs ``Kb`` and weights ``Pb * Qb`` times), so
    the two reuses multiply to at most ``m``, each at most the operand's
    ``ideal = MACs / (elements * spatial reuse)``. An input block is the
@@ -53,8 +54,8 @@ nest ``N, K, C, P, Q, R, S``):
    unrolling ``size / ceil(size / used)``, rounded up, which floating-point
    rounding sometimes makes one more than ``ceil(size / used)`` (512
    channels over 5 rows run 104 = 8 x 13 iterations, not the prime 103, and
-   block by 8 or 13). The split that moves the fewest bytes wins. Partial sums that stream leave the array
-   and come back at 16 bits, except that nothing is read before an
+   block by 8 or 13). The split that moves the fewest bytes wins. Partial
+   sums that stream leave the array and come back at 16 bits, except that nothing is read before an
    output's first visit and its last visit writes the 8-bit result (a
    reduction that completes in the PE sends only results). The mapper takes the held operand with the least on-chip access
    energy. Spatial reuse is the unrolling of the array dimensions the
@@ -294,8 +295,8 @@ def _block_products(extents: tuple[int, ...]) -> np.ndarray:
     return np.array(sorted(products), dtype=np.float64)
 
 
-def _capacities(dataflow: str) -> np.ndarray:
-    """Elements of each operand (W, I, O) one PE's register-file share holds, per ``RegisterFileBytes`` value.
+def _share_bytes(dataflow: str) -> np.ndarray:
+    """Bytes of each operand's (W, I, O) share of one PE's register file, per ``RegisterFileBytes`` value.
 
     The dataflow's stationary operand gets half of the register file, the other two a quarter each.
 
@@ -303,8 +304,16 @@ def _capacities(dataflow: str) -> np.ndarray:
         Shape ``(register-file sizes, 3)``.
     """
     stationary = "WIO".index(_STATIONARY[dataflow])
-    share = np.where(np.arange(3)[None, :] == stationary, _RF[:, None] / 2, _RF[:, None] / 4)
-    return np.maximum(share / _OPERAND_BYTES[None, :], 1.0)
+    return np.where(np.arange(3)[None, :] == stationary, _RF[:, None] / 2, _RF[:, None] / 4)
+
+
+_SHARE_BYTES = np.stack([_share_bytes(dataflow) for dataflow in _DATAFLOWS])
+"""Register-file shares in bytes per dataflow, register-file size and operand (:func:`_share_bytes`)."""
+
+
+def _capacities(share_bytes: np.ndarray) -> np.ndarray:
+    """Elements of each operand (W, I, O) a register-file share of ``share_bytes`` (``(..., 3)``) holds."""
+    return np.maximum(share_bytes / _OPERAND_BYTES, 1.0)
 
 
 def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
@@ -317,8 +326,7 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     A loop blocks by a divisor of the iterations a PE runs of it (exact factorisation, as in ZigZag's
     and Timeloop's mappings: a block of 2 of 13 output columns would leave a remainder at every edge;
     an uneven split across the array runs padded shares, see :func:`_per_pe_iterations`). Among the
-    splits that fit, the one
-    moving the fewest bytes (``untouched / reuse``, each reuse at most the operand's ideal) wins.
+    splits that fit, the one moving the fewest bytes (``untouched / reuse``, each reuse at most the operand's ideal) wins.
 
     Held output and input blocks also reuse operands across the filter window
     (:func:`_output_block_gains`, :func:`_input_block_gains`).
@@ -330,6 +338,7 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
         ideal: The most reuse each operand can get.
         final: Bytes of W, I and O crossing the network once.
         capacity: Elements of W, I and O one PE holds, per register-file size (:func:`_capacities`).
+        lanes: PEs holding distinct inputs (where they split the outputs, their input planes overlap).
 
     Returns:
         Shape ``(3, register-file sizes, 3)``: per held operand (W, I, O) and register-file size, the
@@ -352,6 +361,18 @@ def _block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray
     return gains
 
 
+def _windows(extents: Mapping[str, int], stride: int) -> tuple[np.ndarray, ...]:
+    """Every block of ``N x P x Q`` outputs and ``R x S`` filter taps dividing what a PE runs, and its window.
+
+    Returns:
+        Flat arrays ``n, p, q, r, s, rows, cols``, one entry per block: its extents and the rows and columns
+        of the input window it reads (a stride larger than the filter skips inputs).
+    """
+    n, p, q, r, s = (a.ravel() for a in np.meshgrid(*(_block_products((extents[x],)) for x in "NPQRS"),
+                                                    indexing="ij"))
+    return n, p, q, r, s, np.minimum((p - 1) * stride + r, p * r), np.minimum((q - 1) * stride + s, q * s)
+
+
 def _input_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.ndarray, ideal: np.ndarray,
                        final: np.ndarray, capacity: np.ndarray, lanes: float) -> np.ndarray:
     """Reuse of weights and partial sums by a held block of inputs, and how often the inputs cross.
@@ -371,11 +392,12 @@ def _input_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.n
         crossings.
     """
     stride = layer.stride
-    n, p, q, r, s, c = (a.ravel() for a in np.meshgrid(
-        *(_block_products((extents[x],)) for x in "NPQ"), _divisors(extents["R"]),
-        _divisors(extents["S"]), _block_products((extents["C"],)), indexing="ij"))
-    rows = np.minimum((p - 1) * stride + r, p * r)
-    cols = np.minimum((q - 1) * stride + s, q * s)
+    windows = _windows(extents, stride)
+    c_b = _block_products((extents["C"],))
+    window, channel = (a.ravel() for a in np.meshgrid(np.arange(windows[0].size), np.arange(c_b.size),
+                                                      indexing="ij"))
+    n, p, q, r, s, rows, cols = (a[window] for a in windows)
+    c = c_b[channel]
     plane_rows = min((extents["P"] - 1) * stride + extents["R"], extents["P"] * extents["R"])
     plane_cols = min((extents["Q"] - 1) * stride + extents["S"], extents["Q"] * extents["S"])
     # PEs that hold distinct inputs each fetch their own plane, overlapping where the array splits outputs.
@@ -409,15 +431,8 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
         Shape ``(register-file sizes, 2)``: the reuse of weights and of inputs.
     """
     largest = capacity[:, 2].max()
-    taps_r, taps_s, stride = extents["R"], extents["S"], layer.stride
-    # Every block divides what a PE runs; the window slides over the P x Q ones (a stride larger than the
-    # filter skips inputs).
-    k_b = _block_products(tuple(extents[x] for x in channel))
-    n_e, p_e, q_e, r_e, s_e = (a.ravel() for a in np.meshgrid(
-        *(_block_products((extents[x],)) for x in "NPQ"), _divisors(taps_r), _divisors(taps_s),
-        indexing="ij"))
-    rows = np.minimum((p_e - 1) * stride + r_e, p_e * r_e)
-    cols = np.minimum((q_e - 1) * stride + s_e, q_e * s_e)
+    k_b = _block_products(tuple(extents[x] for x in channel))  # the window slides over the P x Q outputs
+    n_e, p_e, q_e, r_e, s_e, rows, cols = _windows(extents, layer.stride)
     outputs = n_e * p_e * q_e  # per weight
     window = p_e * q_e * r_e * s_e / (rows * cols)
     area = rows * cols  # inputs of one channel the window holds
@@ -433,11 +448,6 @@ def _output_block_gains(layer: Layer, extents: Mapping[str, int], untouched: np.
     best = np.where(size <= capacity[:, 2, None] * tolerance, moved, np.inf).argmin(axis=1)
     sizes = np.arange(len(capacity))
     return np.stack([g_w[best], g_i[sizes, best]], axis=-1)
-
-
-def _divisors(n: int) -> np.ndarray:
-    """The divisors of ``n``, ascending."""
-    return np.array([d for d in range(1, n + 1) if n % d == 0], dtype=np.float64)
 
 
 def _latch_runs(layer: Layer, extents: Mapping[str, int]) -> np.ndarray:
@@ -571,8 +581,8 @@ def _layer_table(layer: Layer) -> _LayerTable:
         if key not in gain_cache:
             untouched = _untouched_bytes(macs, reuse[s])
             ideal = np.clip(macs / (sizes * reuse[s]), 1.0, None)
-            gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal, final, _capacities(dataflow),
-                                           lanes)
+            gain_cache[key] = _block_gains(layer, spatial.extents, untouched, ideal, final,
+                                           _capacities(_share_bytes(dataflow)), lanes)
         gains[s] = gain_cache[key]
         latch[s] = _latch_runs(layer, spatial.extents)
     return _LayerTable(layer, unroll, reuse, dram, smallest, gains, latch)
@@ -718,13 +728,9 @@ class AcceleratorAnalyticalModel(AcceleratorProblem):
     def _layers(self, indices: np.ndarray, tables: _NetworkTables) -> LayerResults:
         rows_i, cols_i, rf_i, glb_i, noc_i, dram_i, flow_i, order_i = indices.T
         spatial = (flow_i * _ROWS.size + rows_i) * _COLS.size + cols_i
-        rf = _RF[rf_i]
         glb = _GLB[glb_i]
-        stationary = np.array([_STATIONARY[d] for d in _DATAFLOWS])[flow_i]
-        stationary_j = np.select([stationary == "W", stationary == "I"], [0, 1], 2)
-        rf_share = np.where(np.arange(3)[None, :] == stationary_j[:, None], rf[:, None] / 2, rf[:, None] / 4)
-        capacity = np.maximum(rf_share / _OPERAND_BYTES[None, :], 1.0)  # elements of each operand a PE holds
-        block = np.searchsorted(_BLOCKS, capacity)  # (n, 3): index of that count in _BLOCKS
+        rf_share = _SHARE_BYTES[flow_i, rf_i]  # (n, 3)
+        block = np.searchsorted(_BLOCKS, _capacities(rf_share))  # (n, 3): index of each operand's count in _BLOCKS
         e_rf = tech.sram_energy_pj_per_byte(rf_share)  # (n, 3)
         e_glb = tech.sram_energy_pj_per_byte(glb)
         n, n_layers = len(indices), len(tables.layers)
