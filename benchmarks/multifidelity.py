@@ -33,19 +33,32 @@ simulator's work but are charged as if they had done it themselves.
 The table's ``easy`` column is the share of the random searches' designs
 already within 1 % of the reference: where it is several per cent, a direct
 search finds one in a handful of simulations and no method saves much.
+``sim s`` is the median simulator time per evaluation and ``n`` the median
+number of designs a multi-fidelity run confirmed: a run that confirms one
+design and stops has spent the least simulator time any method can.
+
+``--workloads suite`` measures every trace of the DRAM fidelity suite (the 16
+synthetic traces of :data:`archgym.simulators.dram.suite.FIDELITY_SUITE` and the
+four standard workloads); ``--jobs N`` measures N workloads at once, one
+process each (their simulations then share the machine's cores, which slows
+direct and multi-fidelity searches alike).
 
 Usage:
-    python benchmarks/multifidelity.py [--problem dram|accelerator] [--workloads rand-w30,hot16-w50,mix]
+    python benchmarks/multifidelity.py [--problem dram|accelerator] [--workloads rand-w30,hot16-w50,mix|suite]
         [--seeds 3] [--agents random,ga,aco,tpe] [--direct-budget 500] [--reference-budget 400] [--stand-in]
+        [--jobs 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,6 +69,8 @@ from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, backend_i
 from archgym.multifidelity import evaluation_cost, make_policy, run_multifidelity
 from archgym.objective import make_objective
 from archgym.search import run_search
+from archgym.simulators.dram.suite import FIDELITY_SUITE
+from archgym.simulators.dram.workloads import STANDARD_WORKLOADS
 from archgym.wrappers import CostModelWrapper
 
 SIMULATORS = {"dram": "dramsys", "accelerator": "zigzag"}
@@ -69,6 +84,9 @@ WORKLOAD_SPECS = {"hot16-w50-gap6": "hot_rows:rows=16,read_fraction=0.5,arrival_
 # tied on time alone.
 OBJECTIVES = {"dram": "weighted:energy_pj:min=1,total_time_ns:min=1",
               "accelerator": "weighted:energy_pj:min=1,latency_cycles:min=1"}
+# --workloads suite: every trace of the DRAM fidelity suite, its 16 synthetic traces and the four standard workloads
+# (the traces of data/dram's reference results).
+SUITE_WORKLOADS = (*(trace.name for trace in FIDELITY_SUITE), *STANDARD_WORKLOADS)
 POLICIES = ("ei", "top-k")
 TOLERANCE = 0.01
 
@@ -116,10 +134,93 @@ def time_to(costs: Sequence[float], rewards: Sequence[float], threshold: float) 
     return spent, False
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every workload's measurement shares (sent to the worker processes)."""
+
+    problem: str
+    stand_in: bool
+    stand_in_cost: float
+    agents: tuple[str, ...]
+    seeds: int
+    direct_budget: int
+    reference_budget: int
+    screen_budget: int
+
+
+def make_simulator(settings: Settings) -> tuple[CostModel, str]:
+    """The simulator (or its stand-in) and a line saying which it is."""
+    problem = settings.problem
+    simulator_name = SIMULATORS[problem]
+    unavailable = backend_info(simulator_name, problem).unavailable_reason()
+    if settings.stand_in or unavailable:
+        simulator = make_backend(f"{problem}/perturbed", cost_s=settings.stand_in_cost)
+        why = "as asked" if settings.stand_in else f"{problem}/{simulator_name} is unavailable: {unavailable}"
+        return simulator, f"simulator: STAND-IN {simulator.describe()} ({why})"
+    simulator = make_backend(f"{problem}/{simulator_name}")
+    return simulator, f"simulator: {simulator.name} (measured wall time per evaluation)"
+
+
+def measure(settings: Settings, name: str) -> dict[str, Any]:
+    """The reference, direct and multi-fidelity searches of one workload, and what each needed."""
+    simulator, _ = make_simulator(settings)
+    cheap = make_backend(f"{settings.problem}/analytical")
+    memo = Memo(simulator)
+    goal = make_objective(OBJECTIVES[settings.problem], metrics=cheap.metrics, presets=cheap.objective_presets)
+    workload = WORKLOAD_SPECS.get(name, name)
+    seeds = range(settings.seeds)
+    try:
+        cheap.prepare(workload)
+        memo.prepare(workload)
+        # The long direct search whose best design sets the reference (with every later simulation).
+        run_search(make_agent("ga", cheap.design_space, seed=0), memo, goal, settings.reference_budget,
+                   workload=workload)
+        direct: dict[str, list[tuple[list[float], list[float]]]] = {agent: [] for agent in settings.agents}
+        for agent in settings.agents:
+            for seed in seeds:
+                result = run_search(make_agent(agent, cheap.design_space, seed=seed), memo, goal,
+                                    settings.direct_budget, workload=workload)
+                direct[agent].append(([t.evaluation.wall_time_s for t in result.trials],
+                                      [t.reward for t in result.trials]))
+        multi: dict[str, list[Any]] = {policy: [] for policy in POLICIES}
+        sim_budget = settings.direct_budget * statistics.median(
+            e.wall_time_s for e in memo.evaluations_of(workload))
+        for policy in POLICIES:
+            for seed in seeds:
+                multi[policy].append(run_multifidelity(
+                    make_agent("ga", cheap.design_space, seed=seed), cheap, memo, goal, sim_budget_s=sim_budget,
+                    policy=make_policy(policy), screen_budget=settings.screen_budget, workload=workload, seed=seed))
+        # The reference is the best simulator reward seen on this workload by any search.
+        simulated = memo.evaluations_of(workload)
+        best = max(goal(e) for e in simulated)
+    finally:
+        simulator.close()
+        cheap.close()
+    threshold = best - TOLERANCE * abs(best)
+    direct_times = {agent: [time_to(c, r, threshold) for c, r in runs] for agent, runs in direct.items()}
+    best_agent = min(settings.agents, key=lambda a: statistics.median(t for t, _ in direct_times[a]))
+    mf_times = {}
+    for policy, results in multi.items():
+        # A run that never found one (it spent its budget, or its policy stopped) counts as the whole budget.
+        reached = [r.sim_time_to(threshold) for r in results]
+        times = [(t, True) if math.isfinite(t) else (max(r.sim_time_s, sim_budget), False)
+                 for t, r in zip(reached, results)]
+        mf_times[policy] = (statistics.median(t for t, _ in times), sum(f for _, f in times),
+                            statistics.median(len(r.confirmed) for r in results))
+    # How easy the workload is: the share of the random searches' designs already within the tolerance.
+    easy = (float(np.mean([r >= threshold for _, rewards in direct["random"] for r in rewards]))
+            if "random" in direct else math.nan)
+    return {"name": name, "best": best, "easy": easy, "best_agent": best_agent,
+            "direct": statistics.median(t for t, _ in direct_times[best_agent]),
+            "direct_found": sum(found for _, found in direct_times[best_agent]), "multi": mf_times,
+            "evaluation_s": statistics.median(e.wall_time_s for e in simulated)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(SIMULATORS), default="dram")
-    parser.add_argument("--workloads", default=None)
+    parser.add_argument("--workloads", default=None,
+                        help="comma-separated workloads, or 'suite' (DRAM: every trace of the fidelity suite)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--agents", default="random,ga,aco,tpe")
     parser.add_argument("--direct-budget", type=int, default=500)
@@ -127,78 +228,47 @@ def main() -> None:
     parser.add_argument("--screen-budget", type=int, default=2000)
     parser.add_argument("--stand-in", action="store_true", help="use <problem>/perturbed even if a simulator exists")
     parser.add_argument("--stand-in-cost", type=float, default=0.2, help="seconds each stand-in evaluation declares")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="workloads measured at once, one process each (simulations then share the cores)")
     args = parser.parse_args()
-    problem = args.problem
-    simulator_name = SIMULATORS[problem]
-    unavailable = backend_info(simulator_name, problem).unavailable_reason()
-    if args.stand_in or unavailable:
-        simulator = make_backend(f"{problem}/perturbed", cost_s=args.stand_in_cost)
-        why = "as asked" if args.stand_in else f"{problem}/{simulator_name} is unavailable: {unavailable}"
-        print(f"simulator: STAND-IN {simulator.describe()} ({why})")
-    else:
-        simulator = make_backend(f"{problem}/{simulator_name}")
-        print(f"simulator: {simulator.name} (measured wall time per evaluation)")
-    cheap = make_backend(f"{problem}/analytical")
-    memo = Memo(simulator)
-    goal = make_objective(OBJECTIVES[problem], metrics=cheap.metrics, presets=cheap.objective_presets)
-    workloads = (args.workloads or DEFAULT_WORKLOADS[problem]).split(",")
-    agents = args.agents.split(",")
-    seeds = range(args.seeds)
+    settings = Settings(args.problem, args.stand_in, args.stand_in_cost, tuple(args.agents.split(",")), args.seeds,
+                        args.direct_budget, args.reference_budget, args.screen_budget)
+    workloads = (args.workloads or DEFAULT_WORKLOADS[args.problem]).split(",")
+    if workloads == ["suite"]:
+        if args.problem != "dram":
+            raise SystemExit("--workloads suite names the DRAM fidelity suite; give the accelerator's networks")
+        workloads = list(SUITE_WORKLOADS)
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
+    simulator, which = make_simulator(settings)
+    simulator.close()
+    cheap = make_backend(f"{args.problem}/analytical")
+    goal = make_objective(OBJECTIVES[args.problem], metrics=cheap.metrics, presets=cheap.objective_presets)
+    for name in workloads:  # an unknown workload is refused before any simulation
+        cheap.prepare(WORKLOAD_SPECS.get(name, name))
+    cheap.close()
+    print(which)
     print(f"objective: {goal.describe()}; found = within {TOLERANCE:.0%} of the reference; "
-          f"{len(seeds)} seeds; direct budget {args.direct_budget} evaluations")
-    header = (f"{'workload':<16} {'reference':>10} {'easy':>6} {'best direct':>12} {'direct s':>9} "
-              + " ".join(f"{'mf ' + p + ' s':>10}" for p in POLICIES) + f" {'saving':>8}")
-    print(header)
+          f"{settings.seeds} seeds; direct budget {settings.direct_budget} evaluations; {args.jobs} worker "
+          f"process(es) on {os.cpu_count()} cores")
+    print(f"{'workload':<16} {'reference':>10} {'easy':>6} {'sim s':>6} {'best direct':>12} {'direct s':>9} "
+          + " ".join(f"{'mf ' + p + ' s':>10} {'n':>4}" for p in POLICIES) + f" {'saving':>8}", flush=True)
     savings = []
     started = time.perf_counter()
-    for name in workloads:
-        workload = WORKLOAD_SPECS.get(name, name)
-        cheap.prepare(workload)
-        memo.prepare(workload)
-        # The long direct search whose best design sets the reference (with every later simulation).
-        run_search(make_agent("ga", cheap.design_space, seed=0), memo, goal, args.reference_budget,
-                   workload=workload)
-        direct: dict[str, list[tuple[list[float], list[float]]]] = {agent: [] for agent in agents}
-        for agent in agents:
-            for seed in seeds:
-                result = run_search(make_agent(agent, cheap.design_space, seed=seed), memo, goal,
-                                    args.direct_budget, workload=workload)
-                direct[agent].append(([t.evaluation.wall_time_s for t in result.trials],
-                                      [t.reward for t in result.trials]))
-        multi: dict[str, list[Any]] = {policy: [] for policy in POLICIES}
-        sim_budget = args.direct_budget * statistics.median(e.wall_time_s for e in memo.evaluations_of(workload))
-        for policy in POLICIES:
-            for seed in seeds:
-                multi[policy].append(run_multifidelity(
-                    make_agent("ga", cheap.design_space, seed=seed), cheap, memo, goal, sim_budget_s=sim_budget,
-                    policy=make_policy(policy), screen_budget=args.screen_budget, workload=workload, seed=seed))
-        # The reference is the best simulator reward seen on this workload by any search.
-        best = max(goal(e) for e in memo.evaluations_of(workload))
-        threshold = best - TOLERANCE * abs(best)
-        direct_times = {agent: [time_to(c, r, threshold) for c, r in runs] for agent, runs in direct.items()}
-        best_agent = min(agents, key=lambda a: statistics.median(t for t, _ in direct_times[a]))
-        direct_median = statistics.median(t for t, _ in direct_times[best_agent])
-        direct_found = sum(found for _, found in direct_times[best_agent])
-        mf_times = {}
-        for policy, results in multi.items():
-            # A run that never found one (it spent its budget, or its policy stopped) counts as the whole budget.
-            reached = [r.sim_time_to(threshold) for r in results]
-            times = [(t, True) if math.isfinite(t) else (max(r.sim_time_s, sim_budget), False)
-                     for t, r in zip(reached, results)]
-            mf_times[policy] = (statistics.median(t for t, _ in times), sum(f for _, f in times))
-        # How easy the trace is: the share of the random searches' designs already within the tolerance.
-        easy = (f"{np.mean([r >= threshold for _, rewards in direct['random'] for r in rewards]):.1%}"
-                if "random" in direct else "-")
-        saving = direct_median / mf_times["ei"][0]
-        savings.append(saving)
-        print(f"{name:<16} {best:>10.4g} {easy:>6} {best_agent:>12} {direct_median:>7.2f}"
-              f"{'' if direct_found == len(seeds) else '*':<2} "
-              + " ".join(f"{mf_times[p][0]:>8.2f}{'' if mf_times[p][1] == len(seeds) else '*':<2}" for p in POLICIES)
-              + f" {saving:>7.1f}x", flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for row in pool.map(measure, [settings] * len(workloads), workloads):
+            saving = row["direct"] / row["multi"]["ei"][0]
+            savings.append(saving)
+            easy = "-" if math.isnan(row["easy"]) else f"{row['easy']:.1%}"
+            print(f"{row['name']:<16} {row['best']:>10.4g} {easy:>6} {row['evaluation_s']:>6.3f} "
+                  f"{row['best_agent']:>12} {row['direct']:>7.2f}"
+                  f"{'' if row['direct_found'] == settings.seeds else '*':<2} "
+                  + " ".join(f"{t:>8.2f}{'' if found == settings.seeds else '*':<2} {n:>4g}"
+                             for t, found, n in (row["multi"][p] for p in POLICIES))
+                  + f" {saving:>7.1f}x", flush=True)
     print(f"(* some seeds never found a design within {TOLERANCE:.0%}: their whole simulator time counts; "
-          f"benchmark took {time.perf_counter() - started:.0f} s)")
-    simulator.close()
-    cheap.close()
+          f"n: median confirmations per run; sim s: median simulator time per evaluation; benchmark took "
+          f"{time.perf_counter() - started:.0f} s)")
     print(f"simulator-time saving: {statistics.median(savings):.1f}x")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,21 @@ def test_layer_kinds_benchmark_lists_its_kinds_and_refuses_an_unknown_one() -> N
     assert refused.returncode == 2
     [line] = refused.stderr.splitlines()
     assert line.startswith("error: unknown layer kind spiral; allowed: all, none, conv, strided")
+
+
+def test_multifidelity_benchmark_runs_on_the_stand_in_says_so_and_ends_with_the_saving() -> None:
+    done = run_script("multifidelity.py", "--stand-in", "--workloads", "stream", "--seeds", "1", "--agents",
+                      "random,ga", "--direct-budget", "20", "--reference-budget", "40", "--screen-budget", "160")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("simulator: STAND-IN dram/perturbed") and "(as asked)" in lines[0]
+    [row] = [line for line in lines if line.startswith("stream ")]
+    assert row.split()[4] in {"random", "ga"}
+    assert re.fullmatch(r"simulator-time saving: \d+\.\dx", lines[-1])
+
+
+def test_multifidelity_benchmark_refuses_an_unknown_workload_in_one_line() -> None:
+    done = run_script("multifidelity.py", "--stand-in", "--workloads", "no-such-trace", "--seeds", "1")
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: unknown workload 'no-such-trace'")
