@@ -34,31 +34,37 @@ The table's ``easy`` column is the share of the random searches' designs
 already within 1 % of the reference: where it is several per cent, a direct
 search finds one in a handful of simulations and no method saves much.
 ``sim s`` is the median simulator time per evaluation and ``n`` the median
-number of designs a multi-fidelity run confirmed: a run that confirms one
-design and stops has spent the least simulator time any method can.
+number of designs a multi-fidelity run confirmed up to its first found one: a
+run that finds one with its first confirmation has spent the least simulator
+time any method can, one simulation.
 
 ``--workloads suite`` measures every trace of the DRAM fidelity suite (the 16
 synthetic traces of :data:`archgym.simulators.dram.suite.FIDELITY_SUITE` and the
 four standard workloads); ``--jobs N`` measures N workloads at once, one
 process each (their simulations then share the machine's cores, which slows
-direct and multi-fidelity searches alike).
+direct and multi-fidelity searches alike). A run of the whole suite takes
+hours: ``--results FILE`` appends each finished workload's row to a
+JSON-lines file, and a rerun with the same settings reuses those rows and
+measures only the workloads still missing.
 
 Usage:
     python benchmarks/multifidelity.py [--problem dram|accelerator] [--workloads rand-w30,hot16-w50,mix|suite]
         [--seeds 3] [--agents random,ga,aco,tpe] [--direct-budget 500] [--reference-budget 400] [--stand-in]
-        [--jobs 1]
+        [--jobs 1] [--results rows.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,7 +72,7 @@ import numpy as np
 from archgym.agent import make_agent
 from archgym.cli.common import run_script
 from archgym.cost_model import BatchEvaluation, CostModel, Evaluation, backend_info, make_backend
-from archgym.multifidelity import evaluation_cost, make_policy, run_multifidelity
+from archgym.multifidelity import MultiFidelityResult, evaluation_cost, make_policy, run_multifidelity
 from archgym.objective import make_objective
 from archgym.search import run_search
 from archgym.simulators.dram.suite import FIDELITY_SUITE
@@ -122,6 +128,11 @@ class Memo(CostModelWrapper):
     def cost_per_evaluation_s(self) -> None:
         """None: the memoised evaluations carry their cost as wall time."""
         return None
+
+
+def confirmations_to(result: MultiFidelityResult, threshold: float) -> int:
+    """Designs a multi-fidelity run confirmed up to its first at or above ``threshold`` (all of them if none)."""
+    return next((i + 1 for i, (_, best) in enumerate(result.history) if best >= threshold), len(result.history))
 
 
 def time_to(costs: Sequence[float], rewards: Sequence[float], threshold: float) -> tuple[float, bool]:
@@ -206,7 +217,7 @@ def measure(settings: Settings, name: str) -> dict[str, Any]:
         times = [(t, True) if math.isfinite(t) else (max(r.sim_time_s, sim_budget), False)
                  for t, r in zip(reached, results)]
         mf_times[policy] = (statistics.median(t for t, _ in times), sum(f for _, f in times),
-                            statistics.median(len(r.confirmed) for r in results))
+                            statistics.median(confirmations_to(r, threshold) for r in results))
     # How easy the workload is: the share of the random searches' designs already within the tolerance.
     easy = (float(np.mean([r >= threshold for _, rewards in direct["random"] for r in rewards]))
             if "random" in direct else math.nan)
@@ -214,6 +225,29 @@ def measure(settings: Settings, name: str) -> dict[str, Any]:
             "direct": statistics.median(t for t, _ in direct_times[best_agent]),
             "direct_found": sum(found for _, found in direct_times[best_agent]), "multi": mf_times,
             "evaluation_s": statistics.median(e.wall_time_s for e in simulated)}
+
+
+def load_rows(path: Path, settings: Settings, simulator: str) -> dict[str, dict[str, Any]]:
+    """Rows of ``path`` (from :func:`save_row`) measured with these settings and this simulator, by workload."""
+    if not path.exists():
+        return {}
+    rows = {}
+    wanted = json.loads(json.dumps(asdict(settings)))  # as JSON reads it back (lists, not tuples)
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            record = json.loads(line)
+            if record["settings"] == wanted and record["simulator"] == simulator:
+                rows[record["row"]["name"]] = record["row"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"{path}:{number} is not a row of this benchmark ({error}); remove that line or give "
+                             "another --results file") from None
+    return rows
+
+
+def save_row(path: Path, settings: Settings, simulator: str, row: dict[str, Any]) -> None:
+    """Append a finished workload's row to ``path``, with what it was measured with."""
+    with path.open("a") as out:
+        out.write(json.dumps({"settings": asdict(settings), "simulator": simulator, "row": row}) + "\n")
 
 
 def main() -> None:
@@ -228,6 +262,9 @@ def main() -> None:
     parser.add_argument("--screen-budget", type=int, default=2000)
     parser.add_argument("--stand-in", action="store_true", help="use <problem>/perturbed even if a simulator exists")
     parser.add_argument("--stand-in-cost", type=float, default=0.2, help="seconds each stand-in evaluation declares")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON-lines file that keeps each finished workload's row; a rerun with the same "
+                             "settings reuses them and measures only the rest")
     parser.add_argument("--jobs", type=int, default=1,
                         help="workloads measured at once, one process each (simulations then share the cores)")
     args = parser.parse_args()
@@ -253,10 +290,16 @@ def main() -> None:
           f"process(es) on {os.cpu_count()} cores")
     print(f"{'workload':<16} {'reference':>10} {'easy':>6} {'sim s':>6} {'best direct':>12} {'direct s':>9} "
           + " ".join(f"{'mf ' + p + ' s':>10} {'n':>4}" for p in POLICIES) + f" {'saving':>8}", flush=True)
+    saved = load_rows(args.results, settings, which) if args.results else {}
+    todo = [name for name in workloads if name not in saved]
     savings = []
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for row in pool.map(measure, [settings] * len(workloads), workloads):
+        measured = pool.map(measure, [settings] * len(todo), todo)
+        for name in workloads:
+            row = saved[name] if name in saved else next(measured)
+            if name not in saved and args.results:
+                save_row(args.results, settings, which, row)
             saving = row["direct"] / row["multi"]["ei"][0]
             savings.append(saving)
             easy = "-" if math.isnan(row["easy"]) else f"{row['easy']:.1%}"
@@ -265,9 +308,9 @@ def main() -> None:
                   f"{'' if row['direct_found'] == settings.seeds else '*':<2} "
                   + " ".join(f"{t:>8.2f}{'' if found == settings.seeds else '*':<2} {n:>4g}"
                              for t, found, n in (row["multi"][p] for p in POLICIES))
-                  + f" {saving:>7.1f}x", flush=True)
+                  + f" {saving:>7.1f}x" + (f"  (from {args.results})" if name in saved else ""), flush=True)
     print(f"(* some seeds never found a design within {TOLERANCE:.0%}: their whole simulator time counts; "
-          f"n: median confirmations per run; sim s: median simulator time per evaluation; benchmark took "
+          f"n: median designs confirmed up to the first found one; sim s: median simulator time per evaluation; benchmark took "
           f"{time.perf_counter() - started:.0f} s)")
     print(f"simulator-time saving: {statistics.median(savings):.1f}x")
 
